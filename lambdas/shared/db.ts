@@ -1,0 +1,237 @@
+import { readFileSync } from 'node:fs';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Client, type ClientConfig } from 'pg';
+import { parse as parseConnectionString } from 'pg-connection-string';
+import { ConfigurationError, DatabaseConnectionError } from './errors';
+
+/** libpq's TLS modes that pgshift supports; `verify-full` is the default on AWS (RDS CA bundle in the image). */
+export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+const SSL_MODES: readonly SslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
+
+/** Where the RDS CA bundle sits in pgshift's Lambda/Fargate image (lambdas/image/Dockerfile). */
+export const RDS_CA_BUNDLE_PATH = '/opt/pgshift/rds-global-bundle.pem';
+
+/** Everything needed to reach one database. `password` never leaves this process except as PGPASSWORD. */
+export interface DatabaseTarget {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  sslMode: SslMode;
+  /** CA file for verify-ca / verify-full. */
+  sslRootCert?: string;
+}
+
+function parseSslMode(value: string | undefined, fallback: SslMode): SslMode {
+  if (value === undefined || value === '') return fallback;
+  // libpq's `prefer`/`allow` try TLS and fall back silently; pgshift does not fall back, so they mean require.
+  if (value === 'prefer' || value === 'allow') return 'require';
+  if (!(SSL_MODES as readonly string[]).includes(value)) {
+    throw new ConfigurationError(`Unknown sslmode "${value}" (expected one of ${SSL_MODES.join(', ')})`);
+  }
+  return value as SslMode;
+}
+
+/**
+ * Reads a `postgres://user:pass@host:port/db?sslmode=...&sslrootcert=...` URL (local mode and the CLI).
+ * Without sslmode it means `disable`, as for a local server; say `sslmode=verify-full` for a remote one.
+ */
+export function targetFromUrl(databaseUrl: string): DatabaseTarget {
+  let parsed: ReturnType<typeof parseConnectionString>;
+  let url: URL;
+  try {
+    url = new URL(databaseUrl);
+    // TLS parameters are read here, with libpq's meaning, not by pg-connection-string (which reinterprets them).
+    const bare = new URL(databaseUrl);
+    bare.search = '';
+    parsed = parseConnectionString(bare.toString());
+  } catch (err) {
+    throw new ConfigurationError('DATABASE_URL is not a valid postgres:// URL', { cause: err });
+  }
+  const missing = [!parsed.host && 'host', !parsed.database && 'database name'].filter(Boolean);
+  if (missing.length > 0) throw new ConfigurationError(`DATABASE_URL lacks ${missing.join(' and ')}`);
+  return {
+    host: parsed.host as string,
+    port: parsed.port ? Number(parsed.port) : 5432,
+    user: parsed.user ?? 'postgres',
+    password: parsed.password ?? '',
+    database: parsed.database as string,
+    sslMode: parseSslMode(url.searchParams.get('sslmode') ?? undefined, 'disable'),
+    sslRootCert: url.searchParams.get('sslrootcert') ?? undefined,
+  };
+}
+
+/** Fields of an RDS secret (`{host,port,username,password,dbname}`); RDS-managed master secrets hold only the last two... */
+export interface DatabaseSecretOverrides {
+  /** ...so host/port/database can come from configuration instead (cdk.json context). */
+  host?: string;
+  port?: number;
+  database?: string;
+  sslMode?: SslMode;
+  sslRootCert?: string;
+}
+
+/** Loads a database target from a Secrets Manager secret in the RDS JSON shape. Never echoes secret values. */
+export async function targetFromSecret(
+  secrets: SecretsManagerClient,
+  secretId: string,
+  overrides: DatabaseSecretOverrides = {},
+): Promise<DatabaseTarget> {
+  let secretString: string | undefined;
+  try {
+    const res = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+    secretString = res.SecretString;
+  } catch (err) {
+    const name = (err as { name?: string }).name ?? 'Error';
+    throw new ConfigurationError(`Cannot read database secret ${secretId}: ${name}`, {
+      cause: err,
+      details: { secretId },
+    });
+  }
+  if (!secretString) throw new ConfigurationError(`Database secret ${secretId} has no SecretString`);
+  let fields: Record<string, unknown>;
+  try {
+    fields = JSON.parse(secretString) as Record<string, unknown>;
+  } catch {
+    throw new ConfigurationError(`Database secret ${secretId} is not JSON in the RDS secret shape`);
+  }
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const host = overrides.host ?? str(fields.host);
+  const portValue = overrides.port ?? (fields.port === undefined ? 5432 : Number(fields.port));
+  const user = str(fields.username);
+  const password = str(fields.password);
+  const database = overrides.database ?? str(fields.dbname);
+  const missing = [
+    !host && 'host',
+    !user && 'username',
+    !password && 'password',
+    !database && 'dbname',
+    !Number.isInteger(portValue) && 'port (a number)',
+  ].filter(Boolean);
+  if (missing.length > 0) {
+    throw new ConfigurationError(`Database secret ${secretId} lacks ${missing.join(', ')}`, {
+      details: { secretId, missing },
+    });
+  }
+  return {
+    host: host as string,
+    port: portValue,
+    user: user as string,
+    password: password as string,
+    database: database as string,
+    sslMode: overrides.sslMode ?? 'verify-full',
+    sslRootCert: overrides.sslRootCert ?? RDS_CA_BUNDLE_PATH,
+  };
+}
+
+/** The same target with another database name (restore works on sibling databases). */
+export function withDatabaseName(target: DatabaseTarget, database: string): DatabaseTarget {
+  return { ...target, database };
+}
+
+/** node-postgres configuration; TLS settings follow libpq's meaning of each sslmode. */
+export function pgClientConfig(target: DatabaseTarget, applicationName = 'pgshift'): ClientConfig {
+  let ssl: ClientConfig['ssl'] = false;
+  if (target.sslMode === 'require') ssl = { rejectUnauthorized: false };
+  if (target.sslMode === 'verify-ca' || target.sslMode === 'verify-full') {
+    if (!target.sslRootCert) {
+      throw new ConfigurationError(`sslmode=${target.sslMode} needs a CA file (sslrootcert)`);
+    }
+    const ca = readFileSync(target.sslRootCert, 'utf8');
+    ssl =
+      target.sslMode === 'verify-full'
+        ? { ca, rejectUnauthorized: true, servername: target.host }
+        : // verify-ca checks the chain but not the host name.
+          { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+  }
+  return {
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: target.database,
+    ssl,
+    application_name: applicationName,
+    connectionTimeoutMillis: 15000,
+  };
+}
+
+/** Environment for libpq tools (pg_dump, pg_restore, psql): the password travels here, never in argv. */
+export function libpqEnv(target: DatabaseTarget, applicationName = 'pgshift'): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    PGHOST: target.host,
+    PGPORT: String(target.port),
+    PGUSER: target.user,
+    PGPASSWORD: target.password,
+    PGDATABASE: target.database,
+    PGSSLMODE: target.sslMode,
+    PGAPPNAME: applicationName,
+    PGCONNECT_TIMEOUT: '15',
+  };
+  if (target.sslRootCert) env.PGSSLROOTCERT = target.sslRootCert;
+  return env;
+}
+
+/** Removes the password (raw and URL-encoded) from text that may reach a log, an error or a report. */
+export function redactSecrets(text: string, target: Pick<DatabaseTarget, 'password'>): string {
+  if (!target.password) return text;
+  let out = text;
+  for (const secret of new Set([target.password, encodeURIComponent(target.password)])) {
+    out = out.split(secret).join('********');
+  }
+  return out.replace(/(postgres(?:ql)?:\/\/[^:/@\s]+:)[^@\s]+@/g, '$1********@');
+}
+
+const CONNECTION_SQLSTATES: Record<string, string> = {
+  '28P01': 'password authentication failed',
+  '28000': 'login refused by pg_hba.conf or role settings',
+  '3D000': 'database does not exist',
+  '53300': 'too many connections',
+  '57P03': 'the server is starting up or shutting down',
+};
+
+/** Connects a node-postgres client, turning every failure into a DatabaseConnectionError that names where, not how. */
+export async function connect(target: DatabaseTarget, applicationName = 'pgshift'): Promise<Client> {
+  const client = new Client(pgClientConfig(target, applicationName));
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    const e = err as { code?: string; message?: string };
+    const reason = (e.code && CONNECTION_SQLSTATES[e.code]) ?? e.code ?? 'connection failed';
+    const where = `database "${target.database}" at ${target.host}:${target.port} as "${target.user}"`;
+    throw new DatabaseConnectionError(
+      `Cannot connect to ${where}: ${reason} (${redactSecrets(e.message ?? String(err), target)})`,
+      {
+        cause: err,
+        details: { sqlState: e.code, host: target.host, port: target.port, database: target.database },
+      },
+    );
+  }
+  // A client without an error listener crashes the process when the server ends the connection.
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** Runs `fn` with a connected client and always closes it. */
+export async function withClient<T>(
+  target: DatabaseTarget,
+  fn: (client: Client) => Promise<T>,
+  applicationName = 'pgshift',
+): Promise<T> {
+  const client = await connect(target, applicationName);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Double-quotes an identifier for SQL text (names with quotes, spaces, unicode, mixed case). */
+export function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}

@@ -1,0 +1,131 @@
+/**
+ * pgshift's typed errors. A Lambda's thrown error `name` is what the state machine's Retry/Catch `ErrorEquals`
+ * matches, and what the CLI maps to an exit code: keep names stable and listed in docs/errors.md.
+ */
+
+/** How the CLI and the workflow treat an error: 1 failed, 2 bad input, 3 refused (see docs/cli.md). */
+export type ErrorOutcome = 'failed' | 'bad-input' | 'refused';
+
+export interface PgshiftErrorOptions {
+  cause?: unknown;
+  /** Context that helps the reader act: migration file, statement, SQLSTATE, pid, versions... */
+  details?: Record<string, unknown>;
+}
+
+export class PgshiftError extends Error {
+  readonly outcome: ErrorOutcome = 'failed';
+  readonly details: Record<string, unknown>;
+
+  constructor(message: string, options: PgshiftErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.details = options.details ?? {};
+  }
+
+  /** The JSON a step returns or the CLI prints with --json; never includes secrets (callers redact messages). */
+  toJSON(): { name: string; message: string; outcome: ErrorOutcome; details: Record<string, unknown> } {
+    return { name: this.name, message: this.message, outcome: this.outcome, details: this.details };
+  }
+}
+
+/** Execution input or CLI flags are wrong; `problems` lists every one of them, not just the first. */
+export class InputValidationError extends PgshiftError {
+  override readonly outcome = 'bad-input';
+  constructor(
+    readonly problems: string[],
+    options: PgshiftErrorOptions = {},
+  ) {
+    super(`Invalid input: ${problems.join('; ')}`, { ...options, details: { ...options.details, problems } });
+  }
+}
+
+/** Required configuration is missing or unusable (an env var, a secret, a secret's field). */
+export class ConfigurationError extends PgshiftError {
+  override readonly outcome = 'bad-input';
+}
+
+/** The database could not be reached or refused the login (wrong password, missing database, TLS failure). */
+export class DatabaseConnectionError extends PgshiftError {}
+
+/** A pre-flight check failed: the database cannot take the migration right now. Nothing was written. */
+export class PreflightFailedError extends PgshiftError {
+  override readonly outcome = 'refused';
+}
+
+/** pg_dump failed, was killed, or the upload failed; no complete-looking object or manifest was left. */
+export class DumpFailedError extends PgshiftError {}
+
+/** A client tool (pg_dump, pg_restore) is older than the server it must talk to. */
+export class PgVersionMismatchError extends PgshiftError {}
+
+/** No backup matches the request (named key missing, or no complete backup for `latest`). */
+export class BackupNotFoundError extends PgshiftError {
+  override readonly outcome = 'bad-input';
+}
+
+/** A backup failed its integrity checks (sha256, size, pg_restore --list) or belongs to another database. */
+export class BackupCorruptError extends PgshiftError {
+  override readonly outcome = 'refused';
+}
+
+/** The migrations folder is malformed (duplicate versions, a down without an up, unreadable file...). */
+export class MigrationFileError extends PgshiftError {
+  override readonly outcome = 'bad-input';
+}
+
+/** The linter found error-level problems and the input did not say allowUnsafe. */
+export class UnsafeMigrationError extends PgshiftError {
+  override readonly outcome = 'refused';
+}
+
+/** A migration failed and was rolled back; details name the file, statement, SQLSTATE and position. */
+export class MigrationFailedError extends PgshiftError {}
+
+/** Another run holds pgshift's advisory lock for this database. */
+export class MigrationLockedError extends PgshiftError {
+  override readonly outcome = 'refused';
+}
+
+/** A statement waited longer than lock_timeout for its lock; safe to retry with backoff. */
+export class LockTimeoutError extends PgshiftError {}
+
+/** verify found drift, a checksum mismatch, or applied versions without files. */
+export class DriftDetectedError extends PgshiftError {
+  override readonly outcome = 'refused';
+}
+
+/** Restore refused before touching anything (missing/wrong confirm, foreign backup...). */
+export class RestoreRefusedError extends PgshiftError {
+  override readonly outcome = 'refused';
+}
+
+/** Restore failed; the original database is untouched and still serving (details say where things are). */
+export class RestoreFailedError extends PgshiftError {}
+
+/** Every error name the state machine may match, for docs and for the infra tests that check Retry/Catch. */
+export const ERROR_NAMES = [
+  'InputValidationError',
+  'ConfigurationError',
+  'DatabaseConnectionError',
+  'PreflightFailedError',
+  'DumpFailedError',
+  'PgVersionMismatchError',
+  'BackupNotFoundError',
+  'BackupCorruptError',
+  'MigrationFileError',
+  'UnsafeMigrationError',
+  'MigrationFailedError',
+  'MigrationLockedError',
+  'LockTimeoutError',
+  'DriftDetectedError',
+  'RestoreRefusedError',
+  'RestoreFailedError',
+] as const;
+export type PgshiftErrorName = (typeof ERROR_NAMES)[number];
+
+/** Maps any thrown value to a JSON-safe summary for step outputs and alerts. */
+export function describeError(err: unknown): { name: string; message: string; outcome: ErrorOutcome } {
+  if (err instanceof PgshiftError) return { name: err.name, message: err.message, outcome: err.outcome };
+  if (err instanceof Error) return { name: err.name, message: err.message, outcome: 'failed' };
+  return { name: 'Error', message: String(err), outcome: 'failed' };
+}
