@@ -1,0 +1,104 @@
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { targetFromSecret, targetFromUrl, type DatabaseTarget, type SslMode } from './db';
+import { ConfigurationError } from './errors';
+import { DEFAULT_BACKUP_PREFIX } from './keys';
+
+/**
+ * pgshift's configuration, read once from the environment. The CDK stack sets these variables on each
+ * function (lib/pgshift-function.ts); the CLI sets them from its flags; tests build the object directly.
+ * Secrets never travel here: only the secret's ARN does.
+ */
+export interface PgshiftConfig {
+  /** Bucket for backups, schemas, diffs and reports (PGSHIFT_BUCKET). */
+  bucket: string;
+  /** KMS key for SSE-KMS (PGSHIFT_KMS_KEY_ID); absent means the bucket's default key. */
+  kmsKeyId?: string;
+  /** Key prefix of backups (PGSHIFT_BACKUP_PREFIX). @default "backups" */
+  backupPrefix: string;
+  /** Where the database credentials come from: a Secrets Manager secret (AWS) or a URL (local). */
+  database:
+    | {
+        kind: 'secret';
+        secretId: string;
+        host?: string;
+        port?: number;
+        name?: string;
+        sslMode?: SslMode;
+        sslRootCert?: string;
+      }
+    | { kind: 'url'; url: string };
+  /** Logical database name used in S3 keys and alerts (PGSHIFT_DATABASE). @default the connected database's name */
+  databaseName?: string;
+  /** Folder of migration files (PGSHIFT_MIGRATIONS_DIR). @default "migrations" */
+  migrationsDir: string;
+  /** SNS topic for alerts (PGSHIFT_TOPIC_ARN). */
+  topicArn?: string;
+  /** Defaults for each migration, overridable per file. @default "5s" and "15min" */
+  lockTimeout: string;
+  statementTimeout: string;
+  /** pg_dump compression (PGSHIFT_BACKUP_COMPRESSION), e.g. "1", "gzip:1", "zstd:3". @default "1" */
+  backupCompression: string;
+  /** Local S3-compatible endpoint (AWS_ENDPOINT_URL_S3); unset on AWS. */
+  s3Endpoint?: string;
+}
+
+function read(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** Reads PgshiftConfig from environment variables; lists every missing one in a single error. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig {
+  const problems: string[] = [];
+  const bucket = read(env, 'PGSHIFT_BUCKET');
+  if (!bucket) problems.push('PGSHIFT_BUCKET is not set');
+  const secretId = read(env, 'PGSHIFT_DB_SECRET_ARN');
+  const url = read(env, 'DATABASE_URL');
+  if (!secretId && !url) problems.push('neither PGSHIFT_DB_SECRET_ARN nor DATABASE_URL is set');
+  if (secretId && url) problems.push('both PGSHIFT_DB_SECRET_ARN and DATABASE_URL are set; choose one');
+  const port = read(env, 'PGSHIFT_DB_PORT');
+  if (port !== undefined && !/^\d+$/.test(port)) problems.push('PGSHIFT_DB_PORT is not a number');
+  if (problems.length > 0)
+    throw new ConfigurationError(`Configuration incomplete: ${problems.join('; ')}`, {
+      details: { problems },
+    });
+  return {
+    bucket: bucket as string,
+    kmsKeyId: read(env, 'PGSHIFT_KMS_KEY_ID'),
+    backupPrefix: read(env, 'PGSHIFT_BACKUP_PREFIX') ?? DEFAULT_BACKUP_PREFIX,
+    database: secretId
+      ? {
+          kind: 'secret',
+          secretId,
+          host: read(env, 'PGSHIFT_DB_HOST'),
+          port: port === undefined ? undefined : Number(port),
+          name: read(env, 'PGSHIFT_DB_NAME'),
+          sslMode: read(env, 'PGSHIFT_DB_SSLMODE') as SslMode | undefined,
+          sslRootCert: read(env, 'PGSHIFT_DB_SSLROOTCERT'),
+        }
+      : { kind: 'url', url: url as string },
+    databaseName: read(env, 'PGSHIFT_DATABASE'),
+    migrationsDir: read(env, 'PGSHIFT_MIGRATIONS_DIR') ?? 'migrations',
+    topicArn: read(env, 'PGSHIFT_TOPIC_ARN'),
+    lockTimeout: read(env, 'PGSHIFT_LOCK_TIMEOUT') ?? '5s',
+    statementTimeout: read(env, 'PGSHIFT_STATEMENT_TIMEOUT') ?? '15min',
+    backupCompression: read(env, 'PGSHIFT_BACKUP_COMPRESSION') ?? '1',
+    s3Endpoint: read(env, 'AWS_ENDPOINT_URL_S3'),
+  };
+}
+
+/** Resolves the database target: from the secret on AWS, from the URL locally. */
+export async function resolveTarget(
+  config: PgshiftConfig,
+  secrets: () => SecretsManagerClient,
+): Promise<DatabaseTarget> {
+  const db = config.database;
+  if (db.kind === 'url') return targetFromUrl(db.url);
+  return targetFromSecret(secrets(), db.secretId, {
+    host: db.host,
+    port: db.port,
+    database: db.name,
+    sslMode: db.sslMode,
+    sslRootCert: db.sslRootCert,
+  });
+}

@@ -1,0 +1,173 @@
+import type { ClientBase } from 'pg';
+
+/**
+ * pgshift's bookkeeping inside the target database, schema `pgshift`:
+ * - `schema_migrations`: the migrations applied now, one row per version (what plan/verify compare files to);
+ * - `history`: an append-only log of everything pgshift did to this database (applies, reverts, failures,
+ *   baselines, restores, skipped pre-flight checks), which the report shows.
+ * Both are created on first use (`ensureHistoryTables`), idempotently, so any step may call it.
+ */
+export const HISTORY_SCHEMA = 'pgshift';
+export const MIGRATIONS_TABLE = `${HISTORY_SCHEMA}.schema_migrations`;
+export const HISTORY_TABLE = `${HISTORY_SCHEMA}.history`;
+
+export const HISTORY_DDL = `
+CREATE SCHEMA IF NOT EXISTS ${HISTORY_SCHEMA};
+CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
+  version      bigint PRIMARY KEY,
+  name         text        NOT NULL,
+  checksum     text        NOT NULL,
+  applied_at   timestamptz NOT NULL DEFAULT now(),
+  duration_ms  integer     NOT NULL DEFAULT 0,
+  applied_by   text        NOT NULL,
+  direction    text        NOT NULL DEFAULT 'up' CHECK (direction IN ('up', 'baseline'))
+);
+CREATE TABLE IF NOT EXISTS ${HISTORY_TABLE} (
+  id            bigserial   PRIMARY KEY,
+  event         text        NOT NULL,
+  version       bigint,
+  name          text,
+  checksum      text,
+  status        text        NOT NULL CHECK (status IN ('succeeded', 'failed')),
+  started_at    timestamptz NOT NULL DEFAULT now(),
+  finished_at   timestamptz,
+  duration_ms   integer,
+  execution_id  text        NOT NULL,
+  db_user       text        NOT NULL DEFAULT current_user,
+  error         text,
+  details       jsonb       NOT NULL DEFAULT '{}'::jsonb
+);
+`;
+
+/** What the history log records; migrate adds `up`/`down`/`baseline`, restore adds `restore`, and so on. */
+export type HistoryEventKind = 'up' | 'down' | 'baseline' | 'restore' | 'preflight-skip' | 'cleanup';
+
+export interface HistoryEvent {
+  event: HistoryEventKind;
+  status: 'succeeded' | 'failed';
+  executionId: string;
+  version?: number | string;
+  name?: string;
+  checksum?: string;
+  startedAt?: Date;
+  finishedAt?: Date;
+  durationMs?: number;
+  error?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface HistoryRow {
+  id: number;
+  event: HistoryEventKind;
+  version: string | null;
+  name: string | null;
+  checksum: string | null;
+  status: 'succeeded' | 'failed';
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  executionId: string;
+  dbUser: string;
+  error: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AppliedMigration {
+  version: string;
+  name: string;
+  checksum: string;
+  appliedAt: string;
+  durationMs: number;
+  appliedBy: string;
+  direction: 'up' | 'baseline';
+}
+
+/** Creates the pgshift schema and both tables when missing. Safe to run concurrently and repeatedly. */
+export async function ensureHistoryTables(client: ClientBase): Promise<void> {
+  // Two first runs racing on CREATE ... IF NOT EXISTS can still collide on the catalog; a transaction-level
+  // advisory lock on a fixed key serialises just this bootstrap.
+  await client.query('BEGIN');
+  try {
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('pgshift.history-bootstrap'))");
+    await client.query(HISTORY_DDL);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** True when this database has pgshift's tables (a report of a never-migrated database must not create them). */
+export async function historyTablesExist(client: ClientBase): Promise<boolean> {
+  const res = await client.query<{ ok: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ok`,
+    [MIGRATIONS_TABLE, HISTORY_TABLE],
+  );
+  return res.rows[0].ok;
+}
+
+/** Appends one event; call inside the same transaction as the change it records where there is one. */
+export async function recordHistoryEvent(client: ClientBase, e: HistoryEvent): Promise<void> {
+  await client.query(
+    `INSERT INTO ${HISTORY_TABLE}
+       (event, version, name, checksum, status, started_at, finished_at, duration_ms, execution_id, error, details)
+     VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()), COALESCE($7, now()), $8, $9, $10, $11)`,
+    [
+      e.event,
+      e.version === undefined ? null : String(e.version),
+      e.name ?? null,
+      e.checksum ?? null,
+      e.status,
+      e.startedAt ?? null,
+      e.finishedAt ?? null,
+      e.durationMs ?? null,
+      e.executionId,
+      e.error ?? null,
+      JSON.stringify(e.details ?? {}),
+    ],
+  );
+}
+
+/** The history log, newest first. Empty when pgshift never touched this database. */
+export async function readHistory(client: ClientBase, limit = 200): Promise<HistoryRow[]> {
+  if (!(await historyTablesExist(client))) return [];
+  const res = await client.query(
+    `SELECT id, event, version::text, name, checksum, status, started_at, finished_at, duration_ms, execution_id,
+            db_user, error, details
+       FROM ${HISTORY_TABLE} ORDER BY id DESC LIMIT $1`,
+    [limit],
+  );
+  return res.rows.map((r) => ({
+    id: Number(r.id),
+    event: r.event,
+    version: r.version,
+    name: r.name,
+    checksum: r.checksum,
+    status: r.status,
+    startedAt: new Date(r.started_at).toISOString(),
+    finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : null,
+    durationMs: r.duration_ms,
+    executionId: r.execution_id,
+    dbUser: r.db_user,
+    error: r.error,
+    details: r.details,
+  }));
+}
+
+/** The applied set, in version order. Empty when pgshift never touched this database. */
+export async function readAppliedMigrations(client: ClientBase): Promise<AppliedMigration[]> {
+  if (!(await historyTablesExist(client))) return [];
+  const res = await client.query(
+    `SELECT version::text, name, checksum, applied_at, duration_ms, applied_by, direction
+       FROM ${MIGRATIONS_TABLE} ORDER BY version`,
+  );
+  return res.rows.map((r) => ({
+    version: r.version,
+    name: r.name,
+    checksum: r.checksum,
+    appliedAt: new Date(r.applied_at).toISOString(),
+    durationMs: r.duration_ms,
+    appliedBy: r.applied_by,
+    direction: r.direction,
+  }));
+}
