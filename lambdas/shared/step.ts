@@ -1,8 +1,9 @@
+import type { MigrationAnalysis } from './analysis';
 import type { ExecutionInput } from './input';
 
 /**
  * What every Lambda step receives from the state machine (and what the local runner passes in-process):
- * the validated input, the execution's identity, and the outputs of earlier steps keyed by step name.
+ * the validated input, the execution's identity, fixed per-state parameters, and earlier steps' outputs.
  */
 export interface StepEvent {
   input: ExecutionInput;
@@ -12,8 +13,13 @@ export interface StepEvent {
     name?: string;
     startTime?: string;
   };
-  /** Earlier steps' outputs, e.g. `results.backup.key`; each step documents its own output type. */
-  results?: Record<string, unknown>;
+  /**
+   * Fixed parameters of the state that invokes the handler, e.g. `{ operation: 'apply' }` for the migrate
+   * handler or `{ operation: 'snapshot', phase: 'before' }` for the schema handler.
+   */
+  params?: Record<string, unknown>;
+  /** Earlier steps' outputs, keyed by the names in StepResults. */
+  results?: StepResults;
 }
 
 /** Every step's output says what it did and where it wrote it; the next step and the report read this. */
@@ -23,4 +29,39 @@ export interface StepOutput {
   /** S3 keys of everything this step wrote. */
   written?: Record<string, string>;
   [field: string]: unknown;
+}
+
+/**
+ * Where the state machine puts each step's output (`ResultPath: $.results.<name>`). Order of a migrate run:
+ * plan (plan + lint + analysis, read-only) → preflight → backup → snapshotBefore → [dry run ends here] →
+ * migrate (apply) → snapshotAfter → diff → report.
+ */
+export interface StepResults {
+  plan?: StepOutput & { analyses?: MigrationAnalysis[]; blocking?: boolean };
+  preflight?: StepOutput & PreflightReport;
+  backup?: StepOutput & { key?: string; manifestKey?: string };
+  snapshotBefore?: StepOutput;
+  migrate?: StepOutput;
+  snapshotAfter?: StepOutput;
+  diff?: StepOutput;
+  report?: StepOutput & { htmlUrl?: string };
+  restore?: StepOutput;
+  verify?: StepOutput;
+  [step: string]: StepOutput | undefined;
+}
+
+/** One pre-flight check's verdict. `skipped` is never a pass: it says why the check could not run. */
+export interface PreflightCheckResult {
+  id: string;
+  status: 'pass' | 'warn' | 'fail' | 'skipped';
+  /** What was measured (bytes free, seconds open, pids...), for the report's checklist. */
+  value?: unknown;
+  /** What it means and what to do. */
+  message: string;
+}
+
+export interface PreflightReport {
+  /** False when any check failed: the state machine stops before the backup. */
+  ok: boolean;
+  checks: PreflightCheckResult[];
 }
