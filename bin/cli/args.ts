@@ -1,0 +1,218 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InputValidationError } from '../../lambdas/shared/errors';
+import { ACTIONS, parseExecutionInput, type Action, type ExecutionInput } from '../../lambdas/shared/input';
+
+/** Flags every command understands. */
+const COMMON = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Where a local run finds its database, bucket, migrations and alert topic. */
+const LOCAL_TARGET = {
+  'database-url': { type: 'string' },
+  bucket: { type: 'string' },
+  's3-endpoint': { type: 'string' },
+  'kms-key-id': { type: 'string' },
+  migrations: { type: 'string' },
+  'sns-endpoint': { type: 'string' },
+  'topic-arn': { type: 'string' },
+  database: { type: 'string' },
+  'lock-timeout': { type: 'string' },
+  'statement-timeout': { type: 'string' },
+  'output-prefix': { type: 'string' },
+} as const;
+
+/** Flags that become execution input fields (the same for `local` and `start`). */
+const ACTION_FLAGS = {
+  'dry-run': { type: 'boolean' },
+  'allow-unsafe': { type: 'boolean' },
+  steps: { type: 'string' },
+  to: { type: 'string' },
+  confirm: { type: 'string' },
+  'allow-other-database': { type: 'boolean' },
+  verify: { type: 'boolean' },
+  runner: { type: 'string' },
+  'skip-preflight': { type: 'string' },
+  'skip-reason': { type: 'string' },
+  'terminate-idle-in-transaction': { type: 'boolean' },
+} as const;
+
+const REMOTE = {
+  'state-machine-arn': { type: 'string' },
+  'stack-name': { type: 'string' },
+  region: { type: 'string' },
+  wait: { type: 'boolean' },
+} as const;
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+export interface ParsedCommand {
+  command: 'local' | 'start' | 'status' | 'backups' | 'lint' | 'diff' | 'help' | 'version';
+  action?: Action;
+  positionals: string[];
+  flags: Flags;
+}
+
+function parse(argv: string[], options: ParseArgsConfig['options']): { positionals: string[]; flags: Flags } {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { positionals, flags: values as Flags };
+  } catch (err) {
+    // node's messages are already one clear line ("Unknown option '--dryrun'...").
+    throw new InputValidationError([(err as Error).message.replace(/\. To specify a positional.*$/, '')]);
+  }
+}
+
+/** Splits `pgshift <command> [action] [args] [flags]`; every mistake is an InputValidationError (exit 2). */
+export function parseCommandLine(argv: string[]): ParsedCommand {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      return { command: 'help', positionals: rest, flags: {} };
+    case '--version':
+    case 'version':
+      return { command: 'version', positionals: [], flags: {} };
+    case 'local':
+    case 'start': {
+      const [action, ...args] = rest;
+      if (action === undefined || action.startsWith('-')) {
+        throw new InputValidationError([`"pgshift ${command}" needs an action: ${ACTIONS.join(', ')}`]);
+      }
+      if (command === 'local' && (action === 'lint' || action === 'diff')) {
+        return parseCommandLine([action, ...args]);
+      }
+      if (!(ACTIONS as readonly string[]).includes(action)) {
+        throw new InputValidationError([
+          `unknown action "${action}" (expected one of ${ACTIONS.join(', ')})`,
+        ]);
+      }
+      const options =
+        command === 'local'
+          ? { ...COMMON, ...LOCAL_TARGET, ...ACTION_FLAGS }
+          : { ...COMMON, ...REMOTE, ...ACTION_FLAGS, database: { type: 'string' as const } };
+      const { positionals, flags } = parse(args, options);
+      return { command, action: action as Action, positionals, flags };
+    }
+    case 'status':
+      return { command, ...parse(rest, { ...COMMON, region: { type: 'string' } }) };
+    case 'backups':
+      return { command, ...parse(rest, { ...COMMON, ...LOCAL_TARGET, region: { type: 'string' } }) };
+    case 'lint':
+      return { command, ...parse(rest, { ...COMMON, 'pg-version': { type: 'string' } }) };
+    case 'diff':
+      return { command, ...parse(rest, { ...COMMON }) };
+    default:
+      throw new InputValidationError([`unknown command "${command}" (try "pgshift help")`]);
+  }
+}
+
+function intFlag(value: string | boolean | undefined, name: string, problems: string[]): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^\d+$/.test(value)) {
+    problems.push(`--${name} must be a whole number`);
+    return undefined;
+  }
+  return Number(value);
+}
+
+/**
+ * Turns an action's positionals and flags into the same execution input the console takes, validated by the
+ * same schema: `restore <key|latest>`, `baseline <version>`, `downgrade --steps N | --to V`.
+ */
+export function executionInputFrom(cmd: ParsedCommand): ExecutionInput {
+  const f = cmd.flags;
+  const problems: string[] = [];
+  const raw: Record<string, unknown> = { action: cmd.action };
+  const expectPositionals = cmd.action === 'restore' || cmd.action === 'baseline' ? 1 : 0;
+  if (cmd.positionals.length > expectPositionals) {
+    problems.push(
+      `unexpected argument${cmd.positionals.length - expectPositionals > 1 ? 's' : ''} ${cmd.positionals
+        .slice(expectPositionals)
+        .map((p) => `"${p}"`)
+        .join(' ')}`,
+    );
+  }
+  if (cmd.action === 'restore') {
+    if (cmd.positionals[0] === undefined) problems.push('restore needs a backup: an S3 key or "latest"');
+    raw.backup = cmd.positionals[0];
+  }
+  if (cmd.action === 'baseline') {
+    if (cmd.positionals[0] === undefined) problems.push('baseline needs the version the database is at');
+    raw.toVersion = cmd.positionals[0];
+  }
+  if (f['dry-run']) raw.dryRun = true;
+  if (f['allow-unsafe']) raw.allowUnsafe = true;
+  raw.steps = intFlag(f.steps, 'steps', problems);
+  if (typeof f.to === 'string') raw.toVersion = f.to;
+  if (typeof f.confirm === 'string') raw.confirm = f.confirm;
+  if (f['allow-other-database']) raw.allowOtherDatabase = true;
+  if (f.verify) raw.verifyBackup = true;
+  if (typeof f.runner === 'string') raw.runner = f.runner;
+  if (typeof f['skip-preflight'] === 'string')
+    raw.skipPreflight = f['skip-preflight']
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  if (typeof f['skip-reason'] === 'string') raw.skipReason = f['skip-reason'];
+  if (f['terminate-idle-in-transaction']) raw.terminateIdleInTransaction = true;
+  if (typeof f.database === 'string') raw.database = f.database;
+  for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
+  let input: ExecutionInput | undefined;
+  try {
+    input = parseExecutionInput(raw);
+  } catch (err) {
+    if (!(err instanceof InputValidationError)) throw err;
+    problems.push(...err.problems.map(toFlagWording));
+  }
+  if (problems.length > 0 || !input) throw new InputValidationError(problems);
+  return input;
+}
+
+/** Says a schema problem in the words of the CLI's flags (`toVersion` → `--to`). */
+function toFlagWording(problem: string): string {
+  return problem
+    .replace(/^dryRun/, '--dry-run')
+    .replace(/^allowUnsafe/, '--allow-unsafe')
+    .replace(/^steps/, '--steps')
+    .replace(/^confirm/, '--confirm')
+    .replace(/^runner/, '--runner')
+    .replace(/^skipReason/, '--skip-reason')
+    .replace(/^skipPreflight/, '--skip-preflight')
+    .replace(/^verifyBackup/, '--verify');
+}
+
+export const USAGE = `pgshift: safe production PostgreSQL migrations
+
+Usage:
+  pgshift local <action> [flags]     run the workflow in-process against a database and an S3-compatible store
+  pgshift start <action> [flags]     start the deployed state machine (add --wait to follow it)
+  pgshift status <execution-arn>     show a deployed execution's state
+  pgshift backups [--database D]     list complete backups (newest first)
+  pgshift lint <dir>                 lint a migrations folder (no database needed)
+  pgshift diff <snapshotA> <snapshotB>  compare two schema snapshots (JSON files)
+
+Actions:
+  backup [--verify] [--output-prefix P]
+  restore <key|latest> --confirm <database> [--allow-other-database]
+  report
+  migrate [--dry-run] [--allow-unsafe] [--skip-preflight id,... --skip-reason R]
+  verify
+  downgrade --steps N | --to VERSION [--dry-run]
+  baseline <version>
+  preflight [--terminate-idle-in-transaction]
+  cleanup --confirm <database>
+
+Local flags (defaults from the environment):
+  --database-url URL    ($DATABASE_URL)        --bucket NAME        ($PGSHIFT_BUCKET)
+  --s3-endpoint URL     ($AWS_ENDPOINT_URL_S3)  --migrations DIR     (./migrations)
+  --sns-endpoint URL    ($AWS_ENDPOINT_URL_SNS) --topic-arn ARN      ($PGSHIFT_TOPIC_ARN)
+  --kms-key-id ID       ($PGSHIFT_KMS_KEY_ID)   --database NAME      (logical name used in S3 keys)
+
+Remote flags: --state-machine-arn ARN | --stack-name NAME (default Pgshift), --region R, --wait
+Output: human-readable by default, --json for one JSON document on stdout.
+Exit codes: 0 ok, 1 failed (says what state things are in), 2 bad input or usage, 3 refused.
+`;

@@ -1,0 +1,146 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
+import { ConfigurationError, PgshiftError } from '../../lambdas/shared/errors';
+import type { ExecutionInput } from '../../lambdas/shared/input';
+
+/** The stack output that names the state machine (lib/pgshift-stack.ts). */
+export const STATE_MACHINE_OUTPUT = 'StateMachineArn';
+
+export interface RemoteClients {
+  sfn: SFNClient;
+  cloudformation: CloudFormationClient;
+}
+
+export function remoteClients(region?: string): RemoteClients {
+  return { sfn: new SFNClient({ region }), cloudformation: new CloudFormationClient({ region }) };
+}
+
+/** The state machine's ARN: given, or read from the deployed stack's outputs. */
+export async function findStateMachineArn(
+  clients: RemoteClients,
+  options: { stateMachineArn?: string; stackName?: string },
+): Promise<string> {
+  if (options.stateMachineArn) return options.stateMachineArn;
+  const stackName = options.stackName ?? 'Pgshift';
+  let outputs;
+  try {
+    const res = await clients.cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
+    outputs = res.Stacks?.[0]?.Outputs ?? [];
+  } catch (err) {
+    throw new ConfigurationError(
+      `Cannot read stack ${stackName} (${(err as Error).name}): deploy it first or pass --state-machine-arn`,
+      { cause: err },
+    );
+  }
+  const arn = outputs.find((o) => o.OutputKey === STATE_MACHINE_OUTPUT)?.OutputValue;
+  if (!arn) throw new ConfigurationError(`Stack ${stackName} has no ${STATE_MACHINE_OUTPUT} output`);
+  return arn;
+}
+
+/** A failed execution, with the error name the failing state raised (so the CLI can map its exit code). */
+export class ExecutionFailedError extends PgshiftError {
+  constructor(
+    readonly executionArn: string,
+    readonly status: string,
+    readonly stepError: string | undefined,
+    cause: string | undefined,
+  ) {
+    super(
+      `execution ${status.toLowerCase()}: ${stepError ?? 'unknown error'}${cause ? ` (${summariseCause(cause)})` : ''}`,
+      {
+        details: { executionArn, status, error: stepError, cause },
+      },
+    );
+    // The name is the step's error, so `outcomeOf` maps it like a local run (refused → 3, ...).
+    if (stepError) this.name = stepError;
+  }
+}
+
+/** Step Functions passes a Lambda error's cause as a JSON string: show its message. */
+function summariseCause(cause: string): string {
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string; message?: string };
+    return parsed.errorMessage ?? parsed.message ?? cause;
+  } catch {
+    return cause;
+  }
+}
+
+export async function startExecution(
+  clients: RemoteClients,
+  stateMachineArn: string,
+  input: ExecutionInput,
+): Promise<string> {
+  const res = await clients.sfn.send(
+    new StartExecutionCommand({ stateMachineArn, input: JSON.stringify(input) }),
+  );
+  if (!res.executionArn) throw new Error('StartExecution returned no executionArn');
+  return res.executionArn;
+}
+
+export interface ExecutionStatus {
+  executionArn: string;
+  status: string;
+  startDate?: string;
+  stopDate?: string;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  /** States entered so far, in order. */
+  states: string[];
+}
+
+async function enteredStates(clients: RemoteClients, executionArn: string): Promise<string[]> {
+  const states: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const res = await clients.sfn.send(
+      new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }),
+    );
+    for (const e of res.events ?? ([] as HistoryEvent[])) {
+      const name = e.stateEnteredEventDetails?.name;
+      if (name) states.push(name);
+    }
+    nextToken = res.nextToken;
+  } while (nextToken);
+  return states;
+}
+
+export async function describeExecution(
+  clients: RemoteClients,
+  executionArn: string,
+): Promise<ExecutionStatus> {
+  const res = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+  return {
+    executionArn,
+    status: res.status ?? 'UNKNOWN',
+    startDate: res.startDate?.toISOString(),
+    stopDate: res.stopDate?.toISOString(),
+    output: res.output ? JSON.parse(res.output) : undefined,
+    error: res.error,
+    cause: res.cause,
+    states: await enteredStates(clients, executionArn),
+  };
+}
+
+/** Follows an execution until it stops, reporting each newly entered state; resolves with the final status. */
+export async function waitForExecution(
+  clients: RemoteClients,
+  executionArn: string,
+  onState: (state: string, index: number) => void,
+  { pollMs = 2000, sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) } = {},
+): Promise<ExecutionStatus> {
+  let seen = 0;
+  for (;;) {
+    const status = await describeExecution(clients, executionArn);
+    for (; seen < status.states.length; seen += 1) onState(status.states[seen], seen);
+    if (status.status !== 'RUNNING' && status.status !== 'PENDING_REDRIVE') return status;
+    await sleep(pollMs);
+  }
+}

@@ -1,0 +1,82 @@
+import { executionInputFrom, parseCommandLine } from '../../bin/cli/args';
+import { InputValidationError } from '../../lambdas/shared/errors';
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof InputValidationError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected an InputValidationError');
+}
+
+describe('pgshift command line', () => {
+  test('local migrate --dry-run becomes the console input {action, dryRun}', () => {
+    const cmd = parseCommandLine(['local', 'migrate', '--dry-run', '--database-url', 'postgres://x/y']);
+    expect(cmd).toMatchObject({
+      command: 'local',
+      action: 'migrate',
+      flags: { 'database-url': 'postgres://x/y' },
+    });
+    expect(executionInputFrom(cmd)).toEqual({ action: 'migrate', dryRun: true });
+  });
+
+  test('restore takes the backup as an argument and --confirm', () => {
+    const cmd = parseCommandLine(['local', 'restore', 'latest', '--confirm', 'app']);
+    expect(executionInputFrom(cmd)).toEqual({ action: 'restore', backup: 'latest', confirm: 'app' });
+  });
+
+  test('downgrade --steps and --to map to steps and toVersion, and not both', () => {
+    expect(executionInputFrom(parseCommandLine(['start', 'downgrade', '--steps', '2']))).toEqual({
+      action: 'downgrade',
+      steps: 2,
+    });
+    expect(executionInputFrom(parseCommandLine(['start', 'downgrade', '--to', '3']))).toEqual({
+      action: 'downgrade',
+      toVersion: '3',
+    });
+    expect(
+      problems(() =>
+        executionInputFrom(parseCommandLine(['start', 'downgrade', '--to', '3', '--steps', '1'])),
+      ),
+    ).toEqual(['downgrade: give either steps or toVersion, not both']);
+  });
+
+  test('an unknown flag is one clear problem', () => {
+    expect(problems(() => parseCommandLine(['local', 'migrate', '--dryrun']))).toEqual([
+      expect.stringContaining("Unknown option '--dryrun'"),
+    ]);
+  });
+
+  test('an unknown action or command names what is allowed', () => {
+    expect(problems(() => parseCommandLine(['local', 'upgrade']))[0]).toMatch(
+      /unknown action "upgrade" \(expected one of migrate, backup/,
+    );
+    expect(problems(() => parseCommandLine(['deploy']))[0]).toBe(
+      'unknown command "deploy" (try "pgshift help")',
+    );
+  });
+
+  test('missing arguments and stray ones are all reported together', () => {
+    expect(problems(() => executionInputFrom(parseCommandLine(['local', 'baseline'])))).toEqual(
+      expect.arrayContaining(['baseline needs the version the database is at']),
+    );
+    expect(
+      problems(() => executionInputFrom(parseCommandLine(['local', 'report', 'extra', '--steps', 'x']))),
+    ).toEqual(['unexpected argument "extra"', '--steps must be a whole number']);
+  });
+
+  test('a flag that does not fit the action is refused in flag words', () => {
+    expect(problems(() => executionInputFrom(parseCommandLine(['local', 'backup', '--dry-run'])))).toEqual([
+      '--dry-run: only applies to action "migrate" or "downgrade"',
+    ]);
+  });
+
+  test('"local lint <dir>" is the same as "lint <dir>"', () => {
+    expect(parseCommandLine(['local', 'lint', 'migrations'])).toMatchObject({
+      command: 'lint',
+      positionals: ['migrations'],
+    });
+  });
+});
