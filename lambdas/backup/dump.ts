@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { libpqEnv, redactSecrets, withClient, type DatabaseTarget } from '../shared/db';
 import { DumpFailedError } from '../shared/errors';
@@ -9,7 +9,7 @@ import { backupKey, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from '../shared/keys
 import type { Log } from '../shared/logger';
 import type { BackupManifest } from '../shared/manifest';
 import { parsePgVersion, pgToolPath, pgToolVersion, type ToolVersion } from '../shared/pgtools';
-import { encryptionParams, putJson, type ObjectStore } from '../shared/s3';
+import { encryptionParams, isNotFound, putJson, type ObjectStore } from '../shared/s3';
 import { PGSHIFT_VERSION } from '../shared/version';
 import { resolveCompression } from './compression';
 import { collectStderr, describeExit, exitedCleanly, waitForExit, type ExitStatus } from './process';
@@ -117,7 +117,7 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
   );
 
   const started = (options.now ?? (() => new Date()))();
-  const key = backupKey(database, started, options.prefix ?? DEFAULT_BACKUP_PREFIX);
+  const key = await unusedKey(store, backupKey(database, started, options.prefix ?? DEFAULT_BACKUP_PREFIX));
   const manifestKey = manifestKeyFor(key);
   log.info('backup started', {
     database,
@@ -235,6 +235,30 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     durationMs: manifest.durationMs,
   });
   return { key, manifestKey, manifest };
+}
+
+async function keyExists(store: ObjectStore, key: string): Promise<boolean> {
+  try {
+    await store.s3.send(new HeadObjectCommand({ Bucket: store.bucket, Key: key }));
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Two backups in the same second (a schedule and a pre-migration backup, or restore's pre-restore backup) would
+ * share the seed's `pg_backup_YYYYMMDD_HHMMSS.dump` name and the second would overwrite the first; a free
+ * `_2`, `_3`... suffix keeps both.
+ */
+async function unusedKey(store: ObjectStore, key: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? key : key.replace(/\.dump$/, `_${n}.dump`);
+    if (!(await keyExists(store, candidate)) && !(await keyExists(store, manifestKeyFor(candidate)))) {
+      return candidate;
+    }
+  }
 }
 
 function errorText(err: unknown): string {

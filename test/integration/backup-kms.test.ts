@@ -5,6 +5,7 @@
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -32,6 +33,7 @@ describe('backup writes are encrypted with the configured KMS key (mocked S3: no
       .callsFake((input: { PartNumber: number }) => ({ ETag: `"etag-${input.PartNumber}"` }));
     mock.on(CompleteMultipartUploadCommand).resolves({});
     mock.on(PutObjectCommand).resolves({});
+    mock.on(HeadObjectCommand).rejects(Object.assign(new Error('NotFound'), { name: 'NotFound' }));
   });
 
   test.each([

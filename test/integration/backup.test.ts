@@ -112,6 +112,20 @@ describe('backup: streamed pg_dump to S3', () => {
     }
   });
 
+  test('two backups started in the same second keep both (the second gets a _2 suffix)', async () => {
+    // Prepare
+    await seedRows(db.target, 100);
+    const at = new Date('2026-11-25T10:00:00Z');
+    // Act
+    const first = await streamDumpToS3(deps, { target: db.target, executionId: run(), now: () => at });
+    const second = await streamDumpToS3(deps, { target: db.target, executionId: run(), now: () => at });
+    // Assess
+    expect(first.key).toBe(`backups/${db.name}/2026/11/25/pg_backup_20261125_100000.dump`);
+    expect(second.key).toBe(`backups/${db.name}/2026/11/25/pg_backup_20261125_100000_2.dump`);
+    expect((await fetchObject(store, first.key)).sha256).toBe(first.manifest.sha256);
+    expect((await listBackups(store, db.name)).length).toBe(2);
+  });
+
   test('pg_dump killed mid-stream leaves no object, no manifest and no pending multipart upload', async () => {
     // Prepare: ~30 MB uncompressed, so several 5 MiB parts are in flight when pg_dump dies.
     await seedRows(db.target, 100000, { textBytes: 300 });
