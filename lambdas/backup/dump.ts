@@ -1,0 +1,283 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { libpqEnv, redactSecrets, withClient, type DatabaseTarget } from '../shared/db';
+import { DumpFailedError } from '../shared/errors';
+import { backupKey, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from '../shared/keys';
+import type { Log } from '../shared/logger';
+import type { BackupManifest } from '../shared/manifest';
+import { parsePgVersion, pgToolPath, pgToolVersion, type ToolVersion } from '../shared/pgtools';
+import { encryptionParams, isNotFound, putJson, type ObjectStore } from '../shared/s3';
+import { PGSHIFT_VERSION } from '../shared/version';
+import { resolveCompression } from './compression';
+import { collectStderr, describeExit, exitedCleanly, waitForExit, type ExitStatus } from './process';
+import { verifyBackup, type VerifyResult } from './verify';
+import { assertToolNotOlder } from './versions';
+
+/** What the backup core needs from its caller: the store, a logger, and where the PostgreSQL tools are. */
+export interface BackupDeps {
+  store: ObjectStore;
+  log: Log;
+  /** Environment for `pgToolPath` (PGSHIFT_PG_BIN); defaults to process.env. */
+  toolEnv?: NodeJS.ProcessEnv;
+}
+
+export interface DumpOptions {
+  /** The database to dump (credentials travel to pg_dump only as PGPASSWORD). */
+  target: DatabaseTarget;
+  /** Logical database name for the key layout. @default target.database */
+  database?: string;
+  /** Key prefix. @default "backups" */
+  prefix?: string;
+  /** `config.backupCompression`. @default "1" (gzip level 1) */
+  compression?: string;
+  /** Recorded in the manifest: the Step Functions execution ARN or a local run id. */
+  executionId: string;
+  /** Why the backup was taken ("scheduled", "before-migration", "before-restore"...). */
+  reason?: string;
+  /** Multipart part size in bytes; memory held is about partSize × (queueSize + 1). @default 8 MiB */
+  partSize?: number;
+  /** Parts uploaded concurrently. @default 4 */
+  queueSize?: number;
+  /** Clock, for tests. */
+  now?: () => Date;
+  /** Aborts the dump (e.g. the Lambda is running out of time): pg_dump is killed and nothing is left. */
+  signal?: AbortSignal;
+  /** Called once pg_dump runs (its pid), and as bytes flow; for progress reporting and tests. */
+  onStarted?: (info: { pid: number }) => void;
+  onProgress?: (bytes: number) => void;
+}
+
+/** A complete backup: the dump and its manifest are both in S3. */
+export interface BackupResult {
+  key: string;
+  manifestKey: string;
+  manifest: BackupManifest;
+}
+
+/** The server's version, read over a normal connection (this also proves the credentials and database). */
+export async function readServerVersion(target: DatabaseTarget): Promise<ToolVersion> {
+  return withClient(
+    target,
+    async (c) => {
+      const res = await c.query<{ server_version: string }>('SHOW server_version');
+      return parsePgVersion(res.rows[0].server_version);
+    },
+    'pgshift-backup',
+  );
+}
+
+/** Hashes and counts bytes as they pass; holds back end-of-stream until `gate` says pg_dump succeeded. */
+class DigestGate extends Transform {
+  readonly hash = createHash('sha256');
+  bytes = 0;
+  constructor(
+    private readonly gate: Promise<Error | undefined>,
+    private readonly onBytes?: (bytes: number) => void,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    this.onBytes?.(this.bytes);
+    done(null, chunk);
+  }
+  // pg_dump's stdout ends cleanly even when it fails or is killed; ending the upload's body then would let
+  // lib-storage complete the object. The exit status decides: an error here makes the Upload abort instead.
+  override _flush(done: TransformCallback): void {
+    this.gate.then((err) => done(err ?? null), done);
+  }
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * Streams `pg_dump --format=custom` of `options.target` into S3 (multipart, SSE-KMS), hashing on the fly, and
+ * writes `<key>.manifest.json` only after the upload completed. Memory stays bounded by the part buffers.
+ * On a non-zero exit, a kill, an abort or an S3 failure the multipart upload is aborted, no manifest is written,
+ * and a DumpFailedError carries pg_dump's stderr with the password redacted.
+ */
+export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Promise<BackupResult> {
+  const { store, log } = deps;
+  const { target } = options;
+  const database = options.database ?? target.database;
+  const redact = (text: string): string => redactSecrets(text, target);
+
+  // Connect first: wrong password, unreachable host or missing database fail here, before anything is written.
+  const serverVersion = await readServerVersion(target);
+  const pgDumpVersion = await pgToolVersion('pg_dump', deps.toolEnv);
+  assertToolNotOlder('pg_dump', pgDumpVersion, serverVersion);
+  const compression = resolveCompression(
+    options.compression ?? '1',
+    pgDumpVersion.major,
+    serverVersion.major,
+  );
+
+  const started = (options.now ?? (() => new Date()))();
+  const key = await unusedKey(store, backupKey(database, started, options.prefix ?? DEFAULT_BACKUP_PREFIX));
+  const manifestKey = manifestKeyFor(key);
+  log.info('backup started', {
+    database,
+    key,
+    host: target.host,
+    serverVersion: serverVersion.text,
+    pgDumpVersion: pgDumpVersion.text,
+    compression: compression.label,
+  });
+
+  // `--no-password`: never prompt (there is no terminal); the password is in PGPASSWORD or the login fails.
+  const args = ['--format=custom', ...compression.args, '--no-password'];
+  const child = spawn(pgToolPath('pg_dump', deps.toolEnv), args, {
+    env: libpqEnv(target, 'pgshift-backup'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr = collectStderr(child);
+  const exited = waitForExit(child);
+  if (child.pid !== undefined) options.onStarted?.({ pid: child.pid });
+
+  const onAbort = (): void => {
+    child.kill('SIGTERM');
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+
+  let status: ExitStatus | undefined;
+  const gate = exited.then((s) => {
+    status = s;
+    return exitedCleanly(s) ? undefined : new Error(describeExit('pg_dump', s));
+  });
+  const body = new DigestGate(gate, options.onProgress);
+  child.stdout.pipe(body);
+  child.stdout.on('error', (err) => body.destroy(err));
+
+  const upload = new Upload({
+    client: store.s3,
+    params: {
+      Bucket: store.bucket,
+      Key: key,
+      Body: body,
+      ContentType: 'application/octet-stream',
+      ...encryptionParams(store),
+    },
+    partSize: options.partSize ?? 8 * MIB,
+    queueSize: options.queueSize ?? 4,
+    leavePartsOnError: false,
+  });
+
+  try {
+    await upload.done();
+  } catch (err) {
+    // S3 failed (pg_dump may still be writing) or pg_dump failed (the gate errored the body). Either way the
+    // upload has been aborted by lib-storage (leavePartsOnError: false); make sure pg_dump is gone too.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    const exit = status ?? (await exited);
+    options.signal?.removeEventListener('abort', onAbort);
+    const dumpFailed = !exitedCleanly(exit);
+    const cause = dumpFailed ? describeExit('pg_dump', exit) : `upload to S3 failed (${errorText(err)})`;
+    const message = redact(
+      `Backup of "${database}" failed: ${options.signal?.aborted ? 'aborted; ' : ''}${cause}` +
+        (dumpFailed && stderr() ? `: ${stderr()}` : ''),
+    );
+    log.error('backup failed', { database, key, error: message });
+    throw new DumpFailedError(message, {
+      cause: dumpFailed ? undefined : err,
+      details: {
+        database,
+        key,
+        exitCode: exit.code,
+        signal: exit.signal,
+        stderr: redact(stderr()),
+        bytesStreamed: body.bytes,
+      },
+    });
+  }
+  options.signal?.removeEventListener('abort', onAbort);
+
+  const finished = new Date();
+  const manifest: BackupManifest = {
+    manifestVersion: 1,
+    key,
+    database,
+    serverVersion: serverVersion.text,
+    pgDumpVersion: pgDumpVersion.text,
+    format: 'custom',
+    compression: compression.label,
+    sizeBytes: body.bytes,
+    sha256: body.hash.digest('hex'),
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+    executionId: options.executionId,
+    pgshiftVersion: PGSHIFT_VERSION,
+    ...(options.reason ? { reason: options.reason } : {}),
+  };
+  try {
+    await putJson(store, manifestKey, manifest);
+  } catch (err) {
+    // Without its manifest the dump does not count as a backup; remove it so nothing looks complete.
+    await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: key })).catch(() => undefined);
+    throw new DumpFailedError(
+      `Backup of "${database}" failed: writing the manifest failed (${errorText(err)})`,
+      {
+        cause: err,
+        details: { database, key },
+      },
+    );
+  }
+  log.info('backup finished', {
+    database,
+    key,
+    sizeBytes: manifest.sizeBytes,
+    sha256: manifest.sha256,
+    durationMs: manifest.durationMs,
+  });
+  return { key, manifestKey, manifest };
+}
+
+async function keyExists(store: ObjectStore, key: string): Promise<boolean> {
+  try {
+    await store.s3.send(new HeadObjectCommand({ Bucket: store.bucket, Key: key }));
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Two backups in the same second (a schedule and a pre-migration backup, or restore's pre-restore backup) would
+ * share the seed's `pg_backup_YYYYMMDD_HHMMSS.dump` name and the second would overwrite the first; a free
+ * `_2`, `_3`... suffix keeps both.
+ */
+async function unusedKey(store: ObjectStore, key: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? key : key.replace(/\.dump$/, `_${n}.dump`);
+    if (!(await keyExists(store, candidate)) && !(await keyExists(store, manifestKeyFor(candidate)))) {
+      return candidate;
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  const e = err as { name?: string; message?: string };
+  return `${e.name ?? 'Error'}: ${e.message ?? String(err)}`;
+}
+
+export interface CreateBackupOptions extends DumpOptions {
+  /** Stream the object back through `pg_restore --list` and check it against the manifest. */
+  verify?: boolean;
+}
+
+/** A backup, optionally verified after upload: what the backup step, restore and the CLI call. */
+export async function createBackup(
+  deps: BackupDeps,
+  options: CreateBackupOptions,
+): Promise<BackupResult & { verified?: VerifyResult }> {
+  const result = await streamDumpToS3(deps, options);
+  if (!options.verify) return result;
+  const verified = await verifyBackup(deps, { key: result.key, manifest: result.manifest });
+  return { ...result, verified };
+}

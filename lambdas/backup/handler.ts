@@ -1,0 +1,68 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { loadConfig, resolveTarget } from '../shared/config';
+import type { DatabaseTarget } from '../shared/db';
+import { createLogger } from '../shared/logger';
+import { createS3Client, type ObjectStore } from '../shared/s3';
+import type { StepEvent, StepOutput } from '../shared/step';
+import { createBackup } from './dump';
+
+const config = loadConfig();
+const log = createLogger('backup');
+const store: ObjectStore = {
+  s3: createS3Client({ endpoint: config.s3Endpoint }),
+  bucket: config.bucket,
+  kmsKeyId: config.kmsKeyId,
+};
+let secrets: SecretsManagerClient | undefined;
+let target: Promise<DatabaseTarget> | undefined;
+
+/** The secret is read once per container; a failed read is retried on the next invocation. */
+function databaseTarget(): Promise<DatabaseTarget> {
+  target ??= resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch((err: unknown) => {
+    target = undefined;
+    throw err;
+  });
+  return target;
+}
+
+/** Backup step: streams pg_dump into S3 and writes the manifest; `verifyBackup` reads it back. */
+export async function handler(
+  event: StepEvent,
+  context?: { getRemainingTimeInMillis(): number },
+): Promise<StepOutput> {
+  const dbTarget = await databaseTarget();
+  // Stop 20 s before Lambda's own timeout, so the multipart upload is aborted rather than left pending and the
+  // state machine gets a DumpFailedError (and can rerun on Fargate) instead of a bare timeout.
+  const abort = new AbortController();
+  const remaining = context?.getRemainingTimeInMillis();
+  const timer =
+    remaining === undefined ? undefined : setTimeout(() => abort.abort(), Math.max(remaining - 20000, 0));
+  const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+  const reason = typeof event.params?.reason === 'string' ? event.params.reason : event.input.action;
+  const result = await createBackup(
+    { store, log },
+    {
+      signal: abort.signal,
+      target: dbTarget,
+      database,
+      prefix: config.backupPrefix,
+      compression: config.backupCompression,
+      executionId: event.execution.id,
+      reason,
+      verify: event.input.verifyBackup === true,
+    },
+  ).finally(() => clearTimeout(timer));
+  return {
+    step: 'backup',
+    ok: true,
+    database,
+    key: result.key,
+    manifestKey: result.manifestKey,
+    sizeBytes: result.manifest.sizeBytes,
+    sha256: result.manifest.sha256,
+    durationMs: result.manifest.durationMs,
+    compression: result.manifest.compression,
+    verified: result.verified !== undefined,
+    written: { dump: result.key, manifest: result.manifestKey },
+  };
+}

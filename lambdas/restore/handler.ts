@@ -1,0 +1,113 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { loadConfig, resolveTarget } from '../shared/config';
+import type { DatabaseTarget } from '../shared/db';
+import { optionalEnv } from '../shared/env';
+import { ConfigurationError, InputValidationError } from '../shared/errors';
+import { createLogger } from '../shared/logger';
+import { createS3Client, type ObjectStore } from '../shared/s3';
+import type { StepEvent, StepOutput } from '../shared/step';
+import { cleanupRestoreCopies } from './cleanup';
+import { restoreDatabase } from './restore';
+
+function flag(name: string, fallback: boolean): boolean {
+  const v = optionalEnv(name);
+  if (v === undefined) return fallback;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new ConfigurationError(`${name} must be true or false, got "${v}"`);
+}
+
+function days(name: string): number | undefined {
+  const v = optionalEnv(name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new ConfigurationError(`${name} must be a whole number of days, got "${v}"`);
+  return Number(v);
+}
+
+const config = loadConfig();
+const log = createLogger('restore');
+const store: ObjectStore = {
+  s3: createS3Client({ endpoint: config.s3Endpoint }),
+  bucket: config.bucket,
+  kmsKeyId: config.kmsKeyId,
+};
+/** pg_restore --no-owner (PGSHIFT_RESTORE_NO_OWNER). @default true */
+const noOwner = flag('PGSHIFT_RESTORE_NO_OWNER', true);
+/** pg_restore --no-privileges (PGSHIFT_RESTORE_NO_PRIVILEGES). @default false */
+const noPrivileges = flag('PGSHIFT_RESTORE_NO_PRIVILEGES', false);
+/** Drop `__pgshift_before_*` copies older than this after each restore (PGSHIFT_RESTORE_RETENTION_DAYS). */
+const retentionDays = days('PGSHIFT_RESTORE_RETENTION_DAYS');
+let secrets: SecretsManagerClient | undefined;
+let target: Promise<DatabaseTarget> | undefined;
+
+function databaseTarget(): Promise<DatabaseTarget> {
+  target ??= resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch((err: unknown) => {
+    target = undefined;
+    throw err;
+  });
+  return target;
+}
+
+/** Restore step: `params.operation` "restore" (default) or "cleanup" (drop the copies restores kept). */
+export async function handler(event: StepEvent): Promise<StepOutput> {
+  const operation = event.params?.operation ?? (event.input.action === 'cleanup' ? 'cleanup' : 'restore');
+  const dbTarget = await databaseTarget();
+  const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+
+  if (operation === 'cleanup') {
+    const { dropped, kept } = await cleanupRestoreCopies(
+      { log },
+      { target: dbTarget, confirm: event.input.confirm, executionId: event.execution.id },
+    );
+    return {
+      step: 'restore',
+      ok: true,
+      operation,
+      database: dbTarget.database,
+      dropped: dropped.map((d) => d.name),
+      kept: kept.map((k) => k.name),
+    };
+  }
+  if (operation !== 'restore') {
+    throw new InputValidationError([`params.operation: unknown operation "${String(operation)}"`]);
+  }
+  if (!event.input.backup) {
+    throw new InputValidationError(['backup: required for action "restore" (an S3 key or "latest")']);
+  }
+  const result = await restoreDatabase(
+    { store, log },
+    {
+      target: dbTarget,
+      database,
+      backup: event.input.backup,
+      confirm: event.input.confirm,
+      allowOtherDatabase: event.input.allowOtherDatabase,
+      executionId: event.execution.id,
+      requestedBy: event.execution.name ?? event.execution.id,
+      prefix: config.backupPrefix,
+      compression: config.backupCompression,
+      noOwner,
+      noPrivileges,
+      retentionDays,
+    },
+  );
+  return {
+    step: 'restore',
+    ok: true,
+    operation,
+    database: result.database,
+    backupKey: result.backupKey,
+    backupFinishedAt: result.backup.finishedAt,
+    preRestoreBackup: result.preRestoreBackup,
+    previousDatabase: result.previousDatabase,
+    terminatedConnections: result.terminatedConnections,
+    droppedCopies: result.droppedCopies.map((d) => d.name),
+    durationMs: result.durationMs,
+    written: result.preRestoreBackup
+      ? {
+          preRestoreDump: result.preRestoreBackup.key,
+          preRestoreManifest: result.preRestoreBackup.manifestKey,
+        }
+      : {},
+  };
+}

@@ -1,0 +1,7 @@
+/** The restore core: Lambda-free, called by the restore handler, the CLI and tests. */
+export { resolveBackup, restoreDatabase } from './restore';
+export type { RestoreOptions, RestoreResult } from './restore';
+export { cleanupRestoreCopies, listRestoreCopies } from './cleanup';
+export type { CleanupOptions, RestoreCopy } from './cleanup';
+export { conninfoDbname, copyName, parseCopyName } from './names';
+export { pgRestoreFromStream } from './stream';

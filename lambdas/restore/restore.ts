@@ -1,0 +1,399 @@
+import type { ClientBase } from 'pg';
+import { createBackup, type BackupDeps, type BackupResult } from '../backup/dump';
+import { readManifest, verifyBackup } from '../backup/verify';
+import { assertToolNotOlder } from '../backup/versions';
+import { quoteIdent, redactSecrets, withClient, withDatabaseName, type DatabaseTarget } from '../shared/db';
+import { BackupNotFoundError, RestoreFailedError, RestoreRefusedError } from '../shared/errors';
+import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
+import { DEFAULT_BACKUP_PREFIX, timestampUtc } from '../shared/keys';
+import { listBackups, MANIFEST_SUFFIX, type BackupManifest } from '../shared/manifest';
+import { parsePgVersion, pgToolVersion } from '../shared/pgtools';
+import { getObjectStream } from '../shared/s3';
+import { cleanupRestoreCopies, type RestoreCopy } from './cleanup';
+import { copyName } from './names';
+import { pgRestoreFromStream } from './stream';
+
+export interface RestoreOptions {
+  /** The database to replace (its name is what gets swapped). */
+  target: DatabaseTarget;
+  /** Logical database name of the backups (key layout). @default target.database */
+  database?: string;
+  /** An S3 key of a dump (or of its manifest), or "latest": the newest backup with a manifest. */
+  backup: string;
+  /** The database name typed again; anything else refuses before anything is touched. */
+  confirm?: string;
+  /** Accept a backup whose manifest names another database. */
+  allowOtherDatabase?: boolean;
+  executionId: string;
+  /** Who asked (recorded in history with the database user). @default executionId */
+  requestedBy?: string;
+  prefix?: string;
+  /** Compression of the pre-restore backup (config.backupCompression). */
+  compression?: string;
+  /** pg_restore --no-owner. @default true */
+  noOwner?: boolean;
+  /** pg_restore --no-privileges. @default false */
+  noPrivileges?: boolean;
+  /** ANALYZE the restored database before it serves (pg_restore leaves no planner statistics). @default true */
+  analyze?: boolean;
+  /** After a successful restore, drop copies older than this many days. @default keep all until `cleanup` */
+  retentionDays?: number;
+  now?: () => Date;
+  /** Test and progress hooks. */
+  hooks?: {
+    onRestoreStarted?: (info: { pid: number }) => void;
+    /** Called after the copy is restored, right before connections are terminated and names swapped. */
+    beforeSwap?: (info: { restoreDatabase: string }) => Promise<void> | void;
+  };
+}
+
+export interface RestoreResult {
+  database: string;
+  backupKey: string;
+  backup: BackupManifest;
+  /** The backup of the state just before the restore (null when the database did not exist). */
+  preRestoreBackup: { key: string; manifestKey: string; sizeBytes: number } | null;
+  /** Where the previous database now lives (`<db>__pgshift_before_<ts>`), kept until cleanup/retention. */
+  previousDatabase: string | null;
+  /** Other sessions on the database terminated at the swap. */
+  terminatedConnections: number;
+  durationMs: number;
+  /** Copies dropped by retention after this restore. */
+  droppedCopies: RestoreCopy[];
+}
+
+interface DatabaseShape {
+  encoding: string;
+  datcollate: string;
+  datctype: string;
+  datlocprovider?: string;
+  daticulocale?: string | null;
+  datlocale?: string | null;
+}
+
+async function readDatabaseShape(maintenance: ClientBase, name: string): Promise<DatabaseShape | undefined> {
+  // to_jsonb keeps this working across majors whose pg_database columns differ (ICU fields from 15, datlocale 17).
+  const res = await maintenance.query<{ d: DatabaseShape & { datencoding: number } }>(
+    `SELECT to_jsonb(d) || jsonb_build_object('encoding', pg_encoding_to_char(d.encoding)) AS d
+       FROM pg_database d WHERE datname = $1`,
+    [name],
+  );
+  return res.rows[0]?.d;
+}
+
+function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** CREATE DATABASE for the restore copy with the original's encoding and locale (pg_dump -Fc does not carry them). */
+function createDatabaseSql(name: string, shape: DatabaseShape | undefined): string {
+  let sql = `CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`;
+  if (!shape) return sql;
+  sql += ` ENCODING ${literal(shape.encoding)} LC_COLLATE ${literal(shape.datcollate)} LC_CTYPE ${literal(shape.datctype)}`;
+  if (shape.datlocprovider === 'i') {
+    sql += ` LOCALE_PROVIDER icu ICU_LOCALE ${literal(shape.datlocale ?? shape.daticulocale ?? 'und')}`;
+  }
+  return sql;
+}
+
+/** Resolves `backup` ("latest" or a key) to a manifest; a dump without manifest is never a backup. */
+export async function resolveBackup(
+  deps: Pick<BackupDeps, 'store'>,
+  database: string,
+  backup: string,
+  prefix = DEFAULT_BACKUP_PREFIX,
+): Promise<BackupManifest> {
+  if (backup === 'latest') {
+    const [newest] = await listBackups(deps.store, database, prefix);
+    if (!newest) {
+      throw new BackupNotFoundError(`No complete backup of "${database}" (no manifest under ${prefix}/)`, {
+        details: { database },
+      });
+    }
+    return newest;
+  }
+  const key = backup.endsWith(MANIFEST_SUFFIX) ? backup.slice(0, -MANIFEST_SUFFIX.length) : backup;
+  return readManifest(deps.store, key);
+}
+
+const OBJECT_IN_USE = '55006';
+
+/**
+ * Restores a backup over `options.target` without ever leaving it half-done:
+ * confirm → resolve and verify the backup (sha256 + `pg_restore --list`) → back up the current state →
+ * restore into `<db>__pgshift_restore_<ts>` streamed from S3 → terminate other sessions and swap names in one
+ * transaction (`<db>` → `<db>__pgshift_before_<ts>`, copy → `<db>`). Any failure before the swap leaves the
+ * original untouched and serving, and drops the half-restored copy.
+ */
+export async function restoreDatabase(deps: BackupDeps, options: RestoreOptions): Promise<RestoreResult> {
+  const { log, store } = deps;
+  const { target } = options;
+  const database = options.database ?? target.database;
+  const now = options.now ?? (() => new Date());
+  const started = now();
+  const redact = (text: string): string => redactSecrets(text, target);
+
+  // 1. The prompt: nothing is read or written before the name is typed again.
+  if (
+    options.confirm === undefined ||
+    (options.confirm !== target.database && options.confirm !== database)
+  ) {
+    throw new RestoreRefusedError(
+      `Restore of "${target.database}" refused: it replaces the database's current contents; ` +
+        `set confirm to the database name ("${target.database}") to proceed`,
+      { details: { database: target.database, confirm: options.confirm ?? null } },
+    );
+  }
+
+  // 2. Which backup, whose it is, and whether this pg_restore can read it and it is intact.
+  const manifest = await resolveBackup(deps, database, options.backup, options.prefix);
+  if (
+    manifest.database !== database &&
+    manifest.database !== target.database &&
+    !options.allowOtherDatabase
+  ) {
+    throw new RestoreRefusedError(
+      `Restore refused: backup ${manifest.key} is of database "${manifest.database}", not "${database}" ` +
+        `(set allowOtherDatabase to restore it anyway)`,
+      { details: { backupKey: manifest.key, backupDatabase: manifest.database, database } },
+    );
+  }
+  assertToolNotOlder(
+    'pg_restore',
+    await pgToolVersion('pg_restore', deps.toolEnv),
+    parsePgVersion(manifest.pgDumpVersion),
+    `the pg_dump that wrote ${manifest.key}`,
+  );
+  await verifyBackup(deps, { key: manifest.key, manifest });
+  log.info('restore: backup verified', { database, backupKey: manifest.key });
+
+  const maintenance = withDatabaseName(target, 'postgres');
+  const shape = await withClient(
+    maintenance,
+    (c) => readDatabaseShape(c, target.database),
+    'pgshift-restore',
+  );
+
+  // 3. The current state, so a wrong restore can itself be undone.
+  let preRestore: BackupResult | null = null;
+  if (shape) {
+    preRestore = await createBackup(deps, {
+      target,
+      database,
+      prefix: options.prefix,
+      compression: options.compression,
+      executionId: options.executionId,
+      reason: 'before-restore',
+    });
+  } else {
+    log.warn('restore: the database does not exist; nothing to back up', { database: target.database });
+  }
+
+  const ts = timestampUtc(started);
+  const restoreName = copyName(target.database, 'restore', ts);
+  const beforeName = copyName(target.database, 'before', ts);
+  const fail = async (stage: string, err: unknown): Promise<never> => {
+    await dropQuietly(maintenance, restoreName);
+    const message = redact(
+      `Restore of "${target.database}" from ${manifest.key} failed while ${stage}: ${(err as Error).message}. ` +
+        `The original database is untouched and serving.`,
+    );
+    log.error('restore failed', { database: target.database, stage, error: message });
+    if (shape)
+      await recordRestore(target, options, manifest, preRestore, 'failed', started, { stage }, log, message);
+    throw new RestoreFailedError(message, {
+      cause: err,
+      details: {
+        database: target.database,
+        stage,
+        backupKey: manifest.key,
+        preRestoreBackup: preRestore?.key,
+      },
+    });
+  };
+
+  // 4. Restore into a new database, streamed from S3.
+  try {
+    await withClient(maintenance, (c) => c.query(createDatabaseSql(restoreName, shape)), 'pgshift-restore');
+  } catch (err) {
+    // Nothing was created: do not drop a database of that name that someone else owns.
+    throw new RestoreFailedError(
+      redact(`Restore of "${target.database}" failed creating ${restoreName}: ${(err as Error).message}`),
+      { cause: err, details: { database: target.database, stage: 'creating the restore database' } },
+    );
+  }
+  try {
+    const body = await getObjectStream(store, manifest.key);
+    const restored = await pgRestoreFromStream(body, withDatabaseName(target, restoreName), {
+      noOwner: options.noOwner,
+      noPrivileges: options.noPrivileges,
+      toolEnv: deps.toolEnv,
+      onStarted: options.hooks?.onRestoreStarted,
+    });
+    if (!restored.ok) throw new Error(restored.error);
+    if (restored.sha256 !== manifest.sha256) {
+      throw new Error(`the object changed since it was verified (sha256 ${restored.sha256})`);
+    }
+    if (options.analyze ?? true) {
+      await withClient(withDatabaseName(target, restoreName), (c) => c.query('ANALYZE'), 'pgshift-restore');
+    }
+  } catch (err) {
+    return fail('restoring into a new database', err);
+  }
+  log.info('restore: copy restored', { database: target.database, restoreDatabase: restoreName });
+
+  // 5. The swap: the only moment other sessions are cut off.
+  let terminated = 0;
+  try {
+    await options.hooks?.beforeSwap?.({ restoreDatabase: restoreName });
+    terminated = await swapDatabases(maintenance, target.database, restoreName, shape ? beforeName : null);
+  } catch (err) {
+    return fail('swapping the restored copy in', err);
+  }
+  const finished = now();
+  log.info('restore: swapped', {
+    database: target.database,
+    previousDatabase: shape ? beforeName : null,
+    terminatedConnections: terminated,
+  });
+
+  const result: RestoreResult = {
+    database: target.database,
+    backupKey: manifest.key,
+    backup: manifest,
+    preRestoreBackup: preRestore
+      ? { key: preRestore.key, manifestKey: preRestore.manifestKey, sizeBytes: preRestore.manifest.sizeBytes }
+      : null,
+    previousDatabase: shape ? beforeName : null,
+    terminatedConnections: terminated,
+    durationMs: finished.getTime() - started.getTime(),
+    droppedCopies: [],
+  };
+  await recordRestore(
+    target,
+    options,
+    manifest,
+    preRestore,
+    'succeeded',
+    started,
+    {
+      previousDatabase: result.previousDatabase,
+      terminatedConnections: terminated,
+    },
+    log,
+  );
+
+  if (options.retentionDays !== undefined) {
+    const { dropped } = await cleanupRestoreCopies(
+      { log },
+      {
+        target,
+        olderThanDays: options.retentionDays,
+        executionId: options.executionId,
+        now,
+        skipConfirm: true,
+      },
+    );
+    result.droppedCopies = dropped;
+  }
+  return result;
+}
+
+/**
+ * Terminates other sessions and renames in one transaction (ALTER DATABASE RENAME is transactional), so either
+ * both names change or neither does. A session that reconnects in between makes RENAME fail with 55006; then
+ * the transaction is rolled back and the whole step retried. Returns how many sessions were terminated.
+ */
+async function swapDatabases(
+  maintenance: DatabaseTarget,
+  database: string,
+  restoreName: string,
+  beforeName: string | null,
+  attempts = 5,
+): Promise<number> {
+  return withClient(
+    maintenance,
+    async (c) => {
+      let terminated = 0;
+      for (let attempt = 1; ; attempt++) {
+        await c.query('BEGIN');
+        try {
+          if (beforeName) {
+            const res = await c.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM (
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                  WHERE datname = $1 AND pid <> pg_backend_pid()) t`,
+              [database],
+            );
+            terminated += res.rows[0].n;
+            await c.query(`ALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(beforeName)}`);
+          }
+          await c.query(`ALTER DATABASE ${quoteIdent(restoreName)} RENAME TO ${quoteIdent(database)}`);
+          await c.query('COMMIT');
+          return terminated;
+        } catch (err) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          if ((err as { code?: string }).code !== OBJECT_IN_USE || attempt >= attempts) throw err;
+        }
+      }
+    },
+    'pgshift-restore',
+  );
+}
+
+async function dropQuietly(maintenance: DatabaseTarget, name: string): Promise<void> {
+  await withClient(
+    maintenance,
+    async (c) => {
+      await c.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [name],
+      );
+      await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
+    },
+    'pgshift-restore',
+  ).catch(() => undefined); // a leftover copy is visible to listRestoreCopies and dropped by cleanup
+}
+
+/** History lives in the database itself: after a swap that is the restored one, after a failure the original. */
+async function recordRestore(
+  target: DatabaseTarget,
+  options: RestoreOptions,
+  manifest: BackupManifest,
+  preRestore: BackupResult | null,
+  status: 'succeeded' | 'failed',
+  startedAt: Date,
+  details: Record<string, unknown>,
+  log: BackupDeps['log'],
+  error?: string,
+): Promise<void> {
+  const finishedAt = new Date();
+  await withClient(
+    target,
+    async (c) => {
+      await ensureHistoryTables(c);
+      await recordHistoryEvent(c, {
+        event: 'restore',
+        status,
+        executionId: options.executionId,
+        name: manifest.key,
+        checksum: manifest.sha256,
+        startedAt,
+        finishedAt,
+        durationMs: finishedAt.getTime() - startedAt.getTime(),
+        error,
+        details: {
+          backupKey: manifest.key,
+          backupFinishedAt: manifest.finishedAt,
+          preRestoreBackup: preRestore?.key ?? null,
+          requestedBy: options.requestedBy ?? options.executionId,
+          ...details,
+        },
+      });
+    },
+    'pgshift-restore',
+  ).catch((err: unknown) =>
+    // The restore itself stands; only its history row is missing, which the log says.
+    log.warn('restore not recorded in history', { database: target.database, error: (err as Error).message }),
+  );
+}
