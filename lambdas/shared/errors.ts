@@ -102,6 +102,9 @@ export class RestoreRefusedError extends PgshiftError {
 /** Restore failed; the original database is untouched and still serving (details say where things are). */
 export class RestoreFailedError extends PgshiftError {}
 
+/** A Fargate task ended without leaving its result in S3 (it crashed before writing it). */
+export class TaskResultMissingError extends PgshiftError {}
+
 /** Every error name the state machine may match, for docs and for the infra tests that check Retry/Catch. */
 export const ERROR_NAMES = [
   'InputValidationError',
@@ -120,6 +123,7 @@ export const ERROR_NAMES = [
   'DriftDetectedError',
   'RestoreRefusedError',
   'RestoreFailedError',
+  'TaskResultMissingError',
 ] as const;
 export type PgshiftErrorName = (typeof ERROR_NAMES)[number];
 

@@ -21,33 +21,34 @@ const identifierLike = z.string().min(1).max(63);
  * The execution input (console JSON, EventBridge schedule input, `pgshift start` flags). Unknown fields are
  * rejected so a typo (`dryrun`) never silently runs a real migration. Documented in docs/console-inputs.md.
  */
-export const executionInputSchema = z
-  .object({
-    action: z.enum(ACTIONS),
-    /** Logical database name; defaults to the configured one. Backups and reports are keyed by it. */
-    database: identifierLike.optional(),
-    dryRun: z.boolean().optional(),
-    allowUnsafe: z.boolean().optional(),
-    /** downgrade: how many migrations to revert. */
-    steps: z.number().int().min(1).max(10000).optional(),
-    /** downgrade: revert down to (and keeping) this version; baseline: mark the database as at this version. */
-    toVersion: z.string().regex(/^\d+$/, 'must be a migration version (digits)').optional(),
-    /** restore: an S3 key of a backup, or "latest". */
-    backup: z.string().min(1).max(1024).optional(),
-    /** restore: the database name typed again; the console has no prompt, this is the prompt. */
-    confirm: z.string().optional(),
-    /** restore: accept a backup whose manifest names another database. */
-    allowOtherDatabase: z.boolean().optional(),
-    /** backup: stream the object back through pg_restore --list and check its sha256. */
-    verifyBackup: z.boolean().optional(),
-    runner: z.enum(['lambda', 'fargate']).optional(),
-    /** preflight: ids of checks to skip; `skipReason` is required with it and recorded in history. */
-    skipPreflight: z.array(z.string().min(1)).optional(),
-    skipReason: z.string().min(1).optional(),
-    /** preflight: terminate idle-in-transaction sessions that block the migration (reported by pid). */
-    terminateIdleInTransaction: z.boolean().optional(),
-  })
-  .strict();
+const executionInputShape = z.object({
+  action: z.enum(ACTIONS),
+  /** Logical database name; defaults to the configured one. Backups and reports are keyed by it. */
+  database: identifierLike.optional(),
+  dryRun: z.boolean().optional(),
+  allowUnsafe: z.boolean().optional(),
+  /** downgrade: how many migrations to revert. */
+  steps: z.number().int().min(1).max(10000).optional(),
+  /** downgrade: revert down to (and keeping) this version; baseline: mark the database as at this version. */
+  toVersion: z.string().regex(/^\d+$/, 'must be a migration version (digits)').optional(),
+  /** restore: an S3 key of a backup, or "latest". */
+  backup: z.string().min(1).max(1024).optional(),
+  /** restore: the database name typed again; the console has no prompt, this is the prompt. */
+  confirm: z.string().optional(),
+  /** restore: accept a backup whose manifest names another database. */
+  allowOtherDatabase: z.boolean().optional(),
+  /** backup: stream the object back through pg_restore --list and check its sha256. */
+  verifyBackup: z.boolean().optional(),
+  runner: z.enum(['lambda', 'fargate']).optional(),
+  /** preflight: ids of checks to skip; `skipReason` is required with it and recorded in history. */
+  skipPreflight: z.array(z.string().min(1)).optional(),
+  skipReason: z.string().min(1).optional(),
+  /** preflight: terminate idle-in-transaction sessions that block the migration (reported by pid). */
+  terminateIdleInTransaction: z.boolean().optional(),
+});
+
+/** Strict: unknown fields are errors. */
+export const executionInputSchema = executionInputShape.strict();
 
 export type ExecutionInput = z.infer<typeof executionInputSchema>;
 
@@ -94,6 +95,9 @@ export function parseExecutionInput(raw: unknown): ExecutionInput {
       }
       return `${issuePath(issue.path)}: ${issue.message}`;
     });
+    // Report cross-field problems too when the known fields are valid, so one round trip shows everything.
+    const known = executionInputShape.safeParse(raw);
+    if (known.success) problems.push(...crossFieldProblems(known.data));
     throw new InputValidationError(problems);
   }
   const problems = crossFieldProblems(parsed.data);

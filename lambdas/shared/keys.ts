@@ -62,3 +62,8 @@ export function reportKeys(database: string, at: Date): { json: string; md: stri
 export function latestSchemaKey(database: string): string {
   return `schemas/${keySegment(database)}/latest.json`;
 }
+
+/** Where a Fargate task leaves its StepOutput for the workflow: `runs/<db>/<execution name>/<step>.json`. */
+export function taskResultKey(database: string, executionName: string, step: string): string {
+  return `runs/${keySegment(database)}/${keySegment(executionName)}/${step}.json`;
+}

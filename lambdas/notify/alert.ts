@@ -1,0 +1,147 @@
+import type { Action } from '../shared/input';
+import type { StepEvent, StepOutput, StepResults } from '../shared/step';
+
+/** What an alert says; built from the workflow state by `alertFromEvent`, rendered by `renderAlert`. */
+export interface Alert {
+  kind: 'success' | 'failure' | 'still-running';
+  database: string;
+  action: Action | 'unknown';
+  executionId: string;
+  /** ISO time the execution started. */
+  startedAt?: string;
+  /** Milliseconds from start to the alert. */
+  durationMs?: number;
+  /** The step the failure happened in (or after the last one that completed). */
+  failedStep?: string;
+  error?: { name: string; message: string };
+  /** Pre-signed link to report.html, when a report was written. */
+  reportUrl?: string;
+  /** Link to the execution in the Step Functions console (absent for local runs). */
+  consoleUrl?: string;
+  /** One line per notable fact (backup key, migrations applied, destructive changes, pre-flight warnings). */
+  facts: string[];
+  warnings: string[];
+}
+
+/** What Step Functions' Catch puts at `$.error`. */
+export interface CaughtError {
+  Error?: string;
+  Cause?: string;
+}
+
+/** The order each action's steps run in, to name where a failure happened (a Catch does not say). */
+const STEP_ORDER: Record<string, string[]> = {
+  migrate: ['plan', 'preflight', 'backup', 'snapshotBefore', 'migrate', 'snapshotAfter', 'diff', 'report'],
+  downgrade: ['backup', 'snapshotBefore', 'migrate', 'snapshotAfter', 'diff', 'report'],
+  backup: ['backup', 'report'],
+  report: ['report'],
+  verify: ['verify', 'drift', 'report'],
+  restore: ['restore', 'report'],
+  cleanup: ['restore'],
+  baseline: ['migrate', 'snapshotAfter', 'report'],
+  preflight: ['plan', 'preflight', 'report'],
+};
+
+/**
+ * Lambda's error Cause is a JSON document (`errorType`, `errorMessage`, `trace`); a Fail/Pass state's is plain
+ * text. Either way only name and message reach the alert: traces belong in the logs.
+ */
+export function parseCaughtError(
+  caught: CaughtError | undefined,
+): { name: string; message: string } | undefined {
+  if (!caught) return undefined;
+  const name = caught.Error ?? 'Error';
+  const cause = caught.Cause ?? '';
+  try {
+    const parsed = JSON.parse(cause) as { errorType?: string; errorMessage?: string };
+    if (parsed && typeof parsed === 'object' && typeof parsed.errorMessage === 'string') {
+      return { name: parsed.errorType ?? name, message: parsed.errorMessage };
+    }
+  } catch {
+    // plain-text cause
+  }
+  return { name, message: cause || name };
+}
+
+/** The console page of an execution; the region is the ARN's fourth field. */
+export function executionConsoleUrl(executionArn: string): string | undefined {
+  const parts = executionArn.split(':');
+  if (parts[0] !== 'arn' || parts[2] !== 'states' || !parts[3]) return undefined;
+  const host = parts[1] === 'aws-cn' ? 'console.amazonaws.cn' : 'console.aws.amazon.com';
+  return `https://${parts[3]}.${host}/states/home?region=${parts[3]}#/v2/executions/details/${encodeURIComponent(executionArn)}`;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function factsFrom(results: StepResults): { facts: string[]; warnings: string[] } {
+  const facts: string[] = [];
+  const warnings: string[] = [];
+  const backup = results.backup;
+  if (backup?.key) facts.push(`Backup: s3 key ${backup.key}`);
+  const plan = results.plan as
+    (StepOutput & { pending?: unknown[]; lint?: { errors?: number; warnings?: number } }) | undefined;
+  if (plan?.pending) facts.push(`Pending migrations: ${plan.pending.length}`);
+  if (plan?.lint && (plan.lint.errors || plan.lint.warnings)) {
+    warnings.push(`Lint: ${plan.lint.errors ?? 0} error(s), ${plan.lint.warnings ?? 0} warning(s)`);
+  }
+  const migrate = results.migrate as (StepOutput & { applied?: unknown[]; reverted?: unknown[] }) | undefined;
+  if (Array.isArray(migrate?.applied)) facts.push(`Migrations applied: ${migrate.applied.length}`);
+  if (Array.isArray(migrate?.reverted)) facts.push(`Migrations reverted: ${migrate.reverted.length}`);
+  const diff = results.diff as
+    (StepOutput & { counts?: Record<string, number>; destructive?: boolean }) | undefined;
+  if (diff?.counts) {
+    facts.push(
+      `Schema changes: ${Object.entries(diff.counts)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')}`,
+    );
+  }
+  if (diff?.destructive) warnings.push('The schema diff contains destructive changes');
+  const restore = results.restore as
+    (StepOutput & { backupKey?: string; previousDatabase?: string }) | undefined;
+  if (restore?.backupKey) facts.push(`Restored from: ${restore.backupKey}`);
+  if (restore?.previousDatabase) facts.push(`Previous database kept as: ${restore.previousDatabase}`);
+  for (const check of results.preflight?.checks ?? []) {
+    if (check.status === 'warn') warnings.push(`Pre-flight ${check.id}: ${check.message}`);
+  }
+  return { facts, warnings };
+}
+
+/** Builds an alert from the state the workflow carries (input, execution, results and a caught error). */
+export function alertFromEvent(
+  kind: Alert['kind'],
+  event: Partial<StepEvent> & { error?: CaughtError },
+  now: Date = new Date(),
+): Alert {
+  const input = event.input;
+  const results = event.results ?? {};
+  const executionId = event.execution?.id ?? 'unknown';
+  const startedAt = event.execution?.startTime;
+  const started = startedAt ? Date.parse(startedAt) : NaN;
+  const action = input?.action ?? 'unknown';
+  const { facts, warnings } = factsFrom(results);
+  let failedStep: string | undefined;
+  if (kind === 'failure') {
+    const order = STEP_ORDER[action] ?? [];
+    failedStep = order.find((step) => results[step] === undefined) ?? (input ? undefined : 'validate');
+  }
+  return {
+    kind,
+    database: input?.database ?? 'unknown',
+    action,
+    executionId,
+    startedAt,
+    durationMs: Number.isNaN(started) ? undefined : Math.max(0, now.getTime() - started),
+    failedStep,
+    error:
+      kind === 'failure'
+        ? (parseCaughtError(event.error) ?? { name: 'Error', message: 'unknown' })
+        : undefined,
+    reportUrl: str(results.report?.htmlUrl),
+    consoleUrl: executionConsoleUrl(executionId),
+    facts,
+    warnings,
+  };
+}

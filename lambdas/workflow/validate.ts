@@ -1,0 +1,72 @@
+import { DescribeExecutionCommand, ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { MigrationLockedError } from '../shared/errors';
+import { parseExecutionInput, type ExecutionInput } from '../shared/input';
+import type { StepEvent } from '../shared/step';
+
+export interface ValidatedExecution {
+  input: ExecutionInput;
+  execution: StepEvent['execution'];
+  results: Record<string, never>;
+}
+
+export interface ValidateOptions {
+  /** The configured database (PGSHIFT_DATABASE); fills `input.database` when the input names none. */
+  defaultDatabase?: string;
+  /** Lists other RUNNING executions for the same database; absent locally (one process, one run). */
+  findConcurrentRuns?: (database: string | undefined) => Promise<string[]>;
+}
+
+/**
+ * The workflow's first state: validates the execution input once (every problem listed), fills defaults and
+ * refuses to start while another execution works on the same database. The advisory lock in the database
+ * protects apply; this check also protects backup and restore, which take no such lock.
+ */
+export async function validateExecution(
+  raw: unknown,
+  execution: StepEvent['execution'],
+  options: ValidateOptions = {},
+): Promise<ValidatedExecution> {
+  const parsed = parseExecutionInput(raw);
+  const input: ExecutionInput = { ...parsed, database: parsed.database ?? options.defaultDatabase };
+  const others = (await options.findConcurrentRuns?.(input.database)) ?? [];
+  if (others.length > 0) {
+    throw new MigrationLockedError(
+      `Another pgshift execution is running on database ${input.database ?? '(default)'}: ${others.join(', ')}. ` +
+        'Wait for it to finish; nothing was changed.',
+      { details: { running: others } },
+    );
+  }
+  return { input, execution, results: {} };
+}
+
+/**
+ * Other RUNNING executions of this state machine for `database` (the input's database, or the default one
+ * when an input names none). Reads at most 100 running executions: pgshift never has that many.
+ */
+export async function findRunningExecutions(
+  sfn: SFNClient,
+  stateMachineArn: string,
+  currentExecutionArn: string,
+  database: string | undefined,
+  defaultDatabase: string | undefined,
+): Promise<string[]> {
+  const listed = await sfn.send(
+    new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', maxResults: 100 }),
+  );
+  const others = (listed.executions ?? []).filter(
+    (e) => e.executionArn && e.executionArn !== currentExecutionArn,
+  );
+  const same: string[] = [];
+  for (const other of others) {
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: other.executionArn }));
+    let otherDatabase: string | undefined;
+    try {
+      const input = JSON.parse(described.input ?? '{}') as { database?: unknown };
+      otherDatabase = typeof input.database === 'string' ? input.database : undefined;
+    } catch {
+      otherDatabase = undefined;
+    }
+    if ((otherDatabase ?? defaultDatabase) === database) same.push(other.executionArn as string);
+  }
+  return same;
+}
