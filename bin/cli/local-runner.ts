@@ -1,0 +1,434 @@
+import * as path from 'node:path';
+import type { StepEvent, StepOutput, StepResults } from '../../lambdas/shared/step';
+import type { ExecutionInput } from '../../lambdas/shared/input';
+
+/**
+ * Runs the deployed workflow locally: the state machine definition comes from the synthesized CloudFormation
+ * template (the very one `cdk deploy` uploads), and aws-local-stepfunctions executes it with every Task state
+ * calling the matching handler in-process. Nothing here knows the states by heart; it reads them from the
+ * template, so a change to lib/ is exercised by `pgshift local`, `npm start` and the workflow tests at once.
+ */
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type CfnResource = { Type: string; Properties?: Record<string, unknown> };
+export interface CfnTemplate {
+  Resources: Record<string, CfnResource>;
+}
+
+/** A handler as exported by `lambdas/<step>/handler.ts` (the second argument mirrors Lambda's context). */
+export type StepHandler = (
+  event: unknown,
+  context?: { getRemainingTimeInMillis(): number },
+) => Promise<unknown>;
+
+/** How a Task state is run locally. */
+export type LocalTask =
+  | { state: string; kind: 'lambda'; step: string; timeoutSeconds?: number }
+  | { state: string; kind: 'fargate'; step: string; timeoutSeconds?: number };
+
+export interface ResolvedWorkflow {
+  /** The state machine definition with every CloudFormation token resolved to a local stand-in. */
+  definition: Record<string, unknown>;
+  tasks: LocalTask[];
+  /** The state machine's logical id in the template. */
+  logicalId: string;
+}
+
+const LOCAL_ACCOUNT = '000000000000';
+const LOCAL_REGION = 'us-east-1';
+
+/** The ARN the local runner gives a Lambda function of the template (recognised again in `tasksOf`). */
+export function localFunctionArn(logicalId: string): string {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
+}
+
+/** Resolves the intrinsic functions CDK uses in a state machine definition to local stand-in values. */
+function resolveTokens(value: unknown, template: CfnTemplate): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolveTokens(v, template));
+  if (value === null || typeof value !== 'object') return value;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  if (keys.length === 1) {
+    const [fn] = keys;
+    const arg = obj[fn];
+    switch (fn) {
+      case 'Fn::Join': {
+        const [sep, parts] = arg as [string, unknown[]];
+        return parts.map((p) => String(resolveTokens(p, template))).join(sep);
+      }
+      case 'Fn::GetAtt': {
+        const [id, attr] = arg as [string, string];
+        const type = template.Resources[id]?.Type;
+        if (type === 'AWS::Lambda::Function' && attr === 'Arn') return localFunctionArn(id);
+        return `arn:aws:local:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${id}/${attr}`;
+      }
+      case 'Ref': {
+        const ref = arg as string;
+        if (ref === 'AWS::Partition') return 'aws';
+        if (ref === 'AWS::Region') return LOCAL_REGION;
+        if (ref === 'AWS::AccountId') return LOCAL_ACCOUNT;
+        if (ref === 'AWS::URLSuffix') return 'amazonaws.com';
+        if (ref === 'AWS::StackName') return 'PgshiftLocal';
+        return `local-ref-${ref}`;
+      }
+      case 'Fn::Select': {
+        const [index, list] = arg as [number, unknown];
+        const resolved = resolveTokens(list, template);
+        return Array.isArray(resolved) ? resolved[Number(index)] : resolved;
+      }
+      case 'Fn::Split': {
+        const [sep, str] = arg as [string, unknown];
+        return String(resolveTokens(str, template)).split(sep);
+      }
+      default:
+        break;
+    }
+  }
+  return Object.fromEntries(keys.map((k) => [k, resolveTokens(obj[k], template)]));
+}
+
+function envOf(resource: CfnResource | undefined): Record<string, unknown> {
+  const env = (resource?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+    ?.Variables;
+  return env ?? {};
+}
+
+function stepOfFunction(template: CfnTemplate, logicalId: string): string {
+  const step = envOf(template.Resources[logicalId]).PGSHIFT_STEP;
+  if (typeof step !== 'string') {
+    throw new Error(`Lambda function ${logicalId} has no PGSHIFT_STEP in its environment (lib/ must set it)`);
+  }
+  return step;
+}
+
+/** The step a Fargate task runs: PGSHIFT_STEP in the state's container overrides or the task definition. */
+function stepOfFargateState(template: CfnTemplate, parameters: Record<string, unknown>): string {
+  const overrides = (
+    parameters.Overrides as { ContainerOverrides?: { Environment?: { Name: string; Value?: string }[] }[] }
+  )?.ContainerOverrides;
+  for (const o of overrides ?? []) {
+    const found = o.Environment?.find((e) => e.Name === 'PGSHIFT_STEP');
+    if (found?.Value) return found.Value;
+  }
+  const taskDef = String(parameters.TaskDefinition ?? '');
+  for (const [id, res] of Object.entries(template.Resources)) {
+    if (res.Type !== 'AWS::ECS::TaskDefinition' || !taskDef.includes(id)) continue;
+    const containers = (res.Properties?.ContainerDefinitions ?? []) as {
+      Environment?: { Name: string; Value?: unknown }[];
+    }[];
+    for (const c of containers) {
+      const found = c.Environment?.find((e) => e.Name === 'PGSHIFT_STEP');
+      if (typeof found?.Value === 'string') return found.Value;
+    }
+  }
+  throw new Error(`cannot tell which step the Fargate task of ${taskDef} runs (no PGSHIFT_STEP)`);
+}
+
+/** Every Task state of a definition, with the step it runs, nested Parallel/Map branches included. */
+function tasksOf(
+  template: CfnTemplate,
+  states: Record<string, Record<string, unknown>>,
+  out: LocalTask[],
+): void {
+  const functionArns = new Map<string, string>();
+  for (const [id, res] of Object.entries(template.Resources)) {
+    if (res.Type === 'AWS::Lambda::Function') functionArns.set(localFunctionArn(id), id);
+  }
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type === 'Parallel') {
+      for (const branch of state.Branches as { States: Record<string, Record<string, unknown>> }[]) {
+        tasksOf(template, branch.States, out);
+      }
+    }
+    if (state.Type !== 'Task') continue;
+    const resource = String(state.Resource);
+    const parameters = (state.Parameters ?? {}) as Record<string, unknown>;
+    const timeoutSeconds = typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined;
+    const direct = functionArns.get(resource);
+    const viaIntegration =
+      resource.endsWith(':states:::lambda:invoke') && typeof parameters.FunctionName === 'string'
+        ? functionArns.get(parameters.FunctionName)
+        : undefined;
+    if (direct || viaIntegration) {
+      out.push({
+        state: name,
+        kind: 'lambda',
+        step: stepOfFunction(template, (direct ?? viaIntegration) as string),
+        timeoutSeconds,
+      });
+    } else if (/:states:::ecs:runTask/.test(resource)) {
+      out.push({
+        state: name,
+        kind: 'fargate',
+        step: stepOfFargateState(template, parameters),
+        timeoutSeconds,
+      });
+    } else {
+      throw new Error(`state "${name}" uses ${resource}, which the local runner cannot run`);
+    }
+  }
+}
+
+/** Takes the state machine out of a synthesized template and resolves it for local execution. */
+export function resolveWorkflow(template: CfnTemplate): ResolvedWorkflow {
+  const machines = Object.entries(template.Resources).filter(
+    ([, r]) => r.Type === 'AWS::StepFunctions::StateMachine',
+  );
+  if (machines.length !== 1)
+    throw new Error(`expected one state machine in the template, found ${machines.length}`);
+  const [logicalId, machine] = machines[0];
+  const raw = machine.Properties?.DefinitionString ?? machine.Properties?.Definition;
+  const resolved = resolveTokens(raw, template);
+  const definition = (typeof resolved === 'string' ? JSON.parse(resolved) : resolved) as Record<
+    string,
+    unknown
+  >;
+  const tasks: LocalTask[] = [];
+  tasksOf(template, definition.States as Record<string, Record<string, unknown>>, tasks);
+  return { definition, tasks, logicalId };
+}
+
+/** One line per state as the execution moves, for progress output and tests. */
+export interface StateEvent {
+  type: 'entered' | 'exited' | 'failed' | 'retried' | 'caught';
+  state: string;
+  at: number;
+  error?: string;
+  cause?: string;
+}
+
+/** The state the workflow carries once `Validate input` has run. */
+export interface WorkflowState {
+  input: ExecutionInput;
+  execution: StepEvent['execution'];
+  results: StepResults;
+  error?: { Error: string; Cause: string };
+}
+
+export interface LocalRunResult {
+  ok: boolean;
+  executionId: string;
+  /** The final state on success; on failure, the last state output seen (results written so far). */
+  state?: WorkflowState;
+  error?: { name: string; message: string };
+  /** States in the order they were entered, with how long each took. */
+  visited: { state: string; ms: number; outcome: 'ok' | 'failed' | 'caught' | 'retried' }[];
+  durationMs: number;
+}
+
+/** What runs a Fargate task locally: the step's handler, then the result written where the task would. */
+export type FargateRunner = (step: string, event: StepEvent) => Promise<void>;
+
+export interface LocalRunOptions {
+  workflow: ResolvedWorkflow;
+  input: unknown;
+  /** Loads `lambdas/<step>/handler.ts`'s handler; tests pass one that isolates module state. */
+  loadHandler: (step: string) => StepHandler;
+  runFargateTask: FargateRunner;
+  /**
+   * Local stand-in for the duration watchdog: called by `Start duration watchdog`, returns the function that
+   * `Stop duration watchdog` calls. Scheduler cannot reach a local SNS, so a timer does its job.
+   */
+  startWatchdog?: (event: StepEvent) => () => void;
+  onEvent?: (event: StateEvent) => void;
+  /** @default `local-<timestamp>` */
+  executionName?: string;
+  /** Shortens `Retry` pauses (milliseconds) so a lock-timeout retry does not wait minutes in tests. */
+  retryIntervalMs?: number;
+}
+
+/** Node 20 lacks Promise.withResolvers (Node 22 has it), which aws-local-stepfunctions calls. */
+function polyfillWithResolvers(): void {
+  const P = Promise as unknown as { withResolvers?: unknown };
+  if (typeof P.withResolvers === 'function') return;
+  P.withResolvers = function withResolvers<T>() {
+    let resolve!: (value: T | PromiseLike<T>) => void;
+    let reject!: (reason?: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+
+/** Executes the resolved workflow once, in-process. Never throws for a failed execution: see `ok`. */
+export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalRunResult> {
+  polyfillWithResolvers();
+  const { StateMachine } = require('aws-local-stepfunctions') as typeof import('aws-local-stepfunctions');
+  const started = Date.now();
+  const name = options.executionName ?? `local-${new Date(started).toISOString().replace(/[:.]/g, '-')}`;
+  const executionId = name;
+  let stopWatchdog: (() => void) | undefined;
+
+  const handlers: Record<string, (input: Json) => Promise<Json>> = {};
+  const retryOverrides: Record<string, number> = {};
+  for (const task of options.workflow.tasks) {
+    if (options.retryIntervalMs !== undefined) retryOverrides[task.state] = options.retryIntervalMs;
+    const timeoutMs = (task.timeoutSeconds ?? 60) * 1000;
+    if (task.kind === 'fargate') {
+      handlers[task.state] = async (payload) => {
+        const env = (
+          payload as {
+            Overrides?: { ContainerOverrides?: { Environment?: { Name: string; Value: string }[] }[] };
+          }
+        ).Overrides?.ContainerOverrides?.flatMap((o) => o.Environment ?? []);
+        const eventJson = env?.find((e) => e.Name === 'PGSHIFT_EVENT')?.Value;
+        if (!eventJson) throw new Error(`state "${task.state}" passes no PGSHIFT_EVENT to the task`);
+        await options.runFargateTask(task.step, JSON.parse(eventJson) as StepEvent);
+        // The .sync integration returns ECS's DescribeTasks view; the workflow discards it (ResultPath null).
+        return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
+      };
+      continue;
+    }
+    handlers[task.state] = async (payload) => {
+      const operation = (payload as { params?: { operation?: string } })?.params?.operation;
+      if (task.step === 'notify' && options.startWatchdog && operation === 'watchdog-start') {
+        stopWatchdog?.();
+        stopWatchdog = options.startWatchdog(payload as unknown as StepEvent);
+        return { step: 'watchdog', ok: true, scheduled: true, local: true };
+      }
+      if (task.step === 'notify' && operation === 'watchdog-stop' && options.startWatchdog) {
+        const wasRunning = stopWatchdog !== undefined;
+        stopWatchdog?.();
+        stopWatchdog = undefined;
+        return { step: 'watchdog', ok: true, deleted: wasRunning, local: true };
+      }
+      const handler = options.loadHandler(task.step);
+      const deadline = Date.now() + timeoutMs;
+      return (await handler(payload, { getRemainingTimeInMillis: () => deadline - Date.now() })) as Json;
+    };
+  }
+
+  const machine = new StateMachine(options.workflow.definition as never, {
+    validationOptions: { checkArn: false },
+  });
+  const context = {
+    Execution: {
+      Id: executionId,
+      Name: name,
+      StartTime: new Date(started).toISOString(),
+      Input: options.input,
+    },
+    StateMachine: {
+      Id: `local:stateMachine:${options.workflow.logicalId}`,
+      Name: options.workflow.logicalId,
+    },
+  };
+  const execution = machine.run(options.input as Json, {
+    overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: retryOverrides },
+    context: context as never,
+  });
+
+  const visited: LocalRunResult['visited'] = [];
+  const enteredAt = new Map<string, number>();
+  let lastOutput: unknown;
+  const logs = (async () => {
+    for await (const log of execution.eventLogs) {
+      const entry = log as {
+        type: string;
+        timestamp: number;
+        state?: { name: string; output?: unknown };
+        Error?: string;
+        Cause?: unknown;
+      };
+      const stateName = entry.state?.name;
+      if (!stateName) continue;
+      const emit = (type: StateEvent['type']) =>
+        options.onEvent?.({
+          type,
+          state: stateName,
+          at: entry.timestamp,
+          error: entry.Error,
+          cause: entry.Cause === undefined ? undefined : String(entry.Cause),
+        });
+      switch (entry.type) {
+        case 'StateEntered':
+          enteredAt.set(stateName, entry.timestamp);
+          emit('entered');
+          break;
+        case 'StateExited': {
+          lastOutput = entry.state?.output ?? lastOutput;
+          const last = visited[visited.length - 1];
+          // A caught error also ends with StateExited (carrying the Catch output): still one visit.
+          if (last?.state === stateName && last.outcome === 'caught') break;
+          visited.push({
+            state: stateName,
+            ms: entry.timestamp - (enteredAt.get(stateName) ?? entry.timestamp),
+            outcome: 'ok',
+          });
+          emit('exited');
+          break;
+        }
+        case 'StateFailed':
+          visited.push({
+            state: stateName,
+            ms: entry.timestamp - (enteredAt.get(stateName) ?? entry.timestamp),
+            outcome: 'failed',
+          });
+          emit('failed');
+          break;
+        case 'StateCaught': {
+          // The interpreter reports a caught error as StateFailed then StateCaught: one visit, outcome caught.
+          const last = visited[visited.length - 1];
+          if (last?.state === stateName && last.outcome === 'failed') last.outcome = 'caught';
+          else visited.push({ state: stateName, ms: 0, outcome: 'caught' });
+          emit('caught');
+          break;
+        }
+        case 'StateRetried': {
+          const last = visited[visited.length - 1];
+          if (last?.state === stateName && last.outcome === 'failed') last.outcome = 'retried';
+          emit('retried');
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  })();
+
+  try {
+    const output = (await execution.result) as unknown as WorkflowState;
+    await logs.catch(() => undefined);
+    return { ok: true, executionId, state: output, visited, durationMs: Date.now() - started };
+  } catch (err) {
+    await logs.catch(() => undefined);
+    const cause = (err as { cause?: { name?: string; message?: string } }).cause;
+    const error = cause?.name
+      ? { name: cause.name, message: cause.message ?? cause.name }
+      : { name: (err as Error).name ?? 'Error', message: (err as Error).message ?? String(err) };
+    return {
+      ok: false,
+      executionId,
+      state: isWorkflowState(lastOutput) ? lastOutput : undefined,
+      error,
+      visited,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    stopWatchdog?.();
+  }
+}
+
+function isWorkflowState(value: unknown): value is WorkflowState {
+  return typeof value === 'object' && value !== null && 'input' in value && 'results' in value;
+}
+
+/** The repository root, where `lambdas/` lives (this file is bin/cli/local-runner.ts). */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** Requires a step's handler module. Plain Node caches modules, so one process sees one configuration. */
+export function requireHandler(step: string): StepHandler {
+  if (!/^[a-z-]+$/.test(step)) throw new Error(`not a step name: ${step}`);
+  const mod = require(path.join(REPO_ROOT, 'lambdas', step, 'handler')) as { handler?: StepHandler };
+  if (typeof mod.handler !== 'function') throw new Error(`lambdas/${step}/handler has no exported handler`);
+  return mod.handler;
+}
+
+/** The outputs of a run's steps, for the CLI's summary. */
+export function stepOutputs(state: WorkflowState | undefined): Record<string, StepOutput> {
+  const out: Record<string, StepOutput> = {};
+  for (const [k, v] of Object.entries(state?.results ?? {})) if (v) out[k] = v;
+  return out;
+}

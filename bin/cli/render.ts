@@ -1,0 +1,126 @@
+import type { StepOutput } from '../../lambdas/shared/step';
+import type { LocalRunResult, StateEvent } from './local-runner';
+import { formatBytes, type Io } from './output';
+
+/** Every S3 key the run wrote, as `<result>.<what>` (e.g. `backup.dump`, `report.html`). */
+export function writtenKeys(results: Record<string, StepOutput | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, result] of Object.entries(results)) {
+    for (const [what, key] of Object.entries(result?.written ?? {})) {
+      if (typeof key === 'string') out[`${name}.${what}`] = key;
+    }
+  }
+  return out;
+}
+
+/** The one JSON document `--json` prints: at least `{ action, ok, database }` plus every key written. */
+export function runDocument(
+  action: string,
+  database: string | undefined,
+  run: LocalRunResult,
+): Record<string, unknown> {
+  const results = run.state?.results ?? {};
+  return {
+    action,
+    ok: run.ok,
+    database: run.state?.input?.database ?? database,
+    executionId: run.executionId,
+    durationMs: run.durationMs,
+    ...(run.error ? { error: run.error } : {}),
+    written: writtenKeys(results),
+    results,
+    states: run.visited,
+  };
+}
+
+/** Progress on stderr: one line per finished state (a terminal would otherwise show nothing for minutes). */
+export function progressPrinter(io: Io): (event: StateEvent) => void {
+  return (event) => {
+    if (event.type === 'entered') {
+      if (io.tty) process.stderr.write(`  … ${event.state}\r`);
+      return;
+    }
+    if (event.type === 'exited') io.err(`  ✓ ${event.state}`);
+    if (event.type === 'retried') io.err(`  ↻ ${event.state}: retrying`);
+    if (event.type === 'caught' || event.type === 'failed') {
+      io.err(`  ✗ ${event.state}${event.error ? `: ${event.error}` : ''}`);
+    }
+  };
+}
+
+function line(label: string, value: unknown): string {
+  return `  ${label.padEnd(18)} ${String(value)}`;
+}
+
+/** The human summary after a local run: outcome, what was done, where everything is. */
+export function humanSummary(action: string, run: LocalRunResult): string {
+  const r = run.state?.results ?? {};
+  const out: string[] = [];
+  const database = run.state?.input?.database ?? '?';
+  out.push(
+    run.ok
+      ? `pgshift ${action} on ${database}: ok (${(run.durationMs / 1000).toFixed(1)}s)`
+      : `pgshift ${action} on ${database}: ${run.error?.name ?? 'failed'}: ${run.error?.message ?? ''}`,
+  );
+  const backup = r.backup as (StepOutput & { key?: string; sizeBytes?: number }) | undefined;
+  if (backup?.key)
+    out.push(line('backup', `${backup.key}${backup.sizeBytes ? ` (${formatBytes(backup.sizeBytes)})` : ''}`));
+  const plan = r.plan as
+    | (StepOutput & {
+        pending?: { version: string; name: string }[];
+        lint?: { errors?: number; warnings?: number };
+      })
+    | undefined;
+  if (plan?.pending) {
+    out.push(
+      line(
+        'pending',
+        plan.pending.length === 0 ? 'none' : plan.pending.map((p) => `${p.version}_${p.name}`).join(', '),
+      ),
+    );
+  }
+  if (plan?.lint)
+    out.push(line('lint', `${plan.lint.errors ?? 0} error(s), ${plan.lint.warnings ?? 0} warning(s)`));
+  const preflight = r.preflight;
+  if (preflight?.checks) {
+    out.push(line('pre-flight', preflight.checks.map((c) => `${c.id}=${c.status}`).join(' ')));
+  }
+  const migrate = r.migrate as
+    (StepOutput & { applied?: unknown[]; reverted?: unknown[]; status?: string }) | undefined;
+  if (Array.isArray(migrate?.applied)) out.push(line('applied', migrate.applied.length));
+  if (Array.isArray(migrate?.reverted)) out.push(line('reverted', migrate.reverted.length));
+  const diff = r.diff as (StepOutput & { counts?: Record<string, number> }) | undefined;
+  if (diff?.counts)
+    out.push(
+      line(
+        'schema changes',
+        Object.entries(diff.counts)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', '),
+      ),
+    );
+  const restore = r.restore as
+    (StepOutput & { previousDatabase?: string; terminatedConnections?: number }) | undefined;
+  if (restore?.previousDatabase) out.push(line('previous db kept', restore.previousDatabase));
+  const written = writtenKeys(r);
+  const keys = Object.entries(written);
+  if (keys.length > 0) {
+    out.push('  written:');
+    for (const [what, key] of keys) out.push(`    ${what.padEnd(24)} ${key}`);
+  }
+  if (!run.ok) out.push(nothingLostNote(run));
+  return out.join('\n');
+}
+
+/** Says what state things are in after a failure (the CLI promise: nothing lost, and where it stands). */
+function nothingLostNote(run: LocalRunResult): string {
+  const r = run.state?.results ?? {};
+  const name = run.error?.name ?? '';
+  if (['InputValidationError', 'ConfigurationError'].includes(name)) return '  nothing was started.';
+  if (r.migrate === undefined && r.restore === undefined) {
+    return r.backup?.key
+      ? `  the database was not changed; a backup was taken: ${r.backup.key}`
+      : '  the database was not changed.';
+  }
+  return '  see the report and the history table pgshift.history for what was applied before the failure.';
+}
