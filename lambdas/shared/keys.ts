@@ -62,3 +62,12 @@ export function reportKeys(database: string, at: Date): { json: string; md: stri
 export function latestSchemaKey(database: string): string {
   return `schemas/${keySegment(database)}/latest.json`;
 }
+
+/** `plans/<db>/<execution>/plan.{sql,json}` (dry-run SQL and all lint findings) and the downgrade's SQL. */
+export function planKeys(
+  database: string,
+  execution: string,
+): { sql: string; json: string; downgradeSql: string } {
+  const base = `plans/${keySegment(database)}/${keySegment(execution)}`;
+  return { sql: `${base}/plan.sql`, json: `${base}/plan.json`, downgradeSql: `${base}/downgrade.sql` };
+}
