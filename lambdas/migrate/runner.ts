@@ -259,7 +259,7 @@ function migrationError(
       : {}),
   };
   const outcome = state.partial
-    ? `It ran outside a transaction: the statements before this one stayed applied.${invalidIndexAdvice(state.invalidIndexes ?? [])} Re-run the migration once fixed.`
+    ? `It ran outside a transaction (-- pgshift:no-transaction): nothing was rolled back, earlier statements stayed applied.${invalidIndexAdvice(state.invalidIndexes ?? [])} Re-run the migration once fixed.`
     : 'The migration was rolled back: schema and history are unchanged.';
   if (e.code === '55P03') {
     return new LockTimeoutError(
@@ -516,7 +516,7 @@ async function runOutsideTransaction(client: ClientBase, m: Migration, options: 
     const invalidIndexes = await findInvalidIndexes(client, indexesBuilt(statements)).catch(() => []);
     const error = migrationError(m, m.file, current, err, {
       lockTimeout,
-      partial: current !== undefined && current.index > 0,
+      partial: true,
       invalidIndexes,
     });
     await recordFailure(client, m, options.executionId, error, 'up');
