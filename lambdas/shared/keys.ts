@@ -67,3 +67,12 @@ export function latestSchemaKey(database: string): string {
 export function taskResultKey(database: string, executionName: string, step: string): string {
   return `runs/${keySegment(database)}/${keySegment(executionName)}/${step}.json`;
 }
+
+/** `plans/<db>/<execution>/plan.{sql,json}` (dry-run SQL and all lint findings) and the downgrade's SQL. */
+export function planKeys(
+  database: string,
+  execution: string,
+): { sql: string; json: string; downgradeSql: string } {
+  const base = `plans/${keySegment(database)}/${keySegment(execution)}`;
+  return { sql: `${base}/plan.sql`, json: `${base}/plan.json`, downgradeSql: `${base}/downgrade.sql` };
+}

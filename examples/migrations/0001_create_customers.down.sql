@@ -1,0 +1,2 @@
+DROP TABLE app.customers;
+DROP SCHEMA app;

@@ -1,0 +1,2 @@
+-- pgshift:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS app.orders_customer_id_idx;

@@ -1,0 +1,210 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MigrationFileError } from '../shared/errors';
+import { ensureParser, lineAt, parseStatements, scanComments } from './statements';
+import type { Migration, MigrationAllow, MigrationScript, ParsedStatement } from './types';
+
+/** golang-migrate's layout: `0001_create_customers.up.sql` / `0001_create_customers.down.sql`. */
+const SPLIT_FILE = /^(\d+)_([A-Za-z0-9][\w.-]*?)\.(up|down)\.sql$/;
+/** dbmate's layout: one `20240101120000_create_customers.sql` with `-- migrate:up` / `-- migrate:down`. */
+const SINGLE_FILE = /^(\d+)_([A-Za-z0-9][\w.-]*)\.sql$/;
+/** PostgreSQL interval text for the timeout directives: "5s", "250ms", "30min", "1h", "0". */
+const DURATION = /^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$/;
+
+const DIRECTIVE_PREFIX = 'pgshift:';
+
+/** sha256 (hex) of a script's text, as recorded in schema_migrations. */
+export function checksumOf(sql: string): string {
+  return createHash('sha256').update(sql, 'utf8').digest('hex');
+}
+
+/** Digits without leading zeros, so "0007" and "7" are the same version (schema_migrations.version is bigint). */
+export function normalizeVersion(digits: string): string {
+  return BigInt(digits).toString();
+}
+
+interface Part {
+  version: string;
+  name: string;
+  file: string;
+  kind: 'up' | 'down' | 'single';
+  text: string;
+}
+
+/**
+ * Reads a migrations folder, parses every script (so a syntax error surfaces before any database is touched)
+ * and returns the migrations in version order. Every problem of the folder is reported in one MigrationFileError.
+ */
+export async function loadMigrations(dir: string): Promise<Migration[]> {
+  await ensureParser();
+  let names: string[];
+  try {
+    names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new MigrationFileError(`Cannot read migrations folder ${dir}: ${code}`, {
+      cause: err,
+      details: { dir },
+    });
+  }
+  const problems: string[] = [];
+  const parts: Part[] = [];
+  for (const file of names.sort()) {
+    if (!file.endsWith('.sql')) continue;
+    const split = SPLIT_FILE.exec(file);
+    const single = split ? null : SINGLE_FILE.exec(file);
+    if (!split && !single) {
+      problems.push(
+        `${file}: name does not follow NNNN_description.up.sql / .down.sql or NNNN_description.sql`,
+      );
+      continue;
+    }
+    let text: string;
+    try {
+      text = await readFile(join(dir, file), 'utf8');
+    } catch (err) {
+      problems.push(`${file}: unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      continue;
+    }
+    const m = (split ?? single) as RegExpExecArray;
+    parts.push({
+      version: normalizeVersion(m[1]),
+      name: m[2],
+      file,
+      kind: split ? (split[3] as 'up' | 'down') : 'single',
+      text,
+    });
+  }
+
+  const byVersion = new Map<string, Part[]>();
+  for (const p of parts) byVersion.set(p.version, [...(byVersion.get(p.version) ?? []), p]);
+  const migrations: Migration[] = [];
+  for (const [version, group] of byVersion) {
+    const ups = group.filter((p) => p.kind !== 'down');
+    const downs = group.filter((p) => p.kind === 'down');
+    if (ups.length > 1) {
+      problems.push(`version ${version} is defined more than once: ${ups.map((p) => p.file).join(', ')}`);
+      continue;
+    }
+    if (downs.length > 1) {
+      problems.push(`version ${version} has several down files: ${downs.map((p) => p.file).join(', ')}`);
+      continue;
+    }
+    if (ups.length === 0) {
+      problems.push(`${downs[0].file}: a down migration without its up migration`);
+      continue;
+    }
+    const up = ups[0];
+    if (downs[0] && downs[0].name !== up.name) {
+      problems.push(`${downs[0].file}: its name does not match ${up.file}`);
+      continue;
+    }
+    try {
+      const scripts =
+        up.kind === 'single' ? dbmateScripts(up) : { up: script(join(dir, up.file), up.file, up.text) };
+      const down = downs[0] ? script(join(dir, downs[0].file), downs[0].file, downs[0].text) : scripts.down;
+      migrations.push({
+        version,
+        name: up.name,
+        file: up.file,
+        checksum: checksumOf(scripts.up.sql),
+        up: scripts.up,
+        down,
+      });
+    } catch (err) {
+      if (err instanceof MigrationFileError) problems.push(err.message);
+      else throw err;
+    }
+  }
+  if (problems.length > 0) {
+    throw new MigrationFileError(`Migrations folder ${dir} is malformed: ${problems.join('; ')}`, {
+      details: { dir, problems },
+    });
+  }
+  return migrations.sort((a, b) => (BigInt(a.version) < BigInt(b.version) ? -1 : 1));
+}
+
+/** Splits a dbmate file at its `-- migrate:up` / `-- migrate:down` comments (found by the SQL scanner). */
+function dbmateScripts(part: Part): { up: MigrationScript; down?: MigrationScript } {
+  const bytes = Buffer.from(part.text, 'utf8');
+  const marks = scanComments(part.text).filter((c) => /^--\s*migrate:(up|down)\b/.test(c.text));
+  const upMark = marks.find((c) => /^--\s*migrate:up\b/.test(c.text));
+  const downMark = marks.find((c) => /^--\s*migrate:down\b/.test(c.text));
+  if (!upMark) throw new MigrationFileError(`${part.file}: no "-- migrate:up" section`);
+  if (downMark && downMark.start < upMark.start) {
+    throw new MigrationFileError(`${part.file}: "-- migrate:down" comes before "-- migrate:up"`);
+  }
+  const section = (from: number, to: number, mark: string) => {
+    const sql = bytes.subarray(from, to).toString('utf8');
+    const s = script(part.file, part.file, sql, lineAt(bytes, from).line);
+    // dbmate's own option on the section marker means the same as pgshift's directive.
+    if (/\btransaction:false\b/.test(mark)) s.noTransaction = true;
+    return s;
+  };
+  return {
+    up: section(upMark.start, downMark ? downMark.start : bytes.length, upMark.text),
+    down: downMark ? section(downMark.start, bytes.length, downMark.text) : undefined,
+  };
+}
+
+/** Parses one script: its statements (syntax check) and its `-- pgshift:` directives. */
+function script(path: string, file: string, sql: string, firstLine = 1): MigrationScript {
+  const statements = parseStatements(sql, file, firstLine);
+  const result: MigrationScript = { path, sql, noTransaction: false, allows: [], firstLine };
+  const bytes = Buffer.from(sql, 'utf8');
+  for (const comment of scanComments(sql)) {
+    if (!comment.text.startsWith('--')) continue;
+    const body = comment.text.slice(2).trim();
+    if (!body.startsWith(DIRECTIVE_PREFIX)) continue;
+    const line = lineAt(bytes, comment.start).line + firstLine - 1;
+    const [directive, ...args] = body.slice(DIRECTIVE_PREFIX.length).split(/\s+/);
+    const where = `${file}:${line}`;
+    switch (directive) {
+      case 'no-transaction':
+        result.noTransaction = true;
+        break;
+      case 'lock-timeout':
+      case 'statement-timeout': {
+        const value = args.join(' ');
+        if (!DURATION.test(value)) {
+          throw new MigrationFileError(
+            `${where}: pgshift:${directive} needs a duration such as 5s or 30min, got "${value}"`,
+          );
+        }
+        if (directive === 'lock-timeout') result.lockTimeout = value;
+        else result.statementTimeout = value;
+        break;
+      }
+      case 'allow': {
+        const [rule, ...reason] = args;
+        if (!rule || reason.length === 0) {
+          throw new MigrationFileError(
+            `${where}: pgshift:allow needs a rule id and a reason ("-- pgshift:allow ban-drop-column column unused since v2")`,
+          );
+        }
+        result.allows.push({
+          rule,
+          reason: reason.join(' '),
+          line,
+          statementIndex: nextStatement(statements, line),
+        });
+        break;
+      }
+      default:
+        throw new MigrationFileError(`${where}: unknown directive pgshift:${directive}`);
+    }
+  }
+  return result;
+}
+
+function nextStatement(statements: ParsedStatement[], line: number): number {
+  return statements.find((s) => s.line > line)?.index ?? -1;
+}
+
+/** The statements of a script (parsed again: scripts are small and this keeps Migration plain data). */
+export function statementsOf(s: MigrationScript, file: string): ParsedStatement[] {
+  return parseStatements(s.sql, file, s.firstLine);
+}
+
+export type { MigrationAllow };

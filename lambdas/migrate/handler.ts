@@ -1,0 +1,229 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { ClientBase } from 'pg';
+import { loadConfig, resolveTarget } from '../shared/config';
+import { withClient, type DatabaseTarget } from '../shared/db';
+import { ConfigurationError, DatabaseConnectionError, InputValidationError } from '../shared/errors';
+import { planKeys } from '../shared/keys';
+import { createLogger } from '../shared/logger';
+import { createS3Client, putJson, putText, type ObjectStore } from '../shared/s3';
+import type { StepEvent, StepOutput } from '../shared/step';
+import {
+  applyMigrations,
+  baselineDatabase,
+  downgradeMigrations,
+  dryRun,
+  loadMigrations,
+  parseSeverityOverrides,
+  verifyMigrations,
+  type LintOptions,
+} from './index';
+
+const config = loadConfig();
+const log = createLogger('migrate');
+const store: ObjectStore = {
+  s3: createS3Client({ endpoint: config.s3Endpoint }),
+  bucket: config.bucket,
+  kmsKeyId: config.kmsKeyId,
+};
+const lintOptions: Omit<LintOptions, 'client'> = (() => {
+  try {
+    const bytes = process.env.PGSHIFT_LINT_LARGE_TABLE_BYTES;
+    const rows = process.env.PGSHIFT_LINT_LARGE_TABLE_ROWS;
+    return {
+      severities: parseSeverityOverrides(process.env.PGSHIFT_LINT_SEVERITIES),
+      thresholds: {
+        ...(bytes ? { largeTableBytes: Number(bytes) } : {}),
+        ...(rows ? { largeTableRows: Number(rows) } : {}),
+      },
+    };
+  } catch (err) {
+    throw new ConfigurationError(`PGSHIFT_LINT_SEVERITIES: ${(err as Error).message}`);
+  }
+})();
+let secrets: SecretsManagerClient | undefined;
+let target: Promise<DatabaseTarget> | undefined;
+
+/** The secret is read once per container; a failed read is retried on the next invocation. */
+function databaseTarget(): Promise<DatabaseTarget> {
+  target ??= resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch((err: unknown) => {
+    target = undefined;
+    throw err;
+  });
+  return target;
+}
+
+const OPERATIONS = ['plan', 'apply', 'downgrade', 'verify', 'baseline'] as const;
+type Operation = (typeof OPERATIONS)[number];
+
+/** A key segment for this execution: its name, or the last part of its id. */
+function executionSegment(event: StepEvent): string {
+  const raw = event.execution.name ?? event.execution.id.split(':').pop() ?? event.execution.id;
+  return raw.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || 'execution';
+}
+
+/** At most `max` items, and a flag saying the list was cut (outputs stay far below Step Functions' 256 KB). */
+function capped<T>(items: T[], max: number): { items: T[]; truncated: boolean } {
+  return { items: items.slice(0, max), truncated: items.length > max };
+}
+
+/** Migrate step: plan (read-only, SQL + findings to S3), apply, downgrade, verify, baseline. */
+export async function handler(event: StepEvent): Promise<StepOutput> {
+  const operation = event.params?.operation as Operation;
+  if (!OPERATIONS.includes(operation)) {
+    throw new InputValidationError([
+      `params.operation must be one of ${OPERATIONS.join(', ')}, got ${JSON.stringify(operation)}`,
+    ]);
+  }
+  const migrations = await loadMigrations(config.migrationsDir);
+  const dbTarget = await databaseTarget();
+  const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+  const timeouts = { lockTimeout: config.lockTimeout, statementTimeout: config.statementTimeout };
+  const base = { step: 'migrate', operation, database };
+
+  if (operation === 'verify') {
+    try {
+      const status = await withClient(
+        dbTarget,
+        (client) => verifyMigrations(client, migrations),
+        'pgshift-migrate',
+      );
+      return {
+        ...base,
+        ...status,
+        pending: capped(status.pending, 50).items,
+        problems: capped(status.problems, 30).items,
+        failed: capped(status.failed, 10).items,
+        invalidIndexes: capped(status.invalidIndexes, 20).items,
+        connection: { ok: true },
+      };
+    } catch (err) {
+      if (!(err instanceof DatabaseConnectionError)) throw err;
+      return {
+        ...base,
+        ok: false,
+        severity: 'error',
+        connection: { ok: false, error: err.message },
+        problems: [err.message],
+      };
+    }
+  }
+
+  return withClient(
+    dbTarget,
+    async (client: ClientBase): Promise<StepOutput> => {
+      switch (operation) {
+        case 'plan': {
+          const result = await dryRun(client, migrations, {
+            ...timeouts,
+            allowUnsafe: event.input.allowUnsafe === true,
+            lint: lintOptions,
+          });
+          const size = await client.query<{ bytes: string }>(
+            'SELECT pg_database_size(current_database())::text AS bytes',
+          );
+          const keys = planKeys(database, executionSegment(event));
+          await putText(store, keys.sql, result.sql, 'application/sql; charset=utf-8');
+          await putJson(store, keys.json, {
+            database,
+            executionId: event.execution.id,
+            pending: result.plan.pending.map((m) => ({
+              version: m.version,
+              name: m.name,
+              checksum: m.checksum,
+            })),
+            lint: {
+              errors: result.lint.errors,
+              warnings: result.lint.warnings,
+              measured: result.lint.measured,
+            },
+            findings: result.lint.findings,
+            allowed: result.lint.allowed,
+            analyses: result.lint.analyses,
+          });
+          const analyses = capped(result.lint.analyses, 40);
+          return {
+            ...base,
+            step: 'plan',
+            ok: true,
+            pending: capped(result.plan.pending, 100).items.map((m) => ({
+              version: m.version,
+              name: m.name,
+              checksum: m.checksum,
+            })),
+            pendingCount: result.plan.pending.length,
+            outOfOrder: result.plan.outOfOrder,
+            checksumMismatches: result.plan.checksumMismatches.length,
+            lint: { errors: result.lint.errors, warnings: result.lint.warnings },
+            findings: capped(result.lint.findings, 30).items,
+            allowed: capped(result.lint.allowed, 20).items,
+            analyses: analyses.items,
+            ...(analyses.truncated ? { analysesTruncated: true } : {}),
+            blocking: result.blocking,
+            databaseSizeBytes: Number(size.rows[0].bytes),
+            written: { sql: keys.sql, findings: keys.json },
+          };
+        }
+        case 'apply': {
+          const result = await applyMigrations(client, migrations, {
+            ...timeouts,
+            executionId: event.execution.id,
+            allowUnsafe: event.input.allowUnsafe === true,
+            lint: lintOptions,
+            log,
+          });
+          return {
+            ...base,
+            ok: true,
+            applied: capped(result.applied, 100).items,
+            appliedCount: result.applied.length,
+            alreadyApplied: result.alreadyApplied,
+            lint: result.lint,
+          };
+        }
+        case 'downgrade': {
+          const result = await downgradeMigrations(client, migrations, {
+            ...timeouts,
+            executionId: event.execution.id,
+            steps: event.input.steps,
+            toVersion: event.input.toVersion,
+            dryRun: event.input.dryRun === true,
+            log,
+          });
+          const keys = planKeys(database, executionSegment(event));
+          await putText(store, keys.downgradeSql, result.sql, 'application/sql; charset=utf-8');
+          return {
+            ...base,
+            ok: true,
+            dryRun: result.dryRun,
+            reverted: capped(result.reverted, 100).items,
+            revertedCount: result.reverted.length,
+            sql:
+              result.sql.length > 8000
+                ? `${result.sql.slice(0, 8000)}\n-- (truncated; full SQL in ${keys.downgradeSql})`
+                : result.sql,
+            written: { sql: keys.downgradeSql },
+          };
+        }
+        case 'baseline': {
+          if (!event.input.toVersion)
+            throw new InputValidationError(['toVersion: required for action "baseline"']);
+          const result = await baselineDatabase(client, migrations, {
+            toVersion: event.input.toVersion,
+            executionId: event.execution.id,
+          });
+          return {
+            ...base,
+            ok: true,
+            version: result.version,
+            markedCount: result.marked.length,
+            marked: capped(result.marked, 100).items,
+            alembicVersion: result.alembicVersion,
+          };
+        }
+        default:
+          throw new InputValidationError([`unknown operation ${String(operation)}`]);
+      }
+    },
+    'pgshift-migrate',
+  );
+}

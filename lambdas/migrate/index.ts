@@ -1,0 +1,38 @@
+/** The migrate step's core: the CLI, the local runner and the Lambda handler call these. */
+export { loadMigrations, checksumOf } from './files';
+export {
+  planMigrations,
+  dryRun,
+  applyMigrations,
+  downgradeMigrations,
+  findInvalidIndexes,
+  type MigrationPlan,
+  type DryRunResult,
+  type DryRunOptions,
+  type ApplyOptions,
+  type ApplyResult,
+  type DowngradeOptions,
+  type DowngradeResult,
+  type InvalidIndex,
+} from './runner';
+export {
+  verifyMigrations,
+  baselineDatabase,
+  readAlembicVersion,
+  type VerifyStatus,
+  type BaselineResult,
+} from './verify';
+export {
+  lintMigrations,
+  analyzeMigrations,
+  parseSeverityOverrides,
+  squawkBinary,
+  PGSHIFT_RULES,
+  SQUAWK_DEFAULT_SEVERITY,
+  DEFAULT_THRESHOLDS,
+  type LintOptions,
+  type LintResult,
+  type AllowedFinding,
+} from './lint';
+export { MIGRATION_LOCK_KEY } from './lock';
+export type { Migration, MigrationScript, LintFinding, ProgressCallback, Severity } from './types';

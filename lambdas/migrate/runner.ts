@@ -1,0 +1,656 @@
+import type { ClientBase } from 'pg';
+import {
+  ConfigurationError,
+  DriftDetectedError,
+  LockTimeoutError,
+  MigrationFailedError,
+  MigrationFileError,
+  PgshiftError,
+  UnsafeMigrationError,
+} from '../shared/errors';
+import {
+  ensureHistoryTables,
+  MIGRATIONS_TABLE,
+  readAppliedMigrations,
+  recordHistoryEvent,
+  type AppliedMigration,
+} from '../shared/history';
+import { silentLogger, type Log } from '../shared/logger';
+import { statementsOf } from './files';
+import { lintMigrations, type LintOptions, type LintResult } from './lint';
+import { withMigrationLock } from './lock';
+import { ensureParser, nodeKind, shorten } from './statements';
+import type { Migration, MigrationScript, ParsedStatement, ProgressCallback } from './types';
+
+const DURATION = /^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$/;
+
+/** Where the database stands against the folder. */
+export interface MigrationPlan {
+  applied: AppliedMigration[];
+  /** Files not applied yet, in version order. */
+  pending: Migration[];
+  /** Pending versions lower than the highest applied one (a branch merged late). */
+  outOfOrder: string[];
+  /** Applied versions whose file changed since (sha256 differs). */
+  checksumMismatches: { version: string; name: string; applied: string; file: string }[];
+  /** Applied versions with no file in the folder. */
+  missingFiles: { version: string; name: string }[];
+}
+
+export interface TimeoutOptions {
+  /** Defaults when a migration has no directive. @default "5s" / "15min" */
+  lockTimeout?: string;
+  statementTimeout?: string;
+}
+
+/** Compares the applied set with the files. Read-only: never creates pgshift's tables. */
+export async function planMigrations(client: ClientBase, migrations: Migration[]): Promise<MigrationPlan> {
+  const applied = await readAppliedMigrations(client);
+  const files = new Map(migrations.map((m) => [m.version, m]));
+  const appliedVersions = new Set(applied.map((a) => a.version));
+  const maxApplied = applied.reduce((max, a) => (BigInt(a.version) > max ? BigInt(a.version) : max), -1n);
+  const pending = migrations.filter((m) => !appliedVersions.has(m.version));
+  return {
+    applied,
+    pending,
+    outOfOrder: pending.filter((m) => BigInt(m.version) < maxApplied).map((m) => m.version),
+    checksumMismatches: applied
+      .filter((a) => files.has(a.version) && files.get(a.version)?.checksum !== a.checksum)
+      .map((a) => ({
+        version: a.version,
+        name: a.name,
+        applied: a.checksum,
+        file: files.get(a.version)?.checksum ?? '',
+      })),
+    missingFiles: applied
+      .filter((a) => !files.has(a.version))
+      .map((a) => ({ version: a.version, name: a.name })),
+  };
+}
+
+function timeout(value: string, what: string): string {
+  if (!DURATION.test(value))
+    throw new ConfigurationError(`${what} "${value}" is not a duration such as 5s or 30min`);
+  return value;
+}
+
+/** One step of a migration's script as pgshift runs it; `statement` marks the migration's own SQL. */
+export interface ScriptStep {
+  sql: string;
+  statement?: ParsedStatement;
+}
+
+/** The exact statements pgshift sends for one script, framing included (BEGIN, SET LOCAL ..., COMMIT). */
+export function scriptSteps(
+  m: Migration,
+  script: MigrationScript,
+  options: TimeoutOptions,
+  framing: 'own-transaction' | 'outer-transaction' = 'own-transaction',
+): { steps: ScriptStep[]; statements: ParsedStatement[]; lockTimeout: string; statementTimeout: string } {
+  const lockTimeout = timeout(script.lockTimeout ?? options.lockTimeout ?? '5s', 'lock_timeout');
+  const statementTimeout = timeout(
+    script.statementTimeout ?? options.statementTimeout ?? '15min',
+    'statement_timeout',
+  );
+  const statements = statementsOf(script, m.file);
+  const body = statements.map((s) => ({ sql: s.text, statement: s }));
+  if (script.noTransaction) {
+    // Session-level settings: CREATE INDEX CONCURRENTLY cannot run inside a transaction block.
+    return {
+      statements,
+      lockTimeout,
+      statementTimeout,
+      steps: [
+        { sql: `SET lock_timeout = '${lockTimeout}'` },
+        { sql: `SET statement_timeout = '${statementTimeout}'` },
+        ...body,
+      ],
+    };
+  }
+  const settings = [
+    { sql: `SET LOCAL lock_timeout = '${lockTimeout}'` },
+    { sql: `SET LOCAL statement_timeout = '${statementTimeout}'` },
+  ];
+  return {
+    statements,
+    lockTimeout,
+    statementTimeout,
+    steps: framing === 'own-transaction' ? [{ sql: 'BEGIN' }, ...settings, ...body] : [...settings, ...body],
+  };
+}
+
+/** The SQL text of a plan, exactly as pgshift would send it, with the bookkeeping shown as comments. */
+function renderScript(
+  m: Migration,
+  script: MigrationScript,
+  direction: 'up' | 'down',
+  options: TimeoutOptions,
+  framing: 'own-transaction' | 'outer-transaction',
+): string {
+  const { steps } = scriptSteps(m, script, options, framing);
+  const file = direction === 'up' ? m.file : script.path.split('/').pop();
+  const lines = [
+    `-- ${direction === 'up' ? 'apply' : 'revert'} ${m.version} ${m.name} (${file}, sha256 ${m.checksum.slice(0, 16)}…)` +
+      (script.noTransaction ? ' [no-transaction: statement by statement]' : ''),
+    ...steps.map((s) => `${s.sql};`),
+    direction === 'up'
+      ? `-- pgshift records version ${m.version} in ${MIGRATIONS_TABLE} and pgshift.history` +
+        (script.noTransaction ? ' (in its own transaction)' : ' (same transaction)')
+      : `-- pgshift deletes version ${m.version} from ${MIGRATIONS_TABLE} and records the revert in pgshift.history`,
+  ];
+  if (script.noTransaction) lines.push('RESET lock_timeout;', 'RESET statement_timeout;');
+  else if (framing === 'own-transaction') lines.push('COMMIT;');
+  return lines.join('\n');
+}
+
+export interface DryRunResult {
+  plan: MigrationPlan;
+  /** The exact SQL that `applyMigrations` would run, in order. */
+  sql: string;
+  lint: LintResult;
+  /** Error-level findings and `allowUnsafe` not set. */
+  blocking: boolean;
+}
+
+export interface DryRunOptions extends TimeoutOptions {
+  singleTransaction?: boolean;
+  allowUnsafe?: boolean;
+  lint?: Omit<LintOptions, 'client'>;
+}
+
+/** The SQL `apply` would run plus the lint findings; changes nothing (not even pgshift's own tables). */
+export async function dryRun(
+  client: ClientBase,
+  migrations: Migration[],
+  options: DryRunOptions = {},
+): Promise<DryRunResult> {
+  await ensureParser();
+  const plan = await planMigrations(client, migrations);
+  const lint = await lintMigrations(plan.pending, {
+    ...options.lint,
+    client,
+    lockTimeout: options.lockTimeout,
+    statementTimeout: options.statementTimeout,
+  });
+  const framing = options.singleTransaction ? 'outer-transaction' : 'own-transaction';
+  const parts = plan.pending.map((m) => renderScript(m, m.up, 'up', options, framing));
+  const header = `-- pgshift dry run: ${plan.pending.length} pending migration(s); nothing below has been run`;
+  const sql =
+    options.singleTransaction && parts.length > 0
+      ? [header, 'BEGIN;', ...parts, 'COMMIT;'].join('\n\n')
+      : [header, ...parts].join('\n\n');
+  return { plan, sql: sql + '\n', lint, blocking: lint.errors > 0 && !options.allowUnsafe };
+}
+
+export interface ApplyOptions extends TimeoutOptions {
+  /** Recorded as applied_by and in history (the Step Functions execution id). */
+  executionId: string;
+  /** All pending migrations in one transaction (refused when one is no-transaction). @default false */
+  singleTransaction?: boolean;
+  /** Apply pending versions lower than the highest applied one. @default false */
+  allowOutOfOrder?: boolean;
+  /** Apply despite error-level lint findings. @default false */
+  allowUnsafe?: boolean;
+  /** Lint settings (severities, thresholds, Squawk binary). */
+  lint?: Omit<LintOptions, 'client'>;
+  log?: Log;
+  onProgress?: ProgressCallback;
+}
+
+export interface AppliedResult {
+  version: string;
+  name: string;
+  checksum: string;
+  durationMs: number;
+}
+
+export interface ApplyResult {
+  applied: AppliedResult[];
+  /** Versions that were already applied before this run. */
+  alreadyApplied: number;
+  lint: { errors: number; warnings: number };
+}
+
+interface DbError {
+  code?: string;
+  message?: string;
+  position?: string;
+  detail?: string;
+  hint?: string;
+}
+
+/** Line/column in the file of a 1-based character position inside a statement. */
+function positionInFile(
+  stmt: ParsedStatement,
+  position: number | undefined,
+): { line: number; column: number } {
+  if (!position) return { line: stmt.line, column: stmt.column };
+  const before = stmt.text.slice(0, position - 1).split('\n');
+  return before.length === 1
+    ? { line: stmt.line, column: stmt.column + before[0].length }
+    : { line: stmt.line + before.length - 1, column: before[before.length - 1].length + 1 };
+}
+
+/** Turns PostgreSQL's error into pgshift's: file, statement, message, position and SQLSTATE. */
+function migrationError(
+  m: Migration,
+  file: string,
+  stmt: ParsedStatement | undefined,
+  err: unknown,
+  state: { lockTimeout: string; partial: boolean; invalidIndexes?: InvalidIndex[] },
+): PgshiftError {
+  const e = err as DbError;
+  const at = stmt ? positionInFile(stmt, e.position ? Number(e.position) : undefined) : undefined;
+  const where = at ? `${file}:${at.line}:${at.column}` : file;
+  const details = {
+    version: m.version,
+    file,
+    statement: stmt ? shorten(stmt.text, 500) : undefined,
+    statementIndex: stmt?.index,
+    line: at?.line,
+    column: at?.column,
+    sqlState: e.code,
+    position: e.position ? Number(e.position) : undefined,
+    pgMessage: e.message,
+    ...(e.detail ? { pgDetail: e.detail } : {}),
+    ...(e.hint ? { pgHint: e.hint } : {}),
+    ...(state.invalidIndexes && state.invalidIndexes.length > 0
+      ? { invalidIndexes: state.invalidIndexes }
+      : {}),
+  };
+  const outcome = state.partial
+    ? `It ran outside a transaction (-- pgshift:no-transaction): nothing was rolled back, earlier statements stayed applied.${invalidIndexAdvice(state.invalidIndexes ?? [])} Re-run the migration once fixed.`
+    : 'The migration was rolled back: schema and history are unchanged.';
+  if (e.code === '55P03') {
+    return new LockTimeoutError(
+      `${where}: waited longer than lock_timeout (${state.lockTimeout}) for a lock in ${m.file}: ${e.message ?? ''}. ${outcome} Retrying later is safe.`,
+      { cause: err, details },
+    );
+  }
+  return new MigrationFailedError(
+    `${where}: ${e.message ?? String(err)} (SQLSTATE ${e.code ?? 'unknown'}) in statement: ${stmt ? shorten(stmt.text, 160) : '(bookkeeping)'}. ${outcome}`,
+    { cause: err, details },
+  );
+}
+
+export interface InvalidIndex {
+  schema: string;
+  index: string;
+  table: string;
+  /** What to run. */
+  fix: string;
+}
+
+function invalidIndexAdvice(invalid: InvalidIndex[]): string {
+  if (invalid.length === 0) return '';
+  return ` It left INVALID index(es) ${invalid.map((i) => `${i.schema}.${i.index}`).join(', ')}: run ${invalid.map((i) => i.fix).join(' ')} before re-running.`;
+}
+
+/** Invalid indexes (a failed CREATE INDEX CONCURRENTLY leaves one), optionally only those named. */
+export async function findInvalidIndexes(
+  client: ClientBase,
+  names?: { schema?: string; index: string }[],
+): Promise<InvalidIndex[]> {
+  if (names && names.length === 0) return [];
+  const res = await client.query<{ schema: string; index: string; table: string }>(
+    `SELECT n.nspname AS schema, ci.relname AS index, ct.relname AS table
+       FROM pg_index i
+       JOIN pg_class ci ON ci.oid = i.indexrelid
+       JOIN pg_class ct ON ct.oid = i.indrelid
+       JOIN pg_namespace n ON n.oid = ci.relnamespace
+      WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      ORDER BY 1, 2`,
+  );
+  const rows = res.rows.filter(
+    (r) =>
+      !names || names.some((n) => n.index === r.index && (n.schema === undefined || n.schema === r.schema)),
+  );
+  return rows.map((r) => ({
+    ...r,
+    fix: `DROP INDEX CONCURRENTLY IF EXISTS ${quote(r.schema)}.${quote(r.index)};`,
+  }));
+}
+
+function quote(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Index names a migration builds (to find the INVALID ones a failed concurrent build leaves). */
+function indexesBuilt(statements: ParsedStatement[]): { schema?: string; index: string }[] {
+  return statements.flatMap((s) => {
+    const { kind, body } = nodeKind(s.node);
+    if (kind !== 'IndexStmt' || typeof body.idxname !== 'string') return [];
+    return [{ schema: (body.relation as { schemaname?: string })?.schemaname, index: body.idxname }];
+  });
+}
+
+async function recordApplied(
+  client: ClientBase,
+  m: Migration,
+  executionId: string,
+  durationMs: number,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO ${MIGRATIONS_TABLE} (version, name, checksum, duration_ms, applied_by, direction)
+     VALUES ($1, $2, $3, $4, $5, 'up')`,
+    [m.version, m.name, m.checksum, durationMs, executionId],
+  );
+  await recordHistoryEvent(client, {
+    event: 'up',
+    status: 'succeeded',
+    executionId,
+    version: m.version,
+    name: m.name,
+    checksum: m.checksum,
+    durationMs,
+  });
+}
+
+async function recordFailure(
+  client: ClientBase,
+  m: Migration,
+  executionId: string,
+  error: PgshiftError,
+  direction: 'up' | 'down',
+): Promise<void> {
+  await recordHistoryEvent(client, {
+    event: direction,
+    status: 'failed',
+    executionId,
+    version: m.version,
+    name: m.name,
+    checksum: m.checksum,
+    error: error.message,
+    details: error.details,
+  }).catch(() => undefined);
+}
+
+/** Refuses a run over a folder that disagrees with what is applied (edited files, late versions). */
+function checkPlan(plan: MigrationPlan, allowOutOfOrder: boolean): void {
+  if (plan.checksumMismatches.length > 0) {
+    throw new DriftDetectedError(
+      `Applied migration file(s) changed since they were applied: ${plan.checksumMismatches.map((c) => `${c.version} ${c.name}`).join(', ')}. Restore the original files (or write a new migration); run verify for details.`,
+      { details: { checksumMismatches: plan.checksumMismatches } },
+    );
+  }
+  if (plan.outOfOrder.length > 0 && !allowOutOfOrder) {
+    throw new MigrationFileError(
+      `Pending migration(s) ${plan.outOfOrder.join(', ')} are older than the latest applied version; renumber them after it`,
+      { details: { outOfOrder: plan.outOfOrder } },
+    );
+  }
+}
+
+/**
+ * Applies pending migrations: advisory lock (fails fast) → history tables → plan → refuse drift/out-of-order →
+ * lint (refuse error-level findings unless allowUnsafe) → each migration in its own transaction with
+ * lock_timeout/statement_timeout and its history row in the same transaction → unlock.
+ */
+export async function applyMigrations(
+  client: ClientBase,
+  migrations: Migration[],
+  options: ApplyOptions,
+): Promise<ApplyResult> {
+  const log = options.log ?? silentLogger;
+  await ensureParser();
+  return withMigrationLock(client, async () => {
+    await ensureHistoryTables(client);
+    const plan = await planMigrations(client, migrations);
+    checkPlan(plan, options.allowOutOfOrder === true);
+    if (options.singleTransaction) {
+      const noTx = plan.pending.filter((m) => m.up.noTransaction);
+      if (noTx.length > 0) {
+        throw new MigrationFileError(
+          `Cannot apply in one transaction: ${noTx.map((m) => m.file).join(', ')} must run outside a transaction`,
+        );
+      }
+    }
+    const lint = await lintMigrations(plan.pending, {
+      ...options.lint,
+      client,
+      lockTimeout: options.lockTimeout,
+      statementTimeout: options.statementTimeout,
+    });
+    if (lint.errors > 0 && !options.allowUnsafe) {
+      const first = lint.findings.filter((f) => f.severity === 'error').slice(0, 5);
+      throw new UnsafeMigrationError(
+        `${lint.errors} error-level lint finding(s); nothing was applied. ${first.map((f) => `${f.file}:${f.line} ${f.rule}: ${f.message}`).join(' | ')}. Fix them, waive one with "-- pgshift:allow <rule> <reason>", or run with allowUnsafe.`,
+        { details: { errors: lint.errors, findings: first } },
+      );
+    }
+    // A concurrent index build that failed earlier left an INVALID index; IF NOT EXISTS would skip it silently.
+    for (const m of plan.pending.filter((x) => x.up.noTransaction)) {
+      const leftovers = await findInvalidIndexes(client, indexesBuilt(statementsOf(m.up, m.file)));
+      if (leftovers.length > 0) {
+        throw new MigrationFailedError(
+          `${m.file}: an earlier failed run left INVALID index(es) ${leftovers.map((i) => `${i.schema}.${i.index}`).join(', ')}; run ${leftovers.map((i) => i.fix).join(' ')} and apply again`,
+          { details: { version: m.version, file: m.file, invalidIndexes: leftovers } },
+        );
+      }
+    }
+    const applied: AppliedResult[] = [];
+    const total = plan.pending.length;
+    if (options.singleTransaction && total > 0) await client.query('BEGIN');
+    try {
+      for (const [i, m] of plan.pending.entries()) {
+        options.onProgress?.({ index: i + 1, total, version: m.version, name: m.name });
+        log.info('applying migration', { version: m.version, name: m.name, index: i + 1, total });
+        const started = Date.now();
+        if (m.up.noTransaction) await runOutsideTransaction(client, m, options);
+        else await runInTransaction(client, m, options, options.singleTransaction === true);
+        applied.push({
+          version: m.version,
+          name: m.name,
+          checksum: m.checksum,
+          durationMs: Date.now() - started,
+        });
+      }
+      if (options.singleTransaction && total > 0) await client.query('COMMIT');
+    } catch (err) {
+      if (options.singleTransaction && total > 0) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        const failed = plan.pending[applied.length];
+        if (err instanceof PgshiftError && failed)
+          await recordFailure(client, failed, options.executionId, err, 'up');
+      }
+      throw err;
+    }
+    return {
+      applied,
+      alreadyApplied: plan.applied.length,
+      lint: { errors: lint.errors, warnings: lint.warnings },
+    };
+  });
+}
+
+async function runInTransaction(
+  client: ClientBase,
+  m: Migration,
+  options: ApplyOptions,
+  outer: boolean,
+): Promise<void> {
+  const { steps, lockTimeout } = scriptSteps(
+    m,
+    m.up,
+    options,
+    outer ? 'outer-transaction' : 'own-transaction',
+  );
+  const started = Date.now();
+  let current: ParsedStatement | undefined;
+  try {
+    for (const step of steps) {
+      current = step.statement;
+      await client.query(step.sql);
+    }
+    current = undefined;
+    await recordApplied(client, m, options.executionId, Date.now() - started);
+    if (!outer) await client.query('COMMIT');
+  } catch (err) {
+    const error =
+      err instanceof PgshiftError
+        ? err
+        : migrationError(m, m.file, current, err, { lockTimeout, partial: false });
+    if (!outer) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      await recordFailure(client, m, options.executionId, error, 'up');
+    }
+    throw error;
+  }
+}
+
+async function runOutsideTransaction(client: ClientBase, m: Migration, options: ApplyOptions): Promise<void> {
+  const { steps, statements, lockTimeout } = scriptSteps(m, m.up, options);
+  const started = Date.now();
+  let current: ParsedStatement | undefined;
+  try {
+    for (const step of steps) {
+      current = step.statement;
+      await client.query(step.sql);
+    }
+    current = undefined;
+    await client.query('BEGIN');
+    await recordApplied(client, m, options.executionId, Date.now() - started);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    const invalidIndexes = await findInvalidIndexes(client, indexesBuilt(statements)).catch(() => []);
+    const error = migrationError(m, m.file, current, err, {
+      lockTimeout,
+      partial: true,
+      invalidIndexes,
+    });
+    await recordFailure(client, m, options.executionId, error, 'up');
+    throw error;
+  } finally {
+    await client.query('RESET lock_timeout').catch(() => undefined);
+    await client.query('RESET statement_timeout').catch(() => undefined);
+  }
+}
+
+export interface DowngradeOptions extends TimeoutOptions {
+  executionId: string;
+  /** Revert this many applied migrations (newest first). @default 1 when toVersion is absent */
+  steps?: number;
+  /** Revert every applied migration above this version (it stays applied). */
+  toVersion?: string;
+  /** Return the SQL only; change nothing. */
+  dryRun?: boolean;
+  log?: Log;
+  onProgress?: ProgressCallback;
+}
+
+export interface DowngradeResult {
+  /** Reverted (or, in a dry run, to be reverted), newest first. */
+  reverted: { version: string; name: string; durationMs?: number }[];
+  sql: string;
+  dryRun: boolean;
+}
+
+/** Reverts applied migrations with their down scripts; refuses before touching anything if one is missing. */
+export async function downgradeMigrations(
+  client: ClientBase,
+  migrations: Migration[],
+  options: DowngradeOptions,
+): Promise<DowngradeResult> {
+  const log = options.log ?? silentLogger;
+  await ensureParser();
+  const files = new Map(migrations.map((m) => [m.version, m]));
+  const choose = async () => {
+    const applied = (await readAppliedMigrations(client)).reverse();
+    if (options.toVersion !== undefined && options.steps !== undefined) {
+      throw new MigrationFileError('downgrade: give either steps or toVersion, not both');
+    }
+    const targets =
+      options.toVersion !== undefined
+        ? applied.filter((a) => BigInt(a.version) > BigInt(options.toVersion as string))
+        : applied.slice(0, options.steps ?? 1);
+    const problems = targets
+      .map((a) => {
+        const m = files.get(a.version);
+        if (!m) return `version ${a.version} (${a.name}) has no migration file`;
+        if (!m.down) return `${m.file} has no down migration`;
+        if (m.checksum !== a.checksum) return `${m.file} changed since it was applied (checksum differs)`;
+        return undefined;
+      })
+      .filter((p): p is string => p !== undefined);
+    if (problems.length > 0) {
+      throw new MigrationFileError(`Cannot downgrade: ${problems.join('; ')}. Nothing was reverted.`, {
+        details: { problems },
+      });
+    }
+    return targets.map((a) => files.get(a.version) as Migration);
+  };
+  const render = (targets: Migration[]) =>
+    [
+      `-- pgshift downgrade: ${targets.length} migration(s) to revert`,
+      ...targets.map((m) => renderScript(m, m.down as MigrationScript, 'down', options, 'own-transaction')),
+    ].join('\n\n') + '\n';
+
+  if (options.dryRun) {
+    const targets = await choose();
+    return {
+      reverted: targets.map((m) => ({ version: m.version, name: m.name })),
+      sql: render(targets),
+      dryRun: true,
+    };
+  }
+  return withMigrationLock(client, async () => {
+    await ensureHistoryTables(client);
+    const targets = await choose();
+    const reverted: DowngradeResult['reverted'] = [];
+    for (const [i, m] of targets.entries()) {
+      options.onProgress?.({ index: i + 1, total: targets.length, version: m.version, name: m.name });
+      log.info('reverting migration', { version: m.version, name: m.name });
+      const started = Date.now();
+      await revertOne(client, m, options);
+      reverted.push({ version: m.version, name: m.name, durationMs: Date.now() - started });
+    }
+    return { reverted, sql: render(targets), dryRun: false };
+  });
+}
+
+async function revertOne(client: ClientBase, m: Migration, options: DowngradeOptions): Promise<void> {
+  const down = m.down as MigrationScript;
+  const file = down.path.split('/').pop() ?? m.file;
+  const { steps, lockTimeout } = scriptSteps(m, down, options);
+  const started = Date.now();
+  let current: ParsedStatement | undefined;
+  const bookkeeping = async () => {
+    await client.query(`DELETE FROM ${MIGRATIONS_TABLE} WHERE version = $1`, [m.version]);
+    await recordHistoryEvent(client, {
+      event: 'down',
+      status: 'succeeded',
+      executionId: options.executionId,
+      version: m.version,
+      name: m.name,
+      checksum: m.checksum,
+      durationMs: Date.now() - started,
+    });
+  };
+  try {
+    for (const step of steps) {
+      current = step.statement;
+      await client.query(step.sql);
+    }
+    current = undefined;
+    if (down.noTransaction) await client.query('BEGIN');
+    await bookkeeping();
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    const error =
+      err instanceof PgshiftError
+        ? err
+        : migrationError(m, file, current, err, {
+            lockTimeout,
+            partial: down.noTransaction && (current?.index ?? 0) > 0,
+          });
+    await recordFailure(client, m, options.executionId, error, 'down');
+    throw error;
+  } finally {
+    if (down.noTransaction) {
+      await client.query('RESET lock_timeout').catch(() => undefined);
+      await client.query('RESET statement_timeout').catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import { loadModule, parseSync, scanSync } from 'libpg-query';
+import { MigrationFileError } from '../shared/errors';
+import type { ParsedStatement } from './types';
+
+let loaded: Promise<void> | undefined;
+
+/** Loads libpg-query's WASM module once; every parse below needs it. */
+export function ensureParser(): Promise<void> {
+  loaded ??= loadModule();
+  return loaded;
+}
+
+/** A comment token of a script, as PostgreSQL's own scanner sees it (so `--` inside strings is not one). */
+export interface SqlComment {
+  text: string;
+  /** Byte offsets in the UTF-8 text. */
+  start: number;
+  end: number;
+}
+
+/** Every comment of `sql`, found with PostgreSQL's scanner. */
+export function scanComments(sql: string): SqlComment[] {
+  const tokens = scanSync(sql).tokens;
+  return tokens
+    .filter((t) => t.tokenName === 'SQL_COMMENT' || t.tokenName === 'C_COMMENT')
+    .map((t) => ({ text: t.text, start: t.start, end: t.end }));
+}
+
+/** 1-based line and column of a byte offset. */
+export function lineAt(bytes: Buffer, offset: number): { line: number; column: number } {
+  const before = bytes.subarray(0, offset).toString('utf8');
+  const lines = before.split('\n');
+  return { line: lines.length, column: lines[lines.length - 1].length + 1 };
+}
+
+/**
+ * Splits a script into statements with PostgreSQL's parser. `firstLine` shifts reported lines when the script
+ * starts mid-file (dbmate's down section). A syntax error is a MigrationFileError naming file, line and column.
+ */
+export function parseStatements(sql: string, file: string, firstLine = 1): ParsedStatement[] {
+  const bytes = Buffer.from(sql, 'utf8');
+  let result: ReturnType<typeof parseSync>;
+  try {
+    result = parseSync(sql);
+  } catch (err) {
+    const details = (err as { sqlDetails?: { cursorPosition?: number; message?: string } }).sqlDetails;
+    // cursorPosition is a 0-based character offset into the text.
+    const position = details?.cursorPosition ?? 0;
+    const at = lineAt(bytes, Buffer.byteLength(sql.slice(0, position), 'utf8'));
+    const line = at.line + firstLine - 1;
+    throw new MigrationFileError(
+      `${file}:${line}:${at.column}: SQL syntax error: ${details?.message ?? (err as Error).message}`,
+      { cause: err, details: { file, line, column: at.column } },
+    );
+  }
+  const out: ParsedStatement[] = [];
+  for (const raw of result.stmts ?? []) {
+    const start = raw.stmt_location ?? 0;
+    const end = raw.stmt_len ? start + raw.stmt_len : bytes.length;
+    const slice = bytes.subarray(start, end).toString('utf8');
+    // stmt_location points just past the previous ';', so leading whitespace and comments belong to the slice.
+    const lead = leadingTrivia(slice);
+    const text = slice.slice(lead).trim();
+    if (text === '') continue;
+    const at = lineAt(bytes, start + Buffer.byteLength(slice.slice(0, lead), 'utf8'));
+    out.push({
+      index: out.length,
+      text,
+      line: at.line + firstLine - 1,
+      column: at.column,
+      node: (raw.stmt ?? {}) as Record<string, unknown>,
+    });
+  }
+  return out;
+}
+
+/** Length (in characters) of the whitespace and comments that start a statement's slice. */
+function leadingTrivia(slice: string): number {
+  const tokens = scanSync(slice).tokens;
+  const first = tokens.find((t) => t.tokenName !== 'SQL_COMMENT' && t.tokenName !== 'C_COMMENT');
+  if (!first) return slice.length;
+  return Buffer.from(slice, 'utf8').subarray(0, first.start).toString('utf8').length;
+}
+
+/** The node's single key ("IndexStmt") and body. */
+export function nodeKind(node: Record<string, unknown>): { kind: string; body: Record<string, unknown> } {
+  const kind = Object.keys(node)[0] ?? '';
+  return { kind, body: (node[kind] ?? {}) as Record<string, unknown> };
+}
+
+/** Shortens a statement for messages and outputs. */
+export function shorten(text: string, max = 200): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

@@ -1,0 +1,128 @@
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checksumOf, loadMigrations } from '../../lambdas/migrate';
+
+async function folder(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'pgshift-mig-'));
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+  return dir;
+}
+
+describe('loadMigrations', () => {
+  test('reads golang-migrate up/down pairs in numeric order with checksums and directives', async () => {
+    // Prepare
+    const dir = await folder({
+      '10_third.up.sql': 'CREATE TABLE c (id bigint);',
+      '0002_second.up.sql':
+        '-- pgshift:no-transaction\n-- pgshift:lock-timeout 2s\n-- pgshift:statement-timeout 30min\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON b (id);',
+      '0002_second.down.sql': 'DROP INDEX IF EXISTS i;',
+      '0001_first.up.sql':
+        'CREATE TABLE a (id bigint);\n-- pgshift:allow ban-drop-table the table is unused since v2\nDROP TABLE old;',
+      'README.md': 'not a migration',
+    });
+    // Act
+    const ms = await loadMigrations(dir);
+    // Assess
+    expect(ms.map((m) => m.version)).toEqual(['1', '2', '10']);
+    expect(ms[0].checksum).toBe(
+      checksumOf(
+        'CREATE TABLE a (id bigint);\n-- pgshift:allow ban-drop-table the table is unused since v2\nDROP TABLE old;',
+      ),
+    );
+    expect(ms[0].up.allows).toEqual([
+      { rule: 'ban-drop-table', reason: 'the table is unused since v2', line: 2, statementIndex: 1 },
+    ]);
+    expect(ms[1]).toMatchObject({
+      name: 'second',
+      up: { noTransaction: true, lockTimeout: '2s', statementTimeout: '30min' },
+    });
+    expect(ms[1].down?.sql).toContain('DROP INDEX');
+    expect(ms[2].down).toBeUndefined();
+  });
+
+  test('reads dbmate single files with -- migrate:up / -- migrate:down sections', async () => {
+    const dir = await folder({
+      '20240101120000_create_things.sql':
+        '-- migrate:up\nCREATE TABLE things (id bigint);\n\n-- migrate:down\nDROP TABLE things;\n',
+      '20240102120000_index_things.sql':
+        '-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON things (id);\n-- migrate:down\nDROP INDEX i;\n',
+    });
+    const ms = await loadMigrations(dir);
+    expect(ms[0]).toMatchObject({ version: '20240101120000', name: 'create_things' });
+    expect(ms[0].up.sql).toContain('CREATE TABLE things');
+    expect(ms[0].up.sql).not.toContain('DROP TABLE');
+    expect(ms[0].down).toMatchObject({ firstLine: 4 });
+    expect(ms[1].up.noTransaction).toBe(true);
+  });
+
+  test.each([
+    [
+      'duplicate versions',
+      { '1_a.up.sql': 'SELECT 1;', '001_b.up.sql': 'SELECT 2;' },
+      /version 1 is defined more than once/,
+    ],
+    [
+      'a down without an up',
+      { '1_a.up.sql': 'SELECT 1;', '2_b.down.sql': 'SELECT 2;' },
+      /2_b.down.sql: a down migration without its up/,
+    ],
+    ['a malformed name', { 'create_things.sql': 'SELECT 1;' }, /create_things.sql: name does not follow/],
+    [
+      'a SQL syntax error (with line and column)',
+      { '1_a.up.sql': 'SELECT 1;\nCREATE TABLEE x ();' },
+      /1_a.up.sql:2:\d+: SQL syntax error/,
+    ],
+    [
+      'an allow without a reason',
+      { '1_a.up.sql': '-- pgshift:allow ban-drop-table\nDROP TABLE x;' },
+      /needs a rule id and a reason/,
+    ],
+    [
+      'an unknown directive',
+      { '1_a.up.sql': '-- pgshift:no-transactions\nSELECT 1;' },
+      /unknown directive pgshift:no-transactions/,
+    ],
+    ['a bad timeout', { '1_a.up.sql': '-- pgshift:lock-timeout soon\nSELECT 1;' }, /needs a duration/],
+    ['a dbmate file without -- migrate:up', { '1_a.sql': 'SELECT 1;' }, /no "-- migrate:up" section/],
+  ])('rejects %s with a MigrationFileError', async (_label, files, message) => {
+    const dir = await folder(files as Record<string, string>);
+    await expect(loadMigrations(dir)).rejects.toMatchObject({
+      name: 'MigrationFileError',
+      message: expect.stringMatching(message),
+    });
+  });
+
+  test('lists every problem of the folder in one error', async () => {
+    const dir = await folder({
+      '1_a.up.sql': 'SELECT 1;',
+      '1_b.up.sql': 'SELECT 1;',
+      '3_c.down.sql': 'SELECT 1;',
+    });
+    const err = await loadMigrations(dir).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      name: 'MigrationFileError',
+      details: {
+        problems: expect.arrayContaining([
+          expect.stringMatching(/version 1/),
+          expect.stringMatching(/3_c.down.sql/),
+        ]),
+      },
+    });
+  });
+
+  test('rejects an unreadable file and a missing folder', async () => {
+    const dir = await folder({ '1_a.up.sql': 'SELECT 1;' });
+    await chmod(join(dir, '1_a.up.sql'), 0o000);
+    const unreadable = process.getuid?.() === 0 ? undefined : /unreadable/;
+    if (unreadable)
+      await expect(loadMigrations(dir)).rejects.toMatchObject({
+        name: 'MigrationFileError',
+        message: expect.stringMatching(unreadable),
+      });
+    await expect(loadMigrations(join(dir, 'nope'))).rejects.toMatchObject({
+      name: 'MigrationFileError',
+      message: expect.stringMatching(/Cannot read migrations folder/),
+    });
+  });
+});
