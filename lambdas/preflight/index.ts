@@ -1,0 +1,10 @@
+/** Pre-flight checks' public surface for the CLI, the local runner and the report. */
+export { runPreflight, assertPreflightPassed, PREFLIGHT_CHECKS } from './run-preflight';
+export { DEFAULT_THRESHOLDS, resolveThresholds, type PreflightThresholds } from './thresholds';
+export {
+  CHECK_IDS,
+  type CheckId,
+  type PreflightDeps,
+  type PreflightOptions,
+  type StorageMetricsSource,
+} from './types';
