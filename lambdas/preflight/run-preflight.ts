@@ -1,7 +1,7 @@
 import { InputValidationError, PreflightFailedError } from '../shared/errors';
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
 import { parsePgVersion } from '../shared/pgtools';
-import type { PreflightCheckResult, PreflightReport } from '../shared/step';
+import type { PreflightCheckResult, PreflightReport, TerminatedSession } from '../shared/step';
 import { blockingTransactionsCheck } from './checks/blocking-transactions';
 import { connectionsCheck } from './checks/connections';
 import { diskSpaceCheck } from './checks/disk-space';
@@ -93,7 +93,9 @@ export async function runPreflight(deps: PreflightDeps, options: PreflightOption
       }
       checks.push(await runOne(check, ctx));
     }
-    const report = { ok: checks.every((c) => c.status !== 'fail'), checks };
+    const report: PreflightReport = { ok: checks.every((c) => c.status !== 'fail'), checks };
+    const terminated = terminatedSessions(checks);
+    if (terminated.length > 0) report.terminated = terminated;
     deps.log.info('pre-flight checks done', {
       ok: report.ok,
       checks: checks.map((c) => ({ id: c.id, status: c.status })),
@@ -102,6 +104,12 @@ export async function runPreflight(deps: PreflightDeps, options: PreflightOption
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+function terminatedSessions(checks: PreflightCheckResult[]): TerminatedSession[] {
+  const blocking = checks.find((c) => c.id === 'blocking-transactions');
+  const value = blocking?.value as { terminated?: TerminatedSession[] } | undefined;
+  return value?.terminated ?? [];
 }
 
 /** A check that cannot run (permission denied, timeout) fails with the reason rather than passing silently. */
@@ -117,9 +125,11 @@ async function runOne(check: PreflightCheck, ctx: CheckContext): Promise<Preflig
     });
     return {
       id: check.id,
-      status: 'fail',
+      status: check.statusWhenUnrunnable ?? 'fail',
       value: { error: e.message, sqlState: e.code },
-      message: `Could not run this check: ${e.message}. Fix the cause, or skip it with skipPreflight and a reason.`,
+      message:
+        `Could not run this check: ${e.message}. Grant pgshift's role pg_monitor (and pg_signal_backend for ` +
+        `terminateIdleInTransaction), or skip the check with skipPreflight and a reason.`,
     };
   }
 }

@@ -1,3 +1,5 @@
+import { ConfigurationError } from '../shared/errors';
+
 /**
  * Every number a pre-flight check judges against, with its default. docs/preflight.md explains each one; the
  * rates come from bench/preflight-rewrite-rate.ts (docs/performance.md) and are deliberately conservative.
@@ -65,6 +67,63 @@ export function resolveThresholds(overrides: Partial<PreflightThresholds> = {}):
   const out = { ...DEFAULT_THRESHOLDS };
   for (const [k, v] of Object.entries(overrides)) {
     if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
+/** `diskSafetyFactor` → `PGSHIFT_PREFLIGHT_DISK_SAFETY_FACTOR`: every threshold has one env var of that shape. */
+export function thresholdEnvName(key: keyof PreflightThresholds): string {
+  return `PGSHIFT_PREFLIGHT_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}
+
+const ENV_PREFIX = 'PGSHIFT_PREFLIGHT_';
+
+/** Thresholds that are rates or factors: zero would divide by zero or make every check vacuous. */
+const POSITIVE = new Set<keyof PreflightThresholds>([
+  'diskSafetyFactor',
+  'rewriteBytesPerSecond',
+  'scanBytesPerSecond',
+  'connectionsNeeded',
+]);
+
+/**
+ * Threshold overrides from the environment (the handler reads them once, at module scope). Lists every bad
+ * value, and every unknown `PGSHIFT_PREFLIGHT_*` variable (a typo would otherwise silently keep the default),
+ * in one ConfigurationError.
+ */
+export function thresholdsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<PreflightThresholds> {
+  const out: Partial<PreflightThresholds> = {};
+  const problems: string[] = [];
+  const known = new Map(
+    (Object.keys(DEFAULT_THRESHOLDS) as (keyof PreflightThresholds)[]).map((k) => [thresholdEnvName(k), k]),
+  );
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || raw === '') continue;
+    const key = known.get(name);
+    if (!key) {
+      problems.push(`${name} is not a pre-flight threshold (known: ${[...known.keys()].join(', ')})`);
+      continue;
+    }
+    if (key === 'blockingStatus') {
+      if (raw === 'fail' || raw === 'warn') out.blockingStatus = raw;
+      else problems.push(`${name} must be "fail" or "warn", not "${raw}"`);
+      continue;
+    }
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value) || value < 0) {
+      problems.push(`${name} must be a non-negative number, not "${raw}"`);
+      continue;
+    }
+    if (value === 0 && POSITIVE.has(key)) {
+      problems.push(`${name} must be greater than 0 (it divides or scales an estimate)`);
+      continue;
+    }
+    (out as Record<string, number>)[key] = value;
+  }
+  if (problems.length > 0) {
+    throw new ConfigurationError(`Pre-flight thresholds unusable: ${problems.join('; ')}`, {
+      details: { problems },
+    });
   }
   return out;
 }

@@ -17,6 +17,13 @@ export const CHECK_IDS = [
 ] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 
+/**
+ * pg_stat_activity rows of client sessions, including those whose details a role without pg_monitor cannot see
+ * (backend_type is then NULL too, but user and database still show; background processes have neither).
+ */
+export const CLIENT_BACKEND =
+  "(backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL AND datname IS NOT NULL))";
+
 /** Where free storage comes from on AWS: the RDS instance, or the Aurora cluster's writer. */
 export interface StorageMetricsSource {
   cloudWatch: CloudWatchClient;
@@ -34,8 +41,11 @@ export interface PreflightDeps {
   storageMetrics?: StorageMetricsSource;
   /** Milliseconds the step that applies the migrations will have (Lambda timeout or Fargate budget). */
   timeBudgetMs?: number;
-  /** The pg_dump that the backup will run (`pgToolVersion('pg_dump')`). */
-  pgDumpVersion: () => Promise<ToolVersion>;
+  /**
+   * The version of the pg_dump the backup will run (`backupPgDumpVersion()`: the image's declared major on AWS,
+   * the local pg_dump otherwise). Absent or rejecting: the versions check says `skipped` for pg_dump.
+   */
+  pgDumpVersion?: () => Promise<ToolVersion>;
   log: Log;
 }
 
@@ -83,5 +93,10 @@ export interface CheckContext {
 /** One pre-flight check: an id and a function that measures and judges. */
 export interface PreflightCheck {
   id: CheckId;
+  /**
+   * What a check that cannot run (permission denied, unsupported function) reports. @default 'fail': a check
+   * guarding against damage must not pass silently; advisory checks (replication) only warn.
+   */
+  statusWhenUnrunnable?: 'fail' | 'warn';
   run(ctx: CheckContext): Promise<PreflightCheckResult>;
 }

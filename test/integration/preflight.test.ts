@@ -16,6 +16,7 @@ import { historyTablesExist, readHistory } from '../../lambdas/shared/history';
 import { captureLogger } from '../../lambdas/shared/logger';
 import { pgToolVersion } from '../../lambdas/shared/pgtools';
 import type { PreflightCheckResult, PreflightReport } from '../../lambdas/shared/step';
+import { backupPgDumpVersion } from '../../lambdas/preflight/pg-dump-version';
 import { runPreflight } from '../../lambdas/preflight/run-preflight';
 import type { PreflightDeps, PreflightOptions } from '../../lambdas/preflight/types';
 import { freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
@@ -78,6 +79,16 @@ async function sessionAlive(db: TestDatabase, pid: number): Promise<boolean> {
   const c = await db.client();
   const res = await c.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid]);
   return res.rowCount === 1;
+}
+
+/** DROP ROLE fails while a backend of that role still exits; wait for it (a terminated backend goes quickly). */
+async function dropRoleWhenGone(admin: Client, role: string): Promise<void> {
+  for (let i = 0; i < 50; i += 1) {
+    const res = await admin.query('SELECT 1 FROM pg_stat_activity WHERE usename = $1', [role]);
+    if (res.rowCount === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await admin.query(`DROP ROLE ${role}`);
 }
 
 describe('preflight: blocking-transactions', () => {
@@ -165,6 +176,95 @@ describe('preflight: blocking-transactions', () => {
     await expect(app.query('SELECT 1')).rejects.toThrow();
     expect(d.log.lines.some((l) => l.level === 'warn' && l.extra?.pid === pid)).toBe(true);
     await app.end().catch(() => undefined);
+  });
+
+  test('a session pgshift may not terminate is reported with the reason, the others are still terminated, and the check still fails', async () => {
+    // Prepare: preflight runs as a role with pg_monitor (sees every session) but no superuser; one idle session is
+    // the superuser's (cannot be signalled), one is the role's own (can be). Roles are cluster-wide: a unique name, dropped afterwards.
+    const role = `pf_role_${Date.now()}`;
+    const admin = await db.client();
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pf-role-pw' IN ROLE pg_monitor`);
+    await admin.query(`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${role}`);
+    const roleTarget = { ...db.target, user: role, password: 'pf-role-pw' };
+    const superSession = await connect(db.target, 'admin-console');
+    const ownSession = await connect(roleTarget, 'own-worker');
+    try {
+      const superPid = await backendPid(superSession);
+      const ownPid = await backendPid(ownSession);
+      for (const c of [superSession, ownSession]) {
+        await c.query('BEGIN');
+        await c.query('SELECT * FROM other');
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      // Act
+      const report = await runPreflight(
+        { ...deps(db), connect: () => connect(roleTarget, 'pgshift-preflight') },
+        options([analysis([{ table: 'items', rewrite: true }])], {
+          thresholds: { idleInTransactionSeconds: 0 },
+          terminateIdleInTransaction: true,
+        }),
+      );
+      // Assess
+      const c = check(report, 'blocking-transactions');
+      expect(c.status).toBe('fail');
+      expect(report.terminated).toEqual([{ pid: ownPid, user: role, application: 'own-worker' }]);
+      const value = c.value as {
+        terminateFailed: { pid: number; error: string }[];
+        blocking: { pid: number }[];
+      };
+      expect(value.terminateFailed).toEqual([
+        { pid: superPid, error: expect.stringMatching(/permission denied|must be a/) },
+      ]);
+      expect(value.blocking.map((b) => b.pid)).toEqual([superPid]);
+      expect(c.message).toContain(`Could not terminate: pid ${superPid}`);
+      expect(await sessionAlive(db, superPid)).toBe(true);
+      expect(await sessionAlive(db, ownPid)).toBe(false);
+    } finally {
+      await superSession.end();
+      await ownSession.end().catch(() => undefined);
+      await admin.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role}`);
+      await dropRoleWhenGone(admin, role);
+    }
+  });
+
+  test("without pg_monitor, another role's session holding a conflicting lock still fails the check; hidden others warn", async () => {
+    // Prepare: preflight runs as a plain role; the superuser's sessions hide their state from it.
+    const role = `pf_plain_${Date.now()}`;
+    const admin = await db.client();
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pf-role-pw'`);
+    const roleTarget = { ...db.target, user: role, password: 'pf-role-pw' };
+    const holder = await connect(db.target, 'reporting');
+    try {
+      const holderPid = await backendPid(holder);
+      await holder.query('BEGIN');
+      await holder.query('SELECT count(*) FROM items');
+      const asPlainRole: PreflightDeps = {
+        ...deps(db),
+        connect: () => connect(roleTarget, 'pgshift-preflight'),
+      };
+      // Act: the migration takes ACCESS EXCLUSIVE on items (conflicts), then only touches "other" (does not).
+      const onItems = await runPreflight(
+        asPlainRole,
+        options([analysis([{ table: 'items', rewrite: true }])]),
+      );
+      const onOther = await runPreflight(
+        asPlainRole,
+        options([analysis([{ table: 'other', rewrite: true }])]),
+      );
+      // Assess
+      const blocked = check(onItems, 'blocking-transactions');
+      expect(blocked.status).toBe('fail');
+      expect(blocked.message).toContain(`pid ${holderPid}`);
+      expect(blocked.message).toContain('AccessShareLock on public.items');
+      expect(blocked.message).toContain('grant it pg_monitor');
+      const unseen = check(onOther, 'blocking-transactions');
+      expect(unseen.status).toBe('warn');
+      expect((unseen.value as { hiddenSessions: number[] }).hiddenSessions).toContain(holderPid);
+      expect(unseen.message).toContain("grant pgshift's role pg_monitor");
+    } finally {
+      await holder.end();
+      await dropRoleWhenGone(admin, role);
+    }
   });
 
   test('a long transaction above the threshold blocks; blockingStatus "warn" downgrades it', async () => {
@@ -330,6 +430,38 @@ describe('preflight: versions', () => {
     expect(c.status).toBe('fail');
     expect(c.message).toMatch(/pg_dump 13\.0 is older than the server \(15\./);
     expect(report.ok).toBe(false);
+  });
+
+  test('pg_dump unavailable (no binary, no PGSHIFT_IMAGE_PG_MAJOR) says skipped with the reason, not pass', async () => {
+    // Prepare: PGSHIFT_PG_BIN points at an empty directory, as on a NodejsFunction without pg binaries.
+    const empty = mkdtempSync(join(tmpdir(), 'pgshift-no-pgdump-'));
+    // Act
+    const report = await runPreflight(
+      deps(db, { pgDumpVersion: backupPgDumpVersion({ ...process.env, PGSHIFT_PG_BIN: empty }) }),
+      options([]),
+    );
+    // Assess
+    const c = check(report, 'versions');
+    expect(c.status).toBe('skipped');
+    expect(c.message).toContain(`pg_dump not found in PGSHIFT_PG_BIN=${empty}`);
+    expect(c.message).toContain('PGSHIFT_IMAGE_PG_MAJOR');
+    expect(report.ok).toBe(true);
+  });
+
+  test("the image's declared pg_dump major (PGSHIFT_IMAGE_PG_MAJOR) is what counts, not a local binary", async () => {
+    const older = await runPreflight(
+      deps(db, { pgDumpVersion: backupPgDumpVersion({ ...process.env, PGSHIFT_IMAGE_PG_MAJOR: '14' }) }),
+      options([]),
+    );
+    const same = await runPreflight(
+      deps(db, { pgDumpVersion: backupPgDumpVersion({ ...process.env, PGSHIFT_IMAGE_PG_MAJOR: '15' }) }),
+      options([]),
+    );
+    expect(check(older, 'versions').status).toBe('fail');
+    expect(check(same, 'versions')).toMatchObject({
+      status: 'pass',
+      value: expect.objectContaining({ pgDump: { text: '15 (image PGSHIFT_IMAGE_PG_MAJOR)', major: 15 } }),
+    });
   });
 
   test("the rig's own pg_dump passes", async () => {

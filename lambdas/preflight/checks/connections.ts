@@ -1,5 +1,5 @@
 import type { PreflightCheckResult } from '../../shared/step';
-import type { CheckContext, PreflightCheck } from '../types';
+import { CLIENT_BACKEND, type CheckContext, type PreflightCheck } from '../types';
 
 /** connections: client connections vs max_connections (minus reserved), this database's and role's limits. */
 export const connectionsCheck: PreflightCheck = {
@@ -20,16 +20,16 @@ export const connectionsCheck: PreflightCheck = {
               current_setting('superuser_reserved_connections')::int
                 + COALESCE(current_setting('reserved_connections', true)::int, 0)
                 + COALESCE(current_setting('rds.rds_superuser_reserved_connections', true)::int, 0) AS reserved,
-              (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS used,
+              (SELECT count(*)::int FROM pg_stat_activity WHERE ${CLIENT_BACKEND}) AS used,
               (SELECT count(*)::int FROM pg_stat_activity
-                WHERE backend_type = 'client backend' AND datname = current_database()) AS db_used,
+                WHERE ${CLIENT_BACKEND} AND datname = current_database()) AS db_used,
               (SELECT datconnlimit FROM pg_database WHERE datname = current_database()) AS db_limit,
               (SELECT count(*)::int FROM pg_stat_activity
-                WHERE backend_type = 'client backend' AND usename = current_user) AS role_used,
+                WHERE ${CLIENT_BACKEND} AND usename = current_user) AS role_used,
               (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user) AS role_limit,
               (SELECT COALESCE(json_agg(json_build_object('application', app, 'count', n) ORDER BY n DESC, app), '[]')
                  FROM (SELECT COALESCE(NULLIF(application_name, ''), '(none)') AS app, count(*)::int AS n
-                         FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1) s) AS by_app`,
+                         FROM pg_stat_activity WHERE ${CLIENT_BACKEND} GROUP BY 1) s) AS by_app`,
     );
     const r = res.rows[0];
     const usable = Math.max(r.max - r.reserved, 0);

@@ -8,6 +8,8 @@ import type { CheckContext, PreflightCheck } from '../types';
  */
 export const replicationCheck: PreflightCheck = {
   id: 'replication',
+  // Advisory: lag and retained WAL never stop a migration on their own, so neither does being unable to read them.
+  statusWhenUnrunnable: 'warn',
   async run(ctx: CheckContext): Promise<PreflightCheckResult> {
     const th = ctx.thresholds;
     const recovery = await ctx.client.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby');
