@@ -2,7 +2,7 @@ import { ConfigurationError } from '../shared/errors';
 
 /**
  * Every number a pre-flight check judges against, with its default. docs/preflight.md explains each one; the
- * rates come from bench/preflight-rewrite-rate.ts (docs/performance.md) and are deliberately conservative.
+ * rates are conservative defaults for gp3-class storage, not measured by pgshift: set them from your own timings.
  */
 export interface PreflightThresholds {
   /** disk-space: required bytes are multiplied by this (a rewrite briefly holds old + new copy, plus WAL). */
