@@ -40,6 +40,10 @@ export interface PgshiftConfig {
   backupCompression: string;
   /** Local S3-compatible endpoint (AWS_ENDPOINT_URL_S3); unset on AWS. */
   s3Endpoint?: string;
+  /** RDS instance id for CloudWatch metrics (PGSHIFT_RDS_INSTANCE_ID); unset locally. */
+  rdsInstanceId?: string;
+  /** Aurora cluster id for CloudWatch metrics (PGSHIFT_RDS_CLUSTER_ID); unset locally. */
+  rdsClusterId?: string;
 }
 
 function read(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -84,6 +88,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
     statementTimeout: read(env, 'PGSHIFT_STATEMENT_TIMEOUT') ?? '15min',
     backupCompression: read(env, 'PGSHIFT_BACKUP_COMPRESSION') ?? '1',
     s3Endpoint: read(env, 'AWS_ENDPOINT_URL_S3'),
+    rdsInstanceId: read(env, 'PGSHIFT_RDS_INSTANCE_ID'),
+    rdsClusterId: read(env, 'PGSHIFT_RDS_CLUSTER_ID'),
   };
 }
 

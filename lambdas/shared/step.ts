@@ -64,4 +64,13 @@ export interface PreflightReport {
   /** False when any check failed: the state machine stops before the backup. */
   ok: boolean;
   checks: PreflightCheckResult[];
+  /** Idle-in-transaction sessions terminated on request (`terminateIdleInTransaction`); absent when none. */
+  terminated?: TerminatedSession[];
+}
+
+/** A session pre-flight terminated because the input asked for it, named for the people who own it. */
+export interface TerminatedSession {
+  pid: number;
+  user: string | null;
+  application: string;
 }

@@ -1,0 +1,105 @@
+import type { ClientBase } from 'pg';
+import type { PreflightCheckResult } from '../../shared/step';
+import { estimateCosts, formatSeconds } from '../estimate';
+import type { CheckContext, PreflightCheck } from '../types';
+
+/**
+ * A timeout setting in milliseconds as the server reads it ("5s", "15min", "500" = ms; 0 = none), so pgshift
+ * interprets it exactly as PostgreSQL will. Set locally inside a rolled-back transaction.
+ */
+async function timeoutMs(
+  client: ClientBase,
+  name: 'statement_timeout' | 'lock_timeout',
+  value: string,
+): Promise<number> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT set_config($1, $2, true)', [name, value]);
+    const res = await client.query<{ ms: string }>('SELECT setting AS ms FROM pg_settings WHERE name = $1', [
+      name,
+    ]);
+    return Number(res.rows[0].ms);
+  } finally {
+    await client.query('ROLLBACK');
+  }
+}
+
+/**
+ * timeouts: each statement's estimated time (rewrite/index build: size / measured rate; locked scan: size /
+ * scan rate) against the migration's statement_timeout, and the whole run against the apply step's time budget.
+ */
+export const timeoutsCheck: PreflightCheck = {
+  id: 'timeouts',
+  async run(ctx: CheckContext): Promise<PreflightCheckResult> {
+    const th = ctx.thresholds;
+    const costs = estimateCosts(ctx.analyses, ctx.relations, th);
+    const warnings: string[] = [];
+    const failures: string[] = [];
+    const migrations = [];
+    let totalSeconds = 0;
+    for (const a of ctx.analyses) {
+      const id = `${a.version}_${a.name}`;
+      let statementMs: number;
+      let lockMs: number;
+      try {
+        statementMs = await timeoutMs(ctx.client, 'statement_timeout', a.statementTimeout);
+        lockMs = await timeoutMs(ctx.client, 'lock_timeout', a.lockTimeout);
+      } catch (err) {
+        failures.push(`${id}: unusable timeout setting (${(err as Error).message})`);
+        continue;
+      }
+      const perStatement = new Map<number, number>();
+      for (const c of costs.filter((x) => x.migration === id)) {
+        perStatement.set(c.statementIndex, (perStatement.get(c.statementIndex) ?? 0) + c.seconds);
+      }
+      const longest = Math.max(0, ...perStatement.values());
+      const seconds = [...perStatement.values()].reduce((s, x) => s + x, 0);
+      totalSeconds += seconds;
+      migrations.push({
+        migration: id,
+        statementTimeoutMs: statementMs,
+        lockTimeoutMs: lockMs,
+        estimatedSeconds: Math.round(seconds * 10) / 10,
+        longestStatementSeconds: Math.round(longest * 10) / 10,
+      });
+      if (statementMs > 0 && longest * 1000 > statementMs * th.timeoutWarnRatio) {
+        warnings.push(
+          `${id}: its slowest statement may take ~${formatSeconds(longest)} against statement_timeout ` +
+            `${a.statementTimeout}; raise that migration's statement_timeout or split the work`,
+        );
+      }
+      if (lockMs === 0) {
+        warnings.push(
+          `${id}: lock_timeout is disabled, so a blocked ALTER waits forever while every query queues behind it`,
+        );
+      }
+    }
+    const budgetMs = ctx.deps.timeBudgetMs;
+    if (budgetMs !== undefined && totalSeconds * 1000 > budgetMs * th.timeoutWarnRatio) {
+      warnings.push(
+        `all pending migrations may take ~${formatSeconds(totalSeconds)} against a time budget of ` +
+          `${formatSeconds(budgetMs / 1000)}; use runner "fargate" or apply fewer migrations per run`,
+      );
+    }
+    const value = {
+      migrations,
+      estimatedSeconds: Math.round(totalSeconds * 10) / 10,
+      timeBudgetMs: budgetMs ?? null,
+      rewriteBytesPerSecond: th.rewriteBytesPerSecond,
+      scanBytesPerSecond: th.scanBytesPerSecond,
+    };
+    if (failures.length > 0) {
+      return { id: this.id, status: 'fail', value, message: `${[...failures, ...warnings].join('; ')}.` };
+    }
+    if (warnings.length > 0)
+      return { id: this.id, status: 'warn', value, message: `${warnings.join('; ')}.` };
+    const budgetText =
+      budgetMs === undefined ? ' No time budget given: only statement timeouts were compared.' : '';
+    return {
+      id: this.id,
+      status: 'pass',
+      value,
+      message: `Estimated ~${formatSeconds(totalSeconds)} of rewrites, index builds and locked scans fit the timeouts.${budgetText}`,
+    };
+  },
+};

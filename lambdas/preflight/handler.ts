@@ -1,0 +1,92 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { loadConfig, resolveTarget } from '../shared/config';
+import { connect, type DatabaseTarget } from '../shared/db';
+import { ConfigurationError, InputValidationError } from '../shared/errors';
+import { optionalEnv } from '../shared/env';
+import { createLogger } from '../shared/logger';
+import type { StepEvent, StepOutput } from '../shared/step';
+import { backupPgDumpVersion } from './pg-dump-version';
+import { runPreflight } from './run-preflight';
+import { thresholdsFromEnv } from './thresholds';
+
+/** Lambda's maximum timeout: the most the migrate function's apply can ever have when the stack says nothing. */
+const LAMBDA_MAX_SECONDS = 900;
+
+/**
+ * The apply step's time budget in ms: PGSHIFT_APPLY_TIME_BUDGET_SECONDS (the stack sets it to the migrate
+ * function's timeout), else Lambda's 15-minute maximum. Not this function's own remaining time: preflight's
+ * timeout says nothing about how long the apply may run.
+ */
+function applyTimeBudgetMs(env: NodeJS.ProcessEnv): number {
+  const raw = optionalEnv('PGSHIFT_APPLY_TIME_BUDGET_SECONDS', env);
+  if (raw === undefined) return LAMBDA_MAX_SECONDS * 1000;
+  if (!/^\d+$/.test(raw) || Number(raw) === 0) {
+    throw new ConfigurationError(
+      `PGSHIFT_APPLY_TIME_BUDGET_SECONDS must be a positive number of seconds, not "${raw}"`,
+    );
+  }
+  return Number(raw) * 1000;
+}
+
+// Read once per container: a bad value fails every invocation with a ConfigurationError naming it.
+const config = loadConfig();
+const thresholds = thresholdsFromEnv();
+const timeBudgetMs = applyTimeBudgetMs(process.env);
+const pgDumpVersion = backupPgDumpVersion();
+const log = createLogger('preflight');
+// Created even when no RDS id is configured: construction is offline and cheap, and it keeps one client per container.
+const cloudWatch = new CloudWatchClient({});
+let secrets: SecretsManagerClient | undefined;
+let target: Promise<DatabaseTarget> | undefined;
+
+/** The secret is read once per container; a failed read is retried on the next invocation. */
+function databaseTarget(): Promise<DatabaseTarget> {
+  target ??= resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch((err: unknown) => {
+    target = undefined;
+    throw err;
+  });
+  return target;
+}
+
+/**
+ * Pre-flight step: judges the plan step's analyses against the live database and returns the PreflightReport
+ * as a StepOutput. A failed check does not throw: the state machine's Choice state reads `ok`. Bad input (no
+ * plan analyses, unknown skip ids) and an unreachable database do throw.
+ */
+export async function handler(event: StepEvent): Promise<StepOutput> {
+  const analyses = event.results?.plan?.analyses;
+  if (!Array.isArray(analyses)) {
+    throw new InputValidationError([
+      'results.plan.analyses: missing; the plan step must run before preflight and return its analyses',
+    ]);
+  }
+  const dbTarget = await databaseTarget();
+  const report = await runPreflight(
+    {
+      connect: () => connect(dbTarget, 'pgshift-preflight'),
+      storageMetrics:
+        config.rdsInstanceId !== undefined || config.rdsClusterId !== undefined
+          ? { cloudWatch, rdsInstanceId: config.rdsInstanceId, rdsClusterId: config.rdsClusterId }
+          : undefined,
+      timeBudgetMs,
+      pgDumpVersion,
+      log,
+    },
+    {
+      analyses,
+      executionId: event.execution.id,
+      thresholds,
+      skip: event.input.skipPreflight
+        ? { ids: event.input.skipPreflight, reason: event.input.skipReason }
+        : undefined,
+      terminateIdleInTransaction: event.input.terminateIdleInTransaction === true,
+    },
+  );
+  return {
+    step: 'preflight',
+    ok: report.ok,
+    checks: report.checks,
+    ...(report.terminated ? { terminated: report.terminated } : {}),
+  };
+}
