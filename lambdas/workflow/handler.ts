@@ -51,7 +51,8 @@ export async function handler(event: ValidateEvent | StepEvent): Promise<Validat
       bucket: requireEnv('PGSHIFT_BUCKET'),
       kmsKeyId: optionalEnv('PGSHIFT_KMS_KEY_ID'),
     };
-    const database = event.input.database ?? defaultDatabase ?? 'unknown';
+    // Same precedence as the Fargate task that wrote it (lambdas/fargate/task.ts): the configured name first.
+    const database = defaultDatabase ?? event.input.database ?? 'unknown';
     const executionName = event.execution.name ?? event.execution.id.split(':').pop() ?? event.execution.id;
     return readTaskResult(store, database, executionName, step);
   }
