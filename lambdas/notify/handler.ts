@@ -10,6 +10,7 @@ import { startDurationWatchdog, stopDurationWatchdog } from './watchdog';
 
 const log = createLogger('notify');
 const topicArn = optionalEnv('PGSHIFT_TOPIC_ARN');
+const defaultDatabase = optionalEnv('PGSHIFT_DATABASE');
 const watchdogRoleArn = optionalEnv('PGSHIFT_WATCHDOG_ROLE_ARN');
 const watchdogGroup = optionalEnv('PGSHIFT_WATCHDOG_GROUP');
 const warningMinutes = Number(optionalEnv('PGSHIFT_DURATION_WARNING_MINUTES') ?? '60');
@@ -40,7 +41,7 @@ function unpack(
     ? state.input
     : ({
         action: typeof raw.action === 'string' ? raw.action : 'unknown',
-        database: typeof raw.database === 'string' ? raw.database : undefined,
+        database: typeof raw.database === 'string' ? raw.database : defaultDatabase,
       } as StepEvent['input']);
   return {
     input,
