@@ -62,3 +62,8 @@ export function reportKeys(database: string, at: Date): { json: string; md: stri
 export function latestSchemaKey(database: string): string {
   return `schemas/${keySegment(database)}/latest.json`;
 }
+
+/** `runs/<db>/<execution name>/<step>.json`: a Fargate task's StepOutput, read back by collect-task-result. */
+export function taskResultKey(database: string, executionName: string, step: string): string {
+  return `runs/${keySegment(database)}/${keySegment(executionName)}/${keySegment(step)}.json`;
+}
