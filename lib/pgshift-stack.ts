@@ -1,15 +1,223 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Annotations, ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { Alerts } from './alerts';
 import { BackupBucket } from './backup-bucket';
+import { parsePgshiftContext, SAMPLE_CONTEXT, type PgshiftContext } from './context';
+import { FargateRunner } from './fargate-runner';
+import { MaintenanceWindows } from './maintenance-windows';
+import { acknowledgeWildcardResource } from './nag';
+import { REPO_ROOT } from './pgshift-function';
+import { BUCKET_ACCESS, StepFunctions } from './step-functions';
+import { Workflow } from './workflow';
 
-export type PgshiftStackProps = StackProps;
+/** What the image's build context leaves out: the Dockerfile copies only package*.json, tsconfig and lambdas/. */
+export const IMAGE_ASSET_EXCLUDE = [
+  'node_modules',
+  'cdk.out',
+  '.git',
+  '.ci',
+  '.pgshift-local',
+  'coverage',
+  'test',
+  'bench',
+  'docs',
+  'bin',
+  'lib',
+  '*.log',
+  '.jest-results.json',
+];
+
+export interface PgshiftStackProps extends StackProps {
+  /** The validated `pgshift` context. @default the documented sample (synthesizes; not deployable as is) */
+  readonly config?: PgshiftContext;
+}
 
 /** Wires pgshift's constructs together. No business logic here: that lives in lambdas/. */
 export class PgshiftStack extends Stack {
   readonly backups: BackupBucket;
+  readonly alerts: Alerts;
+  readonly functions: StepFunctions;
+  readonly fargate: FargateRunner;
+  readonly workflow: Workflow;
+  readonly maintenance: MaintenanceWindows;
 
   constructor(scope: Construct, id: string, props: PgshiftStackProps = {}) {
     super(scope, id, props);
-    this.backups = new BackupBucket(this, 'Backups');
+    // Access logs are delivered under a bucket policy, not the legacy LogDeliveryWrite ACL (ACLs stay disabled).
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
+    const config = props.config ?? parsePgshiftContext(SAMPLE_CONTEXT);
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    const stateMachineName = `${this.stackName}-pgshift`;
+
+    this.backups = new BackupBucket(this, 'Backups', {
+      glacierAfterDays: config.backups.glacierAfterDays,
+      expireAfterDays: config.backups.expireAfterDays,
+      noncurrentExpireAfterDays: config.backups.noncurrentExpireAfterDays,
+      objectLock: config.backups.objectLock,
+    });
+    const durationWarning = Duration.minutes(config.workflow.durationWarningMinutes);
+    this.alerts = new Alerts(this, 'Alerts', {
+      emails: config.alerts.emails,
+      slack: config.alerts.slack,
+      durationWarning,
+    });
+
+    // The database's network, imported without lookups (synth needs no credentials).
+    const net = config.network;
+    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId: net.vpcId,
+      availabilityZones:
+        net.availabilityZones ?? net.subnetIds.map((_, i) => `${this.region}${'abcdef'[i % 6]}`),
+    });
+    const network = {
+      vpc,
+      subnets: net.subnetIds.map((sid, i) => {
+        const subnet = ec2.Subnet.fromSubnetId(this, `Subnet${i}`, sid);
+        Annotations.of(subnet).acknowledgeWarning(
+          '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+          'pgshift only places functions and tasks in the subnet; it never reads its route table.',
+        );
+        return subnet;
+      }),
+      securityGroups: [
+        ec2.SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', net.securityGroupId, { mutable: false }),
+      ],
+    };
+
+    const migrationsDir = config.migrationsDir;
+    if (!fs.existsSync(path.join(REPO_ROOT, migrationsDir))) {
+      Annotations.of(this).addWarningV2(
+        'pgshift:migrationsDir',
+        `Migrations folder "${migrationsDir}" does not exist: the migrate function is deployed without migrations.`,
+      );
+    }
+
+    // One image for backup, restore and schema (Lambda) and the Fargate task.
+    const image = new ecrAssets.DockerImageAsset(this, 'PgToolsImage', {
+      directory: REPO_ROOT,
+      file: 'lambdas/image/Dockerfile',
+      buildArgs: { PG_MAJOR: String(config.pgMajor) },
+      platform: ecrAssets.Platform.LINUX_AMD64,
+      exclude: IMAGE_ASSET_EXCLUDE,
+    });
+
+    this.functions = new StepFunctions(this, 'Steps', {
+      backups: this.backups,
+      topic: this.alerts.topic,
+      database: config.database,
+      databaseName: config.databaseName,
+      network,
+      image: (cmd) => lambda.DockerImageCode.fromEcr(image.repository, { tagOrDigest: image.imageTag, cmd }),
+      imagePgMajor: config.pgMajor,
+      migrationsDir,
+      lockTimeout: config.workflow.lockTimeout,
+      statementTimeout: config.workflow.statementTimeout,
+      backupCompression: config.workflow.backupCompression,
+      logRetention,
+      watchdog: {
+        scheduleGroupName: this.alerts.scheduleGroup.scheduleGroupName,
+        schedulerRole: this.alerts.schedulerRole,
+        warningMinutes: config.workflow.durationWarningMinutes,
+      },
+    });
+
+    this.fargate = new FargateRunner(this, 'Fargate', {
+      network,
+      image: ecs.ContainerImage.fromDockerImageAsset(image),
+      bucket: this.backups.bucket,
+      key: this.backups.key,
+      access: { read: BUCKET_ACCESS.fargate.read ?? [], write: BUCKET_ACCESS.fargate.write ?? [] },
+      databaseSecretArn: config.database.secretArn,
+      databaseSecretKmsKeyArn: config.database.secretKmsKeyArn,
+      environment: {
+        PGSHIFT_DATABASE: config.databaseName,
+        PGSHIFT_BACKUP_COMPRESSION: config.workflow.backupCompression,
+        ...(config.database.host ? { PGSHIFT_DB_HOST: config.database.host } : {}),
+        ...(config.database.port !== undefined ? { PGSHIFT_DB_PORT: String(config.database.port) } : {}),
+        ...(config.database.name ? { PGSHIFT_DB_NAME: config.database.name } : {}),
+        ...(config.database.sslMode ? { PGSHIFT_DB_SSLMODE: config.database.sslMode } : {}),
+      },
+      cpu: config.fargate.cpu,
+      memoryMiB: config.fargate.memoryMiB,
+      logRetention,
+    });
+
+    this.workflow = new Workflow(this, 'Workflow', {
+      functions: {
+        workflow: this.functions.fn('workflow'),
+        notify: this.functions.fn('notify'),
+        migrate: this.functions.fn('migrate'),
+        preflight: this.functions.fn('preflight'),
+        schema: this.functions.fn('schema'),
+        report: this.functions.fn('report'),
+        backup: this.functions.fn('backup'),
+        restore: this.functions.fn('restore'),
+      },
+      fargate: this.fargate,
+      stateMachineName,
+      fargateThresholdBytes: config.workflow.fargateThresholdBytes,
+      executionTimeout: Duration.minutes(config.workflow.executionTimeoutMinutes),
+      lockRetry: config.workflow.lockRetry,
+      fargateTimeout: Duration.minutes(config.fargate.timeoutMinutes),
+      logRetention,
+    });
+    const stateMachine = this.workflow.stateMachine;
+    this.alerts.watch(stateMachine);
+
+    // The lock check at start: the workflow function lists this state machine's RUNNING executions. The ARN is
+    // built from the fixed name, as referencing the state machine would make a dependency cycle.
+    const stateMachineArn = this.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.functions
+      .fn('workflow')
+      .addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [stateMachineArn] }),
+      );
+    // The watchdog: one-time schedules in its own group, passing only the scheduler role.
+    const notify = this.functions.fn('notify');
+    const scheduleArn = this.formatArn({
+      service: 'scheduler',
+      resource: 'schedule',
+      resourceName: `${this.alerts.scheduleGroup.scheduleGroupName}/*`,
+    });
+    notify.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'],
+        resources: [scheduleArn],
+      }),
+    );
+    notify.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [this.alerts.schedulerRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }),
+    );
+    acknowledgeWildcardResource(
+      notify.role as iam.Role,
+      scheduleArn,
+      "Watchdog schedules are created per execution (names unknown in advance), only inside pgshift's own schedule group.",
+    );
+
+    this.maintenance = new MaintenanceWindows(this, 'MaintenanceWindows', {
+      stateMachine,
+      windows: config.maintenanceWindows,
+    });
+
+    new CfnOutput(this, 'StateMachineArn', { key: 'StateMachineArn', value: stateMachine.stateMachineArn });
+    new CfnOutput(this, 'BucketName', { key: 'BucketName', value: this.backups.bucket.bucketName });
+    new CfnOutput(this, 'TopicArn', { key: 'TopicArn', value: this.alerts.topic.topicArn });
   }
 }

@@ -1,38 +1,366 @@
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { PgshiftStack } from '../../lib/pgshift-stack';
+import { Match } from 'aws-cdk-lib/assertions';
+import { SAMPLE_CONTEXT } from '../../lib/context';
+import { synth } from './helpers';
 
-function template(): Template {
-  const app = new App();
-  return Template.fromStack(new PgshiftStack(app, 'Test', {}));
+// One synth serves the assertions that need no special context.
+const { template: t } = synth({
+  alerts: { emails: ['dba@example.com'] },
+  maintenanceWindows: [
+    {
+      name: 'nightly-backup',
+      schedule: 'cron(0 3 * * ? *)',
+      timezone: 'Europe/Paris',
+      input: { action: 'backup' },
+    },
+    { name: 'sunday-migrate', schedule: 'cron(0 4 ? * SUN *)', input: { action: 'migrate' }, enabled: false },
+  ],
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation properties are untyped JSON
+function functionByStep(step: string): Record<string, any> {
+  const fns = t.findResources('AWS::Lambda::Function', {
+    Properties: { Environment: { Variables: Match.objectLike({ PGSHIFT_STEP: step }) } },
+  });
+  const list = Object.values(fns);
+  expect(list).toHaveLength(1);
+  return list[0].Properties;
 }
 
-test('backup bucket encrypts with its own customer-managed KMS key', () => {
-  const t = template();
-  t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
-  t.hasResourceProperties('AWS::S3::Bucket', {
-    BucketEncryption: {
-      ServerSideEncryptionConfiguration: [
-        Match.objectLike({
-          ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }),
-          BucketKeyEnabled: true,
-        }),
-      ],
-    },
+describe('backup bucket', () => {
+  test('encrypts with its own customer-managed, rotating KMS key and a bucket key', () => {
+    t.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      Description: 'pgshift backups, schemas and reports',
+    });
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          Match.objectLike({
+            ServerSideEncryptionByDefault: Match.objectLike({
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: Match.anyValue(),
+            }),
+            BucketKeyEnabled: true,
+          }),
+        ],
+      },
+    });
+  });
+
+  test('blocks public access, is versioned and is retained with the stack', () => {
+    t.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        VersioningConfiguration: { Status: 'Enabled' },
+        LoggingConfiguration: Match.objectLike({ DestinationBucketName: Match.anyValue() }),
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+      }),
+    });
+  });
+
+  test('rejects non-TLS requests and puts that ask for other encryption or another key', () => {
+    t.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Sid: 'DenyPutWithOtherEncryption',
+            Effect: 'Deny',
+            Action: 's3:PutObject',
+            Condition: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+          }),
+          Match.objectLike({
+            Sid: 'DenyPutWithOtherKmsKey',
+            Effect: 'Deny',
+            Action: 's3:PutObject',
+            Condition: {
+              StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': Match.anyValue() },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  test('moves backups to Glacier Instant Retrieval and expires them per the retention context', () => {
+    const { template } = synth({
+      backups: { glacierAfterDays: 14, expireAfterDays: 400, noncurrentExpireAfterDays: 7 },
+    });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: [
+          Match.objectLike({
+            Status: 'Enabled',
+            Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 14 }],
+            ExpirationInDays: 400,
+            NoncurrentVersionExpiration: { NoncurrentDays: 7 },
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 2 },
+          }),
+        ],
+      },
+    });
+  });
+
+  test('has no Object Lock by default, and Object Lock with default retention when configured', () => {
+    const withoutLock = t.findResources('AWS::S3::Bucket', { Properties: { ObjectLockEnabled: true } });
+    expect(Object.keys(withoutLock)).toHaveLength(0);
+    const { template } = synth({
+      backups: {
+        glacierAfterDays: 30,
+        expireAfterDays: 365,
+        noncurrentExpireAfterDays: 30,
+        objectLock: { mode: 'COMPLIANCE', days: 35 },
+      },
+    });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 35 } },
+      },
+    });
+  });
+
+  test('access logs go to a private, TLS-only log bucket with its own expiry', () => {
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 365 })] },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    });
   });
 });
 
-test('backup bucket blocks public access and is retained with the stack', () => {
-  const t = template();
-  t.hasResource('AWS::S3::Bucket', {
-    DeletionPolicy: 'Retain',
-    Properties: Match.objectLike({
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
+describe('functions', () => {
+  test.each(['workflow', 'notify', 'migrate', 'preflight', 'report'])(
+    '%s is a Node.js 24 x86_64 zip function with PGSHIFT_STEP, bucket and key configured',
+    (step) => {
+      const fn = functionByStep(step);
+      expect(fn.Runtime).toBe('nodejs24.x');
+      expect(fn.Architectures).toEqual(['x86_64']);
+      expect(fn.Environment.Variables).toMatchObject({
+        PGSHIFT_BUCKET: expect.anything(),
+        PGSHIFT_KMS_KEY_ID: expect.anything(),
+        PGSHIFT_DATABASE: 'app',
+        POWERTOOLS_SERVICE_NAME: `pgshift-${step}`,
+      });
+      expect(fn.TracingConfig).toEqual({ Mode: 'Active' });
+    },
+  );
+
+  test.each(['backup', 'restore', 'schema'])(
+    '%s runs the pg tools image with cmd <step>/handler.handler',
+    (step) => {
+      const fn = functionByStep(step);
+      expect(fn.PackageType).toBe('Image');
+      expect(fn.Architectures).toEqual(['x86_64']);
+      expect(fn.ImageConfig).toEqual({ Command: [`${step}/handler.handler`] });
+    },
+  );
+
+  test('steps that talk to the database run in its VPC with the configured security group; the others do not', () => {
+    for (const step of ['migrate', 'preflight', 'report', 'schema', 'backup', 'restore']) {
+      const fn = functionByStep(step);
+      expect(fn.VpcConfig).toEqual({
+        SubnetIds: SAMPLE_CONTEXT.network.subnetIds,
+        SecurityGroupIds: [SAMPLE_CONTEXT.network.securityGroupId],
+      });
+      expect(fn.Environment.Variables).toMatchObject({
+        PGSHIFT_DB_SECRET_ARN: SAMPLE_CONTEXT.database.secretArn,
+        PGSHIFT_DB_HOST: SAMPLE_CONTEXT.database.host,
+        PGSHIFT_DB_SSLMODE: 'verify-full',
+      });
+    }
+    for (const step of ['workflow', 'notify']) {
+      const fn = functionByStep(step);
+      expect(fn.VpcConfig).toBeUndefined();
+      expect(fn.Environment.Variables.PGSHIFT_DB_SECRET_ARN).toBeUndefined();
+    }
+  });
+
+  test('no function environment carries a credential: only the secret ARN', () => {
+    const fns = t.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(fns)) {
+      const names = Object.keys(fn.Properties.Environment?.Variables ?? {});
+      expect(names.filter((n) => /PASSWORD|DATABASE_URL|USER/i.test(n))).toEqual([]);
+    }
+  });
+
+  test('apply and restore have reserved concurrency 1; they must never run twice at once', () => {
+    expect(functionByStep('migrate').ReservedConcurrentExecutions).toBe(1);
+    expect(functionByStep('restore').ReservedConcurrentExecutions).toBe(1);
+    expect(functionByStep('backup').ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  test('timeouts and memory are sized per step', () => {
+    expect(functionByStep('backup')).toMatchObject({ Timeout: 900, MemorySize: 3008 });
+    expect(functionByStep('migrate')).toMatchObject({ Timeout: 900, MemorySize: 1024 });
+    expect(functionByStep('workflow')).toMatchObject({ Timeout: 60, MemorySize: 256 });
+  });
+
+  test('migrate finds its migrations and Squawk in the bundle; preflight knows the image PG major', () => {
+    expect(functionByStep('migrate').Environment.Variables).toMatchObject({
+      PGSHIFT_MIGRATIONS_DIR: '/var/task/migrations',
+      PGSHIFT_SQUAWK_BIN: '/var/task/bin/squawk',
+    });
+    expect(functionByStep('preflight').Environment.Variables.PGSHIFT_IMAGE_PG_MAJOR).toBe('16');
+  });
+
+  test('every function logs to its own log group with the configured retention', () => {
+    const { template } = synth({ logRetentionDays: 30 });
+    const groups = template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } });
+    // 8 functions + the Fargate task + the state machine
+    expect(Object.keys(groups)).toHaveLength(10);
+    const fns = template.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(fns)) expect(fn.Properties.LoggingConfig?.LogGroup).toBeDefined();
+  });
+
+  test('the notify function gets the watchdog schedule group and scheduler role', () => {
+    expect(functionByStep('notify').Environment.Variables).toMatchObject({
+      PGSHIFT_TOPIC_ARN: expect.anything(),
+      PGSHIFT_SCHEDULE_GROUP: expect.anything(),
+      PGSHIFT_SCHEDULER_ROLE_ARN: expect.anything(),
+      PGSHIFT_DURATION_WARNING_MINUTES: '60',
+    });
+  });
+});
+
+describe('least privilege', () => {
+  const statements = (): { Action: string | string[]; Resource: unknown; Effect: string }[] =>
+    Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement);
+  const actions = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+  test('no policy grants a wildcard action on data (s3, secrets, sns); the only wildcard is kms:GenerateDataKey*', () => {
+    const wildcards = new Set(
+      statements()
+        .flatMap(actions)
+        .filter((a) => a.includes('*')),
+    );
+    expect([...wildcards].filter((a) => a !== 'kms:GenerateDataKey*')).toEqual([]);
+  });
+
+  test("nothing may delete backups: retention is the lifecycle rule's job", () => {
+    const all = statements().flatMap(actions);
+    expect(all.filter((a) => /^s3:Delete/.test(a))).toEqual([]);
+  });
+
+  test('object access is limited to the prefixes each step owns', () => {
+    const objectResources = statements()
+      .filter((s) => actions(s).includes('s3:PutObject'))
+      .flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]))
+      .map((r) => JSON.stringify(r));
+    expect(objectResources.length).toBeGreaterThan(0);
+    for (const r of objectResources) expect(r).toMatch(/\/(backups|plans|schemas|diffs|reports|runs)\/\*/);
+  });
+
+  test('the workflow function may list executions of this state machine only', () => {
+    const listing = statements().filter((s) => actions(s).includes('states:ListExecutions'));
+    expect(listing).toHaveLength(1);
+    expect(JSON.stringify(listing[0].Resource)).toContain(
+      ':states:eu-west-1:123456789012:stateMachine:Test-pgshift',
+    );
+  });
+});
+
+describe('alerts', () => {
+  test('the topic is KMS-encrypted and TLS-only, with the email subscriptions from context', () => {
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
       },
-    }),
+    });
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'dba@example.com' });
+  });
+
+  test('Slack via AWS Chatbot only when configured', () => {
+    t.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 0);
+    const { template } = synth({
+      alerts: { emails: [], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' } },
+    });
+    template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
+      SlackWorkspaceId: 'T0123ABCD',
+      SlackChannelId: 'C0123ABCD',
+      SnsTopicArns: [Match.anyValue()],
+    });
+  });
+
+  test('an EventBridge rule alerts on FAILED, TIMED_OUT and ABORTED executions of this state machine', () => {
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [Match.anyValue()] },
+      },
+      Targets: [Match.objectLike({ Arn: Match.anyValue(), InputTransformer: Match.anyValue() })],
+    });
+  });
+
+  test('a CloudWatch alarm fires on ExecutionTime above the duration warning', () => {
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ExecutionTime',
+      Namespace: 'AWS/States',
+      Threshold: 60 * 60 * 1000,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [Match.anyValue()],
+    });
+  });
+
+  test('the topic key lets EventBridge and CloudWatch publish', () => {
+    t.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'events.amazonaws.com' } }),
+          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('maintenance windows and Fargate', () => {
+  test('each window is a Scheduler schedule in its time zone, starting the state machine with its input', () => {
+    t.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    t.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 3 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Paris',
+      State: 'ENABLED',
+      Target: Match.objectLike({ Arn: Match.anyValue(), Input: JSON.stringify({ action: 'backup' }) }),
+    });
+    t.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 4 ? * SUN *)',
+      State: 'DISABLED',
+    });
+  });
+
+  test('the Fargate task runs the same image, x86_64, with the task entry point and container insights', () => {
+    t.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      RequiresCompatibilities: ['FARGATE'],
+      Cpu: '1024',
+      Memory: '4096',
+      RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
+      ContainerDefinitions: [
+        Match.objectLike({
+          EntryPoint: ['node', '/var/task/fargate/task.js'],
+          Environment: Match.anyValue(),
+        }),
+      ],
+    });
+    t.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
+  });
+
+  test('outputs StateMachineArn and BucketName for the CLI', () => {
+    t.hasOutput('StateMachineArn', { Value: Match.anyValue() });
+    t.hasOutput('BucketName', { Value: Match.anyValue() });
   });
 });

@@ -1,0 +1,230 @@
+import * as path from 'node:path';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { acknowledgeWildcardAction, acknowledgeWildcardResource } from './nag';
+
+/** The step modules (`lambdas/<step>/handler.ts`); PGSHIFT_STEP tells the local runner which one a function is. */
+export type StepName =
+  'workflow' | 'notify' | 'migrate' | 'preflight' | 'schema' | 'report' | 'backup' | 'restore';
+
+/** The Lambda runtime of the zip functions; the image's Node.js major matches it (lambdas/image/Dockerfile). */
+export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
+/** Squawk ships only a linux-x64 binary, so every function (and the image) is x86_64. */
+export const ARCHITECTURE = lambda.Architecture.X86_64;
+
+/** The repository root: NodejsFunction entries and the image's build context are relative to it. */
+export const REPO_ROOT = path.resolve(__dirname, '..');
+
+/** Where a function sits in the network: the database's VPC, its subnets and the security group it may use. */
+export interface FunctionNetwork {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.ISubnet[];
+  readonly securityGroups: ec2.ISecurityGroup[];
+}
+
+export interface PgshiftFunctionProps {
+  readonly step: StepName;
+  /**
+   * How the code is packaged: `node` bundles `lambdas/<step>/handler.ts` with esbuild (no Docker); `image` runs
+   * the pg tools image with `cmd: ['<step>/handler.handler']`.
+   */
+  readonly code:
+    | { readonly kind: 'node'; readonly afterBundling?: (inputDir: string, outputDir: string) => string[] }
+    | { readonly kind: 'image'; readonly image: lambda.DockerImageCode };
+  /** @default 256 MiB */
+  readonly memorySize?: number;
+  /** @default 30 seconds */
+  readonly timeout?: Duration;
+  /**
+   * Reserved concurrency, for steps that must never run twice at once (apply, restore).
+   * @default none (unreserved)
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /** Network placement; steps that never talk to the database stay outside the VPC. @default outside any VPC */
+  readonly network?: FunctionNetwork;
+  /** Log retention. @default RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+  /** Extra environment (never credentials). @default none */
+  readonly environment?: Record<string, string>;
+}
+
+/**
+ * One pgshift step as a Lambda function: fixed runtime/architecture, source maps, an explicit log group with
+ * retention, Powertools settings, PGSHIFT_STEP. The `bind*` methods set the environment variable and grant
+ * the matching IAM together, so a grant is never forgotten or doubled.
+ */
+export class PgshiftFunction extends Construct {
+  readonly function: lambda.Function;
+  readonly step: StepName;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: PgshiftFunctionProps) {
+    super(scope, id);
+    this.step = props.step;
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+    });
+    const common = {
+      architecture: ARCHITECTURE,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(30),
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      logGroup: this.logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: {
+        PGSHIFT_STEP: props.step,
+        POWERTOOLS_SERVICE_NAME: `pgshift-${props.step}`,
+        POWERTOOLS_METRICS_NAMESPACE: 'pgshift',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...props.environment,
+      },
+      ...(props.network
+        ? {
+            vpc: props.network.vpc,
+            vpcSubnets: { subnets: props.network.subnets },
+            securityGroups: props.network.securityGroups,
+          }
+        : {}),
+    };
+    if (props.code.kind === 'node') {
+      const afterBundling = props.code.afterBundling;
+      this.function = new nodejs.NodejsFunction(this, 'Function', {
+        ...common,
+        runtime: NODE_RUNTIME,
+        entry: path.join(REPO_ROOT, 'lambdas', props.step, 'handler.ts'),
+        handler: 'handler',
+        projectRoot: REPO_ROOT,
+        depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+        environment: { ...common.environment, NODE_OPTIONS: '--enable-source-maps' },
+        bundling: {
+          target: 'node24',
+          sourceMap: true,
+          // Bundle the SDK we test with rather than the runtime's (whose version moves under us).
+          externalModules: [],
+          forceDockerBundling: false,
+          ...(afterBundling
+            ? {
+                commandHooks: {
+                  beforeBundling: () => [],
+                  beforeInstall: () => [],
+                  afterBundling,
+                },
+              }
+            : {}),
+        },
+      });
+    } else {
+      this.function = new lambda.DockerImageFunction(this, 'Function', { ...common, code: props.code.image });
+    }
+    const role = this.function.role as iam.Role;
+    const managed = props.network
+      ? ['AWSLambdaBasicExecutionRole', 'AWSLambdaVPCAccessExecutionRole']
+      : ['AWSLambdaBasicExecutionRole'];
+    for (const name of managed) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`,
+        reason: `${name} is Lambda's own minimal policy for logs${props.network ? ' and VPC network interfaces' : ''}.`,
+      });
+    }
+    // X-Ray's PutTraceSegments/PutTelemetryRecords have no resource-level permissions.
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray tracing actions (xray:PutTraceSegments, xray:PutTelemetryRecords) support only Resource "*".',
+    });
+  }
+
+  /** Sets an environment variable (never a credential). */
+  addEnvironment(name: string, value: string): this {
+    this.function.addEnvironment(name, value);
+    return this;
+  }
+
+  /**
+   * PGSHIFT_BUCKET + PGSHIFT_KMS_KEY_ID and exactly the object actions on the given prefixes: GetObject to read,
+   * PutObject/AbortMultipartUpload to write (never delete: retention is the lifecycle's job), ListBucket limited
+   * to the read prefixes, and the KMS actions SSE-KMS needs.
+   */
+  bindBucket(bucket: s3.IBucket, key: kms.IKey, access: { read?: string[]; write?: string[] }): this {
+    this.addEnvironment('PGSHIFT_BUCKET', bucket.bucketName);
+    this.addEnvironment('PGSHIFT_KMS_KEY_ID', key.keyArn);
+    const read = access.read ?? [];
+    const write = access.write ?? [];
+    const statements: iam.PolicyStatement[] = [];
+    if (read.length > 0) {
+      statements.push(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: read.map((p) => bucket.arnForObjects(`${p}*`)),
+        }),
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': read.map((p) => `${p}*`) } },
+        }),
+      );
+    }
+    if (write.length > 0) {
+      statements.push(
+        new iam.PolicyStatement({
+          actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+          resources: write.map((p) => bucket.arnForObjects(`${p}*`)),
+        }),
+      );
+    }
+    // Decrypt reads objects and completes multipart uploads; GenerateDataKey encrypts new ones.
+    statements.push(
+      new iam.PolicyStatement({
+        actions: write.length > 0 ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
+        resources: [key.keyArn],
+      }),
+    );
+    for (const s of statements) this.function.addToRolePolicy(s);
+    for (const p of new Set([...read, ...write])) {
+      acknowledgeWildcardResource(
+        this.function.role as iam.Role,
+        bucket.arnForObjects(`${p}*`),
+        `Object-level access is limited to the "${p}" prefix this step owns; keys below it are per run.`,
+      );
+    }
+    return this;
+  }
+
+  /** PGSHIFT_DB_SECRET_ARN and read access to that one secret (and its KMS key, if customer-managed). */
+  bindSecret(secretArn: string, grant: (grantee: iam.IGrantable) => void, secretKmsKeyArn?: string): this {
+    this.addEnvironment('PGSHIFT_DB_SECRET_ARN', secretArn);
+    grant(this.function);
+    if (secretKmsKeyArn) {
+      this.function.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [secretKmsKeyArn],
+          conditions: {
+            StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+          },
+        }),
+      );
+    }
+    return this;
+  }
+
+  /** PGSHIFT_TOPIC_ARN and publish on that topic (with its key). */
+  bindTopic(topic: sns.ITopic): this {
+    this.addEnvironment('PGSHIFT_TOPIC_ARN', topic.topicArn);
+    topic.grantPublish(this.function);
+    acknowledgeWildcardAction(
+      this.function.role as iam.Role,
+      'kms:GenerateDataKey*',
+      "Added by topic.grantPublish for the topic's KMS key, and limited to that one key.",
+    );
+    return this;
+  }
+}

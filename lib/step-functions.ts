@@ -1,0 +1,188 @@
+import * as path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import type { BackupBucket } from './backup-bucket';
+import { PgshiftFunction, type FunctionNetwork, type StepName } from './pgshift-function';
+
+/**
+ * Which S3 prefixes each step reads and writes (docs/infrastructure.md). A step that needs a new prefix gets it
+ * here, and only here.
+ */
+export const BUCKET_ACCESS: Record<StepName | 'fargate', { read?: string[]; write?: string[] }> = {
+  workflow: { read: ['runs/'] },
+  notify: { read: ['reports/'] },
+  migrate: { read: ['plans/', 'schemas/'], write: ['plans/'] },
+  preflight: { read: ['plans/', 'backups/'] },
+  schema: { read: ['schemas/', 'diffs/'], write: ['schemas/', 'diffs/'] },
+  report: { read: ['plans/', 'schemas/', 'diffs/', 'backups/', 'runs/', 'reports/'], write: ['reports/'] },
+  backup: { read: ['backups/'], write: ['backups/'] },
+  restore: { read: ['backups/'], write: ['backups/'] },
+  fargate: { read: ['backups/'], write: ['backups/', 'runs/'] },
+};
+
+/** How the functions reach the database: only the secret's ARN travels, never a credential. */
+export interface DatabaseSettings {
+  readonly secretArn: string;
+  /** Customer-managed KMS key of the secret. @default the AWS-managed key (no extra grant needed) */
+  readonly secretKmsKeyArn?: string;
+  /** @default the secret's `host` */
+  readonly host?: string;
+  /** @default the secret's `port` */
+  readonly port?: number;
+  /** @default the secret's `dbname` */
+  readonly name?: string;
+  /** @default "verify-full" (lambdas/shared/db.ts) */
+  readonly sslMode?: string;
+}
+
+export interface StepFunctionsProps {
+  readonly backups: BackupBucket;
+  readonly topic: sns.ITopic;
+  readonly database: DatabaseSettings;
+  /** Logical database name (PGSHIFT_DATABASE). */
+  readonly databaseName: string;
+  readonly network: FunctionNetwork;
+  /** The pg tools image (lambdas/image/Dockerfile) for backup, restore and schema; `cmd` is set per step. */
+  readonly image: (cmd: string[]) => lambda.DockerImageCode;
+  /** PG_MAJOR the image was built with; preflight compares it to the server's (PGSHIFT_IMAGE_PG_MAJOR). */
+  readonly imagePgMajor: number;
+  /** Migration files folder, relative to the repository root, bundled into the migrate function. @default "migrations" */
+  readonly migrationsDir?: string;
+  /** @default "5s" */
+  readonly lockTimeout?: string;
+  /** @default "15min" */
+  readonly statementTimeout?: string;
+  /** @default "1" */
+  readonly backupCompression?: string;
+  readonly logRetention?: logs.RetentionDays;
+  /** The watchdog: schedule group and the role the scheduler assumes to publish "still running". */
+  readonly watchdog: {
+    readonly scheduleGroupName: string;
+    readonly schedulerRole: iam.IRole;
+    readonly warningMinutes: number;
+  };
+}
+
+/**
+ * The step functions: NodejsFunction for workflow, notify, migrate, preflight and report; the pg tools image
+ * for backup, restore and schema. Sizing: steps that stream dumps get memory (CPU and network scale with it)
+ * and the 15-minute maximum; apply and restore have reserved concurrency 1, they must never run twice at once.
+ * Only steps that talk to the database sit in its VPC.
+ */
+export class StepFunctions extends Construct {
+  readonly byStep: Record<StepName, PgshiftFunction>;
+
+  constructor(scope: Construct, id: string, props: StepFunctionsProps) {
+    super(scope, id);
+    const { backups, network, logRetention } = props;
+    const migrationsDir = props.migrationsDir ?? 'migrations';
+    const secret = secretsmanager.Secret.fromSecretCompleteArn(
+      this,
+      'DatabaseSecret',
+      props.database.secretArn,
+    );
+
+    const make = (
+      step: StepName,
+      options: Omit<ConstructorParameters<typeof PgshiftFunction>[2], 'step' | 'logRetention' | 'code'> & {
+        code?: ConstructorParameters<typeof PgshiftFunction>[2]['code'];
+        database?: boolean;
+      },
+    ): PgshiftFunction => {
+      const fn = new PgshiftFunction(this, step[0].toUpperCase() + step.slice(1), {
+        ...options,
+        step,
+        logRetention,
+        code: options.code ?? { kind: 'node' },
+        network: options.database ? network : undefined,
+      });
+      fn.addEnvironment('PGSHIFT_DATABASE', props.databaseName);
+      fn.bindBucket(backups.bucket, backups.key, BUCKET_ACCESS[step]);
+      if (options.database) {
+        fn.bindSecret(props.database.secretArn, (g) => secret.grantRead(g), props.database.secretKmsKeyArn);
+        const db = props.database;
+        if (db.host) fn.addEnvironment('PGSHIFT_DB_HOST', db.host);
+        if (db.port !== undefined) fn.addEnvironment('PGSHIFT_DB_PORT', String(db.port));
+        if (db.name) fn.addEnvironment('PGSHIFT_DB_NAME', db.name);
+        if (db.sslMode) fn.addEnvironment('PGSHIFT_DB_SSLMODE', db.sslMode);
+        fn.addEnvironment('PGSHIFT_LOCK_TIMEOUT', props.lockTimeout ?? '5s');
+        fn.addEnvironment('PGSHIFT_STATEMENT_TIMEOUT', props.statementTimeout ?? '15min');
+      }
+      return fn;
+    };
+
+    const workflow = make('workflow', { memorySize: 256, timeout: Duration.seconds(60) });
+    const notify = make('notify', { memorySize: 256, timeout: Duration.seconds(60) }).bindTopic(props.topic);
+    notify
+      .addEnvironment('PGSHIFT_SCHEDULE_GROUP', props.watchdog.scheduleGroupName)
+      .addEnvironment('PGSHIFT_SCHEDULER_ROLE_ARN', props.watchdog.schedulerRole.roleArn)
+      .addEnvironment('PGSHIFT_DURATION_WARNING_MINUTES', String(props.watchdog.warningMinutes));
+    const migrate = make('migrate', {
+      database: true,
+      memorySize: 1024,
+      timeout: Duration.minutes(15),
+      reservedConcurrentExecutions: 1,
+      environment: {
+        PGSHIFT_MIGRATIONS_DIR: '/var/task/migrations',
+        PGSHIFT_SQUAWK_BIN: '/var/task/bin/squawk',
+      },
+      code: {
+        kind: 'node',
+        // Squawk's binary, libpg-query's WebAssembly (loaded from the bundle's directory) and the migrations.
+        afterBundling: (inputDir, outputDir) => {
+          const migrations = path.posix.join(inputDir, migrationsDir);
+          return [
+            `mkdir -p "${outputDir}/bin" "${outputDir}/migrations"`,
+            `cp "${inputDir}/node_modules/@squawk-cli/linux-x64/bin/squawk" "${outputDir}/bin/squawk"`,
+            `chmod 755 "${outputDir}/bin/squawk"`,
+            `cp "${inputDir}/node_modules/libpg-query/wasm/libpg-query.wasm" "${outputDir}/libpg-query.wasm"`,
+            `if [ -d "${migrations}" ]; then cp -R "${migrations}/." "${outputDir}/migrations/"; fi`,
+          ];
+        },
+      },
+    });
+    const preflight = make('preflight', {
+      database: true,
+      memorySize: 512,
+      timeout: Duration.minutes(2),
+      environment: { PGSHIFT_IMAGE_PG_MAJOR: String(props.imagePgMajor) },
+    });
+    const report = make('report', { database: true, memorySize: 512, timeout: Duration.minutes(2) });
+    const image = (step: StepName) => ({
+      kind: 'image' as const,
+      image: props.image([`${step}/handler.handler`]),
+    });
+    const schema = make('schema', {
+      database: true,
+      code: image('schema'),
+      memorySize: 1024,
+      timeout: Duration.minutes(5),
+    });
+    const backup = make('backup', {
+      database: true,
+      code: image('backup'),
+      memorySize: 3008,
+      timeout: Duration.minutes(15),
+      environment: { PGSHIFT_BACKUP_COMPRESSION: props.backupCompression ?? '1' },
+    });
+    const restore = make('restore', {
+      database: true,
+      code: image('restore'),
+      memorySize: 3008,
+      timeout: Duration.minutes(15),
+      reservedConcurrentExecutions: 1,
+      environment: { PGSHIFT_BACKUP_COMPRESSION: props.backupCompression ?? '1' },
+    });
+    this.byStep = { workflow, notify, migrate, preflight, schema, report, backup, restore };
+  }
+
+  /** The underlying Lambda function of a step. */
+  fn(step: StepName): lambda.IFunction {
+    return this.byStep[step].function;
+  }
+}

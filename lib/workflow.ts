@@ -1,0 +1,454 @@
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { FargateRunner } from './fargate-runner';
+import { acknowledgeWildcardResource } from './nag';
+import type { StepName } from './pgshift-function';
+
+/** Lambda's transient errors, retried on every Task (throttles included: apply and restore have concurrency 1). */
+export const LAMBDA_TRANSIENT_ERRORS = [
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+export interface WorkflowProps {
+  /** The function of each step (its environment's PGSHIFT_STEP names it). */
+  readonly functions: Record<StepName, lambda.IFunction>;
+  readonly fargate: FargateRunner;
+  /** State machine name (the workflow function's lock check lists executions of this name). */
+  readonly stateMachineName: string;
+  /** Back up/restore on Fargate above this database size. @default 10 GiB */
+  readonly fargateThresholdBytes?: number;
+  /** @default 4 hours */
+  readonly executionTimeout?: Duration;
+  /** Apply's retries on LockTimeoutError. @default 4 attempts, 15 s, backoff 2 */
+  readonly lockRetry?: {
+    readonly maxAttempts: number;
+    readonly intervalSeconds: number;
+    readonly backoffRate: number;
+  };
+  /** Timeout of the Fargate states. @default 12 hours */
+  readonly fargateTimeout?: Duration;
+  /** @default RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The Step Functions state machine of docs/workflow.md (state names, payloads, result names are that contract).
+ * JSONPath only, no Assign, no Distributed Map: the local interpreter (aws-local-stepfunctions) runs this very
+ * definition in the workflow tests.
+ */
+export class Workflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: WorkflowProps) {
+    super(scope, id);
+    const fns = props.functions;
+    const execution = {
+      id: sfn.JsonPath.stringAt('$$.Execution.Id'),
+      name: sfn.JsonPath.stringAt('$$.Execution.Name'),
+      startTime: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+    };
+
+    // Failure path: its payload carries the whole state, since after a failed `Validate input` there is no $.input.
+    const failed = new sfn.Fail(this, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
+    const stopWatchdogAfterFailure = new tasks.LambdaInvoke(this, 'Stop duration watchdog (after failure)', {
+      lambdaFunction: fns.notify,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({
+        'state.$': '$',
+        execution,
+        params: { operation: 'watchdog-stop' },
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+    });
+    const notifyFailure = new tasks.LambdaInvoke(this, 'Notify failure', {
+      lambdaFunction: fns.notify,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({ 'state.$': '$', execution, params: { operation: 'failure' } }),
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+    });
+    for (const t of [notifyFailure, stopWatchdogAfterFailure]) {
+      t.addRetry({
+        errors: LAMBDA_TRANSIENT_ERRORS,
+        interval: Duration.seconds(2),
+        maxAttempts: 6,
+        backoffRate: 2,
+      });
+    }
+    // An alert that cannot be sent must not hide the failure: both go on to `Failed`, keeping $.error intact.
+    notifyFailure.addCatch(stopWatchdogAfterFailure, { resultPath: '$.notifyError' });
+    stopWatchdogAfterFailure.addCatch(failed, { resultPath: '$.watchdogError' });
+    notifyFailure.next(stopWatchdogAfterFailure);
+    stopWatchdogAfterFailure.next(failed);
+
+    const stepPayload = (params: Record<string, unknown>) =>
+      sfn.TaskInput.fromObject({
+        'input.$': '$.input',
+        'execution.$': '$.execution',
+        'results.$': '$.results',
+        params,
+      });
+    const withRetryAndCatch = <T extends sfn.TaskStateBase>(task: T): T => {
+      task.addRetry({
+        errors: LAMBDA_TRANSIENT_ERRORS,
+        interval: Duration.seconds(2),
+        maxAttempts: 6,
+        backoffRate: 2,
+      });
+      task.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+      return task;
+    };
+    /** A Task state calling one step, its output at `$.results.<result>`. */
+    const step = (
+      name: string,
+      fn: StepName,
+      result: string,
+      params: Record<string, unknown>,
+      timeout: Duration,
+      extraRetry?: (t: tasks.LambdaInvoke) => void,
+    ): tasks.LambdaInvoke => {
+      const task = new tasks.LambdaInvoke(this, name, {
+        lambdaFunction: fns[fn],
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        payload: stepPayload(params),
+        resultPath: `$.results.${result}`,
+        taskTimeout: sfn.Timeout.duration(timeout),
+      });
+      // Retriers are tried in order: the step's own (e.g. LockTimeoutError) come first.
+      extraRetry?.(task);
+      return withRetryAndCatch(task);
+    };
+    const refuse = (name: string, error: string, cause: string): sfn.IChainable =>
+      new sfn.Pass(this, name, {
+        result: sfn.Result.fromObject({ Error: error, Cause: cause }),
+        resultPath: '$.error',
+      }).next(notifyFailure);
+    const present = (path: string) => sfn.Condition.isPresent(path);
+    const isTrue = (path: string) =>
+      sfn.Condition.and(present(path), sfn.Condition.booleanEquals(path, true));
+    const actionIs = (action: string) => sfn.Condition.stringEquals('$.input.action', action);
+
+    // Fargate: the event travels in a container override; results stay out of it (overrides are capped at 8 KB).
+    const fargateRun = (what: 'backup' | 'restore', name: string, params: Record<string, unknown>) => {
+      const prepare = new sfn.Pass(this, `Prepare Fargate ${what} event`, {
+        parameters: { 'input.$': '$.input', 'execution.$': '$.execution', params },
+        resultPath: '$.fargateEvent',
+      });
+      const run = new tasks.EcsRunTask(this, name, {
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        cluster: props.fargate.cluster,
+        taskDefinition: props.fargate.taskDefinition,
+        launchTarget: new tasks.EcsFargateLaunchTarget(),
+        subnets: { subnets: props.fargate.network.subnets },
+        securityGroups: props.fargate.network.securityGroups,
+        assignPublicIp: false,
+        containerOverrides: [
+          {
+            containerDefinition: props.fargate.container,
+            environment: [
+              { name: 'PGSHIFT_STEP', value: what },
+              {
+                name: 'PGSHIFT_EVENT',
+                value: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.fargateEvent')),
+              },
+            ],
+          },
+        ],
+        resultPath: sfn.JsonPath.DISCARD,
+        taskTimeout: sfn.Timeout.duration(props.fargateTimeout ?? Duration.hours(12)),
+      });
+      run.addRetry({
+        errors: ['ECS.AmazonECSException'],
+        interval: Duration.seconds(10),
+        maxAttempts: 3,
+        backoffRate: 2,
+      });
+      run.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+      const collect = step(
+        `Read Fargate ${what} result`,
+        'workflow',
+        what,
+        { operation: 'collect-task-result', step: what },
+        Duration.minutes(1),
+      );
+      return { start: prepare.next(run).next(collect), end: collect };
+    };
+
+    // Success path.
+    const done = new sfn.Succeed(this, 'Done');
+    const stopWatchdog = step(
+      'Stop duration watchdog',
+      'notify',
+      'watchdog',
+      { operation: 'watchdog-stop' },
+      Duration.minutes(2),
+    );
+    const notifySuccess = step(
+      'Notify success',
+      'notify',
+      'notify',
+      { operation: 'success' },
+      Duration.minutes(2),
+    );
+    notifySuccess.next(stopWatchdog).next(done);
+    const writeReport = step('Write report', 'report', 'report', {}, Duration.minutes(3)).next(notifySuccess);
+
+    // Shared states, routed on by action where branches part again.
+    const lockRetry = props.lockRetry ?? { maxAttempts: 4, intervalSeconds: 15, backoffRate: 2 };
+    const apply = step(
+      'Apply migrations',
+      'migrate',
+      'migrate',
+      { operation: 'apply' },
+      Duration.minutes(16),
+      (t) =>
+        t.addRetry({
+          errors: ['LockTimeoutError'],
+          interval: Duration.seconds(lockRetry.intervalSeconds),
+          maxAttempts: lockRetry.maxAttempts,
+          backoffRate: lockRetry.backoffRate,
+          jitterStrategy: sfn.JitterType.FULL,
+        }),
+    );
+    const downgrade = step(
+      'Downgrade migrations',
+      'migrate',
+      'migrate',
+      { operation: 'downgrade' },
+      Duration.minutes(16),
+    );
+    const snapshotAfter = step(
+      'Snapshot schema (after)',
+      'schema',
+      'snapshotAfter',
+      { operation: 'snapshot', phase: 'after' },
+      Duration.minutes(6),
+    );
+    const diff = step('Diff schema', 'schema', 'diff', { operation: 'diff' }, Duration.minutes(6)).next(
+      writeReport,
+    );
+    snapshotAfter.next(
+      new sfn.Choice(this, 'After the snapshot?').when(actionIs('baseline'), writeReport).otherwise(diff),
+    );
+    apply.next(snapshotAfter);
+    downgrade.next(snapshotAfter);
+    const snapshotBefore = step(
+      'Snapshot schema (before)',
+      'schema',
+      'snapshotBefore',
+      { operation: 'snapshot', phase: 'before' },
+      Duration.minutes(6),
+    );
+    snapshotBefore.next(
+      new sfn.Choice(this, 'After the snapshot (before)?')
+        .when(actionIs('downgrade'), downgrade)
+        .when(isTrue('$.input.dryRun'), writeReport)
+        .otherwise(apply),
+    );
+
+    const afterBackup = new sfn.Choice(this, 'After the backup?')
+      .when(actionIs('backup'), writeReport)
+      .otherwise(snapshotBefore);
+    const backupLambda = step('Back up database', 'backup', 'backup', {}, Duration.minutes(16)).next(
+      afterBackup,
+    );
+    const backupFargate = fargateRun('backup', 'Back up database (Fargate)', {});
+    backupFargate.end.next(afterBackup);
+    const threshold = props.fargateThresholdBytes ?? 10 * 1024 ** 3;
+    const backupRunner = new sfn.Choice(this, 'Backup runner?')
+      .when(
+        sfn.Condition.or(
+          sfn.Condition.and(
+            present('$.input.runner'),
+            sfn.Condition.stringEquals('$.input.runner', 'fargate'),
+          ),
+          sfn.Condition.and(
+            present('$.results.plan.databaseSizeBytes'),
+            sfn.Condition.numberGreaterThan('$.results.plan.databaseSizeBytes', threshold),
+          ),
+        ),
+        backupFargate.start,
+      )
+      .otherwise(backupLambda);
+
+    // migrate (and preflight): plan → pre-flight → choices → backup …
+    const unsafe = new sfn.Choice(this, 'Unsafe migrations?')
+      .when(
+        isTrue('$.results.plan.blocking'),
+        refuse(
+          'Refuse: unsafe migration',
+          'UnsafeMigrationError',
+          'Migrations have error-level lint findings; see the plan in the execution output (allowUnsafe overrides).',
+        ),
+      )
+      .otherwise(backupRunner);
+    const dryRun = new sfn.Choice(this, 'Dry run?')
+      .when(isTrue('$.input.dryRun'), snapshotBefore)
+      .otherwise(unsafe);
+    const preflightPassed = new sfn.Choice(this, 'Pre-flight passed?')
+      .when(sfn.Condition.and(isTrue('$.results.preflight.ok'), actionIs('preflight')), writeReport)
+      .when(isTrue('$.results.preflight.ok'), dryRun)
+      .otherwise(
+        refuse(
+          'Refuse: pre-flight failed',
+          'PreflightFailedError',
+          'Pre-flight checks failed; see results.preflight in the execution output.',
+        ),
+      );
+    const plan = step(
+      'Plan and lint migrations',
+      'migrate',
+      'plan',
+      { operation: 'plan' },
+      Duration.minutes(6),
+    );
+    plan
+      .next(step('Pre-flight checks', 'preflight', 'preflight', {}, Duration.minutes(3)))
+      .next(preflightPassed);
+
+    // verify
+    const verify = step(
+      'Verify migrations',
+      'migrate',
+      'verify',
+      { operation: 'verify' },
+      Duration.minutes(6),
+    );
+    verify
+      .next(step('Detect drift', 'schema', 'drift', { operation: 'drift' }, Duration.minutes(6)))
+      .next(
+        new sfn.Choice(this, 'Verified?')
+          .when(sfn.Condition.and(isTrue('$.results.verify.ok'), isTrue('$.results.drift.ok')), writeReport)
+          .otherwise(
+            refuse(
+              'Refuse: verification failed',
+              'DriftDetectedError',
+              'Applied migrations or the live schema differ from what was recorded; see results.verify and results.drift.',
+            ),
+          ),
+      );
+
+    // restore / cleanup / baseline
+    const restoreLambda = step(
+      'Restore database',
+      'restore',
+      'restore',
+      { operation: 'restore' },
+      Duration.minutes(16),
+    ).next(writeReport);
+    const restoreFargate = fargateRun('restore', 'Restore database (Fargate)', { operation: 'restore' });
+    restoreFargate.end.next(writeReport);
+    const restoreRunner = new sfn.Choice(this, 'Restore runner?')
+      .when(
+        sfn.Condition.and(present('$.input.runner'), sfn.Condition.stringEquals('$.input.runner', 'fargate')),
+        restoreFargate.start,
+      )
+      .otherwise(restoreLambda);
+    const cleanup = step(
+      'Clean up restore copies',
+      'restore',
+      'restore',
+      { operation: 'cleanup' },
+      Duration.minutes(6),
+    ).next(notifySuccess);
+    const baseline = step(
+      'Baseline database',
+      'migrate',
+      'migrate',
+      { operation: 'baseline' },
+      Duration.minutes(3),
+    ).next(snapshotAfter);
+
+    const whichAction = new sfn.Choice(this, 'Which action?')
+      .when(actionIs('migrate'), plan)
+      .when(actionIs('preflight'), plan)
+      .when(actionIs('backup'), backupRunner)
+      .when(actionIs('downgrade'), backupRunner)
+      .when(actionIs('report'), writeReport)
+      .when(actionIs('verify'), verify)
+      .when(actionIs('restore'), restoreRunner)
+      .when(actionIs('cleanup'), cleanup)
+      .when(actionIs('baseline'), baseline)
+      .otherwise(
+        refuse(
+          'Refuse: unknown action',
+          'InputValidationError',
+          'The validated input names an action this state machine has no branch for.',
+        ),
+      );
+
+    const startWatchdog = step(
+      'Start duration watchdog',
+      'notify',
+      'watchdog',
+      { operation: 'watchdog-start' },
+      Duration.minutes(2),
+    );
+    startWatchdog.next(whichAction);
+
+    // The first state has no ResultPath: its output ({ input, execution, results: {} }) replaces the raw input.
+    const validate = new tasks.LambdaInvoke(this, 'Validate input', {
+      lambdaFunction: fns.workflow,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({
+        'raw.$': '$',
+        execution,
+        'stateMachineArn.$': '$$.StateMachine.Id',
+        params: { operation: 'validate' },
+      }),
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
+    });
+    withRetryAndCatch(validate).next(startWatchdog);
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName,
+      definitionBody: sfn.DefinitionBody.fromChainable(validate),
+      timeout: props.executionTimeout ?? Duration.hours(4),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      comment: `pgshift: backups, linted migrations, schema diffs, reports, confirmed restores (${Stack.of(this).stackName})`,
+    });
+    const role = this.stateMachine.role;
+    for (const fn of new Set(Object.values(fns))) {
+      acknowledgeWildcardResource(
+        role,
+        `${fn.functionArn}:*`,
+        'Added by LambdaInvoke: invoking versions/aliases of this one function.',
+      );
+    }
+    // EcsRunTask grants ecs:RunTask on every revision of the task definition's family (as CDK builds it).
+    const stack = Stack.of(this);
+    const parts = stack.splitArn(
+      props.fargate.taskDefinition.taskDefinitionArn,
+      ArnFormat.SLASH_RESOURCE_NAME,
+    );
+    const familyArn = stack.formatArn({ ...parts, resourceName: parts.resourceName?.split(':')[0] });
+    acknowledgeWildcardResource(
+      role,
+      `${familyArn}:*`,
+      "Added by EcsRunTask: any revision of pgshift's own task definition family.",
+    );
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray tracing and CloudWatch Logs delivery actions support only Resource "*" (Step Functions logging and tracing).',
+    });
+  }
+}

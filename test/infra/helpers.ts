@@ -1,0 +1,68 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
+import { PgshiftStack } from '../../lib/pgshift-stack';
+
+/** Synthesizes the stack from context overrides; bundling is skipped (`aws:cdk:bundling-stacks: []`) for speed. */
+export function synth(
+  overrides: Record<string, unknown> = {},
+  bundle = false,
+): { stack: PgshiftStack; template: Template } {
+  const app = new App({ context: bundle ? {} : { 'aws:cdk:bundling-stacks': [] } });
+  const config = parsePgshiftContext({ ...SAMPLE_CONTEXT, ...overrides });
+  const stack = new PgshiftStack(app, 'Test', {
+    config,
+    env: { account: '123456789012', region: 'eu-west-1' },
+  });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+/** Renders a CloudFormation value (Fn::Join of strings and references) with fake ARNs for references. */
+export function renderCfn(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const o = value as Record<string, unknown>;
+  if (Array.isArray(o['Fn::Join'])) {
+    const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+    return parts.map(renderCfn).join(sep);
+  }
+  if (Array.isArray(o['Fn::GetAtt'])) {
+    const [id] = o['Fn::GetAtt'] as string[];
+    return `arn:aws:lambda:eu-west-1:123456789012:function:${id}`;
+  }
+  if (o.Ref !== undefined) {
+    const ref = String(o.Ref);
+    if (ref === 'AWS::Partition') return 'aws';
+    if (ref === 'AWS::Region') return 'eu-west-1';
+    if (ref === 'AWS::AccountId') return '123456789012';
+    return `arn:aws:ecs:eu-west-1:123456789012:task-definition/${ref}:1`;
+  }
+  throw new Error(`cannot render ${JSON.stringify(value)}`);
+}
+
+export interface AslState {
+  Type: string;
+  Resource?: string;
+  Parameters?: Record<string, unknown>;
+  ResultPath?: string | null;
+  Retry?: { ErrorEquals: string[]; MaxAttempts?: number; IntervalSeconds?: number; BackoffRate?: number }[];
+  Catch?: { ErrorEquals: string[]; ResultPath?: string; Next: string }[];
+  TimeoutSeconds?: number;
+  Next?: string;
+  Choices?: unknown[];
+  Default?: string;
+  ErrorPath?: string;
+  CausePath?: string;
+  [k: string]: unknown;
+}
+
+/** The state machine's ASL from the template, references replaced by fake ARNs. */
+export function definitionOf(template: Template): {
+  StartAt: string;
+  TimeoutSeconds?: number;
+  States: Record<string, AslState>;
+  [k: string]: unknown;
+} {
+  const machines = template.findResources('AWS::StepFunctions::StateMachine');
+  const [machine] = Object.values(machines);
+  return JSON.parse(renderCfn(machine.Properties.DefinitionString));
+}

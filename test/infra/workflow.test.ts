@@ -1,0 +1,250 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
+import { PgshiftStack } from '../../lib/pgshift-stack';
+import { definitionOf, synth } from './helpers';
+
+const aslValidator = require('asl-validator') as (d: unknown) => {
+  isValid: boolean;
+  errorsText: (sep?: string) => string;
+};
+
+const { template } = synth();
+const asl = definitionOf(template);
+const states = asl.States;
+
+const DOCUMENTED_STATES = [
+  'Validate input',
+  'Start duration watchdog',
+  'Which action?',
+  'Plan and lint migrations',
+  'Pre-flight checks',
+  'Pre-flight passed?',
+  'Refuse: pre-flight failed',
+  'Dry run?',
+  'Unsafe migrations?',
+  'Refuse: unsafe migration',
+  'Backup runner?',
+  'Back up database',
+  'Back up database (Fargate)',
+  'Read Fargate backup result',
+  'Snapshot schema (before)',
+  'Apply migrations',
+  'Snapshot schema (after)',
+  'Diff schema',
+  'Write report',
+  'Notify success',
+  'Stop duration watchdog',
+  'Done',
+  'Notify failure',
+  'Stop duration watchdog (after failure)',
+  'Failed',
+  'Verify migrations',
+  'Detect drift',
+  'Verified?',
+  'Refuse: verification failed',
+  'Downgrade migrations',
+  'Restore runner?',
+  'Restore database',
+  'Restore database (Fargate)',
+  'Read Fargate restore result',
+  'Clean up restore copies',
+  'Baseline database',
+];
+
+describe('state machine definition', () => {
+  test('passes asl-validator', () => {
+    const result = aslValidator(asl);
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  test('has every state name docs/workflow.md documents', () => {
+    expect(Object.keys(states)).toEqual(expect.arrayContaining(DOCUMENTED_STATES));
+    expect(asl.StartAt).toBe('Validate input');
+  });
+
+  test('is JSONPath only: no JSONata, no Assign, no Distributed Map', () => {
+    const text = JSON.stringify(asl);
+    expect(asl.QueryLanguage).toBeUndefined();
+    expect(text).not.toContain('"Assign"');
+    expect(text).not.toContain('{%');
+    expect(text).not.toContain('"DISTRIBUTED"');
+  });
+
+  test('has a whole-execution timeout from context', () => {
+    expect(asl.TimeoutSeconds).toBe(240 * 60);
+    const custom = definitionOf(
+      synth({ workflow: { ...parsePgshiftContext(SAMPLE_CONTEXT).workflow, executionTimeoutMinutes: 90 } })
+        .template,
+    );
+    expect(custom.TimeoutSeconds).toBe(90 * 60);
+  });
+
+  test('Validate input has no ResultPath and receives raw input, execution and state machine', () => {
+    const v = states['Validate input'];
+    expect(v.ResultPath).toBeUndefined();
+    expect(v.Parameters).toMatchObject({
+      'raw.$': '$',
+      execution: {
+        'id.$': '$$.Execution.Id',
+        'name.$': '$$.Execution.Name',
+        'startTime.$': '$$.Execution.StartTime',
+      },
+      'stateMachineArn.$': '$$.StateMachine.Id',
+    });
+  });
+
+  test('every Lambda Task invokes its function directly, retries transient errors, catches States.ALL into $.error, and has a timeout', () => {
+    const lambdaTasks = Object.entries(states).filter(
+      ([, s]) => s.Type === 'Task' && s.Resource?.startsWith('arn:aws:lambda'),
+    );
+    expect(lambdaTasks.length).toBeGreaterThan(20);
+    for (const [name, s] of lambdaTasks) {
+      expect(s.TimeoutSeconds).toBeGreaterThan(0);
+      expect(s.Retry?.some((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'))).toBe(true);
+      if (name === 'Notify failure' || name === 'Stop duration watchdog (after failure)') continue;
+      expect(s.Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Notify failure' },
+      ]);
+    }
+  });
+
+  test('step Tasks send input, execution, results and params, and put their output under $.results', () => {
+    expect(states['Snapshot schema (before)']).toMatchObject({
+      Parameters: {
+        'input.$': '$.input',
+        'execution.$': '$.execution',
+        'results.$': '$.results',
+        params: { operation: 'snapshot', phase: 'before' },
+      },
+      ResultPath: '$.results.snapshotBefore',
+    });
+    expect(states['Plan and lint migrations'].ResultPath).toBe('$.results.plan');
+    expect(states['Read Fargate backup result']).toMatchObject({
+      Parameters: { params: { operation: 'collect-task-result', step: 'backup' } },
+      ResultPath: '$.results.backup',
+    });
+  });
+
+  test('Apply retries LockTimeoutError with backoff before anything else', () => {
+    const [first] = states['Apply migrations'].Retry ?? [];
+    expect(first).toMatchObject({
+      ErrorEquals: ['LockTimeoutError'],
+      MaxAttempts: 4,
+      IntervalSeconds: 15,
+      BackoffRate: 2,
+    });
+  });
+
+  test('the failure path notifies, stops the watchdog and fails with the cause; a failed alert still fails', () => {
+    expect(states['Notify failure']).toMatchObject({
+      Parameters: { 'state.$': '$', params: { operation: 'failure' } },
+      Next: 'Stop duration watchdog (after failure)',
+      Catch: [
+        {
+          ErrorEquals: ['States.ALL'],
+          ResultPath: '$.notifyError',
+          Next: 'Stop duration watchdog (after failure)',
+        },
+      ],
+    });
+    expect(states['Failed']).toMatchObject({
+      Type: 'Fail',
+      ErrorPath: '$.error.Error',
+      CausePath: '$.error.Cause',
+    });
+    expect(states['Refuse: unsafe migration']).toMatchObject({
+      Type: 'Pass',
+      Result: { Error: 'UnsafeMigrationError' },
+      ResultPath: '$.error',
+      Next: 'Notify failure',
+    });
+  });
+
+  test('the Fargate backup runs the task with .sync and passes the step event in container overrides', () => {
+    const run = states['Back up database (Fargate)'];
+    expect(run.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
+    const overrides = (run.Parameters as { Overrides: { ContainerOverrides: { Environment: unknown }[] } })
+      .Overrides.ContainerOverrides[0].Environment;
+    expect(overrides).toEqual([
+      { Name: 'PGSHIFT_STEP', Value: 'backup' },
+      { Name: 'PGSHIFT_EVENT', 'Value.$': 'States.JsonToString($.fargateEvent)' },
+    ]);
+    expect(run.Next).toBe('Read Fargate backup result');
+    expect(JSON.stringify(states['Backup runner?'].Choices)).toContain('"NumericGreaterThan":10737418240');
+  });
+});
+
+describe('cdk-nag (AwsSolutions)', () => {
+  function nagApp(): App {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    return app;
+  }
+
+  test('the stack has no unacknowledged finding', () => {
+    const app = nagApp();
+    new PgshiftStack(app, 'Nag', {
+      config: parsePgshiftContext({
+        ...SAMPLE_CONTEXT,
+        alerts: { emails: ['a@example.com'], slack: { workspaceId: 'T1', channelId: 'C1' } },
+      }),
+      env: { account: '123456789012', region: 'eu-west-1' },
+    });
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  test('an unacknowledged finding fails synth (the check above is not vacuous)', () => {
+    const app = nagApp();
+    const stack = new Stack(app, 'Bad');
+    new s3.Bucket(stack, 'Unlogged');
+    expect(() => app.synth()).toThrow();
+  });
+});
+
+describe('context and image asset', () => {
+  test('bad context lists every problem by field', () => {
+    const bad = {
+      ...SAMPLE_CONTEXT,
+      databaseName: 'bad name!',
+      logRetentionDays: 42,
+      network: { vpcId: 'x' },
+    };
+    expect(() => parsePgshiftContext(bad)).toThrow(/pgshift\.databaseName/);
+    expect(() => parsePgshiftContext(bad)).toThrow(/pgshift\.logRetentionDays/);
+    expect(() => parsePgshiftContext(bad)).toThrow(/pgshift\.network\.vpcId/);
+    expect(() => parsePgshiftContext(bad)).toThrow(/pgshift\.network\.subnetIds/);
+  });
+
+  test('a maintenance window with invalid execution input is refused at synth', () => {
+    expect(() =>
+      parsePgshiftContext({
+        ...SAMPLE_CONTEXT,
+        maintenanceWindows: [
+          { name: 'w', schedule: 'cron(0 3 * * ? *)', input: { action: 'migrate', dryrun: true } },
+        ],
+      }),
+    ).toThrow(/maintenanceWindows\.0\.input.*unknown field "dryrun"/);
+  });
+
+  test('the image build context excludes node_modules, cdk.out and .git', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    new PgshiftStack(app, 'Img', { config: parsePgshiftContext(SAMPLE_CONTEXT) });
+    const assembly = app.synth();
+    const dirs = fs.readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
+    const imageDir = dirs
+      .map((d) => path.join(assembly.directory, d))
+      .find((d) => fs.existsSync(path.join(d, 'lambdas/image/Dockerfile')));
+    expect(imageDir).toBeDefined();
+    const entries = fs.readdirSync(imageDir!);
+    expect(entries).toEqual(
+      expect.arrayContaining(['lambdas', 'package.json', 'package-lock.json', 'tsconfig.json']),
+    );
+    for (const excluded of ['node_modules', 'cdk.out', '.git', 'test'])
+      expect(entries).not.toContain(excluded);
+  });
+});
