@@ -85,8 +85,10 @@ export async function runFargateTask(
 }
 
 /** Process entry (`node fargate/task.js`): exit 0 when the result is written, 1 after logging any error. */
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const log = createLogger('fargate');
+export async function main(
+  env: NodeJS.ProcessEnv = process.env,
+  log: Log = createLogger('fargate'),
+): Promise<number> {
   try {
     const step = requireEnv('PGSHIFT_STEP', env);
     const event = parseTaskEvent(requireEnv('PGSHIFT_EVENT', env));
