@@ -55,6 +55,10 @@ export const pgshiftContextSchema = z
         /** The PostgreSQL database to connect to. @default the secret's `dbname` */
         name: z.string().min(1).optional(),
         sslMode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).optional(),
+        /** RDS instance id: pre-flight reads its FreeStorageSpace from CloudWatch. @default disk check skipped */
+        rdsInstanceId: z.string().min(1).optional(),
+        /** Aurora cluster id (instead of rdsInstanceId): pre-flight reads the writer's FreeLocalStorage. */
+        rdsClusterId: z.string().min(1).optional(),
       })
       .strict(),
     network: z

@@ -8,6 +8,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { BackupBucket } from './backup-bucket';
 import { PgshiftFunction, type FunctionNetwork, type StepName } from './pgshift-function';
+import { acknowledgeWildcardResource } from './nag';
 
 /**
  * Which S3 prefixes each step reads and writes (docs/infrastructure.md). A step that needs a new prefix gets it
@@ -38,6 +39,10 @@ export interface DatabaseSettings {
   readonly name?: string;
   /** @default "verify-full" (lambdas/shared/db.ts) */
   readonly sslMode?: string;
+  /** RDS instance whose FreeStorageSpace pre-flight reads. @default none: the disk check says skipped */
+  readonly rdsInstanceId?: string;
+  /** Aurora cluster whose writer's FreeLocalStorage pre-flight reads. @default none */
+  readonly rdsClusterId?: string;
 }
 
 export interface StepFunctionsProps {
@@ -150,8 +155,25 @@ export class StepFunctions extends Construct {
       database: true,
       memorySize: 512,
       timeout: Duration.minutes(2),
-      environment: { PGSHIFT_IMAGE_PG_MAJOR: String(props.imagePgMajor) },
+      environment: {
+        PGSHIFT_IMAGE_PG_MAJOR: String(props.imagePgMajor),
+        // The apply step's own timeout: what a migration's estimated rewrite time must fit in.
+        PGSHIFT_APPLY_TIME_BUDGET_SECONDS: String(Duration.minutes(15).toSeconds()),
+        ...(props.database.rdsInstanceId ? { PGSHIFT_RDS_INSTANCE_ID: props.database.rdsInstanceId } : {}),
+        ...(props.database.rdsClusterId ? { PGSHIFT_RDS_CLUSTER_ID: props.database.rdsClusterId } : {}),
+      },
     });
+    if (props.database.rdsInstanceId || props.database.rdsClusterId) {
+      preflight.function.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
+      );
+      acknowledgeWildcardResource(
+        preflight.function.role as iam.Role,
+        '*',
+        'cloudwatch:GetMetricData supports no resource-level permissions (AWS service authorization reference); ' +
+          'it is read-only and grants metric values, not data.',
+      );
+    }
     const report = make('report', { database: true, memorySize: 512, timeout: Duration.minutes(2) });
     const image = (step: StepName) => ({
       kind: 'image' as const,

@@ -43,6 +43,9 @@ export function localEnvironment(flags: Flags, env: NodeJS.ProcessEnv = process.
     PGSHIFT_STATEMENT_TIMEOUT: pick('statement-timeout', 'PGSHIFT_STATEMENT_TIMEOUT'),
     PGSHIFT_BACKUP_PREFIX: pick('output-prefix', 'PGSHIFT_BACKUP_PREFIX'),
     AWS_REGION: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    // The handlers' Powertools logs are JSON lines on stdout: in a terminal they would bury the summary and
+    // break --json. Errors reach the user through the run's outcome; set POWERTOOLS_LOG_LEVEL to see them.
+    POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL || 'SILENT',
   };
   return Object.fromEntries(Object.entries(out).filter((e): e is [string, string] => e[1] !== undefined));
 }

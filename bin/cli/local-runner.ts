@@ -192,6 +192,8 @@ export function resolveWorkflow(template: CfnTemplate): ResolvedWorkflow {
 export interface StateEvent {
   type: 'entered' | 'exited' | 'failed' | 'retried' | 'caught';
   state: string;
+  /** The ASL state type (Task, Choice, Pass, Fail, Succeed...). */
+  stateType?: string;
   at: number;
   error?: string;
   cause?: string;
@@ -328,7 +330,7 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
       const entry = log as {
         type: string;
         timestamp: number;
-        state?: { name: string; output?: unknown };
+        state?: { name: string; type?: string; output?: unknown };
         Error?: string;
         Cause?: unknown;
       };
@@ -338,6 +340,7 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
         options.onEvent?.({
           type,
           state: stateName,
+          stateType: entry.state?.type,
           at: entry.timestamp,
           error: entry.Error,
           cause: entry.Cause === undefined ? undefined : String(entry.Cause),

@@ -36,13 +36,15 @@ export function runDocument(
 /** Progress on stderr: one line per finished state (a terminal would otherwise show nothing for minutes). */
 export function progressPrinter(io: Io): (event: StateEvent) => void {
   return (event) => {
+    // Choice and Pass states are routing: a person wants to see the work (Tasks) and the outcome (Fail).
+    if (event.stateType === 'Choice' || event.stateType === 'Pass' || event.stateType === 'Succeed') return;
     if (event.type === 'entered') {
       if (io.tty) process.stderr.write(`  … ${event.state}\r`);
       return;
     }
     if (event.type === 'exited') io.err(`  ✓ ${event.state}`);
     if (event.type === 'retried') io.err(`  ↻ ${event.state}: retrying`);
-    if (event.type === 'caught' || event.type === 'failed') {
+    if (event.type === 'failed') {
       io.err(`  ✗ ${event.state}${event.error ? `: ${event.error}` : ''}`);
     }
   };

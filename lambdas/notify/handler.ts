@@ -11,8 +11,8 @@ import { startDurationWatchdog, stopDurationWatchdog } from './watchdog';
 const log = createLogger('notify');
 const topicArn = optionalEnv('PGSHIFT_TOPIC_ARN');
 const defaultDatabase = optionalEnv('PGSHIFT_DATABASE');
-const watchdogRoleArn = optionalEnv('PGSHIFT_WATCHDOG_ROLE_ARN');
-const watchdogGroup = optionalEnv('PGSHIFT_WATCHDOG_GROUP');
+const watchdogRoleArn = optionalEnv('PGSHIFT_SCHEDULER_ROLE_ARN');
+const watchdogGroup = optionalEnv('PGSHIFT_SCHEDULE_GROUP');
 const warningMinutes = Number(optionalEnv('PGSHIFT_DURATION_WARNING_MINUTES') ?? '60');
 // AWS_ENDPOINT_URL_SNS is also read by the SDK itself; passing it keeps local runs explicit.
 const sns = new SNSClient({ endpoint: optionalEnv('AWS_ENDPOINT_URL_SNS') });

@@ -1,0 +1,178 @@
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { InputValidationError } from '../../lambdas/shared/errors';
+import { listBackups } from '../../lambdas/shared/manifest';
+import { createS3Client } from '../../lambdas/shared/s3';
+import type { StepEvent } from '../../lambdas/shared/step';
+import { PGSHIFT_VERSION } from '../../lambdas/shared/version';
+import { executionInputFrom, parseCommandLine, USAGE, type ParsedCommand } from './args';
+import { runDiffCommand, runLintCommand } from './offline';
+import { applyEnvironment, assertBucketReachable, localEnvironment } from './local-env';
+import { requireHandler, resolveWorkflow, runLocalWorkflow } from './local-runner';
+import { runFargateTaskLocally } from './local-fargate';
+import { errorLine, exitCodeFor, formatBytes, processIo, EXIT_CODES, type Io } from './output';
+import {
+  describeExecution,
+  findStateMachineArn,
+  remoteClients,
+  startExecution,
+  waitForExecution,
+} from './remote';
+import { humanSummary, progressPrinter, runDocument } from './render';
+import { synthesizeTemplate } from './synth';
+
+/** Minutes after which a local run publishes "still running" (PGSHIFT_DURATION_WARNING_MINUTES). */
+function localWatchdog(io: Io): ((event: StepEvent) => () => void) | undefined {
+  const topicArn = process.env.PGSHIFT_TOPIC_ARN;
+  const minutes = Number(process.env.PGSHIFT_DURATION_WARNING_MINUTES ?? '60');
+  return (event) => {
+    const timer = setTimeout(() => {
+      io.err(`pgshift: still running after ${minutes} min`);
+      if (!topicArn) return;
+      // Lazy: only a run that overstays pays for loading the notify module.
+      const { alertFromEvent, renderSnsMessage } =
+        require('../../lambdas/notify') as typeof import('../../lambdas/notify');
+      const sns = new SNSClient({ endpoint: process.env.AWS_ENDPOINT_URL_SNS });
+      void sns
+        .send(
+          new PublishCommand({
+            TopicArn: topicArn,
+            ...renderSnsMessage(alertFromEvent('still-running', event)),
+          }),
+        )
+        .catch((err: Error) => io.err(`pgshift: could not publish the still-running alert: ${err.message}`));
+    }, minutes * 60_000);
+    timer.unref();
+    return () => clearTimeout(timer);
+  };
+}
+
+async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
+  const input = executionInputFrom(cmd);
+  const vars = localEnvironment(cmd.flags);
+  applyEnvironment(vars);
+  await assertBucketReachable(vars);
+  const workflow = resolveWorkflow(synthesizeTemplate());
+  const json = cmd.flags.json === true;
+  if (!json) io.err(`pgshift local ${input.action} on ${vars.PGSHIFT_DATABASE}`);
+  const run = await runLocalWorkflow({
+    workflow,
+    input,
+    loadHandler: requireHandler,
+    runFargateTask: runFargateTaskLocally,
+    startWatchdog: localWatchdog(io),
+    onEvent: json ? undefined : progressPrinter(io),
+  });
+  if (json) io.out(JSON.stringify(runDocument(input.action, vars.PGSHIFT_DATABASE, run), null, 2));
+  else io.out(humanSummary(input.action, run));
+  return run.ok ? EXIT_CODES.ok : exitCodeFor(run.error);
+}
+
+async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
+  const input = executionInputFrom(cmd);
+  const region = typeof cmd.flags.region === 'string' ? cmd.flags.region : undefined;
+  const clients = remoteClients(region);
+  const arn = await findStateMachineArn(clients, {
+    stateMachineArn:
+      typeof cmd.flags['state-machine-arn'] === 'string' ? cmd.flags['state-machine-arn'] : undefined,
+    stackName: typeof cmd.flags['stack-name'] === 'string' ? cmd.flags['stack-name'] : undefined,
+  });
+  const executionArn = await startExecution(clients, arn, input);
+  const json = cmd.flags.json === true;
+  if (!cmd.flags.wait) {
+    io.out(
+      json
+        ? JSON.stringify({ action: input.action, ok: true, database: input.database, executionArn })
+        : executionArn,
+    );
+    return EXIT_CODES.ok;
+  }
+  if (!json) io.err(`started ${executionArn}`);
+  const status = await waitForExecution(clients, executionArn, (state, i) => {
+    if (!json) io.err(`  ${String(i + 1).padStart(2)}. ${state}`);
+  });
+  const ok = status.status === 'SUCCEEDED';
+  const output = status.output as
+    { input?: { database?: string }; results?: Record<string, { htmlUrl?: string }> } | undefined;
+  const reportUrl = output?.results?.report?.htmlUrl;
+  if (json) {
+    io.out(
+      JSON.stringify(
+        { action: input.action, ok, database: output?.input?.database ?? input.database, ...status },
+        null,
+        2,
+      ),
+    );
+  } else {
+    io.out(
+      `${status.status}${status.error ? `: ${status.error}` : ''}${reportUrl ? `\nreport: ${reportUrl}` : ''}`,
+    );
+  }
+  return ok ? EXIT_CODES.ok : exitCodeFor({ name: status.error });
+}
+
+async function runStatus(cmd: ParsedCommand, io: Io): Promise<number> {
+  const [executionArn, ...extra] = cmd.positionals;
+  if (!executionArn || extra.length > 0)
+    throw new InputValidationError(['usage: pgshift status <execution-arn>']);
+  const status = await describeExecution(
+    remoteClients(typeof cmd.flags.region === 'string' ? cmd.flags.region : undefined),
+    executionArn,
+  );
+  if (cmd.flags.json) io.out(JSON.stringify(status, null, 2));
+  else
+    io.out(
+      `${status.status}${status.error ? ` (${status.error})` : ''}\nstates: ${status.states.join(' → ')}`,
+    );
+  return EXIT_CODES.ok;
+}
+
+async function runBackups(cmd: ParsedCommand, io: Io): Promise<number> {
+  const vars = localEnvironment(cmd.flags);
+  const store = { s3: createS3Client({ endpoint: vars.AWS_ENDPOINT_URL_S3 }), bucket: vars.PGSHIFT_BUCKET };
+  const backups = await listBackups(store, vars.PGSHIFT_DATABASE, vars.PGSHIFT_BACKUP_PREFIX);
+  if (cmd.flags.json) {
+    io.out(
+      JSON.stringify({ action: 'backups', ok: true, database: vars.PGSHIFT_DATABASE, backups }, null, 2),
+    );
+  } else if (backups.length === 0) {
+    io.out(`no complete backups of ${vars.PGSHIFT_DATABASE}`);
+  } else {
+    for (const b of backups) io.out(`${b.finishedAt}  ${formatBytes(b.sizeBytes).padStart(10)}  ${b.key}`);
+  }
+  return EXIT_CODES.ok;
+}
+
+/** Runs one command line; returns the exit code. Every error becomes one line on stderr, never a stack trace. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  try {
+    const cmd = parseCommandLine(argv);
+    if (cmd.flags.help) {
+      io.out(USAGE);
+      return EXIT_CODES.ok;
+    }
+    switch (cmd.command) {
+      case 'help':
+        io.out(USAGE);
+        return EXIT_CODES.ok;
+      case 'version':
+        io.out(PGSHIFT_VERSION);
+        return EXIT_CODES.ok;
+      case 'local':
+        return await runLocal(cmd, io);
+      case 'start':
+        return await runStart(cmd, io);
+      case 'status':
+        return await runStatus(cmd, io);
+      case 'backups':
+        return await runBackups(cmd, io);
+      case 'lint':
+        return await runLintCommand(cmd, io);
+      case 'diff':
+        return await runDiffCommand(cmd, io);
+    }
+  } catch (err) {
+    io.err(errorLine(err));
+    if (process.env.PGSHIFT_DEBUG) io.err(String((err as Error).stack));
+    return exitCodeFor(err);
+  }
+}
