@@ -1,7 +1,6 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClientBase } from 'pg';
-import { loadConfig, resolveTarget } from '../shared/config';
-import { withClient, type DatabaseTarget } from '../shared/db';
+import { cachedTargetResolver, loadConfig } from '../shared/config';
+import { withClient } from '../shared/db';
 import { ConfigurationError, DatabaseConnectionError, InputValidationError } from '../shared/errors';
 import { planKeys } from '../shared/keys';
 import { createLogger } from '../shared/logger';
@@ -40,17 +39,7 @@ const lintOptions: Omit<LintOptions, 'client'> = (() => {
     throw new ConfigurationError(`PGSHIFT_LINT_SEVERITIES: ${(err as Error).message}`);
   }
 })();
-let secrets: SecretsManagerClient | undefined;
-let target: Promise<DatabaseTarget> | undefined;
-
-/** The secret is read once per container; a failed read is retried on the next invocation. */
-function databaseTarget(): Promise<DatabaseTarget> {
-  target ??= resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch((err: unknown) => {
-    target = undefined;
-    throw err;
-  });
-  return target;
-}
+const databaseTarget = cachedTargetResolver(config);
 
 const OPERATIONS = ['plan', 'apply', 'downgrade', 'verify', 'baseline'] as const;
 type Operation = (typeof OPERATIONS)[number];

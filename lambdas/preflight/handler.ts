@@ -1,7 +1,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { loadConfig, resolveTarget } from '../shared/config';
-import { connect, type DatabaseTarget } from '../shared/db';
+import { cachedTargetResolver, loadConfig } from '../shared/config';
+import { connect } from '../shared/db';
 import { ConfigurationError, InputValidationError } from '../shared/errors';
 import { optionalEnv } from '../shared/env';
 import { createLogger } from '../shared/logger';
@@ -37,17 +36,7 @@ const pgDumpVersion = backupPgDumpVersion();
 const log = createLogger('preflight');
 // Created even when no RDS id is configured: construction is offline and cheap, and it keeps one client per container.
 const cloudWatch = new CloudWatchClient({});
-let secrets: SecretsManagerClient | undefined;
-let target: Promise<DatabaseTarget> | undefined;
-
-/** The secret is read once per container; a failed read is retried on the next invocation. */
-function databaseTarget(): Promise<DatabaseTarget> {
-  target ??= resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch((err: unknown) => {
-    target = undefined;
-    throw err;
-  });
-  return target;
-}
+const databaseTarget = cachedTargetResolver(config);
 
 /**
  * Pre-flight step: judges the plan step's analyses against the live database and returns the PreflightReport

@@ -1,6 +1,4 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { loadConfig, resolveTarget } from '../shared/config';
-import type { DatabaseTarget } from '../shared/db';
+import { cachedTargetResolver, loadConfig } from '../shared/config';
 import { optionalEnv } from '../shared/env';
 import { ConfigurationError, InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
@@ -37,16 +35,7 @@ const noOwner = flag('PGSHIFT_RESTORE_NO_OWNER', true);
 const noPrivileges = flag('PGSHIFT_RESTORE_NO_PRIVILEGES', false);
 /** Drop `__pgshift_before_*` copies older than this after each restore (PGSHIFT_RESTORE_RETENTION_DAYS). */
 const retentionDays = days('PGSHIFT_RESTORE_RETENTION_DAYS');
-let secrets: SecretsManagerClient | undefined;
-let target: Promise<DatabaseTarget> | undefined;
-
-function databaseTarget(): Promise<DatabaseTarget> {
-  target ??= resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch((err: unknown) => {
-    target = undefined;
-    throw err;
-  });
-  return target;
-}
+const databaseTarget = cachedTargetResolver(config);
 
 /** Restore step: `params.operation` "restore" (default) or "cleanup" (drop the copies restores kept). */
 export async function handler(event: StepEvent): Promise<StepOutput> {

@@ -108,3 +108,24 @@ export async function resolveTarget(
     sslRootCert: db.sslRootCert,
   });
 }
+
+/**
+ * A handler's database target, resolved once per container (one Secrets Manager read, one client) and shared
+ * by its invocations; a failed resolution is not cached, so the next invocation retries.
+ */
+export function cachedTargetResolver(config: PgshiftConfig): () => Promise<DatabaseTarget> {
+  let secrets: SecretsManagerClient | undefined;
+  let target: Promise<DatabaseTarget> | undefined;
+  return () => {
+    target ??= resolveTarget(config, () => {
+      // Required lazily: local runs (DATABASE_URL) never load the Secrets Manager client.
+      const { SecretsManagerClient: Client } =
+        require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
+      return (secrets ??= new Client({}));
+    }).catch((err: unknown) => {
+      target = undefined;
+      throw err;
+    });
+    return target;
+  };
+}

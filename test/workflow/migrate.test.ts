@@ -98,7 +98,7 @@ describe('the synthesized workflow, executed locally', () => {
     const r = run.state!.results;
     expect(r.backup).toBeUndefined();
     expect(r.migrate).toBeUndefined();
-    expect((r.plan as { pending: unknown[] }).pending).toHaveLength(6);
+    expect((r.plan as unknown as { pending: unknown[] }).pending).toHaveLength(6);
     const sql = (await fetchObject(rigStore(), r.plan!.written!.sql)).bytes.toString();
     expect(sql).toContain('CREATE INDEX CONCURRENTLY');
     expect(sql).toMatch(/SET lock_timeout/);
