@@ -180,11 +180,25 @@ export class PgshiftStack extends Stack {
       resourceName: stateMachineName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    this.functions
-      .fn('workflow')
-      .addToRolePolicy(
-        new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [stateMachineArn] }),
-      );
+    // DescribeExecution reads each running execution's input to see which database it works on.
+    const executionsArn = this.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const workflowFn = this.functions.fn('workflow');
+    workflowFn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [stateMachineArn] }),
+    );
+    workflowFn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executionsArn] }),
+    );
+    acknowledgeWildcardResource(
+      workflowFn.role as iam.Role,
+      executionsArn,
+      "Execution ARNs are made at start time; the wildcard covers only this state machine's executions.",
+    );
     // The watchdog: one-time schedules in its own group, passing only the scheduler role.
     const notify = this.functions.fn('notify');
     const scheduleArn = this.formatArn({

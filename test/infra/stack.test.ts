@@ -265,6 +265,11 @@ describe('least privilege', () => {
     expect(JSON.stringify(listing[0].Resource)).toContain(
       ':states:eu-west-1:123456789012:stateMachine:Test-pgshift',
     );
+    const describing = statements().filter((s) => actions(s).includes('states:DescribeExecution'));
+    expect(describing).toHaveLength(1);
+    expect(JSON.stringify(describing[0].Resource)).toContain(
+      ':states:eu-west-1:123456789012:execution:Test-pgshift:*',
+    );
   });
 });
 
