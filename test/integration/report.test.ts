@@ -144,7 +144,7 @@ describe('database report (real PostgreSQL, S3 stand-in)', () => {
     expect(rows).toHaveLength(report.tables.length);
     const itemsRow = rows.find((r) => r.querySelector('td')?.text === 'public.items');
     expect(itemsRow?.querySelectorAll('td')[6].text).toBe('1900');
-    expect(doc.querySelector('#tables')?.text).toContain('<script>alert("x")</script>');
+    expect(doc.querySelector('#tables')?.text).toContain('public."<script>alert(""x"")</script>"');
     expect(doc.querySelectorAll('#preflight-checklist li')[0].text).toContain('enough <room>');
     expect(doc.querySelectorAll('#schema-diff tbody tr')).toHaveLength(1);
     expect(doc.querySelector('#alembic')?.text).toContain('ae1027a6acf');
