@@ -1,6 +1,8 @@
 import type { ClientBase } from 'pg';
+import { LockTimeoutError } from '../shared/errors';
 import { HISTORY_SCHEMA } from '../shared/history';
 import { canonicalize, canonicalJson } from './canonical';
+import { LOCK_FREE_SIZES_SQL, setLocalLockTimeout } from './sizes';
 
 /** Every kind of object a snapshot records; the diff and its Markdown group by these. */
 export const OBJECT_KINDS = [
@@ -138,6 +140,7 @@ export async function snapshotSchema(
   let stats: SchemaSnapshot['stats'];
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
+    await setLocalLockTimeout(client, 5000);
     const versionNum = Number(
       (await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0].v,
     );
@@ -444,9 +447,10 @@ export async function snapshotSchema(
     if (options.includeStats) {
       const tables: Record<string, TableStats> = {};
       for (const r of await q(`
-        SELECT ${REL_QNAME} AS qname, pg_total_relation_size(c.oid) AS total, pg_relation_size(c.oid) AS main,
-               pg_indexes_size(c.oid) AS indexes, c.reltuples
+        SELECT ${REL_QNAME} AS qname, coalesce(sz.total_bytes, sz.main_bytes + sz.index_bytes + sz.toast_bytes) AS total,
+               sz.main_bytes AS main, sz.index_bytes AS indexes, c.reltuples
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          JOIN (${LOCK_FREE_SIZES_SQL}) sz ON sz.oid = c.oid
          WHERE c.relkind IN ('r', 'p', 'm') AND ${userNamespace('n')}`)) {
         tables[r.qname as string] = {
           totalBytes: Number(r.total),
@@ -461,6 +465,13 @@ export async function snapshotSchema(
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
+    if ((err as { code?: string }).code === '55P03') {
+      // Deparsing defaults and checks opens the table; a migration holding ACCESS EXCLUSIVE makes that wait.
+      throw new LockTimeoutError(
+        'Schema snapshot waited more than 5 s for a table lock (another session holds ACCESS EXCLUSIVE); retry later',
+        { cause: err },
+      );
+    }
     throw err;
   }
   return canonicalize({

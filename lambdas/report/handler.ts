@@ -1,0 +1,74 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { loadConfig, resolveTarget } from '../shared/config';
+import { redactSecrets, withClient, type DatabaseTarget } from '../shared/db';
+import { createLogger } from '../shared/logger';
+import { createS3Client, getJson, type ObjectStore } from '../shared/s3';
+import type { StepEvent, StepOutput } from '../shared/step';
+import type { SchemaDiff } from '../schema';
+import { buildReport } from './build';
+import { writeReport } from './write';
+
+const config = loadConfig();
+const log = createLogger('report');
+const store: ObjectStore = {
+  s3: createS3Client({ endpoint: config.s3Endpoint }),
+  bucket: config.bucket,
+  kmsKeyId: config.kmsKeyId,
+};
+let secrets: SecretsManagerClient | undefined;
+let target: Promise<DatabaseTarget> | undefined;
+
+/** The secret is read once per container; a failed read is retried on the next invocation. */
+function databaseTarget(): Promise<DatabaseTarget> {
+  target ??= resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch((err: unknown) => {
+    target = undefined;
+    throw err;
+  });
+  return target;
+}
+
+function numberFromEnv(name: string): number | undefined {
+  const v = process.env[name];
+  return v && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+/** Report step: gathers the database report, folds in this run's results, writes report.{json,md,html}. */
+export async function handler(event: StepEvent): Promise<StepOutput> {
+  const dbTarget = await databaseTarget();
+  const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+  const results = event.results ?? {};
+  const diffKey = results.diff?.written?.json;
+  const diff = typeof diffKey === 'string' ? await getJson<SchemaDiff>(store, diffKey) : null;
+  const report = await withClient(
+    dbTarget,
+    (client) =>
+      buildReport(
+        { client, store, log },
+        {
+          database,
+          backupPrefix: config.backupPrefix,
+          results,
+          diff,
+          longQuerySeconds: numberFromEnv('PGSHIFT_REPORT_LONG_QUERY_SECONDS'),
+          exactCountMaxBytes: numberFromEnv('PGSHIFT_REPORT_EXACT_COUNT_MAX_BYTES'),
+          redact: (text) => redactSecrets(text, dbTarget),
+        },
+      ),
+    'pgshift-report',
+  );
+  const { written, htmlUrl } = await writeReport(store, report, {
+    expiresInSeconds: numberFromEnv('PGSHIFT_REPORT_URL_SECONDS'),
+  });
+  return {
+    step: 'report',
+    ok: true,
+    database,
+    htmlUrl,
+    databaseSizeBytes: report.server.databaseSizeBytes,
+    tableCount: report.tableCount,
+    appliedMigrations: report.migrations.applied.length,
+    backups: report.backups.length,
+    schemaChanges: report.diff?.counts ?? null,
+    written,
+  };
+}

@@ -1,0 +1,129 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { loadConfig, resolveTarget } from '../shared/config';
+import type { DatabaseTarget } from '../shared/db';
+import { InputValidationError } from '../shared/errors';
+import { createLogger } from '../shared/logger';
+import { createS3Client, type ObjectStore } from '../shared/s3';
+import type { StepEvent, StepOutput } from '../shared/step';
+import { detectDrift, diffStoredSnapshots, recordSchemaSnapshot } from './steps';
+
+const config = loadConfig();
+const log = createLogger('schema');
+const store: ObjectStore = {
+  s3: createS3Client({ endpoint: config.s3Endpoint }),
+  bucket: config.bucket,
+  kmsKeyId: config.kmsKeyId,
+};
+let secrets: SecretsManagerClient | undefined;
+let target: Promise<DatabaseTarget> | undefined;
+
+/** The secret is read once per container; a failed read is retried on the next invocation. */
+function databaseTarget(): Promise<DatabaseTarget> {
+  target ??= resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch((err: unknown) => {
+    target = undefined;
+    throw err;
+  });
+  return target;
+}
+
+/** Owners and grants in snapshots (PGSHIFT_SCHEMA_OWNERSHIP=true); off by default, they differ per environment. */
+const includeOwnership = process.env.PGSHIFT_SCHEMA_OWNERSHIP === 'true';
+/** From this size a table counts as large for the diff's "locking" class (PGSHIFT_LARGE_TABLE_BYTES). */
+const largeTableBytes = process.env.PGSHIFT_LARGE_TABLE_BYTES
+  ? Number(process.env.PGSHIFT_LARGE_TABLE_BYTES)
+  : undefined;
+
+/** Actions after which the "after" snapshot is the schema pgshift made, i.e. what drift compares with. */
+const RECORDING_ACTIONS = new Set(['migrate', 'downgrade', 'baseline']);
+
+/** The execution's name (the last part of its ARN), as the other steps put it into S3 keys. */
+function executionName(event: StepEvent): string {
+  return event.execution.name ?? event.execution.id.split(':').pop() ?? event.execution.id;
+}
+
+function writtenKey(out: StepOutput | undefined, name: string): string | undefined {
+  const v = out?.written?.[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Schema step: `snapshot` (params.phase before/after), `diff` of the two snapshots, `drift` of live vs recorded. */
+export async function handler(event: StepEvent): Promise<StepOutput> {
+  const operation = event.params?.operation;
+  const dbTarget = await databaseTarget();
+  const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+  const deps = { store, log };
+  if (operation === 'snapshot') {
+    const phase = event.params?.phase;
+    if (phase !== 'before' && phase !== 'after') {
+      throw new InputValidationError([
+        `params.phase: expected "before" or "after", got ${JSON.stringify(phase)}`,
+      ]);
+    }
+    // The after snapshot only runs once the change succeeded (a failure goes down the Catch path instead).
+    const updateLatest =
+      phase === 'after' && RECORDING_ACTIONS.has(event.input.action) && event.input.dryRun !== true;
+    const result = await recordSchemaSnapshot(deps, {
+      target: dbTarget,
+      database,
+      executionId: executionName(event),
+      phase,
+      includeOwnership,
+      updateLatest,
+    });
+    return {
+      step: 'schema',
+      operation,
+      phase,
+      ok: true,
+      database,
+      objectCounts: result.objectCounts,
+      recordedAsLatest: updateLatest,
+      written: result.written,
+    };
+  }
+  if (operation === 'diff') {
+    const before = writtenKey(event.results?.snapshotBefore, 'json');
+    const after = writtenKey(event.results?.snapshotAfter, 'json');
+    const missing = [
+      !before && 'results.snapshotBefore.written.json',
+      !after && 'results.snapshotAfter.written.json',
+    ];
+    if (!before || !after) {
+      throw new InputValidationError(
+        missing.filter((m): m is string => Boolean(m)).map((m) => `${m}: missing`),
+      );
+    }
+    const { diff, written } = await diffStoredSnapshots(deps, {
+      database,
+      executionId: executionName(event),
+      before: { json: before, sql: writtenKey(event.results?.snapshotBefore, 'sql') },
+      after: { json: after, sql: writtenKey(event.results?.snapshotAfter, 'sql') },
+      largeTableBytes,
+    });
+    return {
+      step: 'schema',
+      operation,
+      ok: true,
+      database,
+      counts: diff.counts,
+      destructive: diff.destructive,
+      written,
+    };
+  }
+  if (operation === 'drift') {
+    const drift = await detectDrift(deps, { target: dbTarget, database, largeTableBytes });
+    return {
+      step: 'schema',
+      operation,
+      ok: drift.ok,
+      database,
+      checked: drift.checked,
+      counts: drift.counts,
+      summary: drift.summary,
+      recordedKey: drift.recordedKey,
+    };
+  }
+  throw new InputValidationError([
+    `params.operation: expected "snapshot", "diff" or "drift", got ${JSON.stringify(operation)}`,
+  ]);
+}
