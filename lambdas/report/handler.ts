@@ -1,6 +1,5 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { loadConfig, resolveTarget } from '../shared/config';
-import { redactSecrets, withClient, type DatabaseTarget } from '../shared/db';
+import { cachedTargetResolver, loadConfig } from '../shared/config';
+import { redactSecrets, withClient } from '../shared/db';
 import { createLogger } from '../shared/logger';
 import { createS3Client, getJson, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
@@ -15,17 +14,7 @@ const store: ObjectStore = {
   bucket: config.bucket,
   kmsKeyId: config.kmsKeyId,
 };
-let secrets: SecretsManagerClient | undefined;
-let target: Promise<DatabaseTarget> | undefined;
-
-/** The secret is read once per container; a failed read is retried on the next invocation. */
-function databaseTarget(): Promise<DatabaseTarget> {
-  target ??= resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch((err: unknown) => {
-    target = undefined;
-    throw err;
-  });
-  return target;
-}
+const databaseTarget = cachedTargetResolver(config);
 
 function numberFromEnv(name: string): number | undefined {
   const v = process.env[name];

@@ -1,6 +1,4 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { loadConfig, resolveTarget } from '../shared/config';
-import type { DatabaseTarget } from '../shared/db';
+import { cachedTargetResolver, loadConfig } from '../shared/config';
 import { InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
 import { createS3Client, type ObjectStore } from '../shared/s3';
@@ -14,17 +12,7 @@ const store: ObjectStore = {
   bucket: config.bucket,
   kmsKeyId: config.kmsKeyId,
 };
-let secrets: SecretsManagerClient | undefined;
-let target: Promise<DatabaseTarget> | undefined;
-
-/** The secret is read once per container; a failed read is retried on the next invocation. */
-function databaseTarget(): Promise<DatabaseTarget> {
-  target ??= resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch((err: unknown) => {
-    target = undefined;
-    throw err;
-  });
-  return target;
-}
+const databaseTarget = cachedTargetResolver(config);
 
 /** Owners and grants in snapshots (PGSHIFT_SCHEMA_OWNERSHIP=true); off by default, they differ per environment. */
 const includeOwnership = process.env.PGSHIFT_SCHEMA_OWNERSHIP === 'true';
