@@ -3,6 +3,7 @@ import { InputValidationError } from '../../lambdas/shared/errors';
 import { listBackups } from '../../lambdas/shared/manifest';
 import { createS3Client } from '../../lambdas/shared/s3';
 import type { StepEvent } from '../../lambdas/shared/step';
+import { setProgressListener } from '../../lambdas/shared/progress';
 import { PGSHIFT_VERSION } from '../../lambdas/shared/version';
 import { executionInputFrom, parseCommandLine, USAGE, type ParsedCommand } from './args';
 import { runDiffCommand, runLintCommand } from './offline';
@@ -54,6 +55,8 @@ async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
   const workflow = resolveWorkflow(synthesizeTemplate());
   const json = cmd.flags.json === true;
   if (!json) io.err(`pgshift local ${input.action} on ${vars.PGSHIFT_DATABASE}`);
+  // Bytes dumped, migration N of M: drawn on stderr (never on stdout, which --json owns).
+  if (!json) setProgressListener((p) => io.err(`      ${p.message}`));
   const run = await runLocalWorkflow({
     workflow,
     input,

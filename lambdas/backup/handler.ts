@@ -1,5 +1,6 @@
 import { cachedTargetResolver, loadConfig } from '../shared/config';
 import { createLogger } from '../shared/logger';
+import { byteProgress } from '../shared/progress';
 import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
 import { createBackup } from './dump';
@@ -38,6 +39,7 @@ export async function handler(
       executionId: event.execution.id,
       reason,
       verify: event.input.verifyBackup === true,
+      onProgress: byteProgress('backup', 'dumped and uploaded'),
     },
   ).finally(() => clearTimeout(timer));
   return {

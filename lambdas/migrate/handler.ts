@@ -4,6 +4,7 @@ import { withClient } from '../shared/db';
 import { ConfigurationError, DatabaseConnectionError, InputValidationError } from '../shared/errors';
 import { planKeys } from '../shared/keys';
 import { createLogger } from '../shared/logger';
+import { reportProgress } from '../shared/progress';
 import { createS3Client, putJson, putText, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
 import {
@@ -15,6 +16,7 @@ import {
   parseSeverityOverrides,
   verifyMigrations,
   type LintOptions,
+  type ProgressCallback,
 } from './index';
 
 const config = loadConfig();
@@ -40,6 +42,17 @@ const lintOptions: Omit<LintOptions, 'client'> = (() => {
   }
 })();
 const databaseTarget = cachedTargetResolver(config);
+
+/** "migration N of M" for the CLI's progress line (no-op in Lambda). */
+function migrationProgress(verb: string): ProgressCallback {
+  return ({ index, total, version, name }) =>
+    reportProgress({
+      step: 'migrate',
+      done: index,
+      total,
+      message: `${verb} migration ${index} of ${total}: ${version}_${name}`,
+    });
+}
 
 const OPERATIONS = ['plan', 'apply', 'downgrade', 'verify', 'baseline'] as const;
 type Operation = (typeof OPERATIONS)[number];
@@ -159,6 +172,7 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
             allowUnsafe: event.input.allowUnsafe === true,
             lint: lintOptions,
             log,
+            onProgress: migrationProgress('applying'),
           });
           return {
             ...base,
@@ -177,6 +191,7 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
             toVersion: event.input.toVersion,
             dryRun: event.input.dryRun === true,
             log,
+            onProgress: migrationProgress('reverting'),
           });
           const keys = planKeys(database, executionSegment(event));
           await putText(store, keys.downgradeSql, result.sql, 'application/sql; charset=utf-8');

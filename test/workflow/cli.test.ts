@@ -151,6 +151,7 @@ describe('pgshift CLI (spawned)', () => {
     expect(migrate.code).toBe(0);
     expect(migrate.stdout).toContain(`pgshift migrate on ${db.name}: ok`);
     expect(migrate.stderr).toContain('✓ Apply migrations');
+    expect(migrate.stderr).toContain('applying migration 6 of 6: 6_validate_order_status');
     const verify = await pgshift(['local', 'verify', '--json', ...localFlags(db)]);
     expect(verify.code).toBe(0);
     expect(JSON.parse(verify.stdout).ok).toBe(true);
