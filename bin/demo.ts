@@ -11,6 +11,18 @@ import { getText } from '../lambdas/shared/s3';
 import { createS3Client } from '../lambdas/shared/s3';
 import { main } from './cli/main';
 import { processIo, type Io } from './cli/output';
+import { humanSummary } from './cli/render';
+import type { StepResults } from '../lambdas/shared/step';
+
+/** The `--json` document of `pgshift local` (bin/cli/render.ts runDocument). */
+interface RunDocument {
+  ok: boolean;
+  executionId: string;
+  durationMs: number;
+  error?: { name: string; message: string };
+  written: Record<string, string>;
+  results: StepResults;
+}
 
 const OUTPUT_DIR = path.resolve(process.env.PGSHIFT_DEMO_DIR ?? 'pgshift-demo');
 const DEMO_DB = 'demo';
@@ -89,8 +101,12 @@ export async function demo(io: Io = processIo): Promise<number> {
       AWS_REGION: rig.info.s3.region,
       PGSHIFT_PG_BIN: rig.info.pg.bin,
     });
-    let document: { ok: boolean; written: Record<string, string> } | undefined;
-    const capture: Io = { ...io, out: (text) => (document = JSON.parse(text) as typeof document) };
+    let document: RunDocument | undefined;
+    const capture: Io = {
+      ...io,
+      progress: true,
+      out: (text) => (document = JSON.parse(text) as RunDocument),
+    };
     const code = await main(
       [
         'local',
@@ -113,12 +129,24 @@ export async function demo(io: Io = processIo): Promise<number> {
     );
     if (!document) return code;
     const saved = await saveReport(rig, document.written);
-    io.out(JSON.stringify({ ok: document.ok, written: document.written }, null, 2));
+    io.out(
+      humanSummary('migrate', {
+        ok: document.ok,
+        executionId: document.executionId,
+        durationMs: document.durationMs,
+        error: document.error,
+        visited: [],
+        state: {
+          input: { action: 'migrate', database: DEMO_DB },
+          execution: { id: document.executionId },
+          results: document.results,
+        },
+      }),
+    );
     const html = saved.find((f) => f.endsWith('.html'));
     io.out(
       [
         '',
-        document.ok ? 'pgshift migrate: ok' : 'pgshift migrate: FAILED',
         ...saved.map((f) => `  saved ${path.relative(process.cwd(), f)}`),
         html ? `Open the report in a browser: file://${html}` : 'no report was written',
         `(${((Date.now() - started) / 1000).toFixed(1)}s; the local servers are shut down now)`,

@@ -54,16 +54,17 @@ async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
   await assertBucketReachable(vars);
   const workflow = resolveWorkflow(synthesizeTemplate());
   const json = cmd.flags.json === true;
-  if (!json) io.err(`pgshift local ${input.action} on ${vars.PGSHIFT_DATABASE}`);
+  const progress = !json || io.progress === true;
+  if (progress) io.err(`pgshift local ${input.action} on ${vars.PGSHIFT_DATABASE}`);
   // Bytes dumped, migration N of M: drawn on stderr (never on stdout, which --json owns).
-  if (!json) setProgressListener((p) => io.err(`      ${p.message}`));
+  if (progress) setProgressListener((p) => io.err(`      ${p.message}`));
   const run = await runLocalWorkflow({
     workflow,
     input,
     loadHandler: requireHandler,
     runFargateTask: runFargateTaskLocally,
     startWatchdog: localWatchdog(io),
-    onEvent: json ? undefined : progressPrinter(io),
+    onEvent: progress ? progressPrinter(io) : undefined,
   });
   if (json) io.out(JSON.stringify(runDocument(input.action, vars.PGSHIFT_DATABASE, run), null, 2));
   else io.out(humanSummary(input.action, run));

@@ -48,6 +48,8 @@ export interface Io {
   err: (text: string) => void;
   /** True when stderr is a terminal: live progress lines are drawn only then. */
   tty: boolean;
+  /** Draw progress on stderr even with --json (npm start wants both: the document and the progress). */
+  progress?: boolean;
 }
 
 export const processIo: Io = {

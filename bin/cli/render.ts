@@ -83,6 +83,12 @@ export function humanSummary(action: string, run: LocalRunResult): string {
   }
   if (plan?.lint)
     out.push(line('lint', `${plan.lint.errors ?? 0} error(s), ${plan.lint.warnings ?? 0} warning(s)`));
+  const findings = (
+    plan as { findings?: { severity: string; file: string; line: number; rule: string; message: string }[] }
+  )?.findings;
+  for (const f of (findings ?? []).slice(0, 10)) {
+    out.push(`    ${f.severity === 'error' ? '✗' : '⚠'} ${f.file}:${f.line} [${f.rule}] ${f.message}`);
+  }
   const preflight = r.preflight;
   if (preflight?.checks) {
     out.push(line('pre-flight', preflight.checks.map((c) => `${c.id}=${c.status}`).join(' ')));
