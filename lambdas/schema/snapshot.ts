@@ -2,7 +2,7 @@ import type { ClientBase } from 'pg';
 import { LockTimeoutError } from '../shared/errors';
 import { HISTORY_SCHEMA } from '../shared/history';
 import { canonicalize, canonicalJson } from './canonical';
-import { LOCK_FREE_SIZES_SQL, setLocalLockTimeout } from './sizes';
+import { lockFreeTableSizesSql, setLocalLockTimeout } from './sizes';
 
 /** Every kind of object a snapshot records; the diff and its Markdown group by these. */
 export const OBJECT_KINDS = [
@@ -446,16 +446,16 @@ export async function snapshotSchema(
 
     if (options.includeStats) {
       const tables: Record<string, TableStats> = {};
-      for (const r of await q(`
-        SELECT ${REL_QNAME} AS qname, coalesce(sz.total_bytes, sz.main_bytes + sz.index_bytes + sz.toast_bytes) AS total,
-               sz.main_bytes AS main, sz.index_bytes AS indexes, c.reltuples
-          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          JOIN (${LOCK_FREE_SIZES_SQL}) sz ON sz.oid = c.oid
-         WHERE c.relkind IN ('r', 'p', 'm') AND ${userNamespace('n')}`)) {
+      for (const r of await q(
+        lockFreeTableSizesSql(`
+          SELECT c.oid, ${REL_QNAME} AS qname
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind IN ('r', 'p', 'm') AND ${userNamespace('n')}`),
+      )) {
         tables[r.qname as string] = {
-          totalBytes: Number(r.total),
-          tableBytes: Number(r.main),
-          indexBytes: Number(r.indexes),
+          totalBytes: Number(r.total_bytes),
+          tableBytes: Number(r.main_bytes),
+          indexBytes: Number(r.index_bytes),
           // reltuples is -1 for a table never vacuumed or analyzed (PostgreSQL 14+).
           estimatedRows: Math.max(Number(r.reltuples), 0),
         };
