@@ -31,17 +31,37 @@ function storeFor(s3: ChildJob['s3']): ObjectStore {
 /** Child mode: one streamed backup, then its timing and this process's peak RSS as JSON on stdout. */
 async function childRun(job: ChildJob): Promise<void> {
   const store = storeFor(job.s3);
+  // What the process holds before the backup starts (Node, the SDK, and tsx's compiler in this child), so the
+  // growth during the backup can be told apart from the runtime's baseline.
+  const rssStartMb = process.memoryUsage().rss / 1048576;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await streamDumpToS3(
     { store, log: silentLogger },
-    { target: job.target, database: job.target.database, executionId: 'bench', compression: '1' },
+    {
+      target: job.target,
+      database: job.target.database,
+      executionId: 'bench',
+      compression: '1',
+      // BENCH_PART_MB / BENCH_QUEUE_SIZE try other multipart settings than the defaults (8 MiB × 4).
+      partSize: process.env.BENCH_PART_MB ? Number(process.env.BENCH_PART_MB) * 1048576 : undefined,
+      queueSize: process.env.BENCH_QUEUE_SIZE ? Number(process.env.BENCH_QUEUE_SIZE) : undefined,
+    },
   );
   const ms = performance.now() - t0;
   await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: r.key }));
   await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: r.manifestKey }));
   process.stdout.write(
-    JSON.stringify({ ms, bytes: r.manifest.sizeBytes, maxRssMb: process.resourceUsage().maxRSS / 1024 }) +
-      '\n',
+    JSON.stringify({
+      ms,
+      bytes: r.manifest.sizeBytes,
+      maxRssMb: process.resourceUsage().maxRSS / 1024,
+      rssStartMb,
+      cpuMs: (() => {
+        const d = process.cpuUsage(cpu0);
+        return (d.user + d.system) / 1000;
+      })(),
+    }) + '\n',
   );
 }
 
@@ -72,7 +92,9 @@ function pgDump(target: DatabaseTarget, args: string[], sink: 'devnull' | string
   });
 }
 
-function streamedInChild(job: ChildJob): Promise<{ ms: number; bytes: number; maxRssMb: number }> {
+function streamedInChild(
+  job: ChildJob,
+): Promise<{ ms: number; bytes: number; maxRssMb: number; rssStartMb: number; cpuMs: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', JSON.stringify(job)], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -101,9 +123,10 @@ async function generate(info: RigInfo, admin: DatabaseTarget, name: string, scal
   const rows = Math.round((wideMb * 1024 * 1024) / 1100);
   await withClient(target, async (c) => {
     await c.query('CREATE TABLE wide (id bigint PRIMARY KEY, body text, doc jsonb)');
-    // Random hex text compresses about 2:1, like real prose; jsonb adds structure.
+    // Random hex text compresses about 2:1, like real prose; jsonb adds structure. The subquery refers to g so
+    // that it runs per row: uncorrelated, PostgreSQL would compute it once and every row would be the same text.
     await c.query(
-      `INSERT INTO wide SELECT g, (SELECT string_agg(md5(random()::text), ' ') FROM generate_series(1, 24)),
+      `INSERT INTO wide SELECT g, (SELECT string_agg(md5(random()::text || i || g), ' ') FROM generate_series(1, 24) i),
               jsonb_build_object('n', g, 'tags', jsonb_build_array(md5(g::text), random()), 'note', md5(random()::text))
          FROM generate_series(1, $1) g`,
       [rows],
@@ -139,11 +162,19 @@ async function main(): Promise<void> {
       console.error(
         `generated ${target.database}: ${(dbBytes / 1e6).toFixed(0)} MB in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
       );
-      const res: Record<string, { ms: number[]; bytes: number; rss?: number[] }> = {};
-      const add = (k: string, r: { ms: number; bytes: number; maxRssMb?: number }): void => {
-        res[k] ??= { ms: [], bytes: r.bytes, rss: [] };
+      const res: Record<
+        string,
+        { ms: number[]; bytes: number; rss?: number[]; rssStart?: number[]; cpu?: number[] }
+      > = {};
+      const add = (
+        k: string,
+        r: { ms: number; bytes: number; maxRssMb?: number; rssStartMb?: number; cpuMs?: number },
+      ): void => {
+        res[k] ??= { ms: [], bytes: r.bytes, rss: [], rssStart: [], cpu: [] };
         res[k].ms.push(r.ms);
         if (r.maxRssMb !== undefined) res[k].rss!.push(r.maxRssMb);
+        if (r.rssStartMb !== undefined) res[k].rssStart!.push(r.rssStartMb);
+        if (r.cpuMs !== undefined) res[k].cpu!.push(r.cpuMs);
       };
       for (let i = 0; i < runs; i++) {
         add('a', await timed(() => pgDump(target, ['--compress=1'], 'devnull')));
@@ -159,7 +190,11 @@ async function main(): Promise<void> {
       const line = (k: string, label: string): string => {
         const m = median(res[k].ms);
         const mbps = dbBytes / 1e6 / (m / 1000);
-        const rss = res[k].rss && res[k].rss!.length ? `${Math.max(...res[k].rss!).toFixed(0)} MB` : '';
+        const rss =
+          res[k].rss && res[k].rss!.length
+            ? `${Math.max(...res[k].rss!).toFixed(0)} MB (${median(res[k].rssStart!).toFixed(0)} MB at start; ` +
+              `Node CPU ${(median(res[k].cpu!) / 1000).toFixed(2)} s)`
+            : '';
         return `| ${(dbBytes / 1e6).toFixed(0)} MB | ${label} | ${(m / 1000).toFixed(2)} s | ${mbps.toFixed(0)} MB/s | ${res[k].bytes ? `${(res[k].bytes / 1e6).toFixed(0)} MB` : '—'} | ${(m / a).toFixed(2)} | ${(m / a2).toFixed(2)} | ${rss} |`;
       };
       rowsOut.push(
@@ -175,7 +210,7 @@ async function main(): Promise<void> {
   }
   console.log(`runs per variant: ${runs} (median shown); throughput = database size / wall time`);
   console.log(
-    "| database | variant | wall (median) | throughput | dump size | ÷ (a) | ÷ (a') | Node peak RSS |",
+    "| database | variant | wall (median) | throughput | dump size | ÷ (a) | ÷ (a') | Node peak RSS (at start; CPU) |",
   );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rowsOut) console.log(r);
