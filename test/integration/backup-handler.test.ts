@@ -8,7 +8,8 @@ import { listRestoreCopies } from '../../lambdas/restore';
 import {
   fetchObject,
   freshDatabase,
-  rigInfo,
+  loadStepHandlers,
+  rigStepEnv,
   rigStore,
   seedRows,
   tableChecksum,
@@ -18,20 +19,10 @@ import {
 type Handler = (event: StepEvent) => Promise<StepOutput>;
 
 function loadHandlers(db: TestDatabase): { backup: Handler; restore: Handler } {
-  const info = rigInfo();
-  process.env.PGSHIFT_BUCKET = info.s3.bucket;
-  process.env.PGSHIFT_KMS_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/handler-test';
-  process.env.DATABASE_URL = db.url;
-  process.env.AWS_ENDPOINT_URL_S3 = info.s3.endpoint;
-  process.env.POWERTOOLS_LOG_LEVEL = 'CRITICAL';
-  let handlers: { backup: Handler; restore: Handler } | undefined;
-  jest.isolateModules(() => {
-    handlers = {
-      backup: (require('../../lambdas/backup/handler') as { handler: Handler }).handler,
-      restore: (require('../../lambdas/restore/handler') as { handler: Handler }).handler,
-    };
-  });
-  return handlers!;
+  return loadStepHandlers(['backup', 'restore'] as const, rigStepEnv(db.url)) as unknown as {
+    backup: Handler;
+    restore: Handler;
+  };
 }
 
 describe('backup and restore handlers', () => {

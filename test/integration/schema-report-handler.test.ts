@@ -8,25 +8,22 @@ import { parse } from 'node-html-parser';
 import type { StepEvent, StepOutput } from '../../lambdas/shared/step';
 import type { SchemaDiff } from '../../lambdas/schema';
 import { getJson, getText } from '../../lambdas/shared/s3';
-import { freshDatabase, rigInfo, rigStore, seedRows, type TestDatabase } from '../rig/helpers';
+import {
+  freshDatabase,
+  loadStepHandlers,
+  rigStepEnv,
+  rigStore,
+  seedRows,
+  type TestDatabase,
+} from '../rig/helpers';
 
 type Handler = (event: StepEvent) => Promise<StepOutput>;
 
 function loadHandlers(db: TestDatabase): { schema: Handler; report: Handler } {
-  const info = rigInfo();
-  process.env.PGSHIFT_BUCKET = info.s3.bucket;
-  process.env.PGSHIFT_KMS_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/handler-test';
-  process.env.DATABASE_URL = db.url;
-  process.env.AWS_ENDPOINT_URL_S3 = info.s3.endpoint;
-  process.env.POWERTOOLS_LOG_LEVEL = 'CRITICAL';
-  let handlers: { schema: Handler; report: Handler } | undefined;
-  jest.isolateModules(() => {
-    handlers = {
-      schema: (require('../../lambdas/schema/handler') as { handler: Handler }).handler,
-      report: (require('../../lambdas/report/handler') as { handler: Handler }).handler,
-    };
-  });
-  return handlers!;
+  return loadStepHandlers(['schema', 'report'] as const, rigStepEnv(db.url)) as unknown as {
+    schema: Handler;
+    report: Handler;
+  };
 }
 
 describe('schema and report handlers', () => {

@@ -192,3 +192,37 @@ export async function readAlerts(
   }
   return found;
 }
+
+/** The environment the CDK stack gives a step's function, pointed at the rig (DATABASE_URL instead of the secret). */
+export function rigStepEnv(databaseUrl?: string): Record<string, string> {
+  const info = rigInfo();
+  return {
+    PGSHIFT_BUCKET: info.s3.bucket,
+    PGSHIFT_KMS_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/handler-test',
+    AWS_ENDPOINT_URL_S3: info.s3.endpoint,
+    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  };
+}
+
+/**
+ * Loads step handlers as Lambda would: with `env` applied first (they read it at module scope) and in a fresh
+ * module registry, so each test's configuration is the one they see. Errors from such handlers are instances
+ * of that registry's classes: match them by `name`, as Step Functions does.
+ */
+export function loadStepHandlers<S extends string>(
+  steps: readonly S[],
+  env: Record<string, string>,
+): Record<S, (event: never, context?: unknown) => Promise<never>> {
+  delete process.env.PGSHIFT_DB_SECRET_ARN;
+  Object.assign(process.env, env);
+  const handlers = {} as Record<S, (event: never, context?: unknown) => Promise<never>>;
+  jest.isolateModules(() => {
+    for (const step of steps) {
+      handlers[step] = (
+        require(`../../lambdas/${step}/handler`) as { handler: (typeof handlers)[S] }
+      ).handler;
+    }
+  });
+  return handlers;
+}

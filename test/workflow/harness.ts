@@ -14,7 +14,18 @@ import {
 } from '../../bin/cli/local-runner';
 import { runFargateTaskLocally } from '../../bin/cli/local-fargate';
 import { synthesizeTemplate } from '../../bin/cli/synth';
-import { rigInfo } from '../rig/helpers';
+import { loadStepHandlers, rigInfo, rigStepEnv } from '../rig/helpers';
+
+const STEPS = [
+  'workflow',
+  'notify',
+  'migrate',
+  'preflight',
+  'backup',
+  'schema',
+  'report',
+  'restore',
+] as const;
 
 let workflow: ResolvedWorkflow | undefined;
 
@@ -36,35 +47,14 @@ export interface RunOptions {
 
 export async function runWorkflow(input: unknown, options: RunOptions): Promise<LocalRunResult> {
   const info = rigInfo();
-  const vars: Record<string, string> = {
-    DATABASE_URL: options.databaseUrl,
+  const handlers = loadStepHandlers(STEPS, {
+    ...rigStepEnv(options.databaseUrl),
     PGSHIFT_DATABASE: options.database,
-    PGSHIFT_BUCKET: info.s3.bucket,
-    AWS_ENDPOINT_URL_S3: info.s3.endpoint,
     AWS_ENDPOINT_URL_SNS: info.sns.endpoint,
     PGSHIFT_TOPIC_ARN: info.sns.topicArn,
     PGSHIFT_MIGRATIONS_DIR: options.migrationsDir ?? EXAMPLE_MIGRATIONS,
-    PGSHIFT_KMS_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/workflow-test',
-    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
     ...options.env,
-  };
-  delete process.env.PGSHIFT_DB_SECRET_ARN;
-  Object.assign(process.env, vars);
-  const handlers: Record<string, StepHandler> = {};
-  jest.isolateModules(() => {
-    for (const step of [
-      'workflow',
-      'notify',
-      'migrate',
-      'preflight',
-      'backup',
-      'schema',
-      'report',
-      'restore',
-    ]) {
-      handlers[step] = (require(`../../lambdas/${step}/handler`) as { handler: StepHandler }).handler;
-    }
-  });
+  }) as unknown as Record<string, StepHandler>;
   return runLocalWorkflow({
     workflow: synthesizedWorkflow(),
     input,
