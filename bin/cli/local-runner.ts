@@ -336,6 +336,13 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
       };
       const stateName = entry.state?.name;
       if (!stateName) continue;
+      const visit = (outcome: 'ok' | 'failed'): void => {
+        visited.push({
+          state: stateName,
+          ms: entry.timestamp - (enteredAt.get(stateName) ?? entry.timestamp),
+          outcome,
+        });
+      };
       const emit = (type: StateEvent['type']) =>
         options.onEvent?.({
           type,
@@ -355,20 +362,12 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
           const last = visited[visited.length - 1];
           // A caught error also ends with StateExited (carrying the Catch output): still one visit.
           if (last?.state === stateName && last.outcome === 'caught') break;
-          visited.push({
-            state: stateName,
-            ms: entry.timestamp - (enteredAt.get(stateName) ?? entry.timestamp),
-            outcome: 'ok',
-          });
+          visit('ok');
           emit('exited');
           break;
         }
         case 'StateFailed':
-          visited.push({
-            state: stateName,
-            ms: entry.timestamp - (enteredAt.get(stateName) ?? entry.timestamp),
-            outcome: 'failed',
-          });
+          visit('failed');
           emit('failed');
           break;
         case 'StateCaught': {

@@ -1,4 +1,4 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { InputValidationError } from '../../lambdas/shared/errors';
 import { listBackups } from '../../lambdas/shared/manifest';
 import { createS3Client } from '../../lambdas/shared/s3';
@@ -30,17 +30,12 @@ function localWatchdog(io: Io): ((event: StepEvent) => () => void) | undefined {
       io.err(`pgshift: still running after ${minutes} min`);
       if (!topicArn) return;
       // Lazy: only a run that overstays pays for loading the notify module.
-      const { alertFromEvent, renderSnsMessage } =
+      const { alertFromEvent, publishAlert } =
         require('../../lambdas/notify') as typeof import('../../lambdas/notify');
       const sns = new SNSClient({ endpoint: process.env.AWS_ENDPOINT_URL_SNS });
-      void sns
-        .send(
-          new PublishCommand({
-            TopicArn: topicArn,
-            ...renderSnsMessage(alertFromEvent('still-running', event)),
-          }),
-        )
-        .catch((err: Error) => io.err(`pgshift: could not publish the still-running alert: ${err.message}`));
+      void publishAlert(sns, topicArn, alertFromEvent('still-running', event)).catch((err: Error) =>
+        io.err(`pgshift: could not publish the still-running alert: ${err.message}`),
+      );
     }, minutes * 60_000);
     timer.unref();
     return () => clearTimeout(timer);

@@ -34,6 +34,22 @@ function mdTable(head: string[], rows: unknown[][]): string[] {
 }
 
 /** The report as Markdown. */
+/** One row per table, the same cells in the Markdown and the HTML report. */
+function tableRows(report: DatabaseReport): unknown[][] {
+  return report.tables.map((t) => [
+    t.qualifiedName,
+    formatBytes(t.totalBytes),
+    formatBytes(t.tableBytes),
+    formatBytes(t.indexBytes),
+    formatBytes(t.toastBytes),
+    t.estimatedRows ?? 'never analyzed',
+    t.exactRows ?? '-',
+    t.deadTuples,
+    t.lastVacuum ?? t.lastAutovacuum ?? '-',
+    t.lastAnalyze ?? t.lastAutoanalyze ?? '-',
+  ]);
+}
+
 export function renderReportMarkdown(report: DatabaseReport): string {
   const s = report.server;
   const out: string[] = [
@@ -79,18 +95,7 @@ export function renderReportMarkdown(report: DatabaseReport): string {
         'last vacuum',
         'last analyze',
       ],
-      report.tables.map((t) => [
-        t.qualifiedName,
-        formatBytes(t.totalBytes),
-        formatBytes(t.tableBytes),
-        formatBytes(t.indexBytes),
-        formatBytes(t.toastBytes),
-        t.estimatedRows ?? 'never analyzed',
-        t.exactRows ?? '-',
-        t.deadTuples,
-        t.lastVacuum ?? t.lastAutovacuum ?? '-',
-        t.lastAnalyze ?? t.lastAutoanalyze ?? '-',
-      ]),
+      tableRows(report),
     ),
   );
   const m = report.migrations;
@@ -271,18 +276,7 @@ export function renderReportHtml(report: DatabaseReport): string {
         'last vacuum',
         'last analyze',
       ],
-      report.tables.map((t) => [
-        t.qualifiedName,
-        formatBytes(t.totalBytes),
-        formatBytes(t.tableBytes),
-        formatBytes(t.indexBytes),
-        formatBytes(t.toastBytes),
-        t.estimatedRows ?? 'never analyzed',
-        t.exactRows ?? '-',
-        t.deadTuples,
-        t.lastVacuum ?? t.lastAutovacuum ?? '-',
-        t.lastAnalyze ?? t.lastAutoanalyze ?? '-',
-      ]),
+      tableRows(report),
       [1, 2, 3, 4, 5, 6, 7],
     ),
     '<h2>Migrations</h2>',

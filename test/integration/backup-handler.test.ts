@@ -19,10 +19,7 @@ import {
 type Handler = (event: StepEvent) => Promise<StepOutput>;
 
 function loadHandlers(db: TestDatabase): { backup: Handler; restore: Handler } {
-  return loadStepHandlers(['backup', 'restore'] as const, rigStepEnv(db.url)) as unknown as {
-    backup: Handler;
-    restore: Handler;
-  };
+  return loadStepHandlers<Handler, 'backup' | 'restore'>(['backup', 'restore'], rigStepEnv(db.url));
 }
 
 describe('backup and restore handlers', () => {

@@ -20,10 +20,7 @@ import {
 type Handler = (event: StepEvent) => Promise<StepOutput>;
 
 function loadHandlers(db: TestDatabase): { schema: Handler; report: Handler } {
-  return loadStepHandlers(['schema', 'report'] as const, rigStepEnv(db.url)) as unknown as {
-    schema: Handler;
-    report: Handler;
-  };
+  return loadStepHandlers<Handler, 'schema' | 'report'>(['schema', 'report'], rigStepEnv(db.url));
 }
 
 describe('schema and report handlers', () => {

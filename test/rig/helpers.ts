@@ -210,19 +210,16 @@ export function rigStepEnv(databaseUrl?: string): Record<string, string> {
  * module registry, so each test's configuration is the one they see. Errors from such handlers are instances
  * of that registry's classes: match them by `name`, as Step Functions does.
  */
-export function loadStepHandlers<S extends string>(
+export function loadStepHandlers<H, S extends string = string>(
   steps: readonly S[],
   env: Record<string, string>,
-): Record<S, (event: never, context?: unknown) => Promise<never>> {
+): Record<S, H> {
   delete process.env.PGSHIFT_DB_SECRET_ARN;
   Object.assign(process.env, env);
-  const handlers = {} as Record<S, (event: never, context?: unknown) => Promise<never>>;
+  const handlers = {} as Record<S, H>;
   jest.isolateModules(() => {
-    for (const step of steps) {
-      handlers[step] = (
-        require(`../../lambdas/${step}/handler`) as { handler: (typeof handlers)[S] }
-      ).handler;
-    }
+    for (const step of steps)
+      handlers[step] = (require(`../../lambdas/${step}/handler`) as { handler: H }).handler;
   });
   return handlers;
 }

@@ -47,14 +47,14 @@ export interface RunOptions {
 
 export async function runWorkflow(input: unknown, options: RunOptions): Promise<LocalRunResult> {
   const info = rigInfo();
-  const handlers = loadStepHandlers(STEPS, {
+  const handlers = loadStepHandlers<StepHandler>(STEPS, {
     ...rigStepEnv(options.databaseUrl),
     PGSHIFT_DATABASE: options.database,
     AWS_ENDPOINT_URL_SNS: info.sns.endpoint,
     PGSHIFT_TOPIC_ARN: info.sns.topicArn,
     PGSHIFT_MIGRATIONS_DIR: options.migrationsDir ?? EXAMPLE_MIGRATIONS,
     ...options.env,
-  }) as unknown as Record<string, StepHandler>;
+  });
   return runLocalWorkflow({
     workflow: synthesizedWorkflow(),
     input,
