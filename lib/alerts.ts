@@ -119,5 +119,18 @@ export class Alerts extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
+    // The topic policy CDK writes names only the rule's service (events.amazonaws.com): without this, the
+    // alarm's publish is denied (test/infra/iam-publishers.test.ts simulates it).
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnLike: { 'aws:SourceArn': alarm.alarmArn },
+        },
+      }),
+    );
   }
 }

@@ -133,8 +133,9 @@ export class StepFunctions extends Construct {
       timeout: Duration.minutes(15),
       reservedConcurrentExecutions: 1,
       environment: {
-        PGSHIFT_MIGRATIONS_DIR: '/var/task/migrations',
-        PGSHIFT_SQUAWK_BIN: '/var/task/bin/squawk',
+        // Relative to LAMBDA_TASK_ROOT (lambdas/shared/env.ts taskRootPath).
+        PGSHIFT_MIGRATIONS_DIR: 'migrations',
+        PGSHIFT_SQUAWK_BIN: 'bin/squawk',
       },
       code: {
         kind: 'node',

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import type { StepEvent, StepOutput, StepResults } from '../../lambdas/shared/step';
 import type { ExecutionInput } from '../../lambdas/shared/input';
 
@@ -42,9 +41,30 @@ export function localFunctionArn(logicalId: string): string {
   return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
 }
 
-/** Resolves the intrinsic functions CDK uses in a state machine definition to local stand-in values. */
-function resolveTokens(value: unknown, template: CfnTemplate): unknown {
-  if (Array.isArray(value)) return value.map((v) => resolveTokens(v, template));
+/** Physical names of a local deployment: what `Ref` and `Fn::GetAtt` of a resource give. */
+export interface TokenNames {
+  ref: Record<string, string>;
+  att: Record<string, Record<string, string>>;
+  stackName?: string;
+}
+
+function pseudo(ref: string, names?: TokenNames): string | undefined {
+  if (ref === 'AWS::Partition') return 'aws';
+  if (ref === 'AWS::Region') return LOCAL_REGION;
+  if (ref === 'AWS::AccountId') return LOCAL_ACCOUNT;
+  if (ref === 'AWS::URLSuffix') return 'amazonaws.com';
+  if (ref === 'AWS::StackName') return names?.stackName ?? 'PgshiftLocal';
+  if (ref === 'AWS::NoValue') return undefined;
+  return undefined;
+}
+
+/**
+ * Resolves the intrinsic functions CDK emits (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select, Fn::Split) to
+ * a local deployment's names; without names, to stand-in values that keep the definition runnable.
+ */
+export function resolveTokens(value: unknown, template: CfnTemplate, names?: TokenNames): unknown {
+  const again = (v: unknown) => resolveTokens(v, template, names);
+  if (Array.isArray(value)) return value.map(again);
   if (value === null || typeof value !== 'object') return value;
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj);
@@ -54,37 +74,44 @@ function resolveTokens(value: unknown, template: CfnTemplate): unknown {
     switch (fn) {
       case 'Fn::Join': {
         const [sep, parts] = arg as [string, unknown[]];
-        return parts.map((p) => String(resolveTokens(p, template))).join(sep);
+        return (again(parts) as unknown[]).map((p) => String(p)).join(sep);
       }
       case 'Fn::GetAtt': {
-        const [id, attr] = arg as [string, string];
+        const [id, attr] = (typeof arg === 'string' ? arg.split('.') : arg) as [string, string];
+        const named = names?.att[id]?.[attr];
+        if (named !== undefined) return named;
         const type = template.Resources[id]?.Type;
         if (type === 'AWS::Lambda::Function' && attr === 'Arn') return localFunctionArn(id);
         return `arn:aws:local:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${id}/${attr}`;
       }
       case 'Ref': {
         const ref = arg as string;
-        if (ref === 'AWS::Partition') return 'aws';
-        if (ref === 'AWS::Region') return LOCAL_REGION;
-        if (ref === 'AWS::AccountId') return LOCAL_ACCOUNT;
-        if (ref === 'AWS::URLSuffix') return 'amazonaws.com';
-        if (ref === 'AWS::StackName') return 'PgshiftLocal';
-        return `local-ref-${ref}`;
+        if (ref.startsWith('AWS::')) return pseudo(ref, names);
+        return names?.ref[ref] ?? `local-ref-${ref}`;
+      }
+      case 'Fn::Sub': {
+        const [text, vars] = (typeof arg === 'string' ? [arg, {}] : arg) as [string, Record<string, unknown>];
+        return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+          if (name in vars) return String(again(vars[name]));
+          if (name.startsWith('AWS::')) return String(pseudo(name, names));
+          const [id, attr] = name.split('.');
+          return String(again(attr ? { 'Fn::GetAtt': [id, attr] } : { Ref: id }));
+        });
       }
       case 'Fn::Select': {
         const [index, list] = arg as [number, unknown];
-        const resolved = resolveTokens(list, template);
+        const resolved = again(list);
         return Array.isArray(resolved) ? resolved[Number(index)] : resolved;
       }
       case 'Fn::Split': {
         const [sep, str] = arg as [string, unknown];
-        return String(resolveTokens(str, template)).split(sep);
+        return String(again(str)).split(sep);
       }
       default:
         break;
     }
   }
-  return Object.fromEntries(keys.map((k) => [k, resolveTokens(obj[k], template)]));
+  return Object.fromEntries(keys.map((k) => [k, again(obj[k])]));
 }
 
 function envOf(resource: CfnResource | undefined): Record<string, unknown> {
@@ -170,7 +197,7 @@ function tasksOf(
 }
 
 /** Takes the state machine out of a synthesized template and resolves it for local execution. */
-export function resolveWorkflow(template: CfnTemplate): ResolvedWorkflow {
+export function resolveWorkflow(template: CfnTemplate, names?: TokenNames): ResolvedWorkflow {
   const machines = Object.entries(template.Resources).filter(
     ([, r]) => r.Type === 'AWS::StepFunctions::StateMachine',
   );
@@ -178,7 +205,7 @@ export function resolveWorkflow(template: CfnTemplate): ResolvedWorkflow {
     throw new Error(`expected one state machine in the template, found ${machines.length}`);
   const [logicalId, machine] = machines[0];
   const raw = machine.Properties?.DefinitionString ?? machine.Properties?.Definition;
-  const resolved = resolveTokens(raw, template);
+  const resolved = resolveTokens(raw, template, names);
   const definition = (typeof resolved === 'string' ? JSON.parse(resolved) : resolved) as Record<
     string,
     unknown
@@ -218,8 +245,11 @@ export interface LocalRunResult {
   durationMs: number;
 }
 
-/** What runs a Fargate task locally: the step's handler, then the result written where the task would. */
-export type FargateRunner = (step: string, event: StepEvent) => Promise<void>;
+/**
+ * What runs a Fargate task locally: the task definition's container with the state's container overrides
+ * (its environment), which runs the step and writes the result where `Read Fargate … result` reads it.
+ */
+export type FargateRunner = (step: string, event: StepEvent, overrides?: Record<string, string>) => Promise<void>;
 
 export interface LocalRunOptions {
   workflow: ResolvedWorkflow;
@@ -227,11 +257,10 @@ export interface LocalRunOptions {
   /** Loads `lambdas/<step>/handler.ts`'s handler; tests pass one that isolates module state. */
   loadHandler: (step: string) => StepHandler;
   runFargateTask: FargateRunner;
-  /**
-   * Local stand-in for the duration watchdog: called by `Start duration watchdog`, returns the function that
-   * `Stop duration watchdog` calls. Scheduler cannot reach a local SNS, so a timer does its job.
-   */
-  startWatchdog?: (event: StepEvent) => () => void;
+  /** The deployed state machine's ARN, as the context object gives it (`$$.StateMachine.Id`). */
+  stateMachineArn?: string;
+  /** Called when the execution starts (it is RUNNING until the returned function is called). */
+  trackExecution?: (name: string, input: unknown) => () => void;
   onEvent?: (event: StateEvent) => void;
   /** @default `local-<timestamp>` */
   executionName?: string;
@@ -260,8 +289,11 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
   const { StateMachine } = require('aws-local-stepfunctions') as typeof import('aws-local-stepfunctions');
   const started = Date.now();
   const name = options.executionName ?? `local-${new Date(started).toISOString().replace(/[:.]/g, '-')}`;
-  const executionId = name;
-  let stopWatchdog: (() => void) | undefined;
+  const machineArn = options.stateMachineArn;
+  const executionId = machineArn
+    ? `${machineArn.replace(':stateMachine:', ':execution:')}:${name}`
+    : name;
+  const untrack = options.trackExecution?.(name, options.input);
 
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   const retryOverrides: Record<string, number> = {};
@@ -277,25 +309,14 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
         ).Overrides?.ContainerOverrides?.flatMap((o) => o.Environment ?? []);
         const eventJson = env?.find((e) => e.Name === 'PGSHIFT_EVENT')?.Value;
         if (!eventJson) throw new Error(`state "${task.state}" passes no PGSHIFT_EVENT to the task`);
-        await options.runFargateTask(task.step, JSON.parse(eventJson) as StepEvent);
+        const overrides = Object.fromEntries((env ?? []).map((e) => [e.Name, e.Value]));
+        await options.runFargateTask(task.step, JSON.parse(eventJson) as StepEvent, overrides);
         // The .sync integration returns ECS's DescribeTasks view; the workflow discards it (ResultPath null).
         return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
       };
       continue;
     }
     handlers[task.state] = async (payload) => {
-      const operation = (payload as { params?: { operation?: string } })?.params?.operation;
-      if (task.step === 'notify' && options.startWatchdog && operation === 'watchdog-start') {
-        stopWatchdog?.();
-        stopWatchdog = options.startWatchdog(payload as unknown as StepEvent);
-        return { step: 'watchdog', ok: true, scheduled: true, local: true };
-      }
-      if (task.step === 'notify' && operation === 'watchdog-stop' && options.startWatchdog) {
-        const wasRunning = stopWatchdog !== undefined;
-        stopWatchdog?.();
-        stopWatchdog = undefined;
-        return { step: 'watchdog', ok: true, deleted: wasRunning, local: true };
-      }
       const handler = options.loadHandler(task.step);
       const deadline = Date.now() + timeoutMs;
       return (await handler(payload, { getRemainingTimeInMillis: () => deadline - Date.now() })) as Json;
@@ -313,8 +334,8 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
       Input: options.input,
     },
     StateMachine: {
-      Id: `local:stateMachine:${options.workflow.logicalId}`,
-      Name: options.workflow.logicalId,
+      Id: machineArn ?? `local:stateMachine:${options.workflow.logicalId}`,
+      Name: machineArn ? (machineArn.split(':').pop() as string) : options.workflow.logicalId,
     },
   };
   const execution = machine.run(options.input as Json, {
@@ -409,23 +430,12 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
       durationMs: Date.now() - started,
     };
   } finally {
-    stopWatchdog?.();
+    untrack?.();
   }
 }
 
 function isWorkflowState(value: unknown): value is WorkflowState {
   return typeof value === 'object' && value !== null && 'input' in value && 'results' in value;
-}
-
-/** The repository root, where `lambdas/` lives (this file is bin/cli/local-runner.ts). */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-
-/** Requires a step's handler module. Plain Node caches modules, so one process sees one configuration. */
-export function requireHandler(step: string): StepHandler {
-  if (!/^[a-z-]+$/.test(step)) throw new Error(`not a step name: ${step}`);
-  const mod = require(path.join(REPO_ROOT, 'lambdas', step, 'handler')) as { handler?: StepHandler };
-  if (typeof mod.handler !== 'function') throw new Error(`lambdas/${step}/handler has no exported handler`);
-  return mod.handler;
 }
 
 /** The outputs of a run's steps, for the CLI's summary. */

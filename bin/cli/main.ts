@@ -1,15 +1,12 @@
-import { SNSClient } from '@aws-sdk/client-sns';
 import { InputValidationError } from '../../lambdas/shared/errors';
 import { listBackups } from '../../lambdas/shared/manifest';
 import { createS3Client } from '../../lambdas/shared/s3';
-import type { StepEvent } from '../../lambdas/shared/step';
-import { setProgressListener } from '../../lambdas/shared/progress';
 import { PGSHIFT_VERSION } from '../../lambdas/shared/version';
 import { executionInputFrom, parseCommandLine, USAGE, type ParsedCommand } from './args';
 import { runDiffCommand, runLintCommand } from './offline';
-import { applyEnvironment, assertBucketReachable, localEnvironment } from './local-env';
-import { requireHandler, resolveWorkflow, runLocalWorkflow } from './local-runner';
-import { runFargateTaskLocally } from './local-fargate';
+import { assertBucketReachable, localEnvironment, localRunFrom } from './local-env';
+import { localStackContext, startLocalDeployment } from './local-deployment';
+import { runLocalWorkflow } from './local-runner';
 import { errorLine, exitCodeFor, formatBytes, processIo, EXIT_CODES, type Io } from './output';
 import {
   describeExecution,
@@ -19,51 +16,43 @@ import {
   waitForExecution,
 } from './remote';
 import { humanSummary, progressPrinter, runDocument } from './render';
-import { synthesizeTemplate } from './synth';
-
-/** Minutes after which a local run publishes "still running" (PGSHIFT_DURATION_WARNING_MINUTES). */
-function localWatchdog(io: Io): ((event: StepEvent) => () => void) | undefined {
-  const topicArn = process.env.PGSHIFT_TOPIC_ARN;
-  const minutes = Number(process.env.PGSHIFT_DURATION_WARNING_MINUTES ?? '60');
-  return (event) => {
-    const timer = setTimeout(() => {
-      io.err(`pgshift: still running after ${minutes} min`);
-      if (!topicArn) return;
-      // Lazy: only a run that overstays pays for loading the notify module.
-      const { alertFromEvent, publishAlert } =
-        require('../../lambdas/notify') as typeof import('../../lambdas/notify');
-      const sns = new SNSClient({ endpoint: process.env.AWS_ENDPOINT_URL_SNS });
-      void publishAlert(sns, topicArn, alertFromEvent('still-running', event)).catch((err: Error) =>
-        io.err(`pgshift: could not publish the still-running alert: ${err.message}`),
-      );
-    }, minutes * 60_000);
-    timer.unref();
-    return () => clearTimeout(timer);
-  };
-}
+import { synthesizeAssembly } from './synth';
 
 async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
   const input = executionInputFrom(cmd);
-  const vars = localEnvironment(cmd.flags);
-  applyEnvironment(vars);
-  await assertBucketReachable(vars);
-  const workflow = resolveWorkflow(synthesizeTemplate());
+  const local = localRunFrom(cmd.flags);
+  await assertBucketReachable(local.substitutions);
   const json = cmd.flags.json === true;
   const progress = !json || io.progress === true;
-  if (progress) io.err(`pgshift local ${input.action} on ${vars.PGSHIFT_DATABASE}`);
-  // Bytes dumped, migration N of M: drawn on stderr (never on stdout, which --json owns).
-  if (progress) setProgressListener((p) => io.err(`      ${p.message}`));
-  const run = await runLocalWorkflow({
-    workflow,
-    input,
-    loadHandler: requireHandler,
-    runFargateTask: runFargateTaskLocally,
-    startWatchdog: localWatchdog(io),
-    onEvent: progress ? progressPrinter(io) : undefined,
+  const assembly = synthesizeAssembly(
+    localStackContext({ sslMode: local.database.sslMode, ...local.workflow }),
+  );
+  if (progress && assembly.synthesized) io.err('pgshift: synthesized the stack (cached for the next run)');
+  const debug = Boolean(process.env.PGSHIFT_DEBUG);
+  const deployment = await startLocalDeployment({
+    assembly,
+    substitutions: local.substitutions,
+    // Bytes dumped, migration N of M: drawn on stderr (never on stdout, which --json owns).
+    onProgress: progress ? (p) => io.err(`      ${p.message}`) : undefined,
+    onLog: debug ? (source, line) => io.err(`[${source}] ${line}`) : undefined,
   });
-  if (json) io.out(JSON.stringify(runDocument(input.action, vars.PGSHIFT_DATABASE, run), null, 2));
-  else io.out(humanSummary(input.action, run));
-  return run.ok ? EXIT_CODES.ok : exitCodeFor(run.error);
+  if (progress) io.err(`pgshift local ${input.action} on ${local.databaseName}`);
+  try {
+    const run = await runLocalWorkflow({
+      workflow: deployment.workflow,
+      input,
+      loadHandler: deployment.loadHandler,
+      runFargateTask: deployment.runFargateTask,
+      stateMachineArn: deployment.stateMachineArn,
+      trackExecution: deployment.trackExecution,
+      onEvent: progress ? progressPrinter(io) : undefined,
+    });
+    if (json) io.out(JSON.stringify(runDocument(input.action, local.databaseName, run), null, 2));
+    else io.out(humanSummary(input.action, run));
+    return run.ok ? EXIT_CODES.ok : exitCodeFor(run.error);
+  } finally {
+    await deployment.stop();
+  }
 }
 
 async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {

@@ -1,6 +1,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { targetFromSecret, targetFromUrl, type DatabaseTarget, type SslMode } from './db';
 import { ConfigurationError } from './errors';
+import { taskRootPath } from './env';
 import { DEFAULT_BACKUP_PREFIX } from './keys';
 
 /**
@@ -82,7 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
         }
       : { kind: 'url', url: url as string },
     databaseName: read(env, 'PGSHIFT_DATABASE'),
-    migrationsDir: read(env, 'PGSHIFT_MIGRATIONS_DIR') ?? 'migrations',
+    migrationsDir: taskRootPath(read(env, 'PGSHIFT_MIGRATIONS_DIR') ?? 'migrations', env),
     topicArn: read(env, 'PGSHIFT_TOPIC_ARN'),
     lockTimeout: read(env, 'PGSHIFT_LOCK_TIMEOUT') ?? '5s',
     statementTimeout: read(env, 'PGSHIFT_STATEMENT_TIMEOUT') ?? '15min',

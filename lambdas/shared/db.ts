@@ -2,14 +2,17 @@ import { readFileSync } from 'node:fs';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Client, type ClientConfig } from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
+import { taskRootPath } from './env';
 import { ConfigurationError, DatabaseConnectionError } from './errors';
 
 /** libpq's TLS modes that pgshift supports; `verify-full` is the default on AWS (RDS CA bundle in the image). */
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 const SSL_MODES: readonly SslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
 
-/** Where the RDS CA bundle sits in pgshift's Lambda/Fargate image (lambdas/image/Dockerfile). */
-export const RDS_CA_BUNDLE_PATH = '/opt/pgshift/rds-global-bundle.pem';
+/** Where the RDS CA bundle sits in every asset (zip and image), relative to the task root. */
+export function rdsCaBundlePath(env: NodeJS.ProcessEnv = process.env): string {
+  return taskRootPath('certs/rds-global-bundle.pem', env);
+}
 
 /** Everything needed to reach one database. `password` never leaves this process except as PGPASSWORD. */
 export interface DatabaseTarget {
@@ -121,7 +124,7 @@ export async function targetFromSecret(
     password: password as string,
     database: database as string,
     sslMode: overrides.sslMode ?? 'verify-full',
-    sslRootCert: overrides.sslRootCert ?? RDS_CA_BUNDLE_PATH,
+    sslRootCert: overrides.sslRootCert ?? rdsCaBundlePath(),
   };
 }
 

@@ -1,38 +1,46 @@
 /**
- * Runs the synthesized state machine (the template `cdk deploy` would upload) locally against the rig, with
- * each run's handlers loaded in a fresh module registry so each test's environment (database, migrations
- * folder) is the one they read.
+ * Runs the deployed artifacts locally: the synthesized state machine (the template `cdk deploy` uploads),
+ * each Task executed from its bundled asset in a child process with the template's Handler, Timeout and
+ * environment (bin/cli/local-deployment.ts), connecting to the rig's PostgreSQL with sslmode=verify-full
+ * through the database secret, as deployed. After each run, every AWS request the functions made is
+ * IAM-simulated against the template's policies; a request AWS would deny fails the run.
+ *
+ * The substitutions, and nothing else (see LocalSubstitutions): the rig's S3/SNS stand-in and bucket/topic,
+ * the secret's value (the rig's server), the rig's CA standing in for the RDS bundle at
+ * certs/rds-global-bundle.pem, the rig's pg tools for the image's, the test's migrations folder for the one
+ * baked into the migrate asset, and the test database's logical name.
  */
 import * as path from 'node:path';
+import type { RecordedCall } from '../../bin/cli/aws-gateway';
+import {
+  localStackContext,
+  startLocalDeployment,
+  type LocalDeployment,
+} from '../../bin/cli/local-deployment';
+import { LOCAL_SECRET_ARN } from '../../bin/cli/local-deployment';
 import {
   resolveWorkflow,
   runLocalWorkflow,
   type LocalRunResult,
   type ResolvedWorkflow,
   type StateEvent,
-  type StepHandler,
 } from '../../bin/cli/local-runner';
-import { runFargateTaskLocally } from '../../bin/cli/local-fargate';
-import { synthesizeTemplate } from '../../bin/cli/synth';
-import { loadStepHandlers, rigInfo, rigStepEnv } from '../rig/helpers';
+import { synthesizeAssembly, type SynthesizedAssembly } from '../../bin/cli/synth';
+import { targetFromUrl } from '../../lambdas/shared/db';
+import { deniedAuthorizations } from '../helpers/iam-simulation';
+import { rigInfo } from '../rig/helpers';
 
-const STEPS = [
-  'workflow',
-  'notify',
-  'migrate',
-  'preflight',
-  'backup',
-  'schema',
-  'report',
-  'restore',
-] as const;
+let assembly: SynthesizedAssembly | undefined;
 
-let workflow: ResolvedWorkflow | undefined;
+/** The deployed stack as the workflow tests synthesize it (cached across runs and test files). */
+export function synthesizedAssembly(): SynthesizedAssembly {
+  assembly ??= synthesizeAssembly(localStackContext({ sslMode: 'verify-full' }));
+  return assembly;
+}
 
-/** Synthesizes once per test file: the same code path as `pgshift local`. */
+/** Synthesizes (or reads the cache) once per test file: the same code path as `pgshift local`. */
 export function synthesizedWorkflow(): ResolvedWorkflow {
-  workflow ??= resolveWorkflow(synthesizeTemplate());
-  return workflow;
+  return resolveWorkflow(synthesizedAssembly().template);
 }
 
 export const EXAMPLE_MIGRATIONS = path.resolve(__dirname, '..', '..', 'examples', 'migrations');
@@ -42,25 +50,87 @@ export interface RunOptions {
   database: string;
   migrationsDir?: string;
   onEvent?: (event: StateEvent) => void;
-  env?: Record<string, string>;
+  /** Each line a function logged (Powertools JSON), with the function's logical id. */
+  onLog?: (source: string, line: string) => void;
+  /** Sees the deployment before it stops (its recorded calls, its gateway's schedules). */
+  inspect?: (deployment: LocalDeployment) => void | Promise<void>;
+  /** Skips the IAM simulation (only for tests of the simulation itself). */
+  skipIamCheck?: boolean;
+}
+
+/** The secret as RDS stores it, for the rig's server (the host name the rig's certificate names). */
+export function rigSecretValue(databaseUrl: string): string {
+  const t = targetFromUrl(databaseUrl);
+  return JSON.stringify({
+    engine: 'postgres',
+    host: 'localhost',
+    port: t.port,
+    username: t.user,
+    password: t.password,
+    dbname: t.database,
+  });
+}
+
+export async function startRigDeployment(options: Omit<RunOptions, 'onEvent'>): Promise<LocalDeployment> {
+  const rig = rigInfo();
+  if (!rig.pg.caFile) throw new Error('the rig runs without TLS (openssl missing): the workflow tests need it');
+  return startLocalDeployment({
+    assembly: synthesizedAssembly(),
+    substitutions: {
+      storeEndpoint: rig.s3.endpoint,
+      snsEndpoint: rig.sns.endpoint,
+      bucket: rig.s3.bucket,
+      topicArn: rig.sns.topicArn,
+      databaseName: options.database,
+      databaseSecret: { arn: LOCAL_SECRET_ARN, value: rigSecretValue(options.databaseUrl) },
+      caBundleFile: rig.pg.caFile,
+      pgBin: rig.pg.bin,
+      migrationsDir: options.migrationsDir ?? EXAMPLE_MIGRATIONS,
+      extraEnv: { POWERTOOLS_LOG_LEVEL: process.env.PGSHIFT_TEST_LOG_LEVEL ?? 'WARN' },
+    },
+    onLog: options.onLog,
+  });
+}
+
+/** Fails with every request AWS would deny, naming the caller, the action, the resource and why. */
+export async function assertIamAllows(deployment: LocalDeployment, calls: RecordedCall[] = deployment.calls): Promise<void> {
+  const denied = await deniedAuthorizations(
+    deployment.resolved,
+    calls.flatMap((c) => c.authorizations),
+  );
+  if (denied.length > 0) {
+    throw new Error(
+      `IAM would deny ${denied.length} request(s) made in this run:\n` +
+        denied.map((d) => `  - ${d.authorization.action} by ${d.authorization.principal}: ${d.why}`).join('\n'),
+    );
+  }
 }
 
 export async function runWorkflow(input: unknown, options: RunOptions): Promise<LocalRunResult> {
-  const info = rigInfo();
-  const handlers = loadStepHandlers<StepHandler>(STEPS, {
-    ...rigStepEnv(options.databaseUrl),
-    PGSHIFT_DATABASE: options.database,
-    AWS_ENDPOINT_URL_SNS: info.sns.endpoint,
-    PGSHIFT_TOPIC_ARN: info.sns.topicArn,
-    PGSHIFT_MIGRATIONS_DIR: options.migrationsDir ?? EXAMPLE_MIGRATIONS,
-    ...options.env,
+  const logs: string[] = [];
+  const deployment = await startRigDeployment({
+    ...options,
+    onLog: (source, line) => {
+      logs.push(`[${source}] ${line}`);
+      options.onLog?.(source, line);
+    },
   });
-  return runLocalWorkflow({
-    workflow: synthesizedWorkflow(),
-    input,
-    loadHandler: (step) => handlers[step],
-    runFargateTask: runFargateTaskLocally,
-    onEvent: options.onEvent,
-    retryIntervalMs: 10,
-  });
+  try {
+    const run = await runLocalWorkflow({
+      workflow: deployment.workflow,
+      input,
+      loadHandler: deployment.loadHandler,
+      runFargateTask: deployment.runFargateTask,
+      stateMachineArn: deployment.stateMachineArn,
+      trackExecution: deployment.trackExecution,
+      onEvent: options.onEvent,
+      retryIntervalMs: 10,
+    });
+    await options.inspect?.(deployment);
+    if (!options.skipIamCheck) await assertIamAllows(deployment);
+    if (process.env.PGSHIFT_TEST_SHOW_LOGS && !run.ok) process.stderr.write(`${logs.join('\n')}\n`);
+    return run;
+  } finally {
+    await deployment.stop();
+  }
 }

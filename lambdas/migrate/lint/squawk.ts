@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { taskRootPath } from '../../shared/env';
 import { ConfigurationError } from '../../shared/errors';
 import { scanComments } from '../statements';
 import type { MigrationScript } from '../types';
@@ -35,7 +36,7 @@ export const SQUAWK_EXCLUDED_RULES = [
  * (installed as an optional dependency; also copied into the image).
  */
 export function squawkBinary(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.PGSHIFT_SQUAWK_BIN) return env.PGSHIFT_SQUAWK_BIN;
+  if (env.PGSHIFT_SQUAWK_BIN) return taskRootPath(env.PGSHIFT_SQUAWK_BIN, env);
   try {
     const pkg = require.resolve('@squawk-cli/linux-x64/package.json');
     const bin = join(dirname(pkg), 'bin', 'squawk');

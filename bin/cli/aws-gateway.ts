@@ -1,0 +1,543 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * The AWS endpoint of a local deployment. Every function (and the Fargate task) gets its own loopback
+ * endpoint, so each request is attributed to the role that would sign it on AWS. Requests to services with a
+ * local stand-in (S3, SNS, SQS: the S3-compatible store) are forwarded to it unchanged and streamed; the
+ * control-plane services that have none are answered here and say so (Secrets Manager: the one database
+ * secret; EventBridge Scheduler: schedules kept in memory and fired on time; Step Functions: the running
+ * local executions). Each request is recorded as the IAM authorizations AWS would evaluate for it, SSE-KMS
+ * and encrypted-topic key use included, for the IAM simulation (test/helpers/iam-simulation.ts).
+ */
+
+export const LOCAL_ACCOUNT = '000000000000';
+export const LOCAL_REGION = 'us-east-1';
+
+/** One authorization AWS evaluates: who, what, on which resource, with which condition keys. */
+export interface Authorization {
+  /** The role ARN that signs the request (or that a service assumes for it). */
+  principal: string;
+  action: string;
+  resource: string;
+  context: Record<string, string | string[]>;
+}
+
+/** One request as made, with the authorizations it needs. */
+export interface RecordedCall {
+  caller: string;
+  service: string;
+  operation: string;
+  status?: number;
+  authorizations: Authorization[];
+}
+
+export interface GatewaySecret {
+  arn: string;
+  /** The SecretString (RDS JSON shape). */
+  value: string;
+  /** The secret's customer-managed key, when it has one (then kms:Decrypt is needed via Secrets Manager). */
+  kmsKeyArn?: string;
+}
+
+export interface GatewayOptions {
+  /** The S3/SNS/SQS stand-in's endpoint (http://127.0.0.1:port). */
+  storeEndpoint: string;
+  /** The SNS/SQS stand-in, when it is not the store. @default storeEndpoint */
+  snsEndpoint?: string;
+  secrets?: GatewaySecret[];
+  /** The bucket's default SSE-KMS key, used when a write names none (the bucket's default encryption). */
+  bucketKeys?: Record<string, string>;
+  /** Topic ARN → its KMS key ARN (publishing to an encrypted topic needs that key). */
+  topicKeys?: Record<string, string>;
+  /** Executions the Step Functions stand-in reports as RUNNING. */
+  runningExecutions?: () => { executionArn: string; stateMachineArn: string; name: string; input: string }[];
+  /** How long to wait before firing a schedule: tests shorten it. @default the schedule's own time */
+  scheduleDelayMs?: (at: Date) => number;
+}
+
+export interface Schedule {
+  name: string;
+  group: string;
+  expression: string;
+  target: { Arn: string; RoleArn: string; Input?: string };
+  createdBy: string;
+  fired: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+function credentialScope(req: http.IncomingMessage): { service?: string } {
+  const auth = req.headers.authorization ?? '';
+  const m = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(auth);
+  return { service: m?.[1] };
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+const via = (service: string) => `${service}.${LOCAL_REGION}.amazonaws.com`;
+
+/** What AWS authorizes for an S3 request (path-style, as pgshift's client sends to an endpoint). */
+export function s3Authorizations(
+  principal: string,
+  method: string,
+  url: URL,
+  headers: http.IncomingHttpHeaders,
+  keyOf: (bucket: string, key: string) => string | undefined,
+): { operation: string; authorizations: Authorization[] } {
+  const [, bucket = '', ...rest] = decodeURIComponent(url.pathname).split('/');
+  const key = rest.join('/');
+  const q = url.searchParams;
+  const bucketArn = `arn:aws:s3:::${bucket}`;
+  const objectArn = `${bucketArn}/${key}`;
+  const auth = (action: string, resource: string, context: Record<string, string | string[]> = {}) => ({
+    principal,
+    action,
+    resource,
+    context: { 'aws:SecureTransport': 'true', ...context },
+  });
+  const kms = (action: string, keyArn: string | undefined): Authorization[] =>
+    keyArn
+      ? [
+          {
+            principal,
+            action,
+            resource: keyArn,
+            context: { 'kms:ViaService': via('s3'), 'kms:CallerAccount': LOCAL_ACCOUNT },
+          },
+        ]
+      : [];
+  const sse = (): Record<string, string> => {
+    const out: Record<string, string> = {};
+    const alg = headers['x-amz-server-side-encryption'];
+    const keyId = headers['x-amz-server-side-encryption-aws-kms-key-id'];
+    if (typeof alg === 'string') out['s3:x-amz-server-side-encryption'] = alg;
+    if (typeof keyId === 'string') out['s3:x-amz-server-side-encryption-aws-kms-key-id'] = keyId;
+    return out;
+  };
+  const writeKey = (): string | undefined => {
+    const keyId = headers['x-amz-server-side-encryption-aws-kms-key-id'];
+    return typeof keyId === 'string' ? keyId : keyOf(bucket, '');
+  };
+  if (!key) {
+    if (method === 'GET' && q.has('versions')) {
+      return { operation: 'ListObjectVersions', authorizations: [auth('s3:ListBucketVersions', bucketArn)] };
+    }
+    if (method === 'GET' && q.has('location')) {
+      return { operation: 'GetBucketLocation', authorizations: [auth('s3:GetBucketLocation', bucketArn)] };
+    }
+    if (method === 'POST' && q.has('delete')) {
+      return { operation: 'DeleteObjects', authorizations: [auth('s3:DeleteObject', `${bucketArn}/*`)] };
+    }
+    if (method === 'GET' || method === 'HEAD') {
+      const prefix = q.get('prefix');
+      return {
+        operation: method === 'HEAD' ? 'HeadBucket' : 'ListObjectsV2',
+        authorizations: [auth('s3:ListBucket', bucketArn, prefix !== null ? { 's3:prefix': prefix } : {})],
+      };
+    }
+    return { operation: `${method} bucket`, authorizations: [auth(`s3:Unknown${method}Bucket`, bucketArn)] };
+  }
+  switch (method) {
+    case 'GET':
+      return {
+        operation: 'GetObject',
+        authorizations: [
+          auth(q.has('versionId') ? 's3:GetObjectVersion' : 's3:GetObject', objectArn),
+          ...kms('kms:Decrypt', keyOf(bucket, key)),
+        ],
+      };
+    case 'HEAD':
+      return { operation: 'HeadObject', authorizations: [auth('s3:GetObject', objectArn)] };
+    case 'PUT': {
+      if (q.has('uploadId')) {
+        return { operation: 'UploadPart', authorizations: [auth('s3:PutObject', objectArn)] };
+      }
+      const source = headers['x-amz-copy-source'];
+      const copy: Authorization[] = [];
+      if (typeof source === 'string') {
+        const src = decodeURIComponent(source.replace(/^\//, '')).split('?')[0];
+        copy.push(auth('s3:GetObject', `arn:aws:s3:::${src}`));
+      }
+      return {
+        operation: copy.length ? 'CopyObject' : 'PutObject',
+        authorizations: [
+          auth('s3:PutObject', objectArn, sse()),
+          ...copy,
+          ...kms('kms:GenerateDataKey', writeKey()),
+        ],
+      };
+    }
+    case 'POST':
+      if (q.has('uploads')) {
+        return {
+          operation: 'CreateMultipartUpload',
+          authorizations: [auth('s3:PutObject', objectArn, sse()), ...kms('kms:GenerateDataKey', writeKey())],
+        };
+      }
+      if (q.has('uploadId')) {
+        // Completing an SSE-KMS multipart upload decrypts the parts (S3's documented kms:Decrypt need).
+        return {
+          operation: 'CompleteMultipartUpload',
+          authorizations: [auth('s3:PutObject', objectArn), ...kms('kms:Decrypt', keyOf(bucket, key))],
+        };
+      }
+      return { operation: 'POST object', authorizations: [auth('s3:UnknownPostObject', objectArn)] };
+    case 'DELETE':
+      if (q.has('uploadId')) {
+        return { operation: 'AbortMultipartUpload', authorizations: [auth('s3:AbortMultipartUpload', objectArn)] };
+      }
+      return { operation: 'DeleteObject', authorizations: [auth('s3:DeleteObject', objectArn)] };
+    default:
+      return { operation: `${method} object`, authorizations: [auth(`s3:Unknown${method}`, objectArn)] };
+  }
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown, type = 'application/x-amz-json-1.1'): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function awsError(res: http.ServerResponse, status: number, type: string, message: string): void {
+  res.setHeader('x-amzn-errortype', type);
+  json(res, status, { __type: type, message, Message: message });
+}
+
+/** See the module comment. */
+export class AwsGateway {
+  readonly calls: RecordedCall[] = [];
+  readonly schedules = new Map<string, Schedule>();
+  /** Objects' SSE-KMS keys as written through the gateway (what a later GetObject needs to decrypt). */
+  private readonly objectKeys = new Map<string, string>();
+  private readonly servers: http.Server[] = [];
+  private readonly store: URL;
+  private readonly sns: URL;
+
+  constructor(private readonly options: GatewayOptions) {
+    this.store = new URL(options.storeEndpoint);
+    this.sns = new URL(options.snsEndpoint ?? options.storeEndpoint);
+  }
+
+  private keyOf(bucket: string, key: string): string | undefined {
+    return this.objectKeys.get(`${bucket}/${key}`) ?? this.options.bucketKeys?.[bucket];
+  }
+
+  /** Starts an endpoint whose requests are made as `principal` (a role ARN). */
+  async endpointFor(principal: string, caller: string): Promise<string> {
+    const server = http.createServer((req, res) => {
+      this.handle(principal, caller, req, res).catch((err: Error) => {
+        if (!res.headersSent) awsError(res, 500, 'InternalFailure', `local gateway: ${err.message}`);
+        else res.destroy(err);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.servers.push(server);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  private record(call: RecordedCall): RecordedCall {
+    this.calls.push(call);
+    return call;
+  }
+
+  private async handle(
+    principal: string,
+    caller: string,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<void> {
+    const { service } = credentialScope(req);
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const target = String(req.headers['x-amz-target'] ?? '');
+    if (service === 's3') {
+      const { operation, authorizations } = s3Authorizations(principal, req.method ?? 'GET', url, req.headers, (b, k) =>
+        this.keyOf(b, k),
+      );
+      const call = this.record({ caller, service, operation, authorizations });
+      await this.forward(this.store, req, res, undefined, (status) => {
+        call.status = status;
+        const keyId = req.headers['x-amz-server-side-encryption-aws-kms-key-id'];
+        if (status < 300 && typeof keyId === 'string' && (operation === 'PutObject' || operation === 'CreateMultipartUpload')) {
+          const [, bucket, ...rest] = decodeURIComponent(url.pathname).split('/');
+          this.objectKeys.set(`${bucket}/${rest.join('/')}`, keyId);
+        }
+      });
+      return;
+    }
+    const body = await readBody(req);
+    if (service === 'sns' || service === 'sqs') {
+      const params = this.queryParams(req, body);
+      const action = params.Action ?? target.split('.').pop() ?? 'Unknown';
+      const authorizations: Authorization[] = [];
+      if (service === 'sns' && action === 'Publish') {
+        authorizations.push(...this.publishAuthorizations(principal, params.TopicArn ?? ''));
+      } else {
+        authorizations.push({ principal, action: `${service}:${action}`, resource: params.TopicArn ?? params.QueueUrl ?? '*', context: {} });
+      }
+      const call = this.record({ caller, service, operation: action, authorizations });
+      await this.forward(this.sns, req, res, body, (status) => (call.status = status));
+      return;
+    }
+    if (service === 'secretsmanager') {
+      this.secretsManager(principal, caller, target, body, res);
+      return;
+    }
+    if (service === 'scheduler') {
+      this.scheduler(principal, caller, req.method ?? 'GET', url, body, res);
+      return;
+    }
+    if (service === 'states') {
+      this.stepFunctions(principal, caller, target, body, res);
+      return;
+    }
+    this.record({ caller, service: service ?? 'unknown', operation: target || req.method || '?', authorizations: [], status: 501 });
+    awsError(
+      res,
+      501,
+      'NotImplemented',
+      `local gateway: ${service ?? 'an unsigned'} request (${target || `${req.method} ${url.pathname}`}) has no local stand-in`,
+    );
+  }
+
+  private queryParams(req: http.IncomingMessage, body: Buffer): Record<string, string> {
+    const type = String(req.headers['content-type'] ?? '');
+    if (type.includes('json')) {
+      try {
+        return JSON.parse(body.toString('utf8') || '{}') as Record<string, string>;
+      } catch {
+        return {};
+      }
+    }
+    return Object.fromEntries(new URLSearchParams(body.toString('utf8')));
+  }
+
+  /** sns:Publish, and the topic key's use that an encrypted topic needs from the publisher. */
+  publishAuthorizations(principal: string, topicArn: string): Authorization[] {
+    const out: Authorization[] = [{ principal, action: 'sns:Publish', resource: topicArn, context: { 'aws:SecureTransport': 'true' } }];
+    const key = this.options.topicKeys?.[topicArn];
+    if (key) {
+      for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+        out.push({ principal, action, resource: key, context: { 'kms:ViaService': via('sns'), 'kms:CallerAccount': LOCAL_ACCOUNT } });
+      }
+    }
+    return out;
+  }
+
+  private forward(
+    to: URL,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Buffer | undefined,
+    onStatus: (status: number) => void,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const headers = { ...req.headers, host: to.host };
+      const upstream = http.request(
+        {
+          host: to.hostname,
+          port: to.port,
+          method: req.method,
+          path: req.url,
+          headers,
+        },
+        (up) => {
+          onStatus(up.statusCode ?? 0);
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+          up.on('end', resolve);
+          up.on('error', reject);
+        },
+      );
+      upstream.on('error', reject);
+      // A client that goes away mid-upload must not leave the stand-in waiting.
+      req.on('aborted', () => upstream.destroy());
+      if (body) upstream.end(body);
+      else req.pipe(upstream);
+    });
+  }
+
+  private secretsManager(principal: string, caller: string, target: string, body: Buffer, res: http.ServerResponse): void {
+    const operation = target.split('.').pop() ?? '';
+    const params = JSON.parse(body.toString('utf8') || '{}') as { SecretId?: string };
+    const secret = this.options.secrets?.find((s) => s.arn === params.SecretId || s.arn.split(':').slice(-1)[0] === params.SecretId);
+    const authorizations: Authorization[] = [
+      { principal, action: `secretsmanager:${operation}`, resource: secret?.arn ?? String(params.SecretId), context: {} },
+    ];
+    if (secret?.kmsKeyArn) {
+      authorizations.push({ principal, action: 'kms:Decrypt', resource: secret.kmsKeyArn, context: { 'kms:ViaService': via('secretsmanager') } });
+    }
+    const call = this.record({ caller, service: 'secretsmanager', operation, authorizations });
+    if (operation !== 'GetSecretValue') {
+      call.status = 400;
+      awsError(res, 400, 'InvalidRequestException', `local Secrets Manager stand-in answers GetSecretValue only, not ${operation}`);
+      return;
+    }
+    if (!secret) {
+      call.status = 400;
+      awsError(res, 400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+      return;
+    }
+    call.status = 200;
+    json(res, 200, {
+      ARN: secret.arn,
+      Name: secret.arn.split(':').slice(-1)[0],
+      SecretString: secret.value,
+      VersionId: 'local',
+      VersionStages: ['AWSCURRENT'],
+      CreatedDate: 0,
+    });
+  }
+
+  private scheduler(principal: string, caller: string, method: string, url: URL, body: Buffer, res: http.ServerResponse): void {
+    const m = /^\/schedules\/([^/]+)$/.exec(url.pathname);
+    if (!m) {
+      this.record({ caller, service: 'scheduler', operation: `${method} ${url.pathname}`, authorizations: [], status: 501 });
+      awsError(res, 501, 'NotImplemented', `local Scheduler stand-in: ${method} ${url.pathname}`);
+      return;
+    }
+    const name = decodeURIComponent(m[1]);
+    const params = (body.length ? JSON.parse(body.toString('utf8')) : {}) as {
+      GroupName?: string;
+      ScheduleExpression?: string;
+      Target?: Schedule['target'];
+    };
+    const group = params.GroupName ?? url.searchParams.get('groupName') ?? 'default';
+    const arn = `arn:aws:scheduler:${LOCAL_REGION}:${LOCAL_ACCOUNT}:schedule/${group}/${name}`;
+    const id = `${group}/${name}`;
+    const operation = method === 'POST' ? 'CreateSchedule' : method === 'DELETE' ? 'DeleteSchedule' : method === 'GET' ? 'GetSchedule' : `${method}Schedule`;
+    const authorizations: Authorization[] = [{ principal, action: `scheduler:${operation}`, resource: arn, context: {} }];
+    if (operation === 'CreateSchedule' && params.Target?.RoleArn) {
+      authorizations.push({
+        principal,
+        action: 'iam:PassRole',
+        resource: params.Target.RoleArn,
+        context: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
+      });
+    }
+    const call = this.record({ caller, service: 'scheduler', operation, authorizations });
+    const existing = this.schedules.get(id);
+    if (operation === 'CreateSchedule') {
+      if (existing) {
+        call.status = 409;
+        awsError(res, 409, 'ConflictException', `Schedule ${name} already exists.`);
+        return;
+      }
+      const schedule: Schedule = {
+        name,
+        group,
+        expression: params.ScheduleExpression ?? '',
+        target: params.Target as Schedule['target'],
+        createdBy: caller,
+        fired: false,
+      };
+      this.schedules.set(id, schedule);
+      this.arm(id, schedule);
+      call.status = 200;
+      json(res, 200, { ScheduleArn: arn }, 'application/json');
+      return;
+    }
+    if (!existing) {
+      call.status = 404;
+      awsError(res, 404, 'ResourceNotFoundException', `Schedule ${name} does not exist.`);
+      return;
+    }
+    if (operation === 'DeleteSchedule') {
+      clearTimeout(existing.timer);
+      this.schedules.delete(id);
+      call.status = 200;
+      json(res, 200, {}, 'application/json');
+      return;
+    }
+    call.status = 200;
+    json(res, 200, { Arn: arn, Name: name, GroupName: group, ScheduleExpression: existing.expression, Target: existing.target }, 'application/json');
+  }
+
+  /** Fires a one-time `at(...)` schedule whose target is SNS Publish, as the scheduler role. */
+  private arm(id: string, schedule: Schedule): void {
+    const at = /^at\((.+)\)$/.exec(schedule.expression);
+    if (!at) return;
+    const when = new Date(`${at[1]}Z`);
+    const delay = this.options.scheduleDelayMs?.(when) ?? Math.max(0, when.getTime() - Date.now());
+    schedule.timer = setTimeout(() => void this.fire(id, schedule), delay);
+    schedule.timer.unref();
+  }
+
+  private async fire(id: string, schedule: Schedule): Promise<void> {
+    if (schedule.target.Arn !== 'arn:aws:scheduler:::aws-sdk:sns:publish') return;
+    const input = JSON.parse(schedule.target.Input ?? '{}') as Record<string, string>;
+    const role = schedule.target.RoleArn;
+    const call = this.record({
+      caller: `scheduler:${schedule.name}`,
+      service: 'sns',
+      operation: 'Publish',
+      authorizations: this.publishAuthorizations(role, input.TopicArn ?? ''),
+    });
+    const form = new URLSearchParams({ Action: 'Publish', Version: '2010-03-31' });
+    for (const [k, v] of Object.entries(input)) if (typeof v === 'string') form.set(k, v);
+    const res = await fetch(this.sns.href, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+    }).catch(() => undefined);
+    call.status = res?.status;
+    schedule.fired = true;
+    // ActionAfterCompletion DELETE: a fired one-time schedule removes itself.
+    this.schedules.delete(id);
+  }
+
+  private stepFunctions(principal: string, caller: string, target: string, body: Buffer, res: http.ServerResponse): void {
+    const operation = target.split('.').pop() ?? '';
+    const params = JSON.parse(body.toString('utf8') || '{}') as { stateMachineArn?: string; executionArn?: string };
+    const running = this.options.runningExecutions?.() ?? [];
+    const resource = params.stateMachineArn ?? params.executionArn ?? '*';
+    const call = this.record({
+      caller,
+      service: 'states',
+      operation,
+      authorizations: [{ principal, action: `states:${operation}`, resource, context: {} }],
+    });
+    call.status = 200;
+    if (operation === 'ListExecutions') {
+      json(res, 200, {
+        executions: running
+          .filter((e) => e.stateMachineArn === params.stateMachineArn)
+          .map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: 'RUNNING', startDate: Date.now() / 1000 })),
+      }, 'application/x-amz-json-1.0');
+      return;
+    }
+    if (operation === 'DescribeExecution') {
+      const found = running.find((e) => e.executionArn === params.executionArn);
+      if (!found) {
+        call.status = 400;
+        awsError(res, 400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${params.executionArn}'`);
+        return;
+      }
+      json(res, 200, { ...found, status: 'RUNNING', startDate: Date.now() / 1000 }, 'application/x-amz-json-1.0');
+      return;
+    }
+    call.status = 400;
+    awsError(res, 400, 'InvalidAction', `local Step Functions stand-in answers ListExecutions/DescribeExecution only, not ${operation}`);
+  }
+
+  /** Closes every endpoint and cancels pending schedules. */
+  async close(): Promise<void> {
+    for (const s of this.schedules.values()) clearTimeout(s.timer);
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.closeAllConnections?.();
+            s.close(() => resolve());
+          }),
+      ),
+    );
+    this.servers.length = 0;
+  }
+}
