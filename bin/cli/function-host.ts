@@ -63,7 +63,10 @@ function lines(onLog: FunctionHostOptions['onLog'], stream: 'stdout' | 'stderr')
  */
 export class FunctionHost {
   private child: ChildProcess | undefined;
-  private pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private pending = new Map<
+    string,
+    { child: ChildProcess; resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
 
   constructor(private readonly options: FunctionHostOptions) {}
 
@@ -93,6 +96,7 @@ export class FunctionHost {
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
       for (const [id, waiter] of this.pending) {
+        if (waiter.child !== child) continue;
         this.pending.delete(id);
         waiter.reject(
           new FunctionError(
@@ -116,6 +120,7 @@ export class FunctionHost {
       const timer = setTimeout(() => {
         if (!this.pending.delete(id)) return;
         // Lambda ends the environment at its timeout; the next invocation starts a fresh one.
+        if (this.child === child) this.child = undefined;
         child.kill('SIGKILL');
         reject(
           new FunctionError(
@@ -128,7 +133,7 @@ export class FunctionHost {
         clearTimeout(timer);
         f(v);
       };
-      this.pending.set(id, { resolve: done(resolve), reject: done(reject) });
+      this.pending.set(id, { child, resolve: done(resolve), reject: done(reject) });
       child.send({
         type: 'invoke',
         id,

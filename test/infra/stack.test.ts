@@ -206,8 +206,8 @@ describe('functions', () => {
 
   test('migrate finds its migrations and Squawk in the bundle; preflight knows the image PG major', () => {
     expect(functionByStep('migrate').Environment.Variables).toMatchObject({
-      PGSHIFT_MIGRATIONS_DIR: '/var/task/migrations',
-      PGSHIFT_SQUAWK_BIN: '/var/task/bin/squawk',
+      PGSHIFT_MIGRATIONS_DIR: 'migrations',
+      PGSHIFT_SQUAWK_BIN: 'bin/squawk',
     });
     expect(functionByStep('preflight').Environment.Variables.PGSHIFT_IMAGE_PG_MAJOR).toBe('16');
   });

@@ -1,0 +1,201 @@
+/**
+ * The parts that make the workflow tests run what deploys (bin/cli/function-host.ts, aws-gateway.ts,
+ * local-deployment.ts), checked on small functions of their own: a function sees only its asset and its
+ * environment, times out as Lambda does, and the recorded AWS requests are IAM-simulated for real.
+ */
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AwsGateway, s3Authorizations } from '../../bin/cli/aws-gateway';
+import { FunctionHost } from '../../bin/cli/function-host';
+import { assembleImage } from '../../bin/cli/local-deployment';
+import type { CfnTemplate } from '../../bin/cli/local-runner';
+import { deniedAuthorizations } from '../helpers/iam-simulation';
+
+function asset(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgshift-asset-test-'));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+const ECHO = `
+exports.handler = async (event, context) => ({
+  event,
+  env: { leaked: process.env.PGSHIFT_PARENT_ONLY ?? null, mine: process.env.MINE, root: process.env.LAMBDA_TASK_ROOT },
+  remaining: context.getRemainingTimeInMillis(),
+  pid: process.pid,
+  canResolvePg: (() => { try { require.resolve('pg'); return true; } catch { return false; } })(),
+});
+exports.fail = async () => { const e = new Error('the database refused'); e.name = 'LockTimeoutError'; throw e; };
+exports.hang = () => new Promise(() => {});
+`;
+
+describe('FunctionHost: a function runs as Lambda runs it', () => {
+  const root = asset({ 'index.js': ECHO });
+
+  test('only its own environment and asset: nothing of the parent process or the repository leaks in', async () => {
+    process.env.PGSHIFT_PARENT_ONLY = 'parent';
+    const host = new FunctionHost({ name: 'Echo', taskRoot: root, handler: 'index.handler', env: { MINE: 'yes' }, timeoutSeconds: 10 });
+    try {
+      const out = (await host.invoke({ a: 1, at: new Date(0) })) as Record<string, unknown>;
+      expect(out.event).toEqual({ a: 1, at: '1970-01-01T00:00:00.000Z' });
+      expect(out.env).toEqual({ leaked: null, mine: 'yes', root });
+      expect(out.canResolvePg).toBe(false);
+      expect(out.remaining).toBeGreaterThan(8000);
+      // Warm: the second invocation reuses the environment.
+      const again = (await host.invoke({})) as { pid: number };
+      expect(again.pid).toBe(out.pid);
+    } finally {
+      delete process.env.PGSHIFT_PARENT_ONLY;
+      await host.stop();
+    }
+  });
+
+  test("a thrown error keeps its name (what a state's Retry/Catch matches)", async () => {
+    const host = new FunctionHost({ name: 'Echo', taskRoot: root, handler: 'index.fail', env: {}, timeoutSeconds: 10 });
+    try {
+      await expect(host.invoke({})).rejects.toMatchObject({ name: 'LockTimeoutError', message: 'the database refused' });
+    } finally {
+      await host.stop();
+    }
+  });
+
+  test('a handler missing from the asset is Runtime.ImportModuleError / HandlerNotFound', async () => {
+    const missing = new FunctionHost({ name: 'X', taskRoot: root, handler: 'nothere.handler', env: {}, timeoutSeconds: 10 });
+    const unexported = new FunctionHost({ name: 'X', taskRoot: root, handler: 'index.nope', env: {}, timeoutSeconds: 10 });
+    try {
+      await expect(missing.invoke({})).rejects.toMatchObject({ name: 'Runtime.ImportModuleError' });
+      await expect(unexported.invoke({})).rejects.toMatchObject({ name: 'Runtime.HandlerNotFound' });
+    } finally {
+      await missing.stop();
+      await unexported.stop();
+    }
+  });
+
+  test('the timeout ends the environment with Sandbox.Timedout; the next invocation starts a fresh one', async () => {
+    const hang = new FunctionHost({ name: 'Hang', taskRoot: root, handler: 'index.hang', env: {}, timeoutSeconds: 1 });
+    try {
+      await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+      await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+    } finally {
+      await hang.stop();
+    }
+  });
+});
+
+describe('assembleImage: the image tree is what the Dockerfile COPYs from the image asset', () => {
+  test('COPY lines place the asset files; COPY --from is refused', () => {
+    const good = asset({
+      Dockerfile: 'FROM public.ecr.aws/lambda/nodejs:24\nENV PGSHIFT_PG_BIN=/usr/bin\nCOPY build/ ${LAMBDA_TASK_ROOT}/\nCMD ["backup/handler.handler"]\n',
+      'build/backup/handler.js': 'exports.handler = async () => 1;',
+    });
+    const into = mkdtempSync(path.join(os.tmpdir(), 'pgshift-image-test-'));
+    const tree = assembleImage(good, 'Dockerfile', into);
+    expect(tree.taskRoot).toBe(path.join(into, 'var', 'task'));
+    expect(require(path.join(tree.taskRoot, 'backup', 'handler.js'))).toHaveProperty('handler');
+    expect(tree.cmd).toEqual(['backup/handler.handler']);
+    expect(tree.env.PGSHIFT_PG_BIN).toBe('/usr/bin');
+    const staged = asset({
+      Dockerfile: 'FROM node:24 AS build\nRUN true\nFROM public.ecr.aws/lambda/nodejs:24\nCOPY --from=build /out/ /var/task/\n',
+    });
+    expect(() => assembleImage(staged, 'Dockerfile', into)).toThrow(/COPY --from/);
+  });
+});
+
+describe('AwsGateway + IAM simulation (control plane simulated, S3 forwarded)', () => {
+  const bucket = 'pgshift-test';
+  const role = 'arn:aws:iam::000000000000:role/StepsNotifyRole';
+  const template: CfnTemplate = {
+    Resources: {
+      StepsNotifyRole: { Type: 'AWS::IAM::Role', Properties: {} },
+      NotifyPolicy: {
+        Type: 'AWS::IAM::Policy',
+        Properties: {
+          Roles: ['StepsNotifyRole'],
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/runs/*` }],
+          },
+        },
+      },
+    },
+  };
+
+  test('the S3 request is forwarded as is and recorded as the authorization AWS evaluates', async () => {
+    const seen: string[] = [];
+    const store = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.end('stored');
+    });
+    await new Promise<void>((r) => store.listen(0, '127.0.0.1', r));
+    const gateway = new AwsGateway({ storeEndpoint: `http://127.0.0.1:${(store.address() as AddressInfo).port}` });
+    try {
+      const endpoint = await gateway.endpointFor(role, 'Notify');
+      const res = await fetch(`${endpoint}/${bucket}/backups/app/x.dump`, {
+        method: 'DELETE',
+        headers: { authorization: 'AWS4-HMAC-SHA256 Credential=AK/20261202/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x' },
+      });
+      expect(await res.text()).toBe('stored');
+      expect(seen).toEqual([`DELETE /${bucket}/backups/app/x.dump`]);
+      expect(gateway.calls.map((c) => c.operation)).toEqual(['DeleteObject']);
+      const denied = await deniedAuthorizations(template, gateway.calls.flatMap((c) => c.authorizations));
+      expect(denied.map((d) => d.authorization.action)).toEqual(['s3:DeleteObject']);
+      expect(denied[0].why).toMatch(/no statement of StepsNotifyRole's policies allows s3:DeleteObject on arn:aws:s3:::pgshift-test\/backups\/app\/x.dump/);
+    } finally {
+      await gateway.close();
+      store.close();
+    }
+  });
+
+  test('an allowed read is allowed; SSE-KMS writes need the key', async () => {
+    const read = s3Authorizations(role, 'GET', new URL(`http://g/${bucket}/runs/app/e/plan.json`), {}, () => undefined);
+    expect(await deniedAuthorizations(template, read.authorizations)).toEqual([]);
+    const write = s3Authorizations(
+      role,
+      'PUT',
+      new URL(`http://g/${bucket}/runs/app/e/plan.json`),
+      { 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'arn:aws:kms:us-east-1:000000000000:key/k' },
+      () => undefined,
+    );
+    expect(write.authorizations.map((a) => a.action)).toEqual(['s3:PutObject', 'kms:GenerateDataKey']);
+    expect(write.authorizations[0].context['s3:x-amz-server-side-encryption']).toBe('aws:kms');
+    const denied = await deniedAuthorizations(template, write.authorizations);
+    expect(denied.map((d) => d.authorization.action)).toEqual(['s3:PutObject', 'kms:GenerateDataKey']);
+  });
+
+  test('Secrets Manager stand-in (mocked control plane): the one secret, ResourceNotFound for others', async () => {
+    const gateway = new AwsGateway({
+      storeEndpoint: 'http://127.0.0.1:9',
+      secrets: [{ arn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf', value: '{"password":"p"}' }],
+    });
+    try {
+      const endpoint = await gateway.endpointFor(role, 'Notify');
+      const ask = (SecretId: string) =>
+        fetch(endpoint, {
+          method: 'POST',
+          headers: {
+            'x-amz-target': 'secretsmanager.GetSecretValue',
+            'content-type': 'application/x-amz-json-1.1',
+            authorization: 'AWS4-HMAC-SHA256 Credential=AK/20261202/us-east-1/secretsmanager/aws4_request',
+          },
+          body: JSON.stringify({ SecretId }),
+        });
+      const ok = await ask('arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf');
+      expect(((await ok.json()) as { SecretString: string }).SecretString).toBe('{"password":"p"}');
+      const missing = await ask('arn:aws:secretsmanager:us-east-1:000000000000:secret:other');
+      expect(missing.status).toBe(400);
+      expect(((await missing.json()) as { __type: string }).__type).toBe('ResourceNotFoundException');
+      expect(gateway.calls.map((c) => c.authorizations[0].action)).toEqual([
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:GetSecretValue',
+      ]);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
