@@ -54,7 +54,11 @@ async function startRig(io: Io): Promise<Rig> {
 
 function databaseUrl(rig: Rig, database: string): string {
   const { pg } = rig.info;
-  return `postgres://${encodeURIComponent(pg.user)}:${encodeURIComponent(pg.password)}@${pg.host}:${pg.port}/${database}?sslmode=disable`;
+  // TLS with full verification, as pgshift talks to RDS (the rig's CA names "localhost").
+  const tls = pg.caFile
+    ? `localhost:${pg.port}/${database}?sslmode=verify-full&sslrootcert=${encodeURIComponent(pg.caFile)}`
+    : `${pg.host}:${pg.port}/${database}?sslmode=disable`;
+  return `postgres://${encodeURIComponent(pg.user)}:${encodeURIComponent(pg.password)}@${tls}`;
 }
 
 async function createDemoDatabase(rig: Rig): Promise<void> {

@@ -33,11 +33,17 @@ function pgshift(args: string[], env: Record<string, string> = {}): Promise<Ran>
   });
 }
 
+/** The test database over TLS with full verification, as pgshift reaches RDS. */
+function tlsUrl(db: TestDatabase): string {
+  const { pg } = rigInfo();
+  return `postgres://${pg.user}:${encodeURIComponent(pg.password)}@localhost:${pg.port}/${db.name}?sslmode=verify-full&sslrootcert=${encodeURIComponent(pg.caFile ?? '')}`;
+}
+
 function localFlags(db: TestDatabase, migrations = EXAMPLES): string[] {
   const info = rigInfo();
   return [
     '--database-url',
-    db.url,
+    tlsUrl(db),
     '--bucket',
     info.s3.bucket,
     '--s3-endpoint',
@@ -101,7 +107,7 @@ describe('pgshift CLI (spawned)', () => {
       'local',
       'backup',
       '--database-url',
-      'postgres://nobody:secret-pw@127.0.0.1:1/none?sslmode=disable',
+      `postgres://nobody:secret-pw@localhost:1/none?sslmode=verify-full&sslrootcert=${encodeURIComponent(info.pg.caFile ?? '')}`,
       '--bucket',
       info.s3.bucket,
       '--s3-endpoint',
@@ -133,7 +139,7 @@ describe('pgshift CLI (spawned)', () => {
       'backups',
       '--json',
       '--database-url',
-      db.url,
+      tlsUrl(db),
       '--bucket',
       info.s3.bucket,
       '--s3-endpoint',
