@@ -1,5 +1,6 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { targetFromSecret, targetFromUrl, type DatabaseTarget, type SslMode } from './db';
+import { taskRootPath } from './env';
 import { ConfigurationError } from './errors';
 import { DEFAULT_BACKUP_PREFIX } from './keys';
 
@@ -29,7 +30,10 @@ export interface PgshiftConfig {
     | { kind: 'url'; url: string };
   /** Logical database name used in S3 keys and alerts (PGSHIFT_DATABASE). @default the connected database's name */
   databaseName?: string;
-  /** Folder of migration files (PGSHIFT_MIGRATIONS_DIR). @default "migrations" */
+  /**
+   * Folder of migration files (PGSHIFT_MIGRATIONS_DIR); a relative value is read from the task root
+   * (LAMBDA_TASK_ROOT, else the working directory). @default "migrations"
+   */
   migrationsDir: string;
   /** SNS topic for alerts (PGSHIFT_TOPIC_ARN). */
   topicArn?: string;
@@ -82,7 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
         }
       : { kind: 'url', url: url as string },
     databaseName: read(env, 'PGSHIFT_DATABASE'),
-    migrationsDir: read(env, 'PGSHIFT_MIGRATIONS_DIR') ?? 'migrations',
+    migrationsDir: taskRootPath(read(env, 'PGSHIFT_MIGRATIONS_DIR') ?? 'migrations', env),
     topicArn: read(env, 'PGSHIFT_TOPIC_ARN'),
     lockTimeout: read(env, 'PGSHIFT_LOCK_TIMEOUT') ?? '5s',
     statementTimeout: read(env, 'PGSHIFT_STATEMENT_TIMEOUT') ?? '15min',

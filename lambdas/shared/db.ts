@@ -2,14 +2,20 @@ import { readFileSync } from 'node:fs';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Client, type ClientConfig } from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
+import { taskRootPath } from './env';
 import { ConfigurationError, DatabaseConnectionError } from './errors';
 
-/** libpq's TLS modes that pgshift supports; `verify-full` is the default on AWS (RDS CA bundle in the image). */
+/** libpq's TLS modes that pgshift supports; `verify-full` is the default on AWS (RDS CA bundle in every asset). */
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 const SSL_MODES: readonly SslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
 
-/** Where the RDS CA bundle sits in pgshift's Lambda/Fargate image (lambdas/image/Dockerfile). */
-export const RDS_CA_BUNDLE_PATH = '/opt/pgshift/rds-global-bundle.pem';
+/**
+ * Where the RDS CA bundle sits: `certs/rds-global-bundle.pem` in the task root of every zip function and of the
+ * image (the CDK bundling puts it there: lib/bundled-files.ts).
+ */
+export function rdsCaBundlePath(env: NodeJS.ProcessEnv = process.env): string {
+  return taskRootPath('certs/rds-global-bundle.pem', env);
+}
 
 /** Everything needed to reach one database. `password` never leaves this process except as PGPASSWORD. */
 export interface DatabaseTarget {
@@ -121,7 +127,7 @@ export async function targetFromSecret(
     password: password as string,
     database: database as string,
     sslMode: overrides.sslMode ?? 'verify-full',
-    sslRootCert: overrides.sslRootCert ?? RDS_CA_BUNDLE_PATH,
+    sslRootCert: overrides.sslRootCert ?? rdsCaBundlePath(),
   };
 }
 
@@ -138,7 +144,18 @@ export function pgClientConfig(target: DatabaseTarget, applicationName = 'pgshif
     if (!target.sslRootCert) {
       throw new ConfigurationError(`sslmode=${target.sslMode} needs a CA file (sslrootcert)`);
     }
-    const ca = readFileSync(target.sslRootCert, 'utf8');
+    let ca: string;
+    try {
+      ca = readFileSync(target.sslRootCert, 'utf8');
+    } catch (err) {
+      throw new ConfigurationError(
+        `sslmode=${target.sslMode} for ${target.host}:${target.port} needs the CA file ${target.sslRootCert}, ` +
+          `which cannot be read (${(err as { code?: string }).code ?? String(err)}). Nothing was sent to the ` +
+          'database. On AWS the bundle ships in every asset at certs/rds-global-bundle.pem (redeploy if it is ' +
+          'missing); locally, give sslrootcert=<file> in the URL or PGSHIFT_DB_SSLROOTCERT.',
+        { cause: err, details: { sslRootCert: target.sslRootCert, host: target.host } },
+      );
+    }
     ssl =
       target.sslMode === 'verify-full'
         ? { ca, rejectUnauthorized: true, servername: target.host }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { taskRootPath } from '../../shared/env';
 import { ConfigurationError } from '../../shared/errors';
 import { scanComments } from '../statements';
 import type { MigrationScript } from '../types';
@@ -31,11 +32,12 @@ export const SQUAWK_EXCLUDED_RULES = [
 ];
 
 /**
- * Where Squawk's binary is: `PGSHIFT_SQUAWK_BIN`, else the one inside the `@squawk-cli/linux-x64` package
- * (installed as an optional dependency; also copied into the image).
+ * Where Squawk's binary is: `PGSHIFT_SQUAWK_BIN` (a relative value is read from the task root: the migrate
+ * function ships it at bin/squawk), else the one inside the `@squawk-cli/linux-x64` package (installed as an
+ * optional dependency on linux-x64).
  */
 export function squawkBinary(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.PGSHIFT_SQUAWK_BIN) return env.PGSHIFT_SQUAWK_BIN;
+  if (env.PGSHIFT_SQUAWK_BIN) return taskRootPath(env.PGSHIFT_SQUAWK_BIN, env);
   try {
     const pkg = require.resolve('@squawk-cli/linux-x64/package.json');
     const bin = join(dirname(pkg), 'bin', 'squawk');
