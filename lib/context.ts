@@ -72,10 +72,16 @@ export const pgshiftContextSchema = z
         securityGroupId: awsId('sg'),
       })
       .strict(),
-    /** Folder of migration files, bundled into the migrate function. @default "migrations" */
-    migrationsDir: z.string().min(1).default('migrations'),
-    /** PostgreSQL client major version in the image; must be >= the server's. @default 16 */
-    pgMajor: z.number().int().min(15).max(17).default(16),
+    /**
+     * Folder of migration files (relative to the repository), bundled into the migrate function. Synth fails when
+     * it does not exist; `null` deploys without migrations. @default "migrations"
+     */
+    migrationsDir: z.string().min(1).nullable().default('migrations'),
+    /**
+     * PostgreSQL client major version in the image; must be >= the server's. @default 17 (the newest Amazon
+     * Linux 2023 ships)
+     */
+    pgMajor: z.number().int().min(15).max(17).default(17),
     backups: z
       .object({
         /** Move backups to Glacier Instant Retrieval after N days. @default 30 */
@@ -199,4 +205,5 @@ export const SAMPLE_CONTEXT = {
     availabilityZones: ['eu-west-1a', 'eu-west-1b'],
     securityGroupId: 'sg-0123456789abcdef0',
   },
+  migrationsDir: 'examples/migrations',
 } as const;

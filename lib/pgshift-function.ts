@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { AssetStaging, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -9,6 +9,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { RDS_CA_BUNDLE_IN_ASSET, rdsCaBundleFile } from './bundled-files';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from './nag';
 
 /** The step modules (`lambdas/<step>/handler.ts`); PGSHIFT_STEP tells the local runner which one a function is. */
@@ -22,6 +23,32 @@ export const ARCHITECTURE = lambda.Architecture.X86_64;
 
 /** The repository root: NodejsFunction entries and the image's build context are relative to it. */
 export const REPO_ROOT = path.resolve(__dirname, '..');
+
+/** esbuild settings shared by the zip functions and the image's handlers (lib/pg-tools-image.ts). */
+export const BUNDLING = {
+  target: 'node24',
+  sourceMap: true,
+  // Bundle the SDK we test with rather than the runtime's (whose version moves under us).
+  externalModules: [] as string[],
+} as const;
+
+/**
+ * Shell commands that copy files into a bundle's output, for NodejsFunction's afterBundling hook. CDK also calls
+ * the hook with Docker's paths when it prepares a Docker fallback: pgshift bundles locally only, so that variant
+ * fails loudly instead of shipping an asset without its files.
+ */
+export function copyIntoBundle(outputDir: string, files: () => Record<string, string>): string[] {
+  if (outputDir === AssetStaging.BUNDLING_OUTPUT_DIR) {
+    return [
+      'echo "pgshift bundles without Docker: run npm ci so esbuild is installed locally" >&2',
+      'exit 1',
+    ];
+  }
+  return Object.entries(files()).flatMap(([rel, from]) => [
+    `mkdir -p "${path.posix.dirname(path.posix.join(outputDir, rel))}"`,
+    `cp "${from}" "${path.posix.join(outputDir, rel)}"`,
+  ]);
+}
 
 /** Where a function sits in the network: the database's VPC, its subnets and the security group it may use. */
 export interface FunctionNetwork {
@@ -95,7 +122,12 @@ export class PgshiftFunction extends Construct {
         : {}),
     };
     if (props.code.kind === 'node') {
-      const afterBundling = props.code.afterBundling;
+      const extra = props.code.afterBundling;
+      // Every zip function connects with TLS: the RDS CA bundle goes into each asset (lambdas/shared/db.ts).
+      const afterBundling = (inputDir: string, outputDir: string): string[] => [
+        ...copyIntoBundle(outputDir, () => ({ [RDS_CA_BUNDLE_IN_ASSET]: rdsCaBundleFile() })),
+        ...(extra ? extra(inputDir, outputDir) : []),
+      ];
       this.function = new nodejs.NodejsFunction(this, 'Function', {
         ...common,
         runtime: NODE_RUNTIME,
@@ -105,20 +137,10 @@ export class PgshiftFunction extends Construct {
         depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
         environment: { ...common.environment, NODE_OPTIONS: '--enable-source-maps' },
         bundling: {
-          target: 'node24',
-          sourceMap: true,
-          // Bundle the SDK we test with rather than the runtime's (whose version moves under us).
-          externalModules: [],
+          ...BUNDLING,
+          externalModules: [...BUNDLING.externalModules],
           forceDockerBundling: false,
-          ...(afterBundling
-            ? {
-                commandHooks: {
-                  beforeBundling: () => [],
-                  beforeInstall: () => [],
-                  afterBundling,
-                },
-              }
-            : {}),
+          commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling },
         },
       });
     } else {

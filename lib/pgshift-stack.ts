@@ -2,7 +2,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -14,26 +13,10 @@ import { parsePgshiftContext, SAMPLE_CONTEXT, type PgshiftContext } from './cont
 import { FargateRunner } from './fargate-runner';
 import { MaintenanceWindows } from './maintenance-windows';
 import { acknowledgeWildcardResource } from './nag';
+import { PgToolsImage } from './pg-tools-image';
 import { REPO_ROOT } from './pgshift-function';
 import { BUCKET_ACCESS, StepFunctions } from './step-functions';
 import { Workflow } from './workflow';
-
-/** What the image's build context leaves out: the Dockerfile copies only package*.json, tsconfig and lambdas/. */
-export const IMAGE_ASSET_EXCLUDE = [
-  'node_modules',
-  'cdk.out',
-  '.git',
-  '.ci',
-  '.pgshift-local',
-  'coverage',
-  'test',
-  'bench',
-  'docs',
-  'bin',
-  'lib',
-  '*.log',
-  '.jest-results.json',
-];
 
 export interface PgshiftStackProps extends StackProps {
   /** The validated `pgshift` context. @default the documented sample (synthesizes; not deployable as is) */
@@ -93,21 +76,16 @@ export class PgshiftStack extends Stack {
     };
 
     const migrationsDir = config.migrationsDir;
-    if (!fs.existsSync(path.join(REPO_ROOT, migrationsDir))) {
-      Annotations.of(this).addWarningV2(
-        'pgshift:migrationsDir',
-        `Migrations folder "${migrationsDir}" does not exist: the migrate function is deployed without migrations.`,
+    if (migrationsDir !== null && !fs.existsSync(path.join(REPO_ROOT, migrationsDir))) {
+      throw new Error(
+        `pgshift: the migrations folder "${path.join(REPO_ROOT, migrationsDir)}" does not exist, so the migrate ` +
+          `function would ship no migrations. Set the context key pgshift.migrationsDir (cdk.json) to your ` +
+          `migrations folder, relative to ${REPO_ROOT}, or to null to deploy without migrations.`,
       );
     }
 
     // One image for backup, restore and schema (Lambda) and the Fargate task.
-    const image = new ecrAssets.DockerImageAsset(this, 'PgToolsImage', {
-      directory: REPO_ROOT,
-      file: 'lambdas/image/Dockerfile',
-      buildArgs: { PG_MAJOR: String(config.pgMajor) },
-      platform: ecrAssets.Platform.LINUX_AMD64,
-      exclude: IMAGE_ASSET_EXCLUDE,
-    });
+    const image = new PgToolsImage(this, 'PgTools', { pgMajor: config.pgMajor }).asset;
 
     this.functions = new StepFunctions(this, 'Steps', {
       backups: this.backups,

@@ -7,7 +7,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { BackupBucket } from './backup-bucket';
-import { PgshiftFunction, type FunctionNetwork, type StepName } from './pgshift-function';
+import { squawkBinary } from './bundled-files';
+import { copyIntoBundle, PgshiftFunction, type FunctionNetwork, type StepName } from './pgshift-function';
 import { acknowledgeWildcardResource } from './nag';
 
 /**
@@ -56,8 +57,11 @@ export interface StepFunctionsProps {
   readonly image: (cmd: string[]) => lambda.DockerImageCode;
   /** PG_MAJOR the image was built with; preflight compares it to the server's (PGSHIFT_IMAGE_PG_MAJOR). */
   readonly imagePgMajor: number;
-  /** Migration files folder, relative to the repository root, bundled into the migrate function. @default "migrations" */
-  readonly migrationsDir?: string;
+  /**
+   * Migration files folder, relative to the repository root, bundled into the migrate function; `null` ships
+   * none. @default "migrations"
+   */
+  readonly migrationsDir?: string | null;
   /** @default "5s" */
   readonly lockTimeout?: string;
   /** @default "15min" */
@@ -85,7 +89,7 @@ export class StepFunctions extends Construct {
   constructor(scope: Construct, id: string, props: StepFunctionsProps) {
     super(scope, id);
     const { backups, network, logRetention } = props;
-    const migrationsDir = props.migrationsDir ?? 'migrations';
+    const migrationsDir = props.migrationsDir === undefined ? 'migrations' : props.migrationsDir;
     const secret = secretsmanager.Secret.fromSecretCompleteArn(
       this,
       'DatabaseSecret',
@@ -132,8 +136,8 @@ export class StepFunctions extends Construct {
       memorySize: 1024,
       timeout: Duration.minutes(15),
       reservedConcurrentExecutions: 1,
+      // Relative to the task root (LAMBDA_TASK_ROOT): lambdas/shared/config.ts and the lint code resolve them.
       environment: {
-        // Relative to LAMBDA_TASK_ROOT (lambdas/shared/env.ts taskRootPath).
         PGSHIFT_MIGRATIONS_DIR: 'migrations',
         PGSHIFT_SQUAWK_BIN: 'bin/squawk',
       },
@@ -141,13 +145,16 @@ export class StepFunctions extends Construct {
         kind: 'node',
         // Squawk's binary, libpg-query's WebAssembly (loaded from the bundle's directory) and the migrations.
         afterBundling: (inputDir, outputDir) => {
-          const migrations = path.posix.join(inputDir, migrationsDir);
+          const copies = copyIntoBundle(outputDir, () => ({
+            'bin/squawk': squawkBinary(),
+            'libpg-query.wasm': path.join(inputDir, 'node_modules/libpg-query/wasm/libpg-query.wasm'),
+          }));
+          const migrations = migrationsDir === null ? undefined : path.posix.join(inputDir, migrationsDir);
           return [
-            `mkdir -p "${outputDir}/bin" "${outputDir}/migrations"`,
-            `cp "${inputDir}/node_modules/@squawk-cli/linux-x64/bin/squawk" "${outputDir}/bin/squawk"`,
+            ...copies,
             `chmod 755 "${outputDir}/bin/squawk"`,
-            `cp "${inputDir}/node_modules/libpg-query/wasm/libpg-query.wasm" "${outputDir}/libpg-query.wasm"`,
-            `if [ -d "${migrations}" ]; then cp -R "${migrations}/." "${outputDir}/migrations/"; fi`,
+            `mkdir -p "${outputDir}/migrations"`,
+            ...(migrations ? [`cp -R "${migrations}/." "${outputDir}/migrations/"`] : []),
           ];
         },
       },

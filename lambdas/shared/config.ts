@@ -1,7 +1,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { targetFromSecret, targetFromUrl, type DatabaseTarget, type SslMode } from './db';
-import { ConfigurationError } from './errors';
 import { taskRootPath } from './env';
+import { ConfigurationError } from './errors';
 import { DEFAULT_BACKUP_PREFIX } from './keys';
 
 /**
@@ -30,7 +30,10 @@ export interface PgshiftConfig {
     | { kind: 'url'; url: string };
   /** Logical database name used in S3 keys and alerts (PGSHIFT_DATABASE). @default the connected database's name */
   databaseName?: string;
-  /** Folder of migration files (PGSHIFT_MIGRATIONS_DIR). @default "migrations" */
+  /**
+   * Folder of migration files (PGSHIFT_MIGRATIONS_DIR); a relative value is read from the task root
+   * (LAMBDA_TASK_ROOT, else the working directory). @default "migrations"
+   */
   migrationsDir: string;
   /** SNS topic for alerts (PGSHIFT_TOPIC_ARN). */
   topicArn?: string;

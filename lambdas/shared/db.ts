@@ -5,11 +5,14 @@ import { parse as parseConnectionString } from 'pg-connection-string';
 import { taskRootPath } from './env';
 import { ConfigurationError, DatabaseConnectionError } from './errors';
 
-/** libpq's TLS modes that pgshift supports; `verify-full` is the default on AWS (RDS CA bundle in the image). */
+/** libpq's TLS modes that pgshift supports; `verify-full` is the default on AWS (RDS CA bundle in every asset). */
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 const SSL_MODES: readonly SslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
 
-/** Where the RDS CA bundle sits in every asset (zip and image), relative to the task root. */
+/**
+ * Where the RDS CA bundle sits: `certs/rds-global-bundle.pem` in the task root of every zip function and of the
+ * image (the CDK bundling puts it there: lib/bundled-files.ts).
+ */
 export function rdsCaBundlePath(env: NodeJS.ProcessEnv = process.env): string {
   return taskRootPath('certs/rds-global-bundle.pem', env);
 }
@@ -141,7 +144,18 @@ export function pgClientConfig(target: DatabaseTarget, applicationName = 'pgshif
     if (!target.sslRootCert) {
       throw new ConfigurationError(`sslmode=${target.sslMode} needs a CA file (sslrootcert)`);
     }
-    const ca = readFileSync(target.sslRootCert, 'utf8');
+    let ca: string;
+    try {
+      ca = readFileSync(target.sslRootCert, 'utf8');
+    } catch (err) {
+      throw new ConfigurationError(
+        `sslmode=${target.sslMode} for ${target.host}:${target.port} needs the CA file ${target.sslRootCert}, ` +
+          `which cannot be read (${(err as { code?: string }).code ?? String(err)}). Nothing was sent to the ` +
+          'database. On AWS the bundle ships in every asset at certs/rds-global-bundle.pem (redeploy if it is ' +
+          'missing); locally, give sslrootcert=<file> in the URL or PGSHIFT_DB_SSLROOTCERT.',
+        { cause: err, details: { sslRootCert: target.sslRootCert, host: target.host } },
+      );
+    }
     ssl =
       target.sslMode === 'verify-full'
         ? { ca, rejectUnauthorized: true, servername: target.host }

@@ -16,11 +16,10 @@ export function optionalEnv(name: string, env: NodeJS.ProcessEnv = process.env):
 }
 
 /**
- * A path inside the function's code: relative paths are resolved against LAMBDA_TASK_ROOT (where Lambda
- * unpacks the asset; the image sets it too), so the template never hard-codes `/var/task`. Outside Lambda
- * (the CLI, tests) they are resolved against the working directory; absolute paths are kept.
+ * A file of the function's own asset: `rel` resolved against LAMBDA_TASK_ROOT (where Lambda unpacks the zip, or
+ * the image's /var/task), else against the working directory (the CLI and tests run from the repository).
+ * Absolute paths are returned as they are.
  */
 export function taskRootPath(rel: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (path.isAbsolute(rel)) return rel;
-  return path.resolve(env.LAMBDA_TASK_ROOT ?? process.cwd(), rel);
+  return path.resolve(optionalEnv('LAMBDA_TASK_ROOT', env) ?? process.cwd(), rel);
 }

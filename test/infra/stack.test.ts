@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { SAMPLE_CONTEXT } from '../../lib/context';
 import { synth } from './helpers';
@@ -206,10 +208,25 @@ describe('functions', () => {
 
   test('migrate finds its migrations and Squawk in the bundle; preflight knows the image PG major', () => {
     expect(functionByStep('migrate').Environment.Variables).toMatchObject({
+      // Relative to the task root: no '/var/task' literal for a file a function opens.
       PGSHIFT_MIGRATIONS_DIR: 'migrations',
       PGSHIFT_SQUAWK_BIN: 'bin/squawk',
     });
-    expect(functionByStep('preflight').Environment.Variables.PGSHIFT_IMAGE_PG_MAJOR).toBe('16');
+    expect(functionByStep('preflight').Environment.Variables.PGSHIFT_IMAGE_PG_MAJOR).toBe('17');
+  });
+
+  test('a missing migrations folder fails synth, naming the path and the context key; null ships none', () => {
+    expect(() => synth({ migrationsDir: 'no/such/folder' })).toThrow(
+      /migrations folder ".*no\/such\/folder" does not exist.*pgshift\.migrationsDir.*or to null/s,
+    );
+    expect(() => synth({ migrationsDir: null })).not.toThrow();
+  });
+
+  test("cdk.json's migrationsDir exists in the repository", () => {
+    const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'));
+    const dir = cdkJson.context.pgshift.migrationsDir as string;
+    expect(fs.existsSync(path.join(__dirname, '..', '..', dir))).toBe(true);
+    expect(() => synth({ migrationsDir: dir })).not.toThrow();
   });
 
   test('every function logs to its own log group with the configured retention', () => {

@@ -32,8 +32,9 @@ export const SQUAWK_EXCLUDED_RULES = [
 ];
 
 /**
- * Where Squawk's binary is: `PGSHIFT_SQUAWK_BIN`, else the one inside the `@squawk-cli/linux-x64` package
- * (installed as an optional dependency; also copied into the image).
+ * Where Squawk's binary is: `PGSHIFT_SQUAWK_BIN` (a relative value is read from the task root: the migrate
+ * function ships it at bin/squawk), else the one inside the `@squawk-cli/linux-x64` package (installed as an
+ * optional dependency on linux-x64).
  */
 export function squawkBinary(env: NodeJS.ProcessEnv = process.env): string {
   if (env.PGSHIFT_SQUAWK_BIN) return taskRootPath(env.PGSHIFT_SQUAWK_BIN, env);

@@ -1,0 +1,139 @@
+import { X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { imageFiles, readDockerfile, type Dockerfile } from '../../bin/cli/dockerfile';
+import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
+import { PgshiftStack } from '../../lib/pgshift-stack';
+
+/**
+ * What ships: one synth WITH bundling (about 20-30 s), then the assets in cdk.out are read as Lambda and Docker
+ * would see them. The image is never built here (no Docker): its tree is laid out from the Dockerfile's COPYs.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation properties are untyped JSON
+type Resource = { Type: string; Properties: Record<string, any> };
+
+let outdir: string;
+let resources: Record<string, Resource>;
+let imageDir: string;
+let dockerfile: Dockerfile;
+let tree: Map<string, string>;
+
+const TASK_ROOT = '/var/task';
+
+beforeAll(() => {
+  outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-assets-'));
+  const app = new App({ outdir });
+  const stack = new PgshiftStack(app, 'Assets', {
+    config: parsePgshiftContext({ ...SAMPLE_CONTEXT, migrationsDir: 'examples/migrations' }),
+    env: { account: '123456789012', region: 'eu-west-1' },
+  });
+  const assembly = app.synth();
+  resources = assembly.getStackArtifact(stack.artifactId).template.Resources;
+  const manifest = JSON.parse(
+    fs.readFileSync(path.join(outdir, `${stack.artifactId}.assets.json`), 'utf8'),
+  ) as {
+    dockerImages: Record<string, { source: { directory: string; dockerFile?: string } }>;
+  };
+  const images = Object.values(manifest.dockerImages);
+  expect(images).toHaveLength(1);
+  imageDir = path.join(outdir, images[0].source.directory);
+  dockerfile = readDockerfile(
+    fs.readFileSync(path.join(imageDir, images[0].source.dockerFile ?? 'Dockerfile'), 'utf8'),
+  );
+  tree = imageFiles(dockerfile, imageDir, { LAMBDA_TASK_ROOT: TASK_ROOT });
+}, 180_000);
+
+afterAll(() => {
+  if (outdir) fs.rmSync(outdir, { recursive: true, force: true });
+});
+
+function ofType(type: string): [string, Resource][] {
+  return Object.entries(resources).filter(([, r]) => r.Type === type);
+}
+
+function zipFunctions(): { id: string; step: string; dir: string; handler: string }[] {
+  return ofType('AWS::Lambda::Function')
+    .filter(([, r]) => r.Properties.Code?.S3Key !== undefined)
+    .map(([id, r]) => ({
+      id,
+      step: r.Properties.Environment.Variables.PGSHIFT_STEP as string,
+      // The asset's S3 key is "<hash>.zip"; cdk.out keeps it unzipped as asset.<hash>.
+      dir: path.join(outdir, `asset.${String(r.Properties.Code.S3Key).replace(/\.zip$/, '')}`),
+      handler: r.Properties.Handler as string,
+    }));
+}
+
+function expectPemBundle(file: string): void {
+  const text = fs.readFileSync(file, 'utf8');
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  expect(blocks.length).toBeGreaterThan(10);
+  const subjects = blocks.map((b) => new X509Certificate(b).subject);
+  expect(subjects.some((s) => /Amazon RDS/.test(s))).toBe(true);
+}
+
+describe('the image', () => {
+  test('is single-stage from the Lambda Node.js base image and copies only what the CDK bundling built', () => {
+    expect(dockerfile.from).toBe('public.ecr.aws/lambda/nodejs:24');
+    expect(dockerfile.copyFrom).toBe(false);
+    expect(dockerfile.copies.length).toBeGreaterThan(0);
+    for (const { src } of dockerfile.copies) expect(fs.existsSync(path.join(imageDir, src))).toBe(true);
+    expect(dockerfile.args).toHaveProperty('PG_MAJOR');
+  });
+
+  test('its CMD, every image function command and the Fargate entry point name files in the tree', () => {
+    const handlerFile = (cmd: string) => `${TASK_ROOT}/${cmd.replace(/\.[^.]+$/, '')}.js`;
+    expect(tree.has(handlerFile(dockerfile.cmd[0]))).toBe(true);
+    const imageFns = ofType('AWS::Lambda::Function').filter(([, r]) => r.Properties.PackageType === 'Image');
+    expect(imageFns).toHaveLength(3);
+    for (const [, fn] of imageFns) {
+      const [cmd] = fn.Properties.ImageConfig.Command as string[];
+      expect({ cmd, present: tree.has(handlerFile(cmd)) }).toEqual({ cmd, present: true });
+    }
+    const [[, task]] = ofType('AWS::ECS::TaskDefinition');
+    const [node, script] = task.Properties.ContainerDefinitions[0].EntryPoint as string[];
+    expect(node).toBe('node');
+    expect(tree.has(script)).toBe(true);
+  });
+
+  test('carries the RDS CA bundle at certs/rds-global-bundle.pem under the task root', () => {
+    const file = tree.get(`${TASK_ROOT}/certs/rds-global-bundle.pem`);
+    expect(file).toBeDefined();
+    expectPemBundle(file as string);
+  });
+
+  test('is built with the PG_MAJOR of the configuration', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'Assets.assets.json'), 'utf8'));
+    const [image] = Object.values(manifest.dockerImages) as {
+      source: { dockerBuildArgs?: Record<string, string> };
+    }[];
+    expect(image.source.dockerBuildArgs).toEqual({ PG_MAJOR: '17' });
+  });
+});
+
+describe('the zip functions', () => {
+  test('each asset has its handler and the RDS CA bundle at certs/rds-global-bundle.pem', () => {
+    const fns = zipFunctions();
+    expect(fns.map((f) => f.step).sort()).toEqual(['migrate', 'notify', 'preflight', 'report', 'workflow']);
+    for (const fn of fns) {
+      const handlerJs = path.join(fn.dir, `${fn.handler.replace(/\.[^.]+$/, '')}.js`);
+      expect({ step: fn.step, handler: fs.existsSync(handlerJs) }).toEqual({ step: fn.step, handler: true });
+      const pem = path.join(fn.dir, 'certs', 'rds-global-bundle.pem');
+      expect({ step: fn.step, pem: fs.existsSync(pem) }).toEqual({ step: fn.step, pem: true });
+      expectPemBundle(pem);
+    }
+  });
+
+  test('migrate ships Squawk (executable) and the configured migrations where its environment says', () => {
+    const migrate = zipFunctions().find((f) => f.step === 'migrate');
+    const env = resources[migrate?.id as string].Properties.Environment.Variables as Record<string, string>;
+    const dir = migrate?.dir as string;
+    const squawk = path.join(dir, env.PGSHIFT_SQUAWK_BIN);
+    expect(fs.statSync(squawk).mode & 0o111).not.toBe(0);
+    const shipped = fs.readdirSync(path.join(dir, env.PGSHIFT_MIGRATIONS_DIR)).sort();
+    expect(shipped).toEqual(
+      fs.readdirSync(path.join(__dirname, '..', '..', 'examples', 'migrations')).sort(),
+    );
+  });
+});
