@@ -407,6 +407,12 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
     return image;
   };
   const prepareTaskRoot = (root: string): void => {
+    // A substitution replaces what the asset carries; it never supplies what the asset lacks.
+    if (!existsSync(path.join(root, CA_BUNDLE_IN_ASSET))) {
+      throw new Error(
+        `the deployed code at ${root} has no ${CA_BUNDLE_IN_ASSET}: every TLS connection to the database would fail (lambdas/shared/db.ts rdsCaBundlePath)`,
+      );
+    }
     if (subs.caBundleFile) replaceFile(root, CA_BUNDLE_IN_ASSET, subs.caBundleFile);
   };
 

@@ -1,6 +1,7 @@
 /**
- * The synthesized state machine, executed locally (aws-local-stepfunctions) with every Task calling the real
- * handler in-process against the rig's PostgreSQL and S3/SNS stand-in.
+ * The synthesized state machine, executed locally (aws-local-stepfunctions) with every Task running its
+ * deployed asset (test/workflow/harness.ts) against the rig's PostgreSQL (TLS verify-full, through the
+ * secret) and S3/SNS stand-in, every AWS request IAM-simulated.
  */
 import { mkdtemp, writeFile, cp } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -14,6 +15,7 @@ import {
   tableChecksum,
   type TestDatabase,
 } from '../rig/helpers';
+import type { RecordedCall } from '../../bin/cli/aws-gateway';
 import { EXAMPLE_MIGRATIONS, runWorkflow, synthesizedWorkflow } from './harness';
 
 async function tableExists(db: TestDatabase, qualified: string): Promise<boolean> {
@@ -42,11 +44,32 @@ describe('the synthesized workflow, executed locally', () => {
     // Prepare
     const db = await freshDatabase('wfm');
     await seedRows(db.target, 200);
+    let calls: RecordedCall[] = [];
     // Act
-    const run = await runWorkflow({ action: 'migrate' }, { databaseUrl: db.url, database: db.name });
+    const run = await runWorkflow(
+      { action: 'migrate' },
+      { databaseUrl: db.url, database: db.name, inspect: (d) => void (calls = [...d.calls]) },
+    );
     // Assess
     expect(run.error).toBeUndefined();
     expect(run.ok).toBe(true);
+    // What deploys ran: the database functions read the secret, objects were written with SSE-KMS, the
+    // watchdog was scheduled and deleted, the running-execution check listed executions — all of it
+    // IAM-simulated by runWorkflow against the template.
+    const made = (service: string, operation: string) =>
+      calls.filter((c) => c.service === service && c.operation === operation).map((c) => c.caller);
+    expect(new Set(made('secretsmanager', 'GetSecretValue'))).toEqual(
+      new Set(['StepsMigrateFunctionDDD37746', 'StepsPreflightFunction12CDCAE1', 'StepsBackupFunction2F25BFE1', 'StepsSchemaFunctionC051B2B8', 'StepsReportFunction136B2FE3']),
+    );
+    const upload = calls.find(
+      (c) => ['PutObject', 'CreateMultipartUpload'].includes(c.operation) && c.authorizations[0].resource.endsWith('.dump'),
+    );
+    expect(upload?.authorizations.map((a) => a.action)).toEqual(['s3:PutObject', 'kms:GenerateDataKey']);
+    expect(upload?.authorizations[0].context['s3:x-amz-server-side-encryption']).toBe('aws:kms');
+    expect(made('scheduler', 'CreateSchedule')).toHaveLength(1);
+    expect(made('scheduler', 'DeleteSchedule')).toHaveLength(1);
+    expect(made('states', 'ListExecutions')).toEqual(['StepsWorkflowFunction14211DD9']);
+    expect(made('sns', 'Publish')).toEqual(['StepsNotifyFunction8E16D98F']);
     const r = run.state!.results;
     expect(Object.keys(r)).toEqual(
       expect.arrayContaining([
