@@ -40,9 +40,16 @@ function rssOfTree(rootPid: number): number {
   return total;
 }
 
-async function runOnce(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; peakMiB: number; code: number }> {
+async function runOnce(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ ms: number; peakMiB: number; code: number }> {
   const started = process.hrtime.bigint();
-  const child = spawn(path.join(ROOT, 'bin', 'pgshift'), args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(path.join(ROOT, 'bin', 'pgshift'), args, {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   let peak = 0;
@@ -60,7 +67,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 5);
   const cold = process.argv.includes('--cold');
-  const { spawnRig } = (await import('../test/rig/spawn-rig.mjs')) as typeof import('../test/rig/spawn-rig.mjs');
+  const { spawnRig } =
+    (await import('../test/rig/spawn-rig.mjs')) as typeof import('../test/rig/spawn-rig.mjs');
   const rig = await spawnRig();
   try {
     const { pg, s3 } = rig.info;
@@ -84,11 +92,23 @@ async function main(): Promise<void> {
       PGSHIFT_CACHE_DIR: cache,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     };
-    const args = ['local', 'backup', '--json', '--database-url', url, '--bucket', s3.bucket, '--s3-endpoint', s3.endpoint];
+    const args = [
+      'local',
+      'backup',
+      '--json',
+      '--database-url',
+      url,
+      '--bucket',
+      s3.bucket,
+      '--s3-endpoint',
+      s3.endpoint,
+    ];
     const results: { ms: number; peakMiB: number }[] = [];
     if (cold) {
       const first = await runOnce(args, env);
-      console.log(`first run (synthesis + bundling): ${(first.ms / 1000).toFixed(2)} s, peak RSS ${first.peakMiB.toFixed(0)} MiB`);
+      console.log(
+        `first run (synthesis + bundling): ${(first.ms / 1000).toFixed(2)} s, peak RSS ${first.peakMiB.toFixed(0)} MiB`,
+      );
     }
     for (let i = 0; i < runs; i++) results.push(await runOnce(args, env));
     console.log(

@@ -191,7 +191,10 @@ export function s3Authorizations(
       return { operation: 'POST object', authorizations: [auth('s3:UnknownPostObject', objectArn)] };
     case 'DELETE':
       if (q.has('uploadId')) {
-        return { operation: 'AbortMultipartUpload', authorizations: [auth('s3:AbortMultipartUpload', objectArn)] };
+        return {
+          operation: 'AbortMultipartUpload',
+          authorizations: [auth('s3:AbortMultipartUpload', objectArn)],
+        };
       }
       return { operation: 'DeleteObject', authorizations: [auth('s3:DeleteObject', objectArn)] };
     default:
@@ -199,7 +202,12 @@ export function s3Authorizations(
   }
 }
 
-function json(res: http.ServerResponse, status: number, body: unknown, type = 'application/x-amz-json-1.1'): void {
+function json(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  type = 'application/x-amz-json-1.1',
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
   res.end(text);
@@ -257,14 +265,22 @@ export class AwsGateway {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const target = String(req.headers['x-amz-target'] ?? '');
     if (service === 's3') {
-      const { operation, authorizations } = s3Authorizations(principal, req.method ?? 'GET', url, req.headers, (b, k) =>
-        this.keyOf(b, k),
+      const { operation, authorizations } = s3Authorizations(
+        principal,
+        req.method ?? 'GET',
+        url,
+        req.headers,
+        (b, k) => this.keyOf(b, k),
       );
       const call = this.record({ caller, service, operation, authorizations });
       await this.forward(this.store, req, res, undefined, (status) => {
         call.status = status;
         const keyId = req.headers['x-amz-server-side-encryption-aws-kms-key-id'];
-        if (status < 300 && typeof keyId === 'string' && (operation === 'PutObject' || operation === 'CreateMultipartUpload')) {
+        if (
+          status < 300 &&
+          typeof keyId === 'string' &&
+          (operation === 'PutObject' || operation === 'CreateMultipartUpload')
+        ) {
           const [, bucket, ...rest] = decodeURIComponent(url.pathname).split('/');
           this.objectKeys.set(`${bucket}/${rest.join('/')}`, keyId);
         }
@@ -279,7 +295,12 @@ export class AwsGateway {
       if (service === 'sns' && action === 'Publish') {
         authorizations.push(...this.publishAuthorizations(principal, params.TopicArn ?? ''));
       } else {
-        authorizations.push({ principal, action: `${service}:${action}`, resource: params.TopicArn ?? params.QueueUrl ?? '*', context: {} });
+        authorizations.push({
+          principal,
+          action: `${service}:${action}`,
+          resource: params.TopicArn ?? params.QueueUrl ?? '*',
+          context: {},
+        });
       }
       const call = this.record({ caller, service, operation: action, authorizations });
       await this.forward(this.sns, req, res, body, (status) => (call.status = status));
@@ -297,7 +318,13 @@ export class AwsGateway {
       this.stepFunctions(principal, caller, target, body, res);
       return;
     }
-    this.record({ caller, service: service ?? 'unknown', operation: target || req.method || '?', authorizations: [], status: 501 });
+    this.record({
+      caller,
+      service: service ?? 'unknown',
+      operation: target || req.method || '?',
+      authorizations: [],
+      status: 501,
+    });
     awsError(
       res,
       501,
@@ -320,11 +347,18 @@ export class AwsGateway {
 
   /** sns:Publish, and the topic key's use that an encrypted topic needs from the publisher. */
   publishAuthorizations(principal: string, topicArn: string): Authorization[] {
-    const out: Authorization[] = [{ principal, action: 'sns:Publish', resource: topicArn, context: { 'aws:SecureTransport': 'true' } }];
+    const out: Authorization[] = [
+      { principal, action: 'sns:Publish', resource: topicArn, context: { 'aws:SecureTransport': 'true' } },
+    ];
     const key = this.options.topicKeys?.[topicArn];
     if (key) {
       for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
-        out.push({ principal, action, resource: key, context: { 'kms:ViaService': via('sns'), 'kms:CallerAccount': LOCAL_ACCOUNT } });
+        out.push({
+          principal,
+          action,
+          resource: key,
+          context: { 'kms:ViaService': via('sns'), 'kms:CallerAccount': LOCAL_ACCOUNT },
+        });
       }
     }
     return out;
@@ -363,20 +397,43 @@ export class AwsGateway {
     });
   }
 
-  private secretsManager(principal: string, caller: string, target: string, body: Buffer, res: http.ServerResponse): void {
+  private secretsManager(
+    principal: string,
+    caller: string,
+    target: string,
+    body: Buffer,
+    res: http.ServerResponse,
+  ): void {
     const operation = target.split('.').pop() ?? '';
     const params = JSON.parse(body.toString('utf8') || '{}') as { SecretId?: string };
-    const secret = this.options.secrets?.find((s) => s.arn === params.SecretId || s.arn.split(':').slice(-1)[0] === params.SecretId);
+    const secret = this.options.secrets?.find(
+      (s) => s.arn === params.SecretId || s.arn.split(':').slice(-1)[0] === params.SecretId,
+    );
     const authorizations: Authorization[] = [
-      { principal, action: `secretsmanager:${operation}`, resource: secret?.arn ?? String(params.SecretId), context: {} },
+      {
+        principal,
+        action: `secretsmanager:${operation}`,
+        resource: secret?.arn ?? String(params.SecretId),
+        context: {},
+      },
     ];
     if (secret?.kmsKeyArn) {
-      authorizations.push({ principal, action: 'kms:Decrypt', resource: secret.kmsKeyArn, context: { 'kms:ViaService': via('secretsmanager') } });
+      authorizations.push({
+        principal,
+        action: 'kms:Decrypt',
+        resource: secret.kmsKeyArn,
+        context: { 'kms:ViaService': via('secretsmanager') },
+      });
     }
     const call = this.record({ caller, service: 'secretsmanager', operation, authorizations });
     if (operation !== 'GetSecretValue') {
       call.status = 400;
-      awsError(res, 400, 'InvalidRequestException', `local Secrets Manager stand-in answers GetSecretValue only, not ${operation}`);
+      awsError(
+        res,
+        400,
+        'InvalidRequestException',
+        `local Secrets Manager stand-in answers GetSecretValue only, not ${operation}`,
+      );
       return;
     }
     if (!secret) {
@@ -395,10 +452,23 @@ export class AwsGateway {
     });
   }
 
-  private scheduler(principal: string, caller: string, method: string, url: URL, body: Buffer, res: http.ServerResponse): void {
+  private scheduler(
+    principal: string,
+    caller: string,
+    method: string,
+    url: URL,
+    body: Buffer,
+    res: http.ServerResponse,
+  ): void {
     const m = /^\/schedules\/([^/]+)$/.exec(url.pathname);
     if (!m) {
-      this.record({ caller, service: 'scheduler', operation: `${method} ${url.pathname}`, authorizations: [], status: 501 });
+      this.record({
+        caller,
+        service: 'scheduler',
+        operation: `${method} ${url.pathname}`,
+        authorizations: [],
+        status: 501,
+      });
       awsError(res, 501, 'NotImplemented', `local Scheduler stand-in: ${method} ${url.pathname}`);
       return;
     }
@@ -411,8 +481,17 @@ export class AwsGateway {
     const group = params.GroupName ?? url.searchParams.get('groupName') ?? 'default';
     const arn = `arn:aws:scheduler:${LOCAL_REGION}:${LOCAL_ACCOUNT}:schedule/${group}/${name}`;
     const id = `${group}/${name}`;
-    const operation = method === 'POST' ? 'CreateSchedule' : method === 'DELETE' ? 'DeleteSchedule' : method === 'GET' ? 'GetSchedule' : `${method}Schedule`;
-    const authorizations: Authorization[] = [{ principal, action: `scheduler:${operation}`, resource: arn, context: {} }];
+    const operation =
+      method === 'POST'
+        ? 'CreateSchedule'
+        : method === 'DELETE'
+          ? 'DeleteSchedule'
+          : method === 'GET'
+            ? 'GetSchedule'
+            : `${method}Schedule`;
+    const authorizations: Authorization[] = [
+      { principal, action: `scheduler:${operation}`, resource: arn, context: {} },
+    ];
     if (operation === 'CreateSchedule' && params.Target?.RoleArn) {
       authorizations.push({
         principal,
@@ -456,7 +535,18 @@ export class AwsGateway {
       return;
     }
     call.status = 200;
-    json(res, 200, { Arn: arn, Name: name, GroupName: group, ScheduleExpression: existing.expression, Target: existing.target }, 'application/json');
+    json(
+      res,
+      200,
+      {
+        Arn: arn,
+        Name: name,
+        GroupName: group,
+        ScheduleExpression: existing.expression,
+        Target: existing.target,
+      },
+      'application/json',
+    );
   }
 
   /** Fires a one-time `at(...)` schedule whose target is SNS Publish, as the scheduler role. */
@@ -492,9 +582,18 @@ export class AwsGateway {
     this.schedules.delete(id);
   }
 
-  private stepFunctions(principal: string, caller: string, target: string, body: Buffer, res: http.ServerResponse): void {
+  private stepFunctions(
+    principal: string,
+    caller: string,
+    target: string,
+    body: Buffer,
+    res: http.ServerResponse,
+  ): void {
     const operation = target.split('.').pop() ?? '';
-    const params = JSON.parse(body.toString('utf8') || '{}') as { stateMachineArn?: string; executionArn?: string };
+    const params = JSON.parse(body.toString('utf8') || '{}') as {
+      stateMachineArn?: string;
+      executionArn?: string;
+    };
     const running = this.options.runningExecutions?.() ?? [];
     const resource = params.stateMachineArn ?? params.executionArn ?? '*';
     const call = this.record({
@@ -505,11 +604,22 @@ export class AwsGateway {
     });
     call.status = 200;
     if (operation === 'ListExecutions') {
-      json(res, 200, {
-        executions: running
-          .filter((e) => e.stateMachineArn === params.stateMachineArn)
-          .map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: 'RUNNING', startDate: Date.now() / 1000 })),
-      }, 'application/x-amz-json-1.0');
+      json(
+        res,
+        200,
+        {
+          executions: running
+            .filter((e) => e.stateMachineArn === params.stateMachineArn)
+            .map((e) => ({
+              executionArn: e.executionArn,
+              stateMachineArn: e.stateMachineArn,
+              name: e.name,
+              status: 'RUNNING',
+              startDate: Date.now() / 1000,
+            })),
+        },
+        'application/x-amz-json-1.0',
+      );
       return;
     }
     if (operation === 'DescribeExecution') {
@@ -519,11 +629,21 @@ export class AwsGateway {
         awsError(res, 400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${params.executionArn}'`);
         return;
       }
-      json(res, 200, { ...found, status: 'RUNNING', startDate: Date.now() / 1000 }, 'application/x-amz-json-1.0');
+      json(
+        res,
+        200,
+        { ...found, status: 'RUNNING', startDate: Date.now() / 1000 },
+        'application/x-amz-json-1.0',
+      );
       return;
     }
     call.status = 400;
-    awsError(res, 400, 'InvalidAction', `local Step Functions stand-in answers ListExecutions/DescribeExecution only, not ${operation}`);
+    awsError(
+      res,
+      400,
+      'InvalidAction',
+      `local Step Functions stand-in answers ListExecutions/DescribeExecution only, not ${operation}`,
+    );
   }
 
   /** Closes every endpoint and cancels pending schedules. */

@@ -129,10 +129,12 @@ export class FunctionHost {
           ),
         );
       }, timeoutMs);
-      const done = <T>(f: (v: T) => void) => (v: T) => {
-        clearTimeout(timer);
-        f(v);
-      };
+      const done =
+        <T>(f: (v: T) => void) =>
+        (v: T) => {
+          clearTimeout(timer);
+          f(v);
+        };
       this.pending.set(id, { child, resolve: done(resolve), reject: done(reject) });
       child.send({
         type: 'invoke',

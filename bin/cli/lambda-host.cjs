@@ -78,7 +78,12 @@ process.on('message', async (msg) => {
   try {
     const result = await handler(JSON.parse(msg.event), context);
     // Lambda returns the JSON serialization of the result: Dates become strings, undefined becomes null.
-    send({ type: 'result', id: msg.id, ok: true, json: JSON.stringify(result === undefined ? null : result) });
+    send({
+      type: 'result',
+      id: msg.id,
+      ok: true,
+      json: JSON.stringify(result === undefined ? null : result),
+    });
   } catch (err) {
     send({ type: 'result', id: msg.id, ok: false, error: errorPayload(err) });
   }
@@ -86,7 +91,9 @@ process.on('message', async (msg) => {
 
 // Like the runtime, an unhandled rejection ends the environment (the parent reports Runtime.ExitError).
 process.on('unhandledRejection', (reason) => {
-  process.stderr.write(`lambda-host: unhandled rejection: ${reason && reason.stack ? reason.stack : reason}\n`);
+  process.stderr.write(
+    `lambda-host: unhandled rejection: ${reason && reason.stack ? reason.stack : reason}\n`,
+  );
   process.exit(128);
 });
 

@@ -140,13 +140,17 @@ export interface LocalDeployment {
 }
 
 /** Physical names the local deployment gives the template's resources. */
-export function localNames(template: CfnTemplate, subs: Pick<LocalSubstitutions, 'bucket' | 'topicArn'>): TokenNames {
+export function localNames(
+  template: CfnTemplate,
+  subs: Pick<LocalSubstitutions, 'bucket' | 'topicArn'>,
+): TokenNames {
   const ref: Record<string, string> = {};
   const att: Record<string, Record<string, string>> = {};
   const envRefs = new Map<string, string>();
   for (const res of Object.values(template.Resources)) {
     if (res.Type !== 'AWS::Lambda::Function') continue;
-    const vars = (res.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+    const vars =
+      (res.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
     for (const [name, value] of Object.entries(vars)) {
       const id = (value as { Ref?: string } | null)?.Ref;
       if (typeof id === 'string') envRefs.set(name, id);
@@ -156,17 +160,22 @@ export function localNames(template: CfnTemplate, subs: Pick<LocalSubstitutions,
   const alertsTopic = envRefs.get('PGSHIFT_TOPIC_ARN');
   for (const [id, res] of Object.entries(template.Resources)) {
     const p = res.Properties ?? {};
-    const named = (key: string): string | undefined => (typeof p[key] === 'string' ? (p[key] as string) : undefined);
+    const named = (key: string): string | undefined =>
+      typeof p[key] === 'string' ? (p[key] as string) : undefined;
     switch (res.Type) {
       case 'AWS::S3::Bucket': {
-        const name = id === backupsBucket ? subs.bucket : (named('BucketName') ?? `local-${id.toLowerCase()}`);
+        const name =
+          id === backupsBucket ? subs.bucket : (named('BucketName') ?? `local-${id.toLowerCase()}`);
         ref[id] = name;
         att[id] = { Arn: `arn:aws:s3:::${name}`, DomainName: `${name}.s3.amazonaws.com` };
         break;
       }
       case 'AWS::KMS::Key':
         ref[id] = `local-key-${id}`;
-        att[id] = { Arn: `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:key/local-key-${id}`, KeyId: `local-key-${id}` };
+        att[id] = {
+          Arn: `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:key/local-key-${id}`,
+          KeyId: `local-key-${id}`,
+        };
         break;
       case 'AWS::SNS::Topic': {
         const arn =
@@ -180,7 +189,10 @@ export function localNames(template: CfnTemplate, subs: Pick<LocalSubstitutions,
       case 'AWS::IAM::Role': {
         const name = named('RoleName') ?? id;
         ref[id] = name;
-        att[id] = { Arn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`, RoleId: `AROA${id.toUpperCase().slice(0, 17)}` };
+        att[id] = {
+          Arn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`,
+          RoleId: `AROA${id.toUpperCase().slice(0, 17)}`,
+        };
         break;
       }
       case 'AWS::Lambda::Function': {
@@ -322,7 +334,8 @@ function lambdaRuntimeEnv(fn: DeployedFunction, endpoint: string): Record<string
 function stringEnv(vars: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(vars)) {
-    if (typeof v !== 'string') throw new Error(`environment variable ${k} did not resolve to a string: ${JSON.stringify(v)}`);
+    if (typeof v !== 'string')
+      throw new Error(`environment variable ${k} did not resolve to a string: ${JSON.stringify(v)}`);
     out[k] = v;
   }
   return out;
@@ -330,14 +343,18 @@ function stringEnv(vars: Record<string, unknown>): Record<string, string> {
 
 /** Every Lambda function of the template with what running it needs. */
 export function deployedFunctions(assembly: SynthesizedAssembly, resolved: CfnTemplate): DeployedFunction[] {
-  const assets = JSON.parse(readFileSync(path.join(assembly.dir, `${LOCAL_STACK_ID}.assets.json`), 'utf8')) as {
+  const assets = JSON.parse(
+    readFileSync(path.join(assembly.dir, `${LOCAL_STACK_ID}.assets.json`), 'utf8'),
+  ) as {
     dockerImages?: Record<string, { source: { directory: string } }>;
   };
   const out: DeployedFunction[] = [];
   for (const [id, res] of Object.entries(assembly.template.Resources) as [string, CfnResource][]) {
     if (res.Type !== 'AWS::Lambda::Function') continue;
     const p = resolved.Resources[id].Properties ?? {};
-    const roleLogicalId = ((assembly.template.Resources[id].Properties?.Role as { 'Fn::GetAtt'?: string[] })?.['Fn::GetAtt'] ?? [])[0];
+    const roleLogicalId = ((
+      assembly.template.Resources[id].Properties?.Role as { 'Fn::GetAtt'?: string[] }
+    )?.['Fn::GetAtt'] ?? [])[0];
     const env = stringEnv(((p.Environment as { Variables?: Record<string, unknown> }) ?? {}).Variables ?? {});
     const image = p.PackageType === 'Image';
     let assetDir: string;
@@ -351,7 +368,8 @@ export function deployedFunctions(assembly: SynthesizedAssembly, resolved: CfnTe
       handler = ((p.ImageConfig as { Command?: string[] } | undefined)?.Command ?? [])[0] ?? '';
     } else {
       const assetPath = res.Metadata?.['aws:asset:path'];
-      if (typeof assetPath !== 'string') throw new Error(`function ${id} has no asset metadata (synthesize with asset metadata)`);
+      if (typeof assetPath !== 'string')
+        throw new Error(`function ${id} has no asset metadata (synthesize with asset metadata)`);
       assetDir = assembly.assetDir(assetPath);
       handler = String(p.Handler);
     }
@@ -378,12 +396,17 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
   const resolved = resolveTokens(assembly.template, assembly.template, names) as CfnTemplate;
   const workflow = resolveWorkflow(assembly.template, names);
   const functions = deployedFunctions(assembly, resolved);
-  const machineName = Object.values(resolved.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine')
-    ?.Properties?.StateMachineName as string | undefined;
+  const machineName = Object.values(resolved.Resources).find(
+    (r) => r.Type === 'AWS::StepFunctions::StateMachine',
+  )?.Properties?.StateMachineName as string | undefined;
   const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${machineName ?? workflow.logicalId}`;
-  const running = new Map<string, { executionArn: string; stateMachineArn: string; name: string; input: string }>();
+  const running = new Map<
+    string,
+    { executionArn: string; stateMachineArn: string; name: string; input: string }
+  >();
 
-  const bucketKeyArn = subs.kmsKeyId ?? functions.find((f) => f.env.PGSHIFT_KMS_KEY_ID)?.env.PGSHIFT_KMS_KEY_ID;
+  const bucketKeyArn =
+    subs.kmsKeyId ?? functions.find((f) => f.env.PGSHIFT_KMS_KEY_ID)?.env.PGSHIFT_KMS_KEY_ID;
   const topicKeys: Record<string, string> = {};
   for (const res of Object.values(resolved.Resources)) {
     if (res.Type !== 'AWS::SNS::Topic') continue;
@@ -463,12 +486,14 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
   const runFargateTask: FargateRunner = async (step, event, overrides = {}) => {
     if (!taskDef) throw new Error('the template has no ECS task definition');
     const [, def] = taskDef;
-    const container = (def.Properties?.ContainerDefinitions as {
-      EntryPoint?: string[];
-      Command?: string[];
-      Environment?: { Name: string; Value: string }[];
-      Image?: string;
-    }[])[0];
+    const container = (
+      def.Properties?.ContainerDefinitions as {
+        EntryPoint?: string[];
+        Command?: string[];
+        Environment?: { Name: string; Value: string }[];
+        Image?: string;
+      }[]
+    )[0];
     const taskRoleArn = String(def.Properties?.TaskRoleArn);
     const imageFn = functions.find((f) => f.kind === 'image');
     if (!imageFn) throw new Error('the template has no image function whose asset the task could run');
@@ -556,7 +581,9 @@ function substitutedEnv(subs: LocalSubstitutions): Record<string, string> {
 }
 
 function dockerfileOf(assembly: SynthesizedAssembly, assetDir: string): string {
-  const assets = JSON.parse(readFileSync(path.join(assembly.dir, `${LOCAL_STACK_ID}.assets.json`), 'utf8')) as {
+  const assets = JSON.parse(
+    readFileSync(path.join(assembly.dir, `${LOCAL_STACK_ID}.assets.json`), 'utf8'),
+  ) as {
     dockerImages?: Record<string, { source: { directory: string; dockerFile?: string } }>;
   };
   for (const img of Object.values(assets.dockerImages ?? {})) {
@@ -569,7 +596,11 @@ function dockerfileOf(assembly: SynthesizedAssembly, assetDir: string): string {
  * The image's ENV as the tree on this machine needs it: paths inside the image move under the tree's root,
  * and PGSHIFT_PG_BIN (the image's dnf-installed client) becomes the local pg tools (a named substitution).
  */
-function substituteImageEnv(env: Record<string, string>, root: string, subs: LocalSubstitutions): Record<string, string> {
+function substituteImageEnv(
+  env: Record<string, string>,
+  root: string,
+  subs: LocalSubstitutions,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     if (k === 'LAMBDA_TASK_ROOT') continue;

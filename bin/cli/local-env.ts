@@ -109,7 +109,9 @@ export function localRunFrom(flags: Flags, env: NodeJS.ProcessEnv = process.env)
 }
 
 /** Fails early, in one line, when the bucket is missing or unreachable (rather than after a whole dump). */
-export async function assertBucketReachable(subs: Pick<LocalSubstitutions, 'bucket' | 'storeEndpoint'>): Promise<void> {
+export async function assertBucketReachable(
+  subs: Pick<LocalSubstitutions, 'bucket' | 'storeEndpoint'>,
+): Promise<void> {
   const s3 = createS3Client({ endpoint: subs.storeEndpoint });
   try {
     await s3.send(new HeadBucketCommand({ Bucket: subs.bucket }));
@@ -143,5 +145,7 @@ export function localPgBin(env: NodeJS.ProcessEnv = process.env): string {
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (dir && existsSync(path.join(dir, 'pg_dump'))) return dir;
   }
-  throw new ConfigurationError('pg_dump not found: install the PostgreSQL client tools or set PGSHIFT_PG_BIN');
+  throw new ConfigurationError(
+    'pg_dump not found: install the PostgreSQL client tools or set PGSHIFT_PG_BIN',
+  );
 }

@@ -249,7 +249,11 @@ export interface LocalRunResult {
  * What runs a Fargate task locally: the task definition's container with the state's container overrides
  * (its environment), which runs the step and writes the result where `Read Fargate … result` reads it.
  */
-export type FargateRunner = (step: string, event: StepEvent, overrides?: Record<string, string>) => Promise<void>;
+export type FargateRunner = (
+  step: string,
+  event: StepEvent,
+  overrides?: Record<string, string>,
+) => Promise<void>;
 
 export interface LocalRunOptions {
   workflow: ResolvedWorkflow;
@@ -290,9 +294,7 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
   const started = Date.now();
   const name = options.executionName ?? `local-${new Date(started).toISOString().replace(/[:.]/g, '-')}`;
   const machineArn = options.stateMachineArn;
-  const executionId = machineArn
-    ? `${machineArn.replace(':stateMachine:', ':execution:')}:${name}`
-    : name;
+  const executionId = machineArn ? `${machineArn.replace(':stateMachine:', ':execution:')}:${name}` : name;
   const untrack = options.trackExecution?.(name, options.input);
 
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};

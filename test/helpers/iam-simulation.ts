@@ -24,7 +24,9 @@ function asArray<T>(v: T | T[] | undefined): T[] {
 }
 
 /** Identity policies of each role ARN in a resolved template. */
-export function identityPolicies(resolved: CfnTemplate): Map<string, { name: string; policy: PolicyDocument }[]> {
+export function identityPolicies(
+  resolved: CfnTemplate,
+): Map<string, { name: string; policy: PolicyDocument }[]> {
   const roleArnById = new Map<string, string>();
   const byArn = new Map<string, { name: string; policy: PolicyDocument }[]>();
   for (const [id, res] of Object.entries(resolved.Resources)) {
@@ -32,7 +34,9 @@ export function identityPolicies(resolved: CfnTemplate): Map<string, { name: str
     const name = String(res.Properties?.RoleName ?? id);
     const arn = `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`;
     roleArnById.set(name, arn);
-    const inline = asArray(res.Properties?.Policies as { PolicyName: string; PolicyDocument: PolicyDocument }[]);
+    const inline = asArray(
+      res.Properties?.Policies as { PolicyName: string; PolicyDocument: PolicyDocument }[],
+    );
     byArn.set(
       arn,
       inline.map((p) => ({ name: p.PolicyName, policy: p.PolicyDocument })),
@@ -51,10 +55,14 @@ export function identityPolicies(resolved: CfnTemplate): Map<string, { name: str
 
 /** The resource policy AWS evaluates for a resource ARN: bucket, key or topic policy of the template. */
 export function resourcePolicyFor(resolved: CfnTemplate, resourceArn: string): PolicyDocument | undefined {
-  const resources = Object.values(resolved.Resources) as (Resource & { Properties?: Record<string, unknown> })[];
+  const resources = Object.values(resolved.Resources) as (Resource & {
+    Properties?: Record<string, unknown>;
+  })[];
   if (resourceArn.startsWith('arn:aws:s3:::')) {
     const bucket = resourceArn.slice('arn:aws:s3:::'.length).split('/')[0];
-    const policy = resources.find((r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties?.Bucket === bucket);
+    const policy = resources.find(
+      (r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties?.Bucket === bucket,
+    );
     return policy?.Properties?.PolicyDocument as PolicyDocument | undefined;
   }
   if (resourceArn.startsWith('arn:aws:kms:')) {
@@ -69,7 +77,8 @@ export function resourcePolicyFor(resolved: CfnTemplate, resourceArn: string): P
   }
   if (resourceArn.startsWith('arn:aws:sns:')) {
     const policy = resources.find(
-      (r) => r.Type === 'AWS::SNS::TopicPolicy' && asArray(r.Properties?.Topics as string[]).includes(resourceArn),
+      (r) =>
+        r.Type === 'AWS::SNS::TopicPolicy' && asArray(r.Properties?.Topics as string[]).includes(resourceArn),
     );
     return policy?.Properties?.PolicyDocument as PolicyDocument | undefined;
   }
@@ -96,7 +105,11 @@ export async function simulate(resolved: CfnTemplate, auth: Authorization): Prom
     {},
   );
   if (result.resultType === 'error') {
-    return { authorization: auth, result: 'Error', why: `simulation could not run: ${result.errors.message}` };
+    return {
+      authorization: auth,
+      result: 'Error',
+      why: `simulation could not run: ${result.errors.message}`,
+    };
   }
   const verdict = result.overallResult;
   const why =

@@ -40,7 +40,13 @@ describe('FunctionHost: a function runs as Lambda runs it', () => {
 
   test('only its own environment and asset: nothing of the parent process or the repository leaks in', async () => {
     process.env.PGSHIFT_PARENT_ONLY = 'parent';
-    const host = new FunctionHost({ name: 'Echo', taskRoot: root, handler: 'index.handler', env: { MINE: 'yes' }, timeoutSeconds: 10 });
+    const host = new FunctionHost({
+      name: 'Echo',
+      taskRoot: root,
+      handler: 'index.handler',
+      env: { MINE: 'yes' },
+      timeoutSeconds: 10,
+    });
     try {
       const out = (await host.invoke({ a: 1, at: new Date(0) })) as Record<string, unknown>;
       expect(out.event).toEqual({ a: 1, at: '1970-01-01T00:00:00.000Z' });
@@ -57,17 +63,38 @@ describe('FunctionHost: a function runs as Lambda runs it', () => {
   });
 
   test("a thrown error keeps its name (what a state's Retry/Catch matches)", async () => {
-    const host = new FunctionHost({ name: 'Echo', taskRoot: root, handler: 'index.fail', env: {}, timeoutSeconds: 10 });
+    const host = new FunctionHost({
+      name: 'Echo',
+      taskRoot: root,
+      handler: 'index.fail',
+      env: {},
+      timeoutSeconds: 10,
+    });
     try {
-      await expect(host.invoke({})).rejects.toMatchObject({ name: 'LockTimeoutError', message: 'the database refused' });
+      await expect(host.invoke({})).rejects.toMatchObject({
+        name: 'LockTimeoutError',
+        message: 'the database refused',
+      });
     } finally {
       await host.stop();
     }
   });
 
   test('a handler missing from the asset is Runtime.ImportModuleError / HandlerNotFound', async () => {
-    const missing = new FunctionHost({ name: 'X', taskRoot: root, handler: 'nothere.handler', env: {}, timeoutSeconds: 10 });
-    const unexported = new FunctionHost({ name: 'X', taskRoot: root, handler: 'index.nope', env: {}, timeoutSeconds: 10 });
+    const missing = new FunctionHost({
+      name: 'X',
+      taskRoot: root,
+      handler: 'nothere.handler',
+      env: {},
+      timeoutSeconds: 10,
+    });
+    const unexported = new FunctionHost({
+      name: 'X',
+      taskRoot: root,
+      handler: 'index.nope',
+      env: {},
+      timeoutSeconds: 10,
+    });
     try {
       await expect(missing.invoke({})).rejects.toMatchObject({ name: 'Runtime.ImportModuleError' });
       await expect(unexported.invoke({})).rejects.toMatchObject({ name: 'Runtime.HandlerNotFound' });
@@ -78,7 +105,13 @@ describe('FunctionHost: a function runs as Lambda runs it', () => {
   });
 
   test('the timeout ends the environment with Sandbox.Timedout; the next invocation starts a fresh one', async () => {
-    const hang = new FunctionHost({ name: 'Hang', taskRoot: root, handler: 'index.hang', env: {}, timeoutSeconds: 1 });
+    const hang = new FunctionHost({
+      name: 'Hang',
+      taskRoot: root,
+      handler: 'index.hang',
+      env: {},
+      timeoutSeconds: 1,
+    });
     try {
       await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
       await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
@@ -91,7 +124,8 @@ describe('FunctionHost: a function runs as Lambda runs it', () => {
 describe('assembleImage: the image tree is what the Dockerfile COPYs from the image asset', () => {
   test('COPY lines place the asset files; COPY --from is refused', () => {
     const good = asset({
-      Dockerfile: 'FROM public.ecr.aws/lambda/nodejs:24\nENV PGSHIFT_PG_BIN=/usr/bin\nCOPY build/ ${LAMBDA_TASK_ROOT}/\nCMD ["backup/handler.handler"]\n',
+      Dockerfile:
+        'FROM public.ecr.aws/lambda/nodejs:24\nENV PGSHIFT_PG_BIN=/usr/bin\nCOPY build/ ${LAMBDA_TASK_ROOT}/\nCMD ["backup/handler.handler"]\n',
       'build/backup/handler.js': 'exports.handler = async () => 1;',
     });
     const into = mkdtempSync(path.join(os.tmpdir(), 'pgshift-image-test-'));
@@ -101,7 +135,8 @@ describe('assembleImage: the image tree is what the Dockerfile COPYs from the im
     expect(tree.cmd).toEqual(['backup/handler.handler']);
     expect(tree.env.PGSHIFT_PG_BIN).toBe('/usr/bin');
     const staged = asset({
-      Dockerfile: 'FROM node:24 AS build\nRUN true\nFROM public.ecr.aws/lambda/nodejs:24\nCOPY --from=build /out/ /var/task/\n',
+      Dockerfile:
+        'FROM node:24 AS build\nRUN true\nFROM public.ecr.aws/lambda/nodejs:24\nCOPY --from=build /out/ /var/task/\n',
     });
     expect(() => assembleImage(staged, 'Dockerfile', into)).toThrow(/COPY --from/);
   });
@@ -119,7 +154,9 @@ describe('AwsGateway + IAM simulation (control plane simulated, S3 forwarded)', 
           Roles: ['StepsNotifyRole'],
           PolicyDocument: {
             Version: '2012-10-17',
-            Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/runs/*` }],
+            Statement: [
+              { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/runs/*` },
+            ],
           },
         },
       },
@@ -133,19 +170,29 @@ describe('AwsGateway + IAM simulation (control plane simulated, S3 forwarded)', 
       res.end('stored');
     });
     await new Promise<void>((r) => store.listen(0, '127.0.0.1', r));
-    const gateway = new AwsGateway({ storeEndpoint: `http://127.0.0.1:${(store.address() as AddressInfo).port}` });
+    const gateway = new AwsGateway({
+      storeEndpoint: `http://127.0.0.1:${(store.address() as AddressInfo).port}`,
+    });
     try {
       const endpoint = await gateway.endpointFor(role, 'Notify');
       const res = await fetch(`${endpoint}/${bucket}/backups/app/x.dump`, {
         method: 'DELETE',
-        headers: { authorization: 'AWS4-HMAC-SHA256 Credential=AK/20261202/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x' },
+        headers: {
+          authorization:
+            'AWS4-HMAC-SHA256 Credential=AK/20261202/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x',
+        },
       });
       expect(await res.text()).toBe('stored');
       expect(seen).toEqual([`DELETE /${bucket}/backups/app/x.dump`]);
       expect(gateway.calls.map((c) => c.operation)).toEqual(['DeleteObject']);
-      const denied = await deniedAuthorizations(template, gateway.calls.flatMap((c) => c.authorizations));
+      const denied = await deniedAuthorizations(
+        template,
+        gateway.calls.flatMap((c) => c.authorizations),
+      );
       expect(denied.map((d) => d.authorization.action)).toEqual(['s3:DeleteObject']);
-      expect(denied[0].why).toMatch(/no statement of StepsNotifyRole's policies allows s3:DeleteObject on arn:aws:s3:::pgshift-test\/backups\/app\/x.dump/);
+      expect(denied[0].why).toMatch(
+        /no statement of StepsNotifyRole's policies allows s3:DeleteObject on arn:aws:s3:::pgshift-test\/backups\/app\/x.dump/,
+      );
     } finally {
       await gateway.close();
       store.close();
@@ -153,13 +200,22 @@ describe('AwsGateway + IAM simulation (control plane simulated, S3 forwarded)', 
   });
 
   test('an allowed read is allowed; SSE-KMS writes need the key', async () => {
-    const read = s3Authorizations(role, 'GET', new URL(`http://g/${bucket}/runs/app/e/plan.json`), {}, () => undefined);
+    const read = s3Authorizations(
+      role,
+      'GET',
+      new URL(`http://g/${bucket}/runs/app/e/plan.json`),
+      {},
+      () => undefined,
+    );
     expect(await deniedAuthorizations(template, read.authorizations)).toEqual([]);
     const write = s3Authorizations(
       role,
       'PUT',
       new URL(`http://g/${bucket}/runs/app/e/plan.json`),
-      { 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'arn:aws:kms:us-east-1:000000000000:key/k' },
+      {
+        'x-amz-server-side-encryption': 'aws:kms',
+        'x-amz-server-side-encryption-aws-kms-key-id': 'arn:aws:kms:us-east-1:000000000000:key/k',
+      },
       () => undefined,
     );
     expect(write.authorizations.map((a) => a.action)).toEqual(['s3:PutObject', 'kms:GenerateDataKey']);
@@ -171,7 +227,9 @@ describe('AwsGateway + IAM simulation (control plane simulated, S3 forwarded)', 
   test('Secrets Manager stand-in (mocked control plane): the one secret, ResourceNotFound for others', async () => {
     const gateway = new AwsGateway({
       storeEndpoint: 'http://127.0.0.1:9',
-      secrets: [{ arn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf', value: '{"password":"p"}' }],
+      secrets: [
+        { arn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf', value: '{"password":"p"}' },
+      ],
     });
     try {
       const endpoint = await gateway.endpointFor(role, 'Notify');

@@ -20,7 +20,9 @@ function synthesized(): { template: CfnTemplate; resolved: CfnTemplate; topicArn
   const names = localNames(template, { bucket: 'pgshift-test-bucket' });
   const resolved = resolveTokens(template, template, names) as CfnTemplate;
   const topic = Object.values(resolved.Resources).find((r) => r.Type === 'AWS::SNS::Topic');
-  const topicId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::SNS::Topic');
+  const topicId = Object.keys(template.Resources).find(
+    (id) => template.Resources[id].Type === 'AWS::SNS::Topic',
+  );
   return {
     template,
     resolved,
@@ -37,7 +39,12 @@ function publish(
   context: Record<string, string>,
 ): Authorization[] {
   return [
-    { principal, action: 'sns:Publish', resource: topicArn, context: { 'aws:SecureTransport': 'true', ...context } },
+    {
+      principal,
+      action: 'sns:Publish',
+      resource: topicArn,
+      context: { 'aws:SecureTransport': 'true', ...context },
+    },
     { principal, action: 'kms:GenerateDataKey', resource: topicKey, context },
     { principal, action: 'kms:Decrypt', resource: topicKey, context },
   ];
@@ -53,18 +60,30 @@ function publishers(resolved: CfnTemplate, topicArn: string, topicKey: string): 
       const targets = (p.Targets as { Arn: string }[] | undefined) ?? [];
       if (targets.some((t) => t.Arn === topicArn)) {
         const ruleArn = `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${id}`;
-        out.set(`EventBridge rule ${id}`, publish('events.amazonaws.com', topicArn, topicKey, { ...source, 'aws:SourceArn': ruleArn }));
+        out.set(
+          `EventBridge rule ${id}`,
+          publish('events.amazonaws.com', topicArn, topicKey, { ...source, 'aws:SourceArn': ruleArn }),
+        );
       }
     }
-    if (r.Type === 'AWS::CloudWatch::Alarm' && ((p.AlarmActions as string[] | undefined) ?? []).includes(topicArn)) {
+    if (
+      r.Type === 'AWS::CloudWatch::Alarm' &&
+      ((p.AlarmActions as string[] | undefined) ?? []).includes(topicArn)
+    ) {
       const alarmArn = `arn:aws:cloudwatch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:alarm:${id}`;
-      out.set(`CloudWatch alarm ${id}`, publish('cloudwatch.amazonaws.com', topicArn, topicKey, { ...source, 'aws:SourceArn': alarmArn }));
+      out.set(
+        `CloudWatch alarm ${id}`,
+        publish('cloudwatch.amazonaws.com', topicArn, topicKey, { ...source, 'aws:SourceArn': alarmArn }),
+      );
     }
     if (r.Type === 'AWS::IAM::Role') {
       const assumed = JSON.stringify(p.AssumeRolePolicyDocument ?? {});
       if (assumed.includes('scheduler.amazonaws.com')) {
         const roleArn = `arn:aws:iam::${LOCAL_ACCOUNT}:role/${id}`;
-        out.set(`Scheduler role ${id}`, publish(roleArn, topicArn, topicKey, { 'kms:ViaService': `sns.${LOCAL_REGION}.amazonaws.com` }));
+        out.set(
+          `Scheduler role ${id}`,
+          publish(roleArn, topicArn, topicKey, { 'kms:ViaService': `sns.${LOCAL_REGION}.amazonaws.com` }),
+        );
       }
     }
   }
@@ -90,6 +109,10 @@ describe('publishers of the alerts topic (IAM simulated against the template)', 
       resolved,
       publish('arn:aws:iam::000000000000:role/SomeoneElse', topicArn, topicKey, {}),
     );
-    expect(denied.map((d) => d.authorization.action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey', 'sns:Publish']);
+    expect(denied.map((d) => d.authorization.action).sort()).toEqual([
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+      'sns:Publish',
+    ]);
   });
 });

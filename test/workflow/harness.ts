@@ -73,7 +73,8 @@ export function rigSecretValue(databaseUrl: string): string {
 
 export async function startRigDeployment(options: Omit<RunOptions, 'onEvent'>): Promise<LocalDeployment> {
   const rig = rigInfo();
-  if (!rig.pg.caFile) throw new Error('the rig runs without TLS (openssl missing): the workflow tests need it');
+  if (!rig.pg.caFile)
+    throw new Error('the rig runs without TLS (openssl missing): the workflow tests need it');
   return startLocalDeployment({
     assembly: synthesizedAssembly(),
     substitutions: {
@@ -93,7 +94,10 @@ export async function startRigDeployment(options: Omit<RunOptions, 'onEvent'>): 
 }
 
 /** Fails with every request AWS would deny, naming the caller, the action, the resource and why. */
-export async function assertIamAllows(deployment: LocalDeployment, calls: RecordedCall[] = deployment.calls): Promise<void> {
+export async function assertIamAllows(
+  deployment: LocalDeployment,
+  calls: RecordedCall[] = deployment.calls,
+): Promise<void> {
   const denied = await deniedAuthorizations(
     deployment.resolved,
     calls.flatMap((c) => c.authorizations),
@@ -101,7 +105,9 @@ export async function assertIamAllows(deployment: LocalDeployment, calls: Record
   if (denied.length > 0) {
     throw new Error(
       `IAM would deny ${denied.length} request(s) made in this run:\n` +
-        denied.map((d) => `  - ${d.authorization.action} by ${d.authorization.principal}: ${d.why}`).join('\n'),
+        denied
+          .map((d) => `  - ${d.authorization.action} by ${d.authorization.principal}: ${d.why}`)
+          .join('\n'),
     );
   }
 }

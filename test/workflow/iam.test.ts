@@ -21,13 +21,21 @@ describe('IAM simulation of a local deployment (template policies, nothing reach
       });
       // The backup's cleanup of a failed dump may delete under backups/ (issue 13), nowhere else.
       await expect(
-        assertIamAllows(deployment, [call(backup!.roleArn, 's3:DeleteObject', `arn:aws:s3:::${bucket}/backups/${db.name}/x.dump`)]),
+        assertIamAllows(deployment, [
+          call(backup!.roleArn, 's3:DeleteObject', `arn:aws:s3:::${bucket}/backups/${db.name}/x.dump`),
+        ]),
       ).resolves.toBeUndefined();
       await expect(
-        assertIamAllows(deployment, [call(notify!.roleArn, 's3:DeleteObject', `arn:aws:s3:::${bucket}/backups/${db.name}/x.dump`)]),
-      ).rejects.toThrow(/s3:DeleteObject by arn:aws:iam::000000000000:role\/StepsNotifyFunctionServiceRole\w+: ImplicitlyDenied/);
+        assertIamAllows(deployment, [
+          call(notify!.roleArn, 's3:DeleteObject', `arn:aws:s3:::${bucket}/backups/${db.name}/x.dump`),
+        ]),
+      ).rejects.toThrow(
+        /s3:DeleteObject by arn:aws:iam::000000000000:role\/StepsNotifyFunctionServiceRole\w+: ImplicitlyDenied/,
+      );
       await expect(
-        assertIamAllows(deployment, [call(backup!.roleArn, 's3:DeleteObject', `arn:aws:s3:::${bucket}/schemas/${db.name}/latest.json`)]),
+        assertIamAllows(deployment, [
+          call(backup!.roleArn, 's3:DeleteObject', `arn:aws:s3:::${bucket}/schemas/${db.name}/latest.json`),
+        ]),
       ).rejects.toThrow(/schemas\/.*latest\.json/);
     } finally {
       await deployment.stop();

@@ -59,10 +59,18 @@ describe('the synthesized workflow, executed locally', () => {
     const made = (service: string, operation: string) =>
       calls.filter((c) => c.service === service && c.operation === operation).map((c) => c.caller);
     expect(new Set(made('secretsmanager', 'GetSecretValue'))).toEqual(
-      new Set(['StepsMigrateFunctionDDD37746', 'StepsPreflightFunction12CDCAE1', 'StepsBackupFunction2F25BFE1', 'StepsSchemaFunctionC051B2B8', 'StepsReportFunction136B2FE3']),
+      new Set([
+        'StepsMigrateFunctionDDD37746',
+        'StepsPreflightFunction12CDCAE1',
+        'StepsBackupFunction2F25BFE1',
+        'StepsSchemaFunctionC051B2B8',
+        'StepsReportFunction136B2FE3',
+      ]),
     );
     const upload = calls.find(
-      (c) => ['PutObject', 'CreateMultipartUpload'].includes(c.operation) && c.authorizations[0].resource.endsWith('.dump'),
+      (c) =>
+        ['PutObject', 'CreateMultipartUpload'].includes(c.operation) &&
+        c.authorizations[0].resource.endsWith('.dump'),
     );
     expect(upload?.authorizations.map((a) => a.action)).toEqual(['s3:PutObject', 'kms:GenerateDataKey']);
     expect(upload?.authorizations[0].context['s3:x-amz-server-side-encryption']).toBe('aws:kms');
