@@ -108,6 +108,28 @@ function prune(root: string, keep: string): void {
   }
 }
 
+/** How long a synthesis of the same key by another process may take before we do it ourselves. */
+const LOCK_STALE_MS = 10 * 60_000;
+
+/**
+ * When another process (a parallel test worker, a second terminal) is synthesizing the same key, waits for
+ * its result rather than spending the same minute of CPU again.
+ */
+function waitForOtherSynthesis(root: string, key: string, dir: string): void {
+  const lock = path.join(root, `.lock-${key}`);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (existsSync(lock) && !existsSync(path.join(dir, 'manifest.json'))) {
+    let age = 0;
+    try {
+      age = Date.now() - statSync(lock).mtimeMs;
+    } catch {
+      return;
+    }
+    if (age > LOCK_STALE_MS) return;
+    Atomics.wait(pause, 0, 0, 500);
+  }
+}
+
 /**
  * Synthesizes the pgshift stack in-process exactly as `cdk synth` does from cdk.json, bundled assets included,
  * and caches the assembly under a key of everything that shapes it, so only the first run after a change
@@ -119,8 +141,17 @@ export function synthesizeAssembly(contextOverrides: Record<string, unknown> = {
   const key = synthCacheKey(context);
   const dir = path.join(root, key);
   let synthesized = false;
+  const lock = path.join(root, `.lock-${key}`);
   if (!existsSync(path.join(dir, 'manifest.json'))) {
     mkdirSync(root, { recursive: true });
+    try {
+      mkdirSync(lock);
+    } catch {
+      waitForOtherSynthesis(root, key, dir);
+    }
+  }
+  if (!existsSync(path.join(dir, 'manifest.json'))) {
+    mkdirSync(lock, { recursive: true });
     const staging = path.join(root, `.tmp-${key}-${process.pid}-${Date.now()}`);
     try {
       synthesizeInto(staging, context);
@@ -133,6 +164,7 @@ export function synthesizeAssembly(contextOverrides: Record<string, unknown> = {
       }
     } finally {
       rmSync(staging, { recursive: true, force: true });
+      rmSync(lock, { recursive: true, force: true });
     }
     synthesized = true;
     prune(root, key);
