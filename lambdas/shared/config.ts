@@ -65,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
   if (!secretId && !url) problems.push('neither PGSHIFT_DB_SECRET_ARN nor DATABASE_URL is set');
   if (secretId && url) problems.push('both PGSHIFT_DB_SECRET_ARN and DATABASE_URL are set; choose one');
   const port = read(env, 'PGSHIFT_DB_PORT');
+  const sslRootCert = read(env, 'PGSHIFT_DB_SSLROOTCERT');
   if (port !== undefined && !/^\d+$/.test(port)) problems.push('PGSHIFT_DB_PORT is not a number');
   if (problems.length > 0)
     throw new ConfigurationError(`Configuration incomplete: ${problems.join('; ')}`, {
@@ -82,7 +83,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
           port: port === undefined ? undefined : Number(port),
           name: read(env, 'PGSHIFT_DB_NAME'),
           sslMode: read(env, 'PGSHIFT_DB_SSLMODE') as SslMode | undefined,
-          sslRootCert: read(env, 'PGSHIFT_DB_SSLROOTCERT'),
+          // Like every file a function opens: a relative path is read from the task root.
+          sslRootCert: sslRootCert === undefined ? undefined : taskRootPath(sslRootCert, env),
         }
       : { kind: 'url', url: url as string },
     databaseName: read(env, 'PGSHIFT_DATABASE'),

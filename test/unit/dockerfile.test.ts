@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DockerfileError, imageFiles, readDockerfile } from '../../bin/cli/dockerfile';
+import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 
 describe('Dockerfile reader', () => {
   test('reads FROM, ARG, ENV (continued lines), plain COPYs and an exec-form CMD', () => {
@@ -87,5 +88,19 @@ describe('Dockerfile reader', () => {
       /COPY source "gone" does not exist/,
     );
     expect(() => imageFiles(df, ctx, {})).toThrow(/not known/);
+  });
+
+  test("the repository's Dockerfile reads cleanly: one stage, plain COPYs, no downloads", () => {
+    const text = fs.readFileSync(path.join(__dirname, '..', '..', 'lambdas', 'image', 'Dockerfile'), 'utf8');
+    const df = readDockerfile(text);
+    expect(text.match(/^FROM /gm)).toHaveLength(1);
+    expect(df.copyFrom).toBe(false);
+    // Its default matches the context's (a hand-run `docker build` gets the same client as `cdk deploy`).
+    expect(df.args.PG_MAJOR).toBe(String(parsePgshiftContext(SAMPLE_CONTEXT).pgMajor));
+    expect(text).not.toMatch(/\b(curl|wget)\b/);
+    for (const { src, dest } of df.copies) {
+      expect(path.isAbsolute(src)).toBe(false);
+      expect(dest).toMatch(/^(\/|\$\{LAMBDA_TASK_ROOT\}\/)/);
+    }
   });
 });

@@ -32,6 +32,13 @@ describe('paths under the task root', () => {
     expect(abs.migrationsDir).toBe('/srv/migrations');
   });
 
+  test('a relative PGSHIFT_DB_SSLROOTCERT is read from the task root', () => {
+    const env = { PGSHIFT_BUCKET: 'b', PGSHIFT_DB_SECRET_ARN: 'arn:s', LAMBDA_TASK_ROOT: '/tmp/asset' };
+    const config = loadConfig({ ...env, PGSHIFT_DB_SSLROOTCERT: 'certs/ca.pem' });
+    expect(config.database).toMatchObject({ kind: 'secret', sslRootCert: '/tmp/asset/certs/ca.pem' });
+    expect(loadConfig(env).database).toMatchObject({ kind: 'secret', sslRootCert: undefined });
+  });
+
   test('a relative PGSHIFT_SQUAWK_BIN is read from the task root', () => {
     expect(squawkBinary({ LAMBDA_TASK_ROOT: '/tmp/asset', PGSHIFT_SQUAWK_BIN: 'bin/squawk' })).toBe(
       '/tmp/asset/bin/squawk',
