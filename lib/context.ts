@@ -118,6 +118,12 @@ export const pgshiftContextSchema = z
         statementTimeout: z.string().min(1).default('15min'),
         /** pg_dump compression (PGSHIFT_BACKUP_COMPRESSION). @default "1" */
         backupCompression: z.string().min(1).default('1'),
+        /**
+         * Reserved concurrency of migrate and restore: `true` reserves 1, a number that many. Off by default: new
+         * accounts (concurrency quota 10 or 50) refuse any reservation, and concurrent runs are already refused by
+         * `Validate input` (running executions) and apply's advisory lock. @default false (unreserved)
+         */
+        reservedConcurrency: z.union([z.boolean(), z.number().int().min(1)]).default(false),
       })
       .strict()
       .default({
@@ -128,6 +134,7 @@ export const pgshiftContextSchema = z
         lockTimeout: '5s',
         statementTimeout: '15min',
         backupCompression: '1',
+        reservedConcurrency: false,
       }),
     fargate: z
       .object({

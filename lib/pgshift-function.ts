@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -44,7 +44,7 @@ export interface PgshiftFunctionProps {
   /** @default 30 seconds */
   readonly timeout?: Duration;
   /**
-   * Reserved concurrency, for steps that must never run twice at once (apply, restore).
+   * Reserved concurrency (opt-in for apply and restore: new accounts' quota of 10 or 50 refuses any).
    * @default none (unreserved)
    */
   readonly reservedConcurrentExecutions?: number;
@@ -69,8 +69,10 @@ export class PgshiftFunction extends Construct {
   constructor(scope: Construct, id: string, props: PgshiftFunctionProps) {
     super(scope, id);
     this.step = props.step;
+    // Kept when the stack is updated or deleted, removed when its creation rolls back (no orphan to clean up).
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     const common = {
       architecture: ARCHITECTURE,

@@ -40,6 +40,12 @@ export interface PgshiftStackProps extends StackProps {
   readonly config?: PgshiftContext;
 }
 
+/** `workflow.reservedConcurrency` as a number of executions: `true` is 1, `false` none. */
+function reservedConcurrency(value: boolean | number): number | undefined {
+  if (value === false) return undefined;
+  return value === true ? 1 : value;
+}
+
 /** Wires pgshift's constructs together. No business logic here: that lives in lambdas/. */
 export class PgshiftStack extends Stack {
   readonly backups: BackupBucket;
@@ -121,6 +127,7 @@ export class PgshiftStack extends Stack {
       lockTimeout: config.workflow.lockTimeout,
       statementTimeout: config.workflow.statementTimeout,
       backupCompression: config.workflow.backupCompression,
+      reservedConcurrency: reservedConcurrency(config.workflow.reservedConcurrency),
       logRetention,
       watchdog: {
         scheduleGroupName: this.alerts.scheduleGroup.scheduleGroupName,

@@ -64,6 +64,11 @@ export interface StepFunctionsProps {
   readonly statementTimeout?: string;
   /** @default "1" */
   readonly backupCompression?: string;
+  /**
+   * Reserved concurrency of migrate and restore (opt-in: accounts with a low concurrency quota refuse it).
+   * @default none (unreserved; `Validate input` and the advisory lock refuse concurrent runs)
+   */
+  readonly reservedConcurrency?: number;
   readonly logRetention?: logs.RetentionDays;
   /** The watchdog: schedule group and the role the scheduler assumes to publish "still running". */
   readonly watchdog: {
@@ -76,7 +81,7 @@ export interface StepFunctionsProps {
 /**
  * The step functions: NodejsFunction for workflow, notify, migrate, preflight and report; the pg tools image
  * for backup, restore and schema. Sizing: steps that stream dumps get memory (CPU and network scale with it)
- * and the 15-minute maximum; apply and restore have reserved concurrency 1, they must never run twice at once.
+ * and the 15-minute maximum; apply and restore get reserved concurrency only when asked (`reservedConcurrency`).
  * Only steps that talk to the database sit in its VPC.
  */
 export class StepFunctions extends Construct {
@@ -131,7 +136,7 @@ export class StepFunctions extends Construct {
       database: true,
       memorySize: 1024,
       timeout: Duration.minutes(15),
-      reservedConcurrentExecutions: 1,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       environment: {
         PGSHIFT_MIGRATIONS_DIR: '/var/task/migrations',
         PGSHIFT_SQUAWK_BIN: '/var/task/bin/squawk',
@@ -197,7 +202,7 @@ export class StepFunctions extends Construct {
       code: image('restore'),
       memorySize: 3008,
       timeout: Duration.minutes(15),
-      reservedConcurrentExecutions: 1,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       environment: { PGSHIFT_BACKUP_COMPRESSION: props.backupCompression ?? '1' },
     });
     this.byStep = { workflow, notify, migrate, preflight, schema, report, backup, restore };

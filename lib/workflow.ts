@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -8,7 +8,7 @@ import type { FargateRunner } from './fargate-runner';
 import { acknowledgeWildcardResource } from './nag';
 import type { StepName } from './pgshift-function';
 
-/** Lambda's transient errors, retried on every Task (throttles included: apply and restore have concurrency 1). */
+/** Lambda's transient errors, retried on every Task (throttles included: an account at its concurrency quota, or a reserved concurrency, throttles). */
 export const LAMBDA_TRANSIENT_ERRORS = [
   'Lambda.ClientExecutionTimeoutException',
   'Lambda.ServiceException',
@@ -413,9 +413,14 @@ export class Workflow extends Construct {
     });
     withRetryAndCatch(validate).next(startWatchdog);
 
+    // Under /aws/vendedlogs/ (Step Functions log delivery keeps the account's CloudWatch Logs resource policy
+    // small for that prefix), suffixed with the stack's id so a group retained from an earlier stack never blocks
+    // a create; and deleted when the stack's creation rolls back (docs/decisions.md).
+    const stackUuid = Fn.select(2, Fn.split('/', Stack.of(this).stackId));
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
+      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}-${stackUuid}`,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,

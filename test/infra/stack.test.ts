@@ -192,12 +192,6 @@ describe('functions', () => {
     }
   });
 
-  test('apply and restore have reserved concurrency 1; they must never run twice at once', () => {
-    expect(functionByStep('migrate').ReservedConcurrentExecutions).toBe(1);
-    expect(functionByStep('restore').ReservedConcurrentExecutions).toBe(1);
-    expect(functionByStep('backup').ReservedConcurrentExecutions).toBeUndefined();
-  });
-
   test('timeouts and memory are sized per step', () => {
     expect(functionByStep('backup')).toMatchObject({ Timeout: 900, MemorySize: 3008 });
     expect(functionByStep('migrate')).toMatchObject({ Timeout: 900, MemorySize: 1024 });
