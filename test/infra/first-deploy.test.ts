@@ -1,5 +1,8 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
+import { REPO_ROOT } from '../../lib/pgshift-function';
 import { synth } from './helpers';
 
 // What a first `cdk deploy` into an existing VPC needs, and what lets a failed one be retried.
@@ -59,5 +62,28 @@ describe('log groups survive a failed first deploy', () => {
     const name = JSON.stringify(group.Properties.LogGroupName);
     expect(name).toContain('/aws/vendedlogs/states/Test-pgshift-');
     expect(name).toContain('"Ref":"AWS::StackId"');
+  });
+});
+
+describe('feature flags', () => {
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  };
+  const recommended = JSON.parse(
+    fs.readFileSync(require.resolve('aws-cdk-lib/recommended-feature-flags.json'), 'utf8'),
+  ) as Record<string, unknown>;
+
+  test('cdk.json sets every flag the installed aws-cdk-lib recommends (what `cdk init` writes), at that value', () => {
+    const missing = Object.keys(recommended).filter(
+      (flag) => JSON.stringify(cdkJson.context[flag]) !== JSON.stringify(recommended[flag]),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  test("the tests synthesize with cdk.json's context, flags included", () => {
+    const { stack } = synth();
+    for (const flag of Object.keys(recommended)) {
+      expect([flag, stack.node.tryGetContext(flag)]).toEqual([flag, recommended[flag]]);
+    }
   });
 });

@@ -313,15 +313,29 @@ describe('alerts', () => {
     });
   });
 
-  test('the topic key lets EventBridge and CloudWatch publish', () => {
-    t.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Principal: { Service: 'events.amazonaws.com' } }),
-          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' } }),
-        ]),
-      },
-    });
+  test('the topic key lets EventBridge and CloudWatch publish (each service, per action, from this account)', () => {
+    const [key] = Object.values(
+      t.findResources('AWS::KMS::Key', { Properties: { Description: 'pgshift alerts topic' } }),
+    );
+    // Statements may be merged (@aws-cdk/aws-iam:minimizePolicies): look per service and per action.
+    const statements = key.Properties.KeyPolicy.Statement as {
+      Action: string | string[];
+      Principal?: { Service?: string | string[] };
+      Condition?: unknown;
+    }[];
+    const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+    for (const service of ['events.amazonaws.com', 'cloudwatch.amazonaws.com']) {
+      for (const action of ['kms:Decrypt', 'kms:GenerateDataKey*']) {
+        const allowing = statements.filter(
+          (s) =>
+            list(s.Principal?.Service).includes(service) &&
+            list(s.Action).includes(action) &&
+            JSON.stringify(s.Condition) ===
+              JSON.stringify({ StringEquals: { 'aws:SourceAccount': '123456789012' } }),
+        );
+        expect([service, action, allowing.length]).toEqual([service, action, 1]);
+      }
+    }
   });
 });
 

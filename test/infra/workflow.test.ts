@@ -5,7 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import { PgshiftStack } from '../../lib/pgshift-stack';
-import { definitionOf, synth } from './helpers';
+import { definitionOf, synth, testApp } from './helpers';
 
 const aslValidator = require('asl-validator') as (d: unknown) => {
   isValid: boolean;
@@ -181,7 +181,7 @@ describe('state machine definition', () => {
 
 describe('cdk-nag (AwsSolutions)', () => {
   function nagApp(): App {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = testApp();
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     return app;
   }
@@ -232,7 +232,7 @@ describe('context and image asset', () => {
   });
 
   test('the image build context excludes node_modules, cdk.out and .git', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = testApp();
     new PgshiftStack(app, 'Img', { config: parsePgshiftContext(SAMPLE_CONTEXT) });
     const assembly = app.synth();
     const dirs = fs.readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
