@@ -15,8 +15,8 @@ export interface FargateRunnerProps {
   readonly image: ecs.ContainerImage;
   readonly bucket: s3.IBucket;
   readonly key: kms.IKey;
-  /** Which prefixes the task reads and writes (backups, and `runs/` for its result). */
-  readonly access: { read: string[]; write: string[] };
+  /** Which prefixes the task reads, writes (backups, and `runs/` for its result) and deletes (a failed dump). */
+  readonly access: { read: string[]; write: string[]; delete?: string[] };
   readonly databaseSecretArn: string;
   /** @default the AWS-managed key */
   readonly databaseSecretKmsKeyArn?: string;
@@ -118,6 +118,14 @@ export class FargateRunner extends Construct {
         resources: access.write.map((p) => bucket.arnForObjects(`${p}*`)),
       }),
     );
+    if (access.delete && access.delete.length > 0) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:DeleteObject'],
+          resources: access.delete.map((p) => bucket.arnForObjects(`${p}*`)),
+        }),
+      );
+    }
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],

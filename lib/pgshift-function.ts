@@ -30,6 +30,16 @@ export interface FunctionNetwork {
   readonly securityGroups: ec2.ISecurityGroup[];
 }
 
+/** Object access by key prefix (each ends with `/`). */
+export interface BucketAccess {
+  /** GetObject, and ListBucket under these prefixes. @default none */
+  readonly read?: string[];
+  /** PutObject and AbortMultipartUpload. @default none */
+  readonly write?: string[];
+  /** DeleteObject (a delete marker: versions stay until the lifecycle expires them). @default none */
+  readonly delete?: string[];
+}
+
 export interface PgshiftFunctionProps {
   readonly step: StepName;
   /**
@@ -152,14 +162,15 @@ export class PgshiftFunction extends Construct {
 
   /**
    * PGSHIFT_BUCKET + PGSHIFT_KMS_KEY_ID and exactly the object actions on the given prefixes: GetObject to read,
-   * PutObject/AbortMultipartUpload to write (never delete: retention is the lifecycle's job), ListBucket limited
-   * to the read prefixes, and the KMS actions SSE-KMS needs.
+   * PutObject/AbortMultipartUpload to write, DeleteObject only where a step removes its own failed output
+   * (retention is the lifecycle's job), ListBucket limited to the read prefixes, and the KMS actions SSE-KMS needs.
    */
-  bindBucket(bucket: s3.IBucket, key: kms.IKey, access: { read?: string[]; write?: string[] }): this {
+  bindBucket(bucket: s3.IBucket, key: kms.IKey, access: BucketAccess): this {
     this.addEnvironment('PGSHIFT_BUCKET', bucket.bucketName);
     this.addEnvironment('PGSHIFT_KMS_KEY_ID', key.keyArn);
     const read = access.read ?? [];
     const write = access.write ?? [];
+    const remove = access.delete ?? [];
     const statements: iam.PolicyStatement[] = [];
     if (read.length > 0) {
       statements.push(
@@ -179,6 +190,14 @@ export class PgshiftFunction extends Construct {
         new iam.PolicyStatement({
           actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
           resources: write.map((p) => bucket.arnForObjects(`${p}*`)),
+        }),
+      );
+    }
+    if (remove.length > 0) {
+      statements.push(
+        new iam.PolicyStatement({
+          actions: ['s3:DeleteObject'],
+          resources: remove.map((p) => bucket.arnForObjects(`${p}*`)),
         }),
       );
     }

@@ -141,7 +141,11 @@ export class PgshiftStack extends Stack {
       image: ecs.ContainerImage.fromDockerImageAsset(image),
       bucket: this.backups.bucket,
       key: this.backups.key,
-      access: { read: BUCKET_ACCESS.fargate.read ?? [], write: BUCKET_ACCESS.fargate.write ?? [] },
+      access: {
+        read: BUCKET_ACCESS.fargate.read ?? [],
+        write: BUCKET_ACCESS.fargate.write ?? [],
+        delete: BUCKET_ACCESS.fargate.delete,
+      },
       databaseSecretArn: config.database.secretArn,
       databaseSecretKmsKeyArn: config.database.secretKmsKeyArn,
       environment: {
@@ -215,7 +219,7 @@ export class PgshiftStack extends Stack {
     });
     notify.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'],
+        actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
         resources: [scheduleArn],
       }),
     );

@@ -7,23 +7,24 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { BackupBucket } from './backup-bucket';
-import { PgshiftFunction, type FunctionNetwork, type StepName } from './pgshift-function';
+import { PgshiftFunction, type BucketAccess, type FunctionNetwork, type StepName } from './pgshift-function';
 import { acknowledgeWildcardResource } from './nag';
 
 /**
  * Which S3 prefixes each step reads and writes (docs/infrastructure.md). A step that needs a new prefix gets it
  * here, and only here.
  */
-export const BUCKET_ACCESS: Record<StepName | 'fargate', { read?: string[]; write?: string[] }> = {
+export const BUCKET_ACCESS: Record<StepName | 'fargate', BucketAccess> = {
   workflow: { read: ['runs/'] },
   notify: { read: ['reports/'] },
   migrate: { read: ['plans/', 'schemas/'], write: ['plans/'] },
   preflight: { read: ['plans/', 'backups/'] },
   schema: { read: ['schemas/', 'diffs/'], write: ['schemas/', 'diffs/'] },
   report: { read: ['plans/', 'schemas/', 'diffs/', 'backups/', 'runs/', 'reports/'], write: ['reports/'] },
-  backup: { read: ['backups/'], write: ['backups/'] },
-  restore: { read: ['backups/'], write: ['backups/'] },
-  fargate: { read: ['backups/'], write: ['backups/', 'runs/'] },
+  // Taking a backup deletes its own dump when the manifest cannot be written (restore takes one first).
+  backup: { read: ['backups/'], write: ['backups/'], delete: ['backups/'] },
+  restore: { read: ['backups/'], write: ['backups/'], delete: ['backups/'] },
+  fargate: { read: ['backups/'], write: ['backups/', 'runs/'], delete: ['backups/'] },
 };
 
 /** How the functions reach the database: only the secret's ARN travels, never a credential. */

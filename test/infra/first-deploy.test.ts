@@ -87,3 +87,119 @@ describe('feature flags', () => {
     }
   });
 });
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** The Allow statements that grant `action` to the role whose logical id starts with `rolePrefix` (or any role). */
+function grants(template: typeof t, action: string, rolePrefix = ''): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => asList(p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref.startsWith(rolePrefix)))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+    .filter((s) => s.Effect === 'Allow' && asList(s.Action).includes(action));
+}
+
+describe('IAM, per action', () => {
+  test('the state machine passes the Fargate roles to ECS tasks only (iam:PassedToService)', () => {
+    const passRole = grants(t, 'iam:PassRole', 'WorkflowStateMachineRole');
+    expect(passRole.length).toBeGreaterThan(0);
+    for (const s of passRole) {
+      expect(s.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+      const roles = JSON.stringify(s.Resource);
+      expect(roles).toContain('FargateTaskTaskRole');
+      expect(roles).toContain('FargateTaskExecutionRole');
+    }
+  });
+
+  test.each(['ecs:StopTask', 'ecs:DescribeTasks'])(
+    '%s is limited to tasks in pgshift’s cluster, not "*"',
+    (action) => {
+      const statements = grants(t, action, 'WorkflowStateMachineRole');
+      expect(statements.length).toBeGreaterThan(0);
+      for (const s of statements) {
+        for (const r of asList(s.Resource)) {
+          expect(r).not.toBe('*');
+          expect(JSON.stringify(r)).toMatch(/:task\/".*FargateCluster.*"\/\*/);
+        }
+        expect(JSON.stringify(s.Condition?.ArnEquals?.['ecs:cluster'])).toContain('FargateCluster');
+      }
+    },
+  );
+
+  test('the notify function may create and delete watchdog schedules, and nothing may GetSchedule (never called)', () => {
+    expect(grants(t, 'scheduler:CreateSchedule', 'StepsNotify')).toHaveLength(1);
+    expect(grants(t, 'scheduler:DeleteSchedule', 'StepsNotify')).toHaveLength(1);
+    expect(grants(t, 'scheduler:GetSchedule')).toEqual([]);
+  });
+
+  test('s3:DeleteObject only on backups/ and only for what takes a backup (its cleanup of a dump without manifest)', () => {
+    const deleting = (prefix: string) => grants(t, 's3:DeleteObject', prefix);
+    for (const role of ['StepsBackup', 'StepsRestore', 'FargateTaskTaskRole']) {
+      const statements = deleting(role);
+      expect([role, statements.length]).toEqual([role, 1]);
+      expect(asList(statements[0].Resource).map((r) => JSON.stringify(r))).toEqual([
+        expect.stringMatching(/"\/backups\/\*"/),
+      ]);
+    }
+    const everyDelete = Object.values(t.findResources('AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+      .flatMap((s) => asList(s.Action))
+      .filter((a) => a.startsWith('s3:Delete'));
+    expect(everyDelete).toEqual(['s3:DeleteObject', 's3:DeleteObject', 's3:DeleteObject']);
+  });
+});
+
+describe('lifecycle rules', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation properties are untyped JSON
+  const rules = (): any[] => {
+    // The backup bucket is the KMS-encrypted one (its access-log bucket uses SSE-S3).
+    const [bucket] = Object.values(t.findResources('AWS::S3::Bucket')).filter((b) =>
+      JSON.stringify(b.Properties.BucketEncryption).includes('aws:kms'),
+    );
+    return bucket.Properties.LifecycleConfiguration.Rules;
+  };
+
+  test('every rule that expires or moves current objects has a prefix filter', () => {
+    for (const rule of rules()) {
+      if (rule.ExpirationInDays !== undefined || rule.Transitions !== undefined) {
+        expect([rule.Id, typeof rule.Prefix]).toEqual([rule.Id, 'string']);
+      }
+    }
+  });
+
+  test('backups/ moves to Glacier IR and expires per retention; plans/, diffs/ and runs/ expire too', () => {
+    const byPrefix = Object.fromEntries(rules().map((r) => [r.Prefix, r]));
+    expect(byPrefix['backups/']).toMatchObject({
+      ExpirationInDays: 365,
+      Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 30 }],
+    });
+    for (const prefix of ['plans/', 'diffs/', 'runs/']) {
+      expect([prefix, byPrefix[prefix]?.ExpirationInDays]).toEqual([prefix, 365]);
+    }
+  });
+
+  test('schemas/ (schemas/<db>/latest.json is the drift baseline) and reports/ never expire', () => {
+    for (const rule of rules()) {
+      if (rule.ExpirationInDays === undefined) continue;
+      for (const key of ['schemas/app/latest.json', 'reports/app/20260101_000000/report.html']) {
+        expect([rule.Id, key.startsWith(rule.Prefix ?? '')]).toEqual([rule.Id, false]);
+      }
+    }
+  });
+
+  test('old versions expire and incomplete uploads are aborted everywhere', () => {
+    const bucketWide = rules().filter((r) => r.Prefix === undefined);
+    expect(bucketWide).toEqual([
+      expect.objectContaining({
+        NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 2 },
+      }),
+    ]);
+    expect(bucketWide[0].ExpirationInDays).toBeUndefined();
+  });
+});
