@@ -68,10 +68,31 @@ export const pgshiftContextSchema = z
         subnetIds: z.array(awsId('subnet')).min(1),
         /** Availability zones of the subnets, same order. @default "<region>a", "<region>b"... (unused by Lambda) */
         availabilityZones: z.array(z.string().min(1)).optional(),
-        /** Security group allowed into the database (port 5432) and out to HTTPS. */
+        /** pgshift's security group (functions and Fargate task): out to the database port and to HTTPS. */
         securityGroupId: awsId('sg'),
+        /**
+         * The database's security group: pgshift adds an ingress rule on the database port (`database.port`,
+         * else 5432) from `securityGroupId`. @default none (you add that rule yourself)
+         */
+        databaseSecurityGroupId: awsId('sg').optional(),
+        /**
+         * Create the VPC endpoints the in-VPC functions and the Fargate task call (S3 gateway; secretsmanager,
+         * ecr.api, ecr.dkr, logs, and monitoring with the disk check), for subnets without NAT. @default false
+         */
+        createEndpoints: z.boolean().default(false),
+        /** Route tables of the subnets, for the S3 gateway endpoint. Required with `createEndpoints`. @default none */
+        routeTableIds: z.array(awsId('rtb')).min(1).optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine((n, ctx) => {
+        if (n.createEndpoints && !n.routeTableIds) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routeTableIds'],
+            message: 'required with createEndpoints: the S3 gateway endpoint is attached to route tables',
+          });
+        }
+      }),
     /** Folder of migration files, bundled into the migrate function. @default "migrations" */
     migrationsDir: z.string().min(1).default('migrations'),
     /** PostgreSQL client major version in the image; must be >= the server's. @default 16 */

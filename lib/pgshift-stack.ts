@@ -16,6 +16,7 @@ import { MaintenanceWindows } from './maintenance-windows';
 import { acknowledgeWildcardResource } from './nag';
 import { REPO_ROOT } from './pgshift-function';
 import { BUCKET_ACCESS, StepFunctions } from './step-functions';
+import { PgshiftVpcEndpoints } from './vpc-endpoints';
 import { Workflow } from './workflow';
 
 /** What the image's build context leaves out: the Dockerfile copies only package*.json, tsconfig and lambdas/. */
@@ -97,6 +98,33 @@ export class PgshiftStack extends Stack {
         ec2.SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', net.securityGroupId, { mutable: false }),
       ],
     };
+
+    // Database ingress and VPC endpoints, both opt-in (docs/deploy.md, "Network").
+    if (net.databaseSecurityGroupId) {
+      ec2.SecurityGroup.fromSecurityGroupId(this, 'DatabaseSecurityGroup', net.databaseSecurityGroupId, {
+        mutable: true,
+      }).addIngressRule(
+        ec2.Peer.securityGroupId(net.securityGroupId),
+        ec2.Port.tcp(config.database.port ?? 5432),
+        'PostgreSQL from the pgshift functions and Fargate task',
+      );
+    }
+    if (net.createEndpoints && net.routeTableIds) {
+      const diskCheck = Boolean(config.database.rdsInstanceId || config.database.rdsClusterId);
+      new PgshiftVpcEndpoints(this, 'Endpoints', {
+        vpc,
+        subnets: network.subnets,
+        clientSecurityGroupId: net.securityGroupId,
+        routeTableIds: net.routeTableIds,
+        services: [
+          'secretsmanager',
+          'ecr.api',
+          'ecr.dkr',
+          'logs',
+          ...(diskCheck ? (['monitoring'] as const) : []),
+        ],
+      });
+    }
 
     const migrationsDir = config.migrationsDir;
     if (!fs.existsSync(path.join(REPO_ROOT, migrationsDir))) {

@@ -203,3 +203,84 @@ describe('lifecycle rules', () => {
     expect(bucketWide[0].ExpirationInDays).toBeUndefined();
   });
 });
+
+describe('networking', () => {
+  const network = SAMPLE_CONTEXT.network;
+  const withEndpoints = {
+    network: { ...network, createEndpoints: true, routeTableIds: ['rtb-0123456789abcdef0'] },
+  };
+  const interfaceServices = (template: typeof t) =>
+    Object.values(
+      template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }),
+    )
+      .map((e) => String(e.Properties.ServiceName).replace('com.amazonaws.eu-west-1.', ''))
+      .sort();
+
+  test('network.databaseSecurityGroupId: pgshift opens the database port to its own security group', () => {
+    const { template } = synth({
+      network: { ...network, databaseSecurityGroupId: 'sg-0fedcba9876543210' },
+      database: { ...SAMPLE_CONTEXT.database, port: 6432 },
+    });
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 1);
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: 'sg-0fedcba9876543210',
+      SourceSecurityGroupId: network.securityGroupId,
+      IpProtocol: 'tcp',
+      FromPort: 6432,
+      ToPort: 6432,
+    });
+    // Without it, no rule: the database's security group is not pgshift's to change.
+    t.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+  });
+
+  test('no endpoints unless network.createEndpoints (a NAT gateway serves as well)', () => {
+    t.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+  });
+
+  test('createEndpoints: the S3 gateway on the route tables and the interface endpoints the in-VPC functions and the Fargate task call', () => {
+    const { template } = synth(withEndpoints);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: 'com.amazonaws.eu-west-1.s3',
+      VpcId: network.vpcId,
+      RouteTableIds: ['rtb-0123456789abcdef0'],
+    });
+    // secretsmanager: every database step and the task read the secret; ecr.api, ecr.dkr, logs: the Fargate
+    // task pulls the image and logs through its own network interface. No sns/states/sts/kms: no in-VPC caller.
+    expect(interfaceServices(template)).toEqual(['ecr.api', 'ecr.dkr', 'logs', 'secretsmanager']);
+    for (const e of Object.values(
+      template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }),
+    )) {
+      expect(e.Properties).toMatchObject({ PrivateDnsEnabled: true, SubnetIds: network.subnetIds });
+    }
+  });
+
+  test('createEndpoints with the disk check (rdsInstanceId/rdsClusterId): CloudWatch monitoring, for GetMetricData', () => {
+    const { template } = synth({
+      ...withEndpoints,
+      database: { ...SAMPLE_CONTEXT.database, rdsClusterId: 'db' },
+    });
+    expect(interfaceServices(template)).toContain('monitoring');
+  });
+
+  test("the endpoints' security group accepts HTTPS from pgshift's security group only", () => {
+    const { template } = synth(withEndpoints);
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      VpcId: network.vpcId,
+      SecurityGroupIngress: [
+        Match.objectLike({
+          IpProtocol: 'tcp',
+          FromPort: 443,
+          ToPort: 443,
+          SourceSecurityGroupId: network.securityGroupId,
+        }),
+      ],
+    });
+  });
+
+  test('createEndpoints without network.routeTableIds is refused at synth, naming the field', () => {
+    expect(() =>
+      parsePgshiftContext({ ...SAMPLE_CONTEXT, network: { ...network, createEndpoints: true } }),
+    ).toThrow(/pgshift\.network\.routeTableIds/);
+  });
+});

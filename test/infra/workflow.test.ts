@@ -191,6 +191,15 @@ describe('cdk-nag (AwsSolutions)', () => {
     new PgshiftStack(app, 'Nag', {
       config: parsePgshiftContext({
         ...SAMPLE_CONTEXT,
+        // Every opt-in resource, so each is checked too.
+        database: { ...SAMPLE_CONTEXT.database, rdsClusterId: 'app-db' },
+        network: {
+          ...SAMPLE_CONTEXT.network,
+          databaseSecurityGroupId: 'sg-0fedcba9876543210',
+          createEndpoints: true,
+          routeTableIds: ['rtb-0123456789abcdef0'],
+        },
+        workflow: { ...parsePgshiftContext(SAMPLE_CONTEXT).workflow, reservedConcurrency: true },
         alerts: { emails: ['a@example.com'], slack: { workspaceId: 'T1', channelId: 'C1' } },
       }),
       env: { account: '123456789012', region: 'eu-west-1' },
