@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import { REPO_ROOT } from '../../lib/pgshift-function';
+import { INTERFACE_ENDPOINTS } from '../../lib/vpc-endpoints';
 import { synth } from './helpers';
 
 // What a first `cdk deploy` into an existing VPC needs, and what lets a failed one be retried.
@@ -283,4 +284,15 @@ describe('networking', () => {
       parsePgshiftContext({ ...SAMPLE_CONTEXT, network: { ...network, createEndpoints: true } }),
     ).toThrow(/pgshift\.network\.routeTableIds/);
   });
+});
+
+test("docs/deploy.md's endpoint table lists exactly the endpoints PgshiftVpcEndpoints knows (and S3)", () => {
+  const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs/deploy.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('### AWS APIs'), doc.indexOf('Choose one:'));
+  const documented = section
+    .split('\n')
+    .filter((l) => l.startsWith('| `'))
+    .flatMap((l) => [...l.split('|')[1].matchAll(/`([a-z0-9.]+)`/g)].map((m) => m[1]))
+    .sort();
+  expect(documented).toEqual(['s3', ...Object.keys(INTERFACE_ENDPOINTS)].sort());
 });
