@@ -10,7 +10,8 @@ import type { Construct } from 'constructs';
  * only (`iam:PassedToService`). The ASL it renders is EcsRunTask's, unchanged.
  */
 export class ScopedEcsRunTask extends tasks.EcsRunTask {
-  protected override readonly taskPolicies?: iam.PolicyStatement[];
+  // `declare`: no field of its own (a class field would reset what EcsRunTask's constructor set).
+  declare protected readonly taskPolicies?: iam.PolicyStatement[];
 
   constructor(scope: Construct, id: string, props: tasks.EcsRunTaskProps) {
     super(scope, id, props);

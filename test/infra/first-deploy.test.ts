@@ -117,6 +117,18 @@ describe('IAM, per action', () => {
     }
   });
 
+  test('the state machine keeps what the .sync integration needs: ecs:RunTask on the task definition, the managed rule', () => {
+    const run = grants(t, 'ecs:RunTask', 'WorkflowStateMachineRole');
+    expect(run.map((s) => JSON.stringify(s.Resource))).toEqual([expect.stringContaining('FargateTask')]);
+    for (const action of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) {
+      const rule = grants(t, action, 'WorkflowStateMachineRole');
+      expect([action, JSON.stringify(rule.map((s) => s.Resource))]).toEqual([
+        action,
+        expect.stringContaining('rule/StepFunctionsGetEventsForECSTaskRule'),
+      ]);
+    }
+  });
+
   test.each(['ecs:StopTask', 'ecs:DescribeTasks'])(
     '%s is limited to tasks in pgshift’s cluster, not "*"',
     (action) => {
