@@ -4,6 +4,12 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
+/**
+ * Prefixes whose objects expire after `expireAfterDays` besides backups/: plans, diffs and Fargate task results.
+ * schemas/ and reports/ are kept: `schemas/<db>/latest.json` is what `verify` compares the live schema to.
+ */
+export const EXPIRING_RUN_PREFIXES = ['plans/', 'diffs/', 'runs/'];
+
 /** Object Lock (WORM) retention applied to every new object by default. */
 export interface BackupObjectLock {
   /** GOVERNANCE can be lifted by a privileged user; COMPLIANCE cannot, by anyone, until it expires. */
@@ -22,7 +28,7 @@ export interface BackupBucketProps {
    * @default 30
    */
   readonly glacierAfterDays?: number;
-  /** Expire objects after this many days: the retention policy. @default 365 */
+  /** Expire backups (and plans/, diffs/, runs/) after this many days: the retention policy. @default 365 */
   readonly expireAfterDays?: number;
   /** Delete noncurrent versions after this many days. @default 30 */
   readonly noncurrentExpireAfterDays?: number;
@@ -107,8 +113,10 @@ export class BackupBucket extends Construct {
           : s3.ObjectLockRetention.governance(Duration.days(props.objectLock.days))
         : undefined,
       lifecycleRules: [
+        // Backups move to Glacier Instant Retrieval, then expire: the retention policy.
         {
-          id: 'retention',
+          id: 'backups-retention',
+          prefix: 'backups/',
           transitions: [
             {
               storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
@@ -116,6 +124,17 @@ export class BackupBucket extends Construct {
             },
           ],
           expiration: Duration.days(expireAfterDays),
+        },
+        // What a run works with expires with the backups. schemas/ (schemas/<db>/latest.json is the drift
+        // baseline) and reports/ (the record of what changed) are never expired.
+        ...EXPIRING_RUN_PREFIXES.map((prefix) => ({
+          id: `${prefix.replace(/\/$/, '')}-retention`,
+          prefix,
+          expiration: Duration.days(expireAfterDays),
+        })),
+        // Bucket-wide, touching no current object: old versions and abandoned multipart uploads.
+        {
+          id: 'noncurrent-versions-and-uploads',
           noncurrentVersionExpiration: Duration.days(props.noncurrentExpireAfterDays ?? 30),
           abortIncompleteMultipartUploadAfter: Duration.days(2),
         },

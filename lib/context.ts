@@ -68,10 +68,31 @@ export const pgshiftContextSchema = z
         subnetIds: z.array(awsId('subnet')).min(1),
         /** Availability zones of the subnets, same order. @default "<region>a", "<region>b"... (unused by Lambda) */
         availabilityZones: z.array(z.string().min(1)).optional(),
-        /** Security group allowed into the database (port 5432) and out to HTTPS. */
+        /** pgshift's security group (functions and Fargate task): out to the database port and to HTTPS. */
         securityGroupId: awsId('sg'),
+        /**
+         * The database's security group: pgshift adds an ingress rule on the database port (`database.port`,
+         * else 5432) from `securityGroupId`. @default none (you add that rule yourself)
+         */
+        databaseSecurityGroupId: awsId('sg').optional(),
+        /**
+         * Create the VPC endpoints the in-VPC functions and the Fargate task call (S3 gateway; secretsmanager,
+         * ecr.api, ecr.dkr, logs, and monitoring with the disk check), for subnets without NAT. @default false
+         */
+        createEndpoints: z.boolean().default(false),
+        /** Route tables of the subnets, for the S3 gateway endpoint. Required with `createEndpoints`. @default none */
+        routeTableIds: z.array(awsId('rtb')).min(1).optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine((n, ctx) => {
+        if (n.createEndpoints && !n.routeTableIds) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routeTableIds'],
+            message: 'required with createEndpoints: the S3 gateway endpoint is attached to route tables',
+          });
+        }
+      }),
     /**
      * Folder of migration files (relative to the repository), bundled into the migrate function. Synth fails when
      * it does not exist; `null` deploys without migrations. @default "migrations"
@@ -124,6 +145,12 @@ export const pgshiftContextSchema = z
         statementTimeout: z.string().min(1).default('15min'),
         /** pg_dump compression (PGSHIFT_BACKUP_COMPRESSION). @default "1" */
         backupCompression: z.string().min(1).default('1'),
+        /**
+         * Reserved concurrency of migrate and restore: `true` reserves 1, a number that many. Off by default: new
+         * accounts (concurrency quota 10 or 50) refuse any reservation, and concurrent runs are already refused by
+         * `Validate input` (running executions) and apply's advisory lock. @default false (unreserved)
+         */
+        reservedConcurrency: z.union([z.boolean(), z.number().int().min(1)]).default(false),
       })
       .strict()
       .default({
@@ -134,6 +161,7 @@ export const pgshiftContextSchema = z
         lockTimeout: '5s',
         statementTimeout: '15min',
         backupCompression: '1',
+        reservedConcurrency: false,
       }),
     fargate: z
       .object({

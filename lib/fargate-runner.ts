@@ -1,4 +1,4 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -15,8 +15,8 @@ export interface FargateRunnerProps {
   readonly image: ecs.ContainerImage;
   readonly bucket: s3.IBucket;
   readonly key: kms.IKey;
-  /** Which prefixes the task reads and writes (backups, and `runs/` for its result). */
-  readonly access: { read: string[]; write: string[] };
+  /** Which prefixes the task reads, writes (backups, and `runs/` for its result) and deletes (a failed dump). */
+  readonly access: { read: string[]; write: string[]; delete?: string[] };
   readonly databaseSecretArn: string;
   /** @default the AWS-managed key */
   readonly databaseSecretKmsKeyArn?: string;
@@ -61,6 +61,7 @@ export class FargateRunner extends Construct {
     });
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     this.container = this.taskDefinition.addContainer('pgtools', {
       image: props.image,
@@ -117,6 +118,14 @@ export class FargateRunner extends Construct {
         resources: access.write.map((p) => bucket.arnForObjects(`${p}*`)),
       }),
     );
+    if (access.delete && access.delete.length > 0) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:DeleteObject'],
+          resources: access.delete.map((p) => bucket.arnForObjects(`${p}*`)),
+        }),
+      );
+    }
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],

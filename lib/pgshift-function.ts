@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { AssetStaging, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { AssetStaging, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -57,6 +57,16 @@ export interface FunctionNetwork {
   readonly securityGroups: ec2.ISecurityGroup[];
 }
 
+/** Object access by key prefix (each ends with `/`). */
+export interface BucketAccess {
+  /** GetObject, and ListBucket under these prefixes. @default none */
+  readonly read?: string[];
+  /** PutObject and AbortMultipartUpload. @default none */
+  readonly write?: string[];
+  /** DeleteObject (a delete marker: versions stay until the lifecycle expires them). @default none */
+  readonly delete?: string[];
+}
+
 export interface PgshiftFunctionProps {
   readonly step: StepName;
   /**
@@ -71,7 +81,7 @@ export interface PgshiftFunctionProps {
   /** @default 30 seconds */
   readonly timeout?: Duration;
   /**
-   * Reserved concurrency, for steps that must never run twice at once (apply, restore).
+   * Reserved concurrency (opt-in for apply and restore: new accounts' quota of 10 or 50 refuses any).
    * @default none (unreserved)
    */
   readonly reservedConcurrentExecutions?: number;
@@ -96,8 +106,10 @@ export class PgshiftFunction extends Construct {
   constructor(scope: Construct, id: string, props: PgshiftFunctionProps) {
     super(scope, id);
     this.step = props.step;
+    // Kept when the stack is updated or deleted, removed when its creation rolls back (no orphan to clean up).
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     const common = {
       architecture: ARCHITECTURE,
@@ -172,14 +184,15 @@ export class PgshiftFunction extends Construct {
 
   /**
    * PGSHIFT_BUCKET + PGSHIFT_KMS_KEY_ID and exactly the object actions on the given prefixes: GetObject to read,
-   * PutObject/AbortMultipartUpload to write (never delete: retention is the lifecycle's job), ListBucket limited
-   * to the read prefixes, and the KMS actions SSE-KMS needs.
+   * PutObject/AbortMultipartUpload to write, DeleteObject only where a step removes its own failed output
+   * (retention is the lifecycle's job), ListBucket limited to the read prefixes, and the KMS actions SSE-KMS needs.
    */
-  bindBucket(bucket: s3.IBucket, key: kms.IKey, access: { read?: string[]; write?: string[] }): this {
+  bindBucket(bucket: s3.IBucket, key: kms.IKey, access: BucketAccess): this {
     this.addEnvironment('PGSHIFT_BUCKET', bucket.bucketName);
     this.addEnvironment('PGSHIFT_KMS_KEY_ID', key.keyArn);
     const read = access.read ?? [];
     const write = access.write ?? [];
+    const remove = access.delete ?? [];
     const statements: iam.PolicyStatement[] = [];
     if (read.length > 0) {
       statements.push(
@@ -199,6 +212,14 @@ export class PgshiftFunction extends Construct {
         new iam.PolicyStatement({
           actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
           resources: write.map((p) => bucket.arnForObjects(`${p}*`)),
+        }),
+      );
+    }
+    if (remove.length > 0) {
+      statements.push(
+        new iam.PolicyStatement({
+          actions: ['s3:DeleteObject'],
+          resources: remove.map((p) => bucket.arnForObjects(`${p}*`)),
         }),
       );
     }

@@ -16,11 +16,18 @@ import { acknowledgeWildcardResource } from './nag';
 import { PgToolsImage } from './pg-tools-image';
 import { REPO_ROOT } from './pgshift-function';
 import { BUCKET_ACCESS, StepFunctions } from './step-functions';
+import { PgshiftVpcEndpoints } from './vpc-endpoints';
 import { Workflow } from './workflow';
 
 export interface PgshiftStackProps extends StackProps {
   /** The validated `pgshift` context. @default the documented sample (synthesizes; not deployable as is) */
   readonly config?: PgshiftContext;
+}
+
+/** `workflow.reservedConcurrency` as a number of executions: `true` is 1, `false` none. */
+function reservedConcurrency(value: boolean | number): number | undefined {
+  if (value === false) return undefined;
+  return value === true ? 1 : value;
 }
 
 /** Wires pgshift's constructs together. No business logic here: that lives in lambdas/. */
@@ -75,6 +82,33 @@ export class PgshiftStack extends Stack {
       ],
     };
 
+    // Database ingress and VPC endpoints, both opt-in (docs/deploy.md, "Network").
+    if (net.databaseSecurityGroupId) {
+      ec2.SecurityGroup.fromSecurityGroupId(this, 'DatabaseSecurityGroup', net.databaseSecurityGroupId, {
+        mutable: true,
+      }).addIngressRule(
+        ec2.Peer.securityGroupId(net.securityGroupId),
+        ec2.Port.tcp(config.database.port ?? 5432),
+        'PostgreSQL from the pgshift functions and Fargate task',
+      );
+    }
+    if (net.createEndpoints && net.routeTableIds) {
+      const diskCheck = Boolean(config.database.rdsInstanceId || config.database.rdsClusterId);
+      new PgshiftVpcEndpoints(this, 'Endpoints', {
+        vpc,
+        subnets: network.subnets,
+        clientSecurityGroupId: net.securityGroupId,
+        routeTableIds: net.routeTableIds,
+        services: [
+          'secretsmanager',
+          'ecr.api',
+          'ecr.dkr',
+          'logs',
+          ...(diskCheck ? (['monitoring'] as const) : []),
+        ],
+      });
+    }
+
     const migrationsDir = config.migrationsDir;
     if (migrationsDir !== null && !fs.existsSync(path.join(REPO_ROOT, migrationsDir))) {
       throw new Error(
@@ -99,6 +133,7 @@ export class PgshiftStack extends Stack {
       lockTimeout: config.workflow.lockTimeout,
       statementTimeout: config.workflow.statementTimeout,
       backupCompression: config.workflow.backupCompression,
+      reservedConcurrency: reservedConcurrency(config.workflow.reservedConcurrency),
       logRetention,
       watchdog: {
         scheduleGroupName: this.alerts.scheduleGroup.scheduleGroupName,
@@ -112,7 +147,11 @@ export class PgshiftStack extends Stack {
       image: ecs.ContainerImage.fromDockerImageAsset(image),
       bucket: this.backups.bucket,
       key: this.backups.key,
-      access: { read: BUCKET_ACCESS.fargate.read ?? [], write: BUCKET_ACCESS.fargate.write ?? [] },
+      access: {
+        read: BUCKET_ACCESS.fargate.read ?? [],
+        write: BUCKET_ACCESS.fargate.write ?? [],
+        delete: BUCKET_ACCESS.fargate.delete,
+      },
       databaseSecretArn: config.database.secretArn,
       databaseSecretKmsKeyArn: config.database.secretKmsKeyArn,
       environment: {
@@ -186,7 +225,7 @@ export class PgshiftStack extends Stack {
     });
     notify.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'],
+        actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
         resources: [scheduleArn],
       }),
     );

@@ -8,23 +8,30 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { BackupBucket } from './backup-bucket';
 import { squawkBinary } from './bundled-files';
-import { copyIntoBundle, PgshiftFunction, type FunctionNetwork, type StepName } from './pgshift-function';
+import {
+  copyIntoBundle,
+  PgshiftFunction,
+  type BucketAccess,
+  type FunctionNetwork,
+  type StepName,
+} from './pgshift-function';
 import { acknowledgeWildcardResource } from './nag';
 
 /**
  * Which S3 prefixes each step reads and writes (docs/infrastructure.md). A step that needs a new prefix gets it
  * here, and only here.
  */
-export const BUCKET_ACCESS: Record<StepName | 'fargate', { read?: string[]; write?: string[] }> = {
+export const BUCKET_ACCESS: Record<StepName | 'fargate', BucketAccess> = {
   workflow: { read: ['runs/'] },
   notify: { read: ['reports/'] },
   migrate: { read: ['plans/', 'schemas/'], write: ['plans/'] },
   preflight: { read: ['plans/', 'backups/'] },
   schema: { read: ['schemas/', 'diffs/'], write: ['schemas/', 'diffs/'] },
   report: { read: ['plans/', 'schemas/', 'diffs/', 'backups/', 'runs/', 'reports/'], write: ['reports/'] },
-  backup: { read: ['backups/'], write: ['backups/'] },
-  restore: { read: ['backups/'], write: ['backups/'] },
-  fargate: { read: ['backups/'], write: ['backups/', 'runs/'] },
+  // Taking a backup deletes its own dump when the manifest cannot be written (restore takes one first).
+  backup: { read: ['backups/'], write: ['backups/'], delete: ['backups/'] },
+  restore: { read: ['backups/'], write: ['backups/'], delete: ['backups/'] },
+  fargate: { read: ['backups/'], write: ['backups/', 'runs/'], delete: ['backups/'] },
 };
 
 /** How the functions reach the database: only the secret's ARN travels, never a credential. */
@@ -68,6 +75,11 @@ export interface StepFunctionsProps {
   readonly statementTimeout?: string;
   /** @default "1" */
   readonly backupCompression?: string;
+  /**
+   * Reserved concurrency of migrate and restore (opt-in: accounts with a low concurrency quota refuse it).
+   * @default none (unreserved; `Validate input` and the advisory lock refuse concurrent runs)
+   */
+  readonly reservedConcurrency?: number;
   readonly logRetention?: logs.RetentionDays;
   /** The watchdog: schedule group and the role the scheduler assumes to publish "still running". */
   readonly watchdog: {
@@ -80,7 +92,7 @@ export interface StepFunctionsProps {
 /**
  * The step functions: NodejsFunction for workflow, notify, migrate, preflight and report; the pg tools image
  * for backup, restore and schema. Sizing: steps that stream dumps get memory (CPU and network scale with it)
- * and the 15-minute maximum; apply and restore have reserved concurrency 1, they must never run twice at once.
+ * and the 15-minute maximum; apply and restore get reserved concurrency only when asked (`reservedConcurrency`).
  * Only steps that talk to the database sit in its VPC.
  */
 export class StepFunctions extends Construct {
@@ -135,7 +147,7 @@ export class StepFunctions extends Construct {
       database: true,
       memorySize: 1024,
       timeout: Duration.minutes(15),
-      reservedConcurrentExecutions: 1,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       // Relative to the task root (LAMBDA_TASK_ROOT): lambdas/shared/config.ts and the lint code resolve them.
       environment: {
         PGSHIFT_MIGRATIONS_DIR: 'migrations',
@@ -205,7 +217,7 @@ export class StepFunctions extends Construct {
       code: image('restore'),
       memorySize: 3008,
       timeout: Duration.minutes(15),
-      reservedConcurrentExecutions: 1,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       environment: { PGSHIFT_BACKUP_COMPRESSION: props.backupCompression ?? '1' },
     });
     this.byStep = { workflow, notify, migrate, preflight, schema, report, backup, restore };

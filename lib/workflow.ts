@@ -1,14 +1,15 @@
-import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { ScopedEcsRunTask } from './ecs-run-task';
 import type { FargateRunner } from './fargate-runner';
 import { acknowledgeWildcardResource } from './nag';
 import type { StepName } from './pgshift-function';
 
-/** Lambda's transient errors, retried on every Task (throttles included: apply and restore have concurrency 1). */
+/** Lambda's transient errors, retried on every Task (throttles included: an account at its concurrency quota, or a reserved concurrency, throttles). */
 export const LAMBDA_TRANSIENT_ERRORS = [
   'Lambda.ClientExecutionTimeoutException',
   'Lambda.ServiceException',
@@ -146,7 +147,7 @@ export class Workflow extends Construct {
         parameters: { 'input.$': '$.input', 'execution.$': '$.execution', params },
         resultPath: '$.fargateEvent',
       });
-      const run = new tasks.EcsRunTask(this, name, {
+      const run = new ScopedEcsRunTask(this, name, {
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         cluster: props.fargate.cluster,
         taskDefinition: props.fargate.taskDefinition,
@@ -413,9 +414,14 @@ export class Workflow extends Construct {
     });
     withRetryAndCatch(validate).next(startWatchdog);
 
+    // Under /aws/vendedlogs/ (Step Functions log delivery keeps the account's CloudWatch Logs resource policy
+    // small for that prefix), suffixed with the stack's id so a group retained from an earlier stack never blocks
+    // a create; and deleted when the stack's creation rolls back (docs/decisions.md).
+    const stackUuid = Fn.select(2, Fn.split('/', Stack.of(this).stackId));
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
+      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}-${stackUuid}`,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
@@ -433,17 +439,12 @@ export class Workflow extends Construct {
         'Added by LambdaInvoke: invoking versions/aliases of this one function.',
       );
     }
-    // EcsRunTask grants ecs:RunTask on every revision of the task definition's family (as CDK builds it).
-    const stack = Stack.of(this);
-    const parts = stack.splitArn(
-      props.fargate.taskDefinition.taskDefinitionArn,
-      ArnFormat.SLASH_RESOURCE_NAME,
-    );
-    const familyArn = stack.formatArn({ ...parts, resourceName: parts.resourceName?.split(':')[0] });
+    // ecs:RunTask is on the task definition's revision (@aws-cdk/aws-stepfunctions-tasks:fixRunEcsTaskPolicy);
+    // StopTask/DescribeTasks on the tasks of pgshift's own cluster (ScopedEcsRunTask).
     acknowledgeWildcardResource(
       role,
-      `${familyArn}:*`,
-      "Added by EcsRunTask: any revision of pgshift's own task definition family.",
+      ScopedEcsRunTask.clusterTasksArn(this, props.fargate.cluster.clusterName),
+      "Task ARNs are made at run time; the wildcard covers only tasks in pgshift's own cluster (and ecs:cluster says so too).",
     );
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

@@ -1,14 +1,36 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
+import { REPO_ROOT } from '../../lib/pgshift-function';
 import { PgshiftStack } from '../../lib/pgshift-stack';
+
+/**
+ * cdk.json's context without `pgshift` (the tests pass their own config): the feature flags `cdk synth` uses,
+ * so what the tests synthesize is what deploys.
+ */
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  const { pgshift: _pgshift, ...flags } = cdkJson.context ?? {};
+  return flags;
+}
+
+/** An App with cdk.json's context; bundling is skipped (`aws:cdk:bundling-stacks: []`) unless `bundle`. */
+export function testApp(bundle = false): App {
+  return new App({
+    context: { ...cdkJsonContext(), ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
+  });
+}
 
 /** Synthesizes the stack from context overrides; bundling is skipped (`aws:cdk:bundling-stacks: []`) for speed. */
 export function synth(
   overrides: Record<string, unknown> = {},
   bundle = false,
 ): { stack: PgshiftStack; template: Template } {
-  const app = new App({ context: bundle ? {} : { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp(bundle);
   const config = parsePgshiftContext({ ...SAMPLE_CONTEXT, ...overrides });
   const stack = new PgshiftStack(app, 'Test', {
     config,

@@ -5,7 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import { PgshiftStack } from '../../lib/pgshift-stack';
-import { definitionOf, synth } from './helpers';
+import { definitionOf, synth, testApp } from './helpers';
 
 const aslValidator = require('asl-validator') as (d: unknown) => {
   isValid: boolean;
@@ -181,7 +181,7 @@ describe('state machine definition', () => {
 
 describe('cdk-nag (AwsSolutions)', () => {
   function nagApp(): App {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = testApp();
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     return app;
   }
@@ -191,6 +191,15 @@ describe('cdk-nag (AwsSolutions)', () => {
     new PgshiftStack(app, 'Nag', {
       config: parsePgshiftContext({
         ...SAMPLE_CONTEXT,
+        // Every opt-in resource, so each is checked too.
+        database: { ...SAMPLE_CONTEXT.database, rdsClusterId: 'app-db' },
+        network: {
+          ...SAMPLE_CONTEXT.network,
+          databaseSecurityGroupId: 'sg-0fedcba9876543210',
+          createEndpoints: true,
+          routeTableIds: ['rtb-0123456789abcdef0'],
+        },
+        workflow: { ...parsePgshiftContext(SAMPLE_CONTEXT).workflow, reservedConcurrency: true },
         alerts: { emails: ['a@example.com'], slack: { workspaceId: 'T1', channelId: 'C1' } },
       }),
       env: { account: '123456789012', region: 'eu-west-1' },
@@ -233,7 +242,7 @@ describe('context and image asset', () => {
 
   test('the image build context is what the CDK bundled, never the repository (node_modules, .git, cdk.out)', () => {
     // Bundling skipped: the context is the Dockerfile's folder alone (test/infra/assets.test.ts bundles).
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = testApp();
     new PgshiftStack(app, 'Img', { config: parsePgshiftContext(SAMPLE_CONTEXT) });
     const assembly = app.synth();
     const dirs = fs.readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
