@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MigrationFileError } from '../shared/errors';
+import { compareVersions } from '../shared/history';
 import { ensureParser, lineAt, parseStatements, scanComments } from './statements';
 import type { Migration, MigrationAllow, MigrationScript, ParsedStatement } from './types';
 
@@ -122,7 +123,7 @@ export async function loadMigrations(dir: string): Promise<Migration[]> {
       details: { dir, problems },
     });
   }
-  return migrations.sort((a, b) => (BigInt(a.version) < BigInt(b.version) ? -1 : 1));
+  return migrations.sort((a, b) => compareVersions(a.version, b.version));
 }
 
 /** Splits a dbmate file at its `-- migrate:up` / `-- migrate:down` comments (found by the SQL scanner). */

@@ -11,6 +11,7 @@ import {
 import {
   ensureHistoryTables,
   MIGRATIONS_TABLE,
+  compareVersions,
   readAppliedMigrations,
   recordHistoryEvent,
   type AppliedMigration,
@@ -556,7 +557,9 @@ export async function downgradeMigrations(
   await ensureParser();
   const files = new Map(migrations.map((m) => [m.version, m]));
   const choose = async () => {
-    const applied = (await readAppliedMigrations(client)).reverse();
+    const applied = (await readAppliedMigrations(client)).sort((a, b) =>
+      compareVersions(b.version, a.version),
+    );
     if (options.toVersion !== undefined && options.steps !== undefined) {
       throw new MigrationFileError('downgrade: give either steps or toVersion, not both');
     }
