@@ -30,7 +30,10 @@ export interface TableReport {
   sizeEstimated: boolean;
   /** `reltuples`; null when the table was never analyzed. */
   estimatedRows: number | null;
-  /** `count(*)`, only for tables under `exactCountMaxBytes`. */
+  /**
+   * `count(*)`, only for tables under `exactCountMaxBytes` that can be read: null for an unpopulated
+   * materialized view, a table the report's role may not SELECT, or one locked by someone else.
+   */
   exactRows: number | null;
   liveTuples: number;
   deadTuples: number;
@@ -160,7 +163,7 @@ export async function buildReport(deps: BuildReportDeps, o: BuildReportOptions):
         `SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qname, c.relkind,
                 coalesce(sz.total_bytes, sz.main_bytes + sz.index_bytes + sz.toast_bytes) AS total, sz.main_bytes AS main,
                 sz.index_bytes AS idx, sz.toast_bytes AS toast, sz.size_estimated,
-                c.reltuples, s.n_live_tup, s.n_dead_tup, s.last_vacuum, s.last_autovacuum, s.last_analyze,
+                c.reltuples, c.relispopulated, has_table_privilege(c.oid, 'SELECT') AS readable, s.n_live_tup, s.n_dead_tup, s.last_vacuum, s.last_autovacuum, s.last_analyze,
                 s.last_autoanalyze
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            JOIN (${LOCK_FREE_SIZES_SQL}) sz ON sz.oid = c.oid
@@ -181,7 +184,11 @@ export async function buildReport(deps: BuildReportDeps, o: BuildReportOptions):
     const total = Number(r.total);
     const reltuples = Number(r.reltuples);
     let exactRows: number | null = null;
-    if (total <= exactCountMaxBytes && r.relkind !== 'p' && r.size_estimated !== true) {
+    // count(*) reads the relation: an unpopulated materialized view (WITH NO DATA, refreshed by a job) raises
+    // 55000 and a table without SELECT raises 42501. Those get the catalog's estimate only.
+    const countable =
+      r.relkind !== 'p' && r.size_estimated !== true && r.relispopulated === true && r.readable === true;
+    if (total <= exactCountMaxBytes && countable) {
       exactRows = await exactCount(
         client,
         r.nspname as string,
