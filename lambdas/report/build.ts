@@ -1,5 +1,6 @@
 import type { ClientBase } from 'pg';
 import { quoteIdent } from '../shared/db';
+import { PgshiftError, ReportFailedError } from '../shared/errors';
 import { DEFAULT_BACKUP_PREFIX } from '../shared/keys';
 import {
   historyTablesExist,
@@ -345,4 +346,20 @@ async function readAlembicVersion(client: ClientBase): Promise<DatabaseReport['m
   const table = `${quoteIdent(found.rows[0].nspname)}.${quoteIdent('alembic_version')}`;
   const rows = await client.query<{ v: string }>(`SELECT version_num::text AS v FROM ${table} ORDER BY 1`);
   return { table, versions: rows.rows.map((r) => r.v) };
+}
+
+/**
+ * A report failure as a typed error naming the database and what the server or S3 said. pgshift's own errors
+ * (a refused connection, a lock timeout) keep their names.
+ */
+export function reportFailure(err: unknown, database: string): PgshiftError {
+  if (err instanceof PgshiftError) return err;
+  const e = err as { message?: string; code?: string; name?: string; Code?: string };
+  const code = e.code ? ` (SQLSTATE ${e.code})` : e.Code ? ` (S3 ${e.Code})` : '';
+  return new ReportFailedError(
+    `The report on database "${database}" could not be written: ${e.message ?? String(err)}${code}. ` +
+      'Nothing the run did before the report (backup, migrations, restore) is affected. Fix the cause and run ' +
+      '"pgshift report" to write it again.',
+    { cause: err, details: { database, ...(e.code ? { sqlState: e.code } : {}) } },
+  );
 }
