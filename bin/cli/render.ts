@@ -70,7 +70,7 @@ export function humanSummary(action: string, run: LocalRunResult): string {
     out.push(line('backup', `${backup.key}${backup.sizeBytes ? ` (${formatBytes(backup.sizeBytes)})` : ''}`));
   const plan = r.plan as
     | (StepOutput & {
-        pending?: { version: string; name: string }[];
+        pending?: { version: string; name: string; noTransaction?: unknown; empty?: boolean }[];
         lint?: { errors?: number; warnings?: number };
       })
     | undefined;
@@ -78,7 +78,14 @@ export function humanSummary(action: string, run: LocalRunResult): string {
     out.push(
       line(
         'pending',
-        plan.pending.length === 0 ? 'none' : plan.pending.map((p) => `${p.version}_${p.name}`).join(', '),
+        plan.pending.length === 0
+          ? 'none'
+          : plan.pending
+              .map(
+                (p) =>
+                  `${p.version}_${p.name}${p.noTransaction ? ' (no transaction)' : ''}${p.empty ? ' (empty)' : ''}`,
+              )
+              .join(', '),
       ),
     );
   }

@@ -16,6 +16,7 @@ import {
   parseSeverityOverrides,
   verifyMigrations,
   type LintOptions,
+  type Migration,
   type ProgressCallback,
 } from './index';
 
@@ -66,6 +67,17 @@ function executionSegment(event: StepEvent): string {
 /** At most `max` items, and a flag saying the list was cut (outputs stay far below Step Functions' 256 KB). */
 function capped<T>(items: T[], max: number): { items: T[]; truncated: boolean } {
   return { items: items.slice(0, max), truncated: items.length > max };
+}
+
+/** A pending migration as the plan shows it, saying when it runs outside a transaction and why, or is empty. */
+function pendingEntry(m: Migration): Record<string, unknown> {
+  return {
+    version: m.version,
+    name: m.name,
+    checksum: m.checksum,
+    ...(m.up.noTransaction ? { noTransaction: m.up.noTransactionReason ?? true } : {}),
+    ...(m.up.empty ? { empty: true } : {}),
+  };
 }
 
 /** Migrate step: plan (read-only, SQL + findings to S3), apply, downgrade, verify, baseline. */
@@ -128,11 +140,7 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
           await putJson(store, keys.json, {
             database,
             executionId: event.execution.id,
-            pending: result.plan.pending.map((m) => ({
-              version: m.version,
-              name: m.name,
-              checksum: m.checksum,
-            })),
+            pending: result.plan.pending.map(pendingEntry),
             lint: {
               errors: result.lint.errors,
               warnings: result.lint.warnings,
@@ -147,11 +155,7 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
             ...base,
             step: 'plan',
             ok: true,
-            pending: capped(result.plan.pending, 100).items.map((m) => ({
-              version: m.version,
-              name: m.name,
-              checksum: m.checksum,
-            })),
+            pending: capped(result.plan.pending, 100).items.map(pendingEntry),
             pendingCount: result.plan.pending.length,
             outOfOrder: result.plan.outOfOrder,
             checksumMismatches: result.plan.checksumMismatches.length,

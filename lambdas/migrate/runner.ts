@@ -132,7 +132,10 @@ function renderScript(
   const file = direction === 'up' ? m.file : script.path.split('/').pop();
   const lines = [
     `-- ${direction === 'up' ? 'apply' : 'revert'} ${m.version} ${m.name} (${file}, sha256 ${m.checksum.slice(0, 16)}…)` +
-      (script.noTransaction ? ' [no-transaction: statement by statement]' : ''),
+      (script.noTransaction
+        ? ` [no-transaction: ${script.noTransactionReason ?? 'statement by statement'}]`
+        : '') +
+      (script.empty ? ' [empty: no statements]' : ''),
     ...steps.map((s) => `${s.sql};`),
     direction === 'up'
       ? `-- pgshift records version ${m.version} in ${MIGRATIONS_TABLE} and pgshift.history` +
