@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import { cachedTargetResolver, loadConfig } from '../shared/config';
+import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
 import { withClient } from '../shared/db';
 import { ConfigurationError, DatabaseConnectionError, InputValidationError } from '../shared/errors';
 import { planKeys } from '../shared/keys';
@@ -81,7 +81,7 @@ function pendingEntry(m: Migration): Record<string, unknown> {
 }
 
 /** Migrate step: plan (read-only, SQL + findings to S3), apply, downgrade, verify, baseline. */
-export async function handler(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent): Promise<StepOutput> {
   const operation = event.params?.operation as Operation;
   if (!OPERATIONS.includes(operation)) {
     throw new InputValidationError([
@@ -235,3 +235,6 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
     'pgshift-migrate',
   );
 }
+
+/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
+export const handler = retryOnRotatedSecret(databaseTarget, run);

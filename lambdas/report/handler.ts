@@ -1,4 +1,4 @@
-import { cachedTargetResolver, loadConfig } from '../shared/config';
+import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
 import { redactSecrets, withClient } from '../shared/db';
 import { createLogger } from '../shared/logger';
 import { createS3Client, getJson, type ObjectStore } from '../shared/s3';
@@ -22,7 +22,7 @@ function numberFromEnv(name: string): number | undefined {
 }
 
 /** Report step: gathers the database report, folds in this run's results, writes report.{json,md,html}. */
-export async function handler(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent): Promise<StepOutput> {
   const dbTarget = await databaseTarget();
   const database = config.databaseName ?? event.input.database ?? dbTarget.database;
   const results = event.results ?? {};
@@ -68,3 +68,6 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
     written,
   };
 }
+
+/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
+export const handler = retryOnRotatedSecret(databaseTarget, run);
