@@ -93,7 +93,15 @@ export async function listBackupEntries(
       return { key, manifestKey: o.key, ...parseManifest(await getText(store, o.key), key) };
     }),
   );
-  return entries.sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
+  const order = entries.map((e) => ({ e, k: takenOrder(e.key) }));
+  order.sort((a, b) => (a.k < b.k ? 1 : a.k > b.k ? -1 : 0));
+  return order.map((o) => o.e);
+}
+
+/** A key's place in time: `..._120000_10.dump` (the tenth backup of that second) after `..._120000_9.dump`. */
+function takenOrder(key: string): string {
+  const m = /^(.*pg_backup_\d{8}_\d{6})(?:_(\d+))?\.dump$/.exec(key);
+  return m ? `${m[1]}\u0000${(m[2] ?? '1').padStart(6, '0')}` : key;
 }
 
 /** The sound backups of one database, newest first (see listBackupEntries). */

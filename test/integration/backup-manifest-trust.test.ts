@@ -5,7 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { createBackup, verifyBackup, verifyBackups, type BackupResult } from '../../lambdas/backup';
+import {
+  createBackup,
+  listBackupEntries,
+  verifyBackup,
+  verifyBackups,
+  type BackupResult,
+} from '../../lambdas/backup';
 import { cleanupRestoreCopies, restoreDatabase } from '../../lambdas/restore';
 import { withClient } from '../../lambdas/shared/db';
 import { manifestKeyFor } from '../../lambdas/shared/keys';
@@ -119,5 +125,17 @@ describe('backup manifests are trusted only for their own object', () => {
     expect(list[0].problem).toContain(`describes ${older.key}`);
     expect(list[1].problem).toMatch(/sha256/);
     expect(list[2]).toMatchObject({ sha256: older.manifest.sha256, sizeBytes: older.manifest.sizeBytes });
+  });
+
+  test('newest first by when the backup was taken, the tenth backup of a second after the ninth', async () => {
+    // Prepare: manifests only (ordering reads no dump), keys as unusedKey names them within one second.
+    const base = `backups/${db.name}/2030/01/02/pg_backup_20300102_030405`;
+    const keys = [`${base}.dump`, `${base}_2.dump`, `${base}_9.dump`, `${base}_10.dump`];
+    for (const key of keys) await putJson(store, manifestKeyFor(key), { ...older.manifest, key });
+    // Act
+    const entries = await listBackupEntries(store, db.name);
+    // Assess
+    expect(entries.slice(0, 4).map((e) => e.key)).toEqual([...keys].reverse());
+    expect(entries.slice(4).map((e) => e.key)).toEqual([newer.key, older.key]);
   });
 });
