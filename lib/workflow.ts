@@ -100,14 +100,22 @@ export class Workflow extends Construct {
         'results.$': '$.results',
         params,
       });
-    const withRetryAndCatch = <T extends sfn.TaskStateBase>(task: T): T => {
+    /** Where a Task's errors go: the failure path unless the step says otherwise (the report's warning). */
+    interface OnError {
+      next: sfn.IChainable;
+      resultPath: string;
+    }
+    const withRetryAndCatch = <T extends sfn.TaskStateBase>(task: T, onError?: OnError): T => {
       task.addRetry({
         errors: LAMBDA_TRANSIENT_ERRORS,
         interval: Duration.seconds(2),
         maxAttempts: 6,
         backoffRate: 2,
       });
-      task.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+      task.addCatch(onError?.next ?? notifyFailure, {
+        errors: ['States.ALL'],
+        resultPath: onError?.resultPath ?? '$.error',
+      });
       return task;
     };
     /** A Task state calling one step, its output at `$.results.<result>`. */
@@ -118,6 +126,7 @@ export class Workflow extends Construct {
       params: Record<string, unknown>,
       timeout: Duration,
       extraRetry?: (t: tasks.LambdaInvoke) => void,
+      onError?: OnError,
     ): tasks.LambdaInvoke => {
       const task = new tasks.LambdaInvoke(this, name, {
         lambdaFunction: fns[fn],
@@ -129,7 +138,7 @@ export class Workflow extends Construct {
       });
       // Retriers are tried in order: the step's own (e.g. LockTimeoutError) come first.
       extraRetry?.(task);
-      return withRetryAndCatch(task);
+      return withRetryAndCatch(task, onError);
     };
     const refuse = (name: string, error: string, cause: string): sfn.IChainable =>
       new sfn.Pass(this, name, {
@@ -204,7 +213,30 @@ export class Workflow extends Construct {
       Duration.minutes(2),
     );
     notifySuccess.next(stopWatchdog).next(done);
-    const writeReport = step('Write report', 'report', 'report', {}, Duration.minutes(3)).next(notifySuccess);
+    // A report that cannot be written is a warning of a run whose work (backup, migrations, restore) succeeded;
+    // only the report action, whose work is the report, fails on it.
+    const reportFailed = new sfn.Choice(this, 'Report was the action?')
+      .when(
+        actionIs('report'),
+        new sfn.Pass(this, 'Report failed: fail', { inputPath: '$.reportError', resultPath: '$.error' }).next(
+          notifyFailure,
+        ),
+      )
+      .otherwise(
+        new sfn.Pass(this, 'Report failed: warn', {
+          parameters: {
+            step: 'report',
+            ok: false,
+            warning: "The report could not be written; the run's work succeeded.",
+            'error.$': '$.reportError',
+          },
+          resultPath: '$.results.report',
+        }).next(notifySuccess),
+      );
+    const writeReport = step('Write report', 'report', 'report', {}, Duration.minutes(3), undefined, {
+      next: reportFailed,
+      resultPath: '$.reportError',
+    }).next(notifySuccess);
 
     // Shared states, routed on by action where branches part again.
     const lockRetry = props.lockRetry ?? { maxAttempts: 4, intervalSeconds: 15, backoffRate: 2 };

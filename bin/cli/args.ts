@@ -100,7 +100,15 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
     case 'status':
       return { command, ...parse(rest, { ...COMMON, region: { type: 'string' } }) };
     case 'backups':
-      return { command, ...parse(rest, { ...COMMON, ...LOCAL_TARGET, region: { type: 'string' } }) };
+      return {
+        command,
+        ...parse(rest, {
+          ...COMMON,
+          ...LOCAL_TARGET,
+          region: { type: 'string' },
+          verify: { type: 'boolean' },
+        }),
+      };
     case 'lint':
       return { command, ...parse(rest, { ...COMMON, 'pg-version': { type: 'string' } }) };
     case 'diff':
@@ -191,7 +199,9 @@ Usage:
   pgshift local <action> [flags]     run the workflow in-process against a database and an S3-compatible store
   pgshift start <action> [flags]     start the deployed state machine (add --wait to follow it)
   pgshift status <execution-arn>     show a deployed execution's state
-  pgshift backups [--database D]     list complete backups (newest first)
+  pgshift backups [--database D] [--verify]
+                                     list backups (newest first), unsound manifests flagged; --verify
+                                     also checks each dump's size, sha256 and pg_restore --list
   pgshift lint <dir>                 lint a migrations folder (no database needed)
   pgshift diff <snapshotA> <snapshotB>  compare two schema snapshots (JSON files)
 

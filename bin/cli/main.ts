@@ -1,5 +1,7 @@
 import { InputValidationError } from '../../lambdas/shared/errors';
-import { listBackups } from '../../lambdas/shared/manifest';
+import { verifyBackups, type BackupSoundness } from '../../lambdas/backup/verify';
+import { silentLogger } from '../../lambdas/shared/logger';
+import { listBackupEntries } from '../../lambdas/shared/manifest';
 import { createS3Client } from '../../lambdas/shared/s3';
 import { PGSHIFT_VERSION } from '../../lambdas/shared/version';
 import { executionInputFrom, parseCommandLine, USAGE, type ParsedCommand } from './args';
@@ -114,20 +116,46 @@ async function runStatus(cmd: ParsedCommand, io: Io): Promise<number> {
   return EXIT_CODES.ok;
 }
 
+/**
+ * `pgshift backups`: every manifest of the database, newest first, unsound ones flagged (a manifest that does
+ * not describe its own object is no backup). `--verify` also streams each dump and checks its size, sha256 and
+ * `pg_restore --list`; exit 1 when any backup is not sound.
+ */
 async function runBackups(cmd: ParsedCommand, io: Io): Promise<number> {
   const vars = localEnvironment(cmd.flags);
   const store = { s3: createS3Client({ endpoint: vars.AWS_ENDPOINT_URL_S3 }), bucket: vars.PGSHIFT_BUCKET };
-  const backups = await listBackups(store, vars.PGSHIFT_DATABASE, vars.PGSHIFT_BACKUP_PREFIX);
+  const database = vars.PGSHIFT_DATABASE;
+  const backups: BackupSoundness[] = cmd.flags.verify
+    ? await verifyBackups({ store, log: silentLogger }, database, vars.PGSHIFT_BACKUP_PREFIX)
+    : (await listBackupEntries(store, database, vars.PGSHIFT_BACKUP_PREFIX)).map((e) => ({
+        key: e.key,
+        sound: e.manifest !== undefined,
+        problem: e.problem,
+        finishedAt: e.manifest?.finishedAt,
+        sizeBytes: e.manifest?.sizeBytes,
+        sha256: e.manifest?.sha256,
+      }));
+  const ok = backups.every((b) => b.sound);
   if (cmd.flags.json) {
     io.out(
-      JSON.stringify({ action: 'backups', ok: true, database: vars.PGSHIFT_DATABASE, backups }, null, 2),
+      JSON.stringify(
+        { action: 'backups', ok, database, verified: cmd.flags.verify === true, backups },
+        null,
+        2,
+      ),
     );
   } else if (backups.length === 0) {
-    io.out(`no complete backups of ${vars.PGSHIFT_DATABASE}`);
+    io.out(`no complete backups of ${database}`);
   } else {
-    for (const b of backups) io.out(`${b.finishedAt}  ${formatBytes(b.sizeBytes).padStart(10)}  ${b.key}`);
+    for (const b of backups) {
+      io.out(
+        b.sound
+          ? `${cmd.flags.verify ? '✓ ' : ''}${b.finishedAt}  ${formatBytes(b.sizeBytes ?? 0).padStart(10)}  ${b.key}`
+          : `✗ NOT SOUND  ${b.key}: ${b.problem}`,
+      );
+    }
   }
-  return EXIT_CODES.ok;
+  return ok ? EXIT_CODES.ok : EXIT_CODES.failed;
 }
 
 /** Runs one command line; returns the exit code. Every error becomes one line on stderr, never a stack trace. */

@@ -1,3 +1,4 @@
+import { parseCaughtError } from '../../lambdas/notify';
 import type { StepOutput } from '../../lambdas/shared/step';
 import type { LocalRunResult, StateEvent } from './local-runner';
 import { formatBytes, type Io } from './output';
@@ -69,7 +70,7 @@ export function humanSummary(action: string, run: LocalRunResult): string {
     out.push(line('backup', `${backup.key}${backup.sizeBytes ? ` (${formatBytes(backup.sizeBytes)})` : ''}`));
   const plan = r.plan as
     | (StepOutput & {
-        pending?: { version: string; name: string }[];
+        pending?: { version: string; name: string; noTransaction?: unknown; empty?: boolean }[];
         lint?: { errors?: number; warnings?: number };
       })
     | undefined;
@@ -77,7 +78,14 @@ export function humanSummary(action: string, run: LocalRunResult): string {
     out.push(
       line(
         'pending',
-        plan.pending.length === 0 ? 'none' : plan.pending.map((p) => `${p.version}_${p.name}`).join(', '),
+        plan.pending.length === 0
+          ? 'none'
+          : plan.pending
+              .map(
+                (p) =>
+                  `${p.version}_${p.name}${p.noTransaction ? ' (no transaction)' : ''}${p.empty ? ' (empty)' : ''}`,
+              )
+              .join(', '),
       ),
     );
   }
@@ -110,6 +118,11 @@ export function humanSummary(action: string, run: LocalRunResult): string {
   const restore = r.restore as
     (StepOutput & { previousDatabase?: string; terminatedConnections?: number }) | undefined;
   if (restore?.previousDatabase) out.push(line('previous db kept', restore.previousDatabase));
+  const report = r.report as (StepOutput & { error?: { Error?: string; Cause?: string } }) | undefined;
+  if (run.ok && report?.ok === false) {
+    const why = parseCaughtError(report.error);
+    out.push(line('report', `⚠ not written: ${why?.name ?? 'Error'}: ${why?.message ?? ''}`));
+  }
   const written = writtenKeys(r);
   const keys = Object.entries(written);
   if (keys.length > 0) {

@@ -14,6 +14,7 @@ import { PGSHIFT_VERSION } from '../shared/version';
 import { resolveCompression } from './compression';
 import { collectStderr, describeExit, exitedCleanly, waitForExit, type ExitStatus } from './process';
 import { verifyBackup, type VerifyResult } from './verify';
+import { s3FailureText, watchUpload } from './upload-watch';
 import { assertToolNotOlder } from './versions';
 
 /** What the backup core needs from its caller: the store, a logger, and where the PostgreSQL tools are. */
@@ -153,8 +154,10 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
   child.stdout.pipe(body);
   child.stdout.on('error', (err) => body.destroy(err));
 
+  const watch = watchUpload(store.s3);
+  const uploaded = { bytes: 0, parts: 0 };
   const upload = new Upload({
-    client: store.s3,
+    client: watch.client,
     params: {
       Bucket: store.bucket,
       Key: key,
@@ -166,17 +169,28 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     queueSize: options.queueSize ?? 4,
     leavePartsOnError: false,
   });
+  upload.on('httpUploadProgress', (p) => {
+    uploaded.bytes = p.loaded ?? uploaded.bytes;
+    if (p.part !== undefined) uploaded.parts += 1;
+  });
 
   try {
     await upload.done();
   } catch (err) {
     // S3 failed (pg_dump may still be writing) or pg_dump failed (the gate errored the body). Either way the
     // upload has been aborted by lib-storage (leavePartsOnError: false); make sure pg_dump is gone too.
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    // A kill of ours is a consequence, never the cause: the first failure is what the error names.
+    const killedByUs = child.exitCode === null && child.signalCode === null;
+    if (killedByUs) child.kill('SIGKILL');
     const exit = status ?? (await exited);
     options.signal?.removeEventListener('abort', onAbort);
-    const dumpFailed = !exitedCleanly(exit);
-    const cause = dumpFailed ? describeExit('pg_dump', exit) : `upload to S3 failed (${errorText(err)})`;
+    const s3Failed = watch.firstFailure !== undefined && (killedByUs || exitedCleanly(exit));
+    const dumpFailed = !s3Failed && !exitedCleanly(exit);
+    const cause = s3Failed
+      ? s3FailureText(watch, { bucket: store.bucket, key }, uploaded)
+      : dumpFailed
+        ? describeExit('pg_dump', exit)
+        : `upload to S3 failed (${errorText(err)})`;
     const message = redact(
       `Backup of "${database}" failed: ${options.signal?.aborted ? 'aborted; ' : ''}${cause}` +
         (dumpFailed && stderr() ? `: ${stderr()}` : ''),
@@ -191,6 +205,18 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
         signal: exit.signal,
         stderr: redact(stderr()),
         bytesStreamed: body.bytes,
+        ...(s3Failed && watch.firstFailure
+          ? {
+              s3ErrorCode: watch.firstFailure.code,
+              s3Message: watch.firstFailure.message,
+              s3Command: watch.firstFailure.command,
+              partNumber: watch.firstFailure.partNumber,
+              bytesUploaded: uploaded.bytes,
+              partsUploaded: uploaded.parts,
+              multipartAborted: watch.aborted || !watch.uploadId,
+              ...(watch.uploadId && !watch.aborted ? { uploadId: watch.uploadId } : {}),
+            }
+          : {}),
       },
     });
   }

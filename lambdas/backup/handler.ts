@@ -1,4 +1,4 @@
-import { cachedTargetResolver, loadConfig } from '../shared/config';
+import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { byteProgress } from '../shared/progress';
 import { createS3Client, type ObjectStore } from '../shared/s3';
@@ -15,10 +15,7 @@ const store: ObjectStore = {
 const databaseTarget = cachedTargetResolver(config);
 
 /** Backup step: streams pg_dump into S3 and writes the manifest; `verifyBackup` reads it back. */
-export async function handler(
-  event: StepEvent,
-  context?: { getRemainingTimeInMillis(): number },
-): Promise<StepOutput> {
+async function run(event: StepEvent, context?: { getRemainingTimeInMillis(): number }): Promise<StepOutput> {
   const dbTarget = await databaseTarget();
   // Stop 20 s before Lambda's own timeout, so the multipart upload is aborted rather than left pending and the
   // state machine gets a DumpFailedError (and can rerun on Fargate) instead of a bare timeout.
@@ -56,3 +53,6 @@ export async function handler(
     written: { dump: result.key, manifest: result.manifestKey },
   };
 }
+
+/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
+export const handler = retryOnRotatedSecret(databaseTarget, run);

@@ -1,9 +1,9 @@
 /** The backup core: Lambda-free, called by the backup handler, the Fargate task, restore and the CLI. */
 export { createBackup, readServerVersion, streamDumpToS3 } from './dump';
 export type { BackupDeps, BackupResult, CreateBackupOptions, DumpOptions } from './dump';
-export { listArchive, readManifest, verifyBackup } from './verify';
-export type { VerifyResult } from './verify';
+export { listArchive, readManifest, untrustedManifest, verifyBackup, verifyBackups } from './verify';
+export type { BackupSoundness, VerifyResult } from './verify';
 export { resolveCompression } from './compression';
 export type { DumpCompression } from './compression';
 export { assertToolNotOlder } from './versions';
-export { listBackups } from '../shared/manifest';
+export { listBackupEntries, listBackups } from '../shared/manifest';

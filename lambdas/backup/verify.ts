@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { BackupCorruptError, BackupNotFoundError } from '../shared/errors';
-import { manifestKeyFor } from '../shared/keys';
-import type { BackupManifest } from '../shared/manifest';
+import { DEFAULT_BACKUP_PREFIX, manifestKeyFor } from '../shared/keys';
+import { listBackupEntries, parseManifest, type BackupManifest } from '../shared/manifest';
 import { pgToolPath } from '../shared/pgtools';
-import { getJson, getObjectStream, isNotFound, type ObjectStore } from '../shared/s3';
+import { getObjectStream, getText, isNotFound, type ObjectStore } from '../shared/s3';
 import { collectStderr, describeExit, exitedCleanly, waitForExit } from './process';
 import type { BackupDeps } from './dump';
 
@@ -17,10 +17,15 @@ export interface VerifyResult {
   tocEntries: number;
 }
 
-/** Reads a backup's manifest; BackupNotFoundError when there is none (a dump without manifest is no backup). */
+/**
+ * Reads the manifest beside `key` and checks that it describes exactly that object. BackupNotFoundError when
+ * there is none (a dump without manifest is no backup); BackupCorruptError (refused) when it is unreadable or
+ * names another object, so a copied or edited manifest can never make pgshift restore a different backup.
+ */
 export async function readManifest(store: ObjectStore, key: string): Promise<BackupManifest> {
+  let text: string;
   try {
-    return await getJson<BackupManifest>(store, manifestKeyFor(key));
+    text = await getText(store, manifestKeyFor(key));
   } catch (err) {
     if (isNotFound(err)) {
       throw new BackupNotFoundError(`No complete backup at ${key} (no manifest ${manifestKeyFor(key)})`, {
@@ -29,6 +34,19 @@ export async function readManifest(store: ObjectStore, key: string): Promise<Bac
     }
     throw err;
   }
+  const { manifest, problem } = parseManifest(text, key);
+  if (!manifest) throw untrustedManifest(key, problem ?? 'unreadable');
+  return manifest;
+}
+
+/** The refusal for a manifest that cannot be trusted for `key`. */
+export function untrustedManifest(key: string, problem: string): BackupCorruptError {
+  return new BackupCorruptError(
+    `Backup ${key} refused: ${problem}. Nothing was read from the dump and nothing was changed. ` +
+      `Find out who wrote ${manifestKeyFor(key)} (the bucket's object versions keep its history); ` +
+      '"pgshift backups --verify" lists the backups that are sound.',
+    { details: { key, manifestKey: manifestKeyFor(key), problem } },
+  );
 }
 
 /** Writes a chunk, waiting for drain; resolves false once the reader has gone away (pg_restore exited). */
@@ -99,6 +117,9 @@ export async function verifyBackup(
 ): Promise<VerifyResult> {
   const { store, log } = deps;
   const manifest = options.manifest ?? (await readManifest(store, options.key));
+  if (manifest.key !== options.key) {
+    throw untrustedManifest(options.key, `its manifest describes ${manifest.key}, not ${options.key}`);
+  }
   let body: Readable;
   try {
     body = await getObjectStream(store, options.key);
@@ -126,4 +147,44 @@ export async function verifyBackup(
   const tocEntries = got.toc.split('\n').filter((l) => l.trim() !== '' && !l.startsWith(';')).length;
   log.info('backup verified', { key: options.key, sha256: got.sha256, sizeBytes: got.sizeBytes, tocEntries });
   return { key: options.key, sha256: got.sha256, sizeBytes: got.sizeBytes, tocEntries };
+}
+
+/** One backup as `verifyBackups` judged it. */
+export interface BackupSoundness {
+  key: string;
+  sound: boolean;
+  /** Why it is not sound (its manifest, or what the dump check found). */
+  problem?: string;
+  finishedAt?: string;
+  sizeBytes?: number;
+  sha256?: string;
+  tocEntries?: number;
+}
+
+/**
+ * Checks every backup of a database, newest first: its manifest describes its own object, and that object's
+ * size, sha256 and `pg_restore --list` match. One at a time (each streams a whole dump). Never throws for what
+ * it finds.
+ */
+export async function verifyBackups(
+  deps: Pick<BackupDeps, 'store' | 'log' | 'toolEnv'>,
+  database: string,
+  prefix = DEFAULT_BACKUP_PREFIX,
+): Promise<BackupSoundness[]> {
+  const out: BackupSoundness[] = [];
+  for (const entry of await listBackupEntries(deps.store, database, prefix)) {
+    if (!entry.manifest) {
+      out.push({ key: entry.key, sound: false, problem: entry.problem });
+      continue;
+    }
+    const { finishedAt } = entry.manifest;
+    try {
+      const v = await verifyBackup(deps, { key: entry.key, manifest: entry.manifest });
+      out.push({ ...v, sound: true, finishedAt });
+    } catch (err) {
+      if (!(err instanceof BackupCorruptError)) throw err;
+      out.push({ key: entry.key, sound: false, finishedAt, problem: err.message });
+    }
+  }
+  return out;
 }

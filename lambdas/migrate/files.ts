@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MigrationFileError } from '../shared/errors';
-import { ensureParser, lineAt, parseStatements, scanComments } from './statements';
+import { compareVersions } from '../shared/history';
+import {
+  ensureParser,
+  lineAt,
+  outsideTransactionReason,
+  parseStatements,
+  scanComments,
+  shorten,
+} from './statements';
 import type { Migration, MigrationAllow, MigrationScript, ParsedStatement } from './types';
 
 /** golang-migrate's layout: `0001_create_customers.up.sql` / `0001_create_customers.down.sql`. */
@@ -122,7 +130,7 @@ export async function loadMigrations(dir: string): Promise<Migration[]> {
       details: { dir, problems },
     });
   }
-  return migrations.sort((a, b) => (BigInt(a.version) < BigInt(b.version) ? -1 : 1));
+  return migrations.sort((a, b) => compareVersions(a.version, b.version));
 }
 
 /** Splits a dbmate file at its `-- migrate:up` / `-- migrate:down` comments (found by the SQL scanner). */
@@ -137,10 +145,11 @@ function dbmateScripts(part: Part): { up: MigrationScript; down?: MigrationScrip
   }
   const section = (from: number, to: number, mark: string) => {
     const sql = bytes.subarray(from, to).toString('utf8');
-    const s = script(part.file, part.file, sql, lineAt(bytes, from).line);
     // dbmate's own option on the section marker means the same as pgshift's directive.
-    if (/\btransaction:false\b/.test(mark)) s.noTransaction = true;
-    return s;
+    const directive = /\btransaction:false\b/.test(mark)
+      ? `dbmate ${mark.replace(/\s+/g, ' ').trim()}`
+      : undefined;
+    return script(part.file, part.file, sql, lineAt(bytes, from).line, directive);
   };
   return {
     up: section(upMark.start, downMark ? downMark.start : bytes.length, upMark.text),
@@ -148,14 +157,34 @@ function dbmateScripts(part: Part): { up: MigrationScript; down?: MigrationScrip
   };
 }
 
-/** Parses one script: its statements (syntax check) and its `-- pgshift:` directives. */
-function script(path: string, file: string, sql: string, firstLine = 1): MigrationScript {
+/** Other runners' comments that mean `-- pgshift:no-transaction` (people bring their histories along). */
+const FOREIGN_NO_TRANSACTION = ['morph:nontransactional'];
+
+/**
+ * Parses one script: its statements (syntax check), its `-- pgshift:` directives, and whether it runs in a
+ * transaction (see transactionMode). `directive` is a no-transaction directive found outside the script's text
+ * (dbmate's section marker).
+ */
+function script(path: string, file: string, sql: string, firstLine = 1, directive?: string): MigrationScript {
   const statements = parseStatements(sql, file, firstLine);
-  const result: MigrationScript = { path, sql, noTransaction: false, allows: [], firstLine };
+  const result: MigrationScript = {
+    path,
+    sql,
+    noTransaction: directive !== undefined,
+    noTransactionReason: directive,
+    empty: statements.length === 0,
+    allows: [],
+    firstLine,
+  };
   const bytes = Buffer.from(sql, 'utf8');
   for (const comment of scanComments(sql)) {
     if (!comment.text.startsWith('--')) continue;
     const body = comment.text.slice(2).trim();
+    if (FOREIGN_NO_TRANSACTION.includes(body)) {
+      result.noTransaction = true;
+      result.noTransactionReason ??= `directive -- ${body}`;
+      continue;
+    }
     if (!body.startsWith(DIRECTIVE_PREFIX)) continue;
     const line = lineAt(bytes, comment.start).line + firstLine - 1;
     const [directive, ...args] = body.slice(DIRECTIVE_PREFIX.length).split(/\s+/);
@@ -163,6 +192,7 @@ function script(path: string, file: string, sql: string, firstLine = 1): Migrati
     switch (directive) {
       case 'no-transaction':
         result.noTransaction = true;
+        result.noTransactionReason = 'directive -- pgshift:no-transaction';
         break;
       case 'lock-timeout':
       case 'statement-timeout': {
@@ -195,7 +225,42 @@ function script(path: string, file: string, sql: string, firstLine = 1): Migrati
         throw new MigrationFileError(`${where}: unknown directive pgshift:${directive}`);
     }
   }
+  if (!result.noTransaction) transactionMode(result, statements, file);
   return result;
+}
+
+/**
+ * A script without a no-transaction directive: when every statement must run outside a transaction it does
+ * (PostgreSQL would refuse it inside BEGIN with 25001); when only some must, no single way of running it is
+ * right, so it is refused here, before any database is touched.
+ */
+function transactionMode(result: MigrationScript, statements: ParsedStatement[], file: string): void {
+  const reasons = statements.map((s) => outsideTransactionReason(s.node));
+  const outside = statements.filter((_, i) => reasons[i] !== undefined);
+  if (outside.length === 0) return;
+  if (outside.length === statements.length) {
+    result.noTransaction = true;
+    result.noTransactionReason = `every statement must run outside a transaction (${[...new Set(reasons)].join(', ')})`;
+    return;
+  }
+  const first = outside[0];
+  const other = statements.find((_, i) => reasons[i] === undefined) as ParsedStatement;
+  throw new MigrationFileError(
+    `${file}:${first.line}: ${shorten(first.text, 120)} cannot run inside a transaction (${reasons[first.index]}), ` +
+      `but the file also has statements that pgshift would run in one (line ${other.line}: ${shorten(other.text, 80)}). ` +
+      'Move it to a migration file of its own (a file whose statements all must run outside a transaction runs ' +
+      'without one), or add "-- pgshift:no-transaction" to run the whole file statement by statement ' +
+      '(make each statement re-runnable: IF NOT EXISTS / IF EXISTS).',
+    {
+      details: {
+        file,
+        line: first.line,
+        statement: shorten(first.text, 500),
+        reason: reasons[first.index],
+        otherLine: other.line,
+      },
+    },
+  );
 }
 
 function nextStatement(statements: ParsedStatement[], line: number): number {

@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import { cachedTargetResolver, loadConfig } from '../shared/config';
+import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
 import { withClient } from '../shared/db';
 import { ConfigurationError, DatabaseConnectionError, InputValidationError } from '../shared/errors';
 import { planKeys } from '../shared/keys';
@@ -16,6 +16,7 @@ import {
   parseSeverityOverrides,
   verifyMigrations,
   type LintOptions,
+  type Migration,
   type ProgressCallback,
 } from './index';
 
@@ -68,8 +69,19 @@ function capped<T>(items: T[], max: number): { items: T[]; truncated: boolean } 
   return { items: items.slice(0, max), truncated: items.length > max };
 }
 
+/** A pending migration as the plan shows it, saying when it runs outside a transaction and why, or is empty. */
+function pendingEntry(m: Migration): Record<string, unknown> {
+  return {
+    version: m.version,
+    name: m.name,
+    checksum: m.checksum,
+    ...(m.up.noTransaction ? { noTransaction: m.up.noTransactionReason ?? true } : {}),
+    ...(m.up.empty ? { empty: true } : {}),
+  };
+}
+
 /** Migrate step: plan (read-only, SQL + findings to S3), apply, downgrade, verify, baseline. */
-export async function handler(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent): Promise<StepOutput> {
   const operation = event.params?.operation as Operation;
   if (!OPERATIONS.includes(operation)) {
     throw new InputValidationError([
@@ -128,11 +140,7 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
           await putJson(store, keys.json, {
             database,
             executionId: event.execution.id,
-            pending: result.plan.pending.map((m) => ({
-              version: m.version,
-              name: m.name,
-              checksum: m.checksum,
-            })),
+            pending: result.plan.pending.map(pendingEntry),
             lint: {
               errors: result.lint.errors,
               warnings: result.lint.warnings,
@@ -147,11 +155,7 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
             ...base,
             step: 'plan',
             ok: true,
-            pending: capped(result.plan.pending, 100).items.map((m) => ({
-              version: m.version,
-              name: m.name,
-              checksum: m.checksum,
-            })),
+            pending: capped(result.plan.pending, 100).items.map(pendingEntry),
             pendingCount: result.plan.pending.length,
             outOfOrder: result.plan.outOfOrder,
             checksumMismatches: result.plan.checksumMismatches.length,
@@ -231,3 +235,6 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
     'pgshift-migrate',
   );
 }
+
+/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
+export const handler = retryOnRotatedSecret(databaseTarget, run);

@@ -11,6 +11,7 @@ import {
 import {
   ensureHistoryTables,
   MIGRATIONS_TABLE,
+  compareVersions,
   readAppliedMigrations,
   recordHistoryEvent,
   type AppliedMigration,
@@ -131,7 +132,10 @@ function renderScript(
   const file = direction === 'up' ? m.file : script.path.split('/').pop();
   const lines = [
     `-- ${direction === 'up' ? 'apply' : 'revert'} ${m.version} ${m.name} (${file}, sha256 ${m.checksum.slice(0, 16)}…)` +
-      (script.noTransaction ? ' [no-transaction: statement by statement]' : ''),
+      (script.noTransaction
+        ? ` [no-transaction: ${script.noTransactionReason ?? 'statement by statement'}]`
+        : '') +
+      (script.empty ? ' [empty: no statements]' : ''),
     ...steps.map((s) => `${s.sql};`),
     direction === 'up'
       ? `-- pgshift records version ${m.version} in ${MIGRATIONS_TABLE} and pgshift.history` +
@@ -556,7 +560,9 @@ export async function downgradeMigrations(
   await ensureParser();
   const files = new Map(migrations.map((m) => [m.version, m]));
   const choose = async () => {
-    const applied = (await readAppliedMigrations(client)).reverse();
+    const applied = (await readAppliedMigrations(client)).sort((a, b) =>
+      compareVersions(b.version, a.version),
+    );
     if (options.toVersion !== undefined && options.steps !== undefined) {
       throw new MigrationFileError('downgrade: give either steps or toVersion, not both');
     }

@@ -20,6 +20,7 @@ export interface SqlComment {
 
 /** Every comment of `sql`, found with PostgreSQL's scanner. */
 export function scanComments(sql: string): SqlComment[] {
+  if (sql.trim() === '') return []; // the scanner refuses empty input
   const tokens = scanSync(sql).tokens;
   return tokens
     .filter((t) => t.tokenName === 'SQL_COMMENT' || t.tokenName === 'C_COMMENT')
@@ -39,6 +40,9 @@ export function lineAt(bytes: Buffer, offset: number): { line: number; column: n
  */
 export function parseStatements(sql: string, file: string, firstLine = 1): ParsedStatement[] {
   const bytes = Buffer.from(sql, 'utf8');
+  // An empty or comment-only script has no statements (golang-migrate accepts such files); the parser would
+  // call it "Query cannot be empty".
+  if (sql.trim() === '' || leadingTrivia(sql) === sql.length) return [];
   let result: ReturnType<typeof parseSync>;
   try {
     result = parseSync(sql);
@@ -92,4 +96,59 @@ export function nodeKind(node: Record<string, unknown>): { kind: string; body: R
 export function shorten(text: string, max = 200): string {
   const flat = text.replace(/\s+/g, ' ');
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function hasOption(body: Record<string, unknown>, field: string, name: string): boolean {
+  return ((body[field] as { DefElem?: { defname?: string } }[] | undefined) ?? []).some(
+    (o) => o.DefElem?.defname === name,
+  );
+}
+
+/**
+ * What makes a statement impossible inside a transaction block (PostgreSQL raises 25001 for these), or
+ * undefined when it can run in one. From PostgreSQL's documentation of each command.
+ */
+export function outsideTransactionReason(node: Record<string, unknown>): string | undefined {
+  const { kind, body } = nodeKind(node);
+  switch (kind) {
+    case 'IndexStmt':
+      return body.concurrent === true ? 'CREATE INDEX CONCURRENTLY' : undefined;
+    case 'DropStmt':
+      return body.concurrent === true ? 'DROP INDEX CONCURRENTLY' : undefined;
+    case 'ReindexStmt': {
+      if (hasOption(body, 'params', 'concurrently')) return 'REINDEX CONCURRENTLY';
+      const k = String(body.kind ?? '');
+      if (k === 'REINDEX_OBJECT_SCHEMA') return 'REINDEX SCHEMA';
+      if (k === 'REINDEX_OBJECT_DATABASE') return 'REINDEX DATABASE';
+      if (k === 'REINDEX_OBJECT_SYSTEM') return 'REINDEX SYSTEM';
+      return undefined;
+    }
+    case 'VacuumStmt':
+      // ANALYZE alone is a VacuumStmt too, and may run in a transaction.
+      return body.is_vacuumcmd === true ? 'VACUUM' : undefined;
+    case 'AlterSystemStmt':
+      return 'ALTER SYSTEM';
+    case 'CreatedbStmt':
+      return 'CREATE DATABASE';
+    case 'DropdbStmt':
+      return 'DROP DATABASE';
+    case 'CreateTableSpaceStmt':
+      return 'CREATE TABLESPACE';
+    case 'DropTableSpaceStmt':
+      return 'DROP TABLESPACE';
+    case 'CreateSubscriptionStmt':
+      return 'CREATE SUBSCRIPTION';
+    case 'DropSubscriptionStmt':
+      return 'DROP SUBSCRIPTION';
+    case 'AlterTableStmt': {
+      const cmds = (body.cmds as { AlterTableCmd?: Record<string, unknown> }[] | undefined) ?? [];
+      const detach = cmds.some((w) => {
+        const def = w.AlterTableCmd?.def as { PartitionCmd?: { concurrent?: boolean } } | undefined;
+        return w.AlterTableCmd?.subtype === 'AT_DetachPartition' && def?.PartitionCmd?.concurrent === true;
+      });
+      return detach ? 'DETACH PARTITION CONCURRENTLY' : undefined;
+    }
+    default:
+      return undefined;
+  }
 }

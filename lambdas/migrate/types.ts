@@ -3,8 +3,16 @@ export interface MigrationScript {
   /** File the script came from (a dbmate-style file holds both directions). */
   path: string;
   sql: string;
-  /** `-- pgshift:no-transaction`: run statement by statement, outside a transaction. */
+  /**
+   * Run statement by statement, outside a transaction: a directive said so (`-- pgshift:no-transaction`,
+   * morph's `-- morph:nontransactional`, dbmate's `-- migrate:up transaction:false`), or every statement must
+   * run outside one (`CREATE INDEX CONCURRENTLY` alone in its file). Decided when the folder is loaded.
+   */
   noTransaction: boolean;
+  /** Why the script runs outside a transaction, for the plan ("directive -- pgshift:no-transaction"...). */
+  noTransactionReason?: string;
+  /** No statements at all (an empty or comment-only file): applied and recorded as a no-op. */
+  empty: boolean;
   /** `-- pgshift:lock-timeout 5s` / `-- pgshift:statement-timeout 30min` (PostgreSQL interval text). */
   lockTimeout?: string;
   statementTimeout?: string;

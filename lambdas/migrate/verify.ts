@@ -55,11 +55,12 @@ async function failedAttempts(
     error: string | null;
     details: Record<string, unknown>;
   }>(
-    `SELECT version::text, name, error, details FROM (
+    // last.version is bigint; ordering by the text output column would put 100 before 11.
+    `SELECT last.version::text AS version, last.name, last.error, last.details FROM (
        SELECT DISTINCT ON (version) version, name, status, error, details
          FROM ${HISTORY_TABLE} WHERE event = 'up' AND version IS NOT NULL ORDER BY version, id DESC) last
-      WHERE status = 'failed' AND version NOT IN (SELECT version FROM ${MIGRATIONS_TABLE})
-      ORDER BY version`,
+      WHERE last.status = 'failed' AND last.version NOT IN (SELECT version FROM ${MIGRATIONS_TABLE})
+      ORDER BY last.version`,
   );
   return res.rows.map((r) => ({
     version: r.version,

@@ -103,6 +103,13 @@ function factsFrom(results: StepResults): { facts: string[]; warnings: string[] 
     (StepOutput & { backupKey?: string; previousDatabase?: string }) | undefined;
   if (restore?.backupKey) facts.push(`Restored from: ${restore.backupKey}`);
   if (restore?.previousDatabase) facts.push(`Previous database kept as: ${restore.previousDatabase}`);
+  const report = results.report as (StepOutput & { error?: CaughtError }) | undefined;
+  if (report && report.ok === false) {
+    const why = parseCaughtError(report.error);
+    warnings.push(
+      `The report could not be written (${why?.name ?? 'Error'}): ${why?.message ?? 'no error was recorded'}`,
+    );
+  }
   for (const check of results.preflight?.checks ?? []) {
     if (check.status === 'warn') warnings.push(`Pre-flight ${check.id}: ${check.message}`);
   }

@@ -1,5 +1,5 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { cachedTargetResolver, loadConfig } from '../shared/config';
+import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
 import { connect } from '../shared/db';
 import { ConfigurationError, InputValidationError } from '../shared/errors';
 import { optionalEnv } from '../shared/env';
@@ -43,7 +43,7 @@ const databaseTarget = cachedTargetResolver(config);
  * as a StepOutput. A failed check does not throw: the state machine's Choice state reads `ok`. Bad input (no
  * plan analyses, unknown skip ids) and an unreachable database do throw.
  */
-export async function handler(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent): Promise<StepOutput> {
   const analyses = event.results?.plan?.analyses;
   if (!Array.isArray(analyses)) {
     throw new InputValidationError([
@@ -79,3 +79,6 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
     ...(report.terminated ? { terminated: report.terminated } : {}),
   };
 }
+
+/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
+export const handler = retryOnRotatedSecret(databaseTarget, run);

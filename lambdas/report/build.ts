@@ -1,5 +1,6 @@
 import type { ClientBase } from 'pg';
 import { quoteIdent } from '../shared/db';
+import { PgshiftError, ReportFailedError } from '../shared/errors';
 import { DEFAULT_BACKUP_PREFIX } from '../shared/keys';
 import {
   historyTablesExist,
@@ -30,7 +31,10 @@ export interface TableReport {
   sizeEstimated: boolean;
   /** `reltuples`; null when the table was never analyzed. */
   estimatedRows: number | null;
-  /** `count(*)`, only for tables under `exactCountMaxBytes`. */
+  /**
+   * `count(*)`, only for tables under `exactCountMaxBytes` that can be read: null for an unpopulated
+   * materialized view, a table the report's role may not SELECT, or one locked by someone else.
+   */
   exactRows: number | null;
   liveTuples: number;
   deadTuples: number;
@@ -160,7 +164,7 @@ export async function buildReport(deps: BuildReportDeps, o: BuildReportOptions):
         `SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qname, c.relkind,
                 coalesce(sz.total_bytes, sz.main_bytes + sz.index_bytes + sz.toast_bytes) AS total, sz.main_bytes AS main,
                 sz.index_bytes AS idx, sz.toast_bytes AS toast, sz.size_estimated,
-                c.reltuples, s.n_live_tup, s.n_dead_tup, s.last_vacuum, s.last_autovacuum, s.last_analyze,
+                c.reltuples, c.relispopulated, has_table_privilege(c.oid, 'SELECT') AS readable, s.n_live_tup, s.n_dead_tup, s.last_vacuum, s.last_autovacuum, s.last_analyze,
                 s.last_autoanalyze
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            JOIN (${LOCK_FREE_SIZES_SQL}) sz ON sz.oid = c.oid
@@ -181,7 +185,11 @@ export async function buildReport(deps: BuildReportDeps, o: BuildReportOptions):
     const total = Number(r.total);
     const reltuples = Number(r.reltuples);
     let exactRows: number | null = null;
-    if (total <= exactCountMaxBytes && r.relkind !== 'p' && r.size_estimated !== true) {
+    // count(*) reads the relation: an unpopulated materialized view (WITH NO DATA, refreshed by a job) raises
+    // 55000 and a table without SELECT raises 42501. Those get the catalog's estimate only.
+    const countable =
+      r.relkind !== 'p' && r.size_estimated !== true && r.relispopulated === true && r.readable === true;
+    if (total <= exactCountMaxBytes && countable) {
       exactRows = await exactCount(
         client,
         r.nspname as string,
@@ -338,4 +346,20 @@ async function readAlembicVersion(client: ClientBase): Promise<DatabaseReport['m
   const table = `${quoteIdent(found.rows[0].nspname)}.${quoteIdent('alembic_version')}`;
   const rows = await client.query<{ v: string }>(`SELECT version_num::text AS v FROM ${table} ORDER BY 1`);
   return { table, versions: rows.rows.map((r) => r.v) };
+}
+
+/**
+ * A report failure as a typed error naming the database and what the server or S3 said. pgshift's own errors
+ * (a refused connection, a lock timeout) keep their names.
+ */
+export function reportFailure(err: unknown, database: string): PgshiftError {
+  if (err instanceof PgshiftError) return err;
+  const e = err as { message?: string; code?: string; name?: string; Code?: string };
+  const code = e.code ? ` (SQLSTATE ${e.code})` : e.Code ? ` (S3 ${e.Code})` : '';
+  return new ReportFailedError(
+    `The report on database "${database}" could not be written: ${e.message ?? String(err)}${code}. ` +
+      'Nothing the run did before the report (backup, migrations, restore) is affected. Fix the cause and run ' +
+      '"pgshift report" to write it again.',
+    { cause: err, details: { database, ...(e.code ? { sqlState: e.code } : {}) } },
+  );
 }

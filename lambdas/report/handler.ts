@@ -1,11 +1,11 @@
-import { cachedTargetResolver, loadConfig } from '../shared/config';
+import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
 import { redactSecrets, withClient } from '../shared/db';
 import { createLogger } from '../shared/logger';
 import { createS3Client, getJson, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
 import type { SchemaDiff } from '../schema';
-import { buildReport } from './build';
-import { writeReport } from './write';
+import { buildReport, reportFailure, type DatabaseReport } from './build';
+import { writeReport, type WrittenReport } from './write';
 
 const config = loadConfig();
 const log = createLogger('report');
@@ -22,32 +22,39 @@ function numberFromEnv(name: string): number | undefined {
 }
 
 /** Report step: gathers the database report, folds in this run's results, writes report.{json,md,html}. */
-export async function handler(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent): Promise<StepOutput> {
   const dbTarget = await databaseTarget();
   const database = config.databaseName ?? event.input.database ?? dbTarget.database;
   const results = event.results ?? {};
   const diffKey = results.diff?.written?.json;
-  const diff = typeof diffKey === 'string' ? await getJson<SchemaDiff>(store, diffKey) : null;
-  const report = await withClient(
-    dbTarget,
-    (client) =>
-      buildReport(
-        { client, store, log },
-        {
-          database,
-          backupPrefix: config.backupPrefix,
-          results,
-          diff,
-          longQuerySeconds: numberFromEnv('PGSHIFT_REPORT_LONG_QUERY_SECONDS'),
-          exactCountMaxBytes: numberFromEnv('PGSHIFT_REPORT_EXACT_COUNT_MAX_BYTES'),
-          redact: (text) => redactSecrets(text, dbTarget),
-        },
-      ),
-    'pgshift-report',
-  );
-  const { written, htmlUrl } = await writeReport(store, report, {
-    expiresInSeconds: numberFromEnv('PGSHIFT_REPORT_URL_SECONDS'),
-  });
+  let report: DatabaseReport;
+  let out: WrittenReport;
+  try {
+    const diff = typeof diffKey === 'string' ? await getJson<SchemaDiff>(store, diffKey) : null;
+    report = await withClient(
+      dbTarget,
+      (client) =>
+        buildReport(
+          { client, store, log },
+          {
+            database,
+            backupPrefix: config.backupPrefix,
+            results,
+            diff,
+            longQuerySeconds: numberFromEnv('PGSHIFT_REPORT_LONG_QUERY_SECONDS'),
+            exactCountMaxBytes: numberFromEnv('PGSHIFT_REPORT_EXACT_COUNT_MAX_BYTES'),
+            redact: (text) => redactSecrets(text, dbTarget),
+          },
+        ),
+      'pgshift-report',
+    );
+    out = await writeReport(store, report, {
+      expiresInSeconds: numberFromEnv('PGSHIFT_REPORT_URL_SECONDS'),
+    });
+  } catch (err) {
+    throw reportFailure(err, database);
+  }
+  const { written, htmlUrl } = out;
   return {
     step: 'report',
     ok: true,
@@ -61,3 +68,6 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
     written,
   };
 }
+
+/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
+export const handler = retryOnRotatedSecret(databaseTarget, run);

@@ -1,5 +1,5 @@
 /** The report core: Lambda-free, called by the report handler, the CLI and the local runner. */
-export { buildReport } from './build';
+export { buildReport, reportFailure } from './build';
 export type { BuildReportDeps, BuildReportOptions, DatabaseReport, TableReport } from './build';
 export { summarizeRun } from './run';
 export type { ChecklistItem, RunSummary } from './run';

@@ -1,4 +1,4 @@
-import { cachedTargetResolver, loadConfig } from '../shared/config';
+import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
 import { optionalEnv } from '../shared/env';
 import { ConfigurationError, InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
@@ -38,7 +38,7 @@ const retentionDays = days('PGSHIFT_RESTORE_RETENTION_DAYS');
 const databaseTarget = cachedTargetResolver(config);
 
 /** Restore step: `params.operation` "restore" (default) or "cleanup" (drop the copies restores kept). */
-export async function handler(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent): Promise<StepOutput> {
   const operation = event.params?.operation ?? (event.input.action === 'cleanup' ? 'cleanup' : 'restore');
   const dbTarget = await databaseTarget();
   const database = config.databaseName ?? event.input.database ?? dbTarget.database;
@@ -100,3 +100,6 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
       : {},
   };
 }
+
+/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
+export const handler = retryOnRotatedSecret(databaseTarget, run);

@@ -1,12 +1,17 @@
 import type { ClientBase } from 'pg';
 import { createBackup, type BackupDeps, type BackupResult } from '../backup/dump';
-import { readManifest, verifyBackup } from '../backup/verify';
+import { readManifest, untrustedManifest, verifyBackup } from '../backup/verify';
 import { assertToolNotOlder } from '../backup/versions';
 import { quoteIdent, redactSecrets, withClient, withDatabaseName, type DatabaseTarget } from '../shared/db';
-import { BackupNotFoundError, RestoreFailedError, RestoreRefusedError } from '../shared/errors';
+import {
+  BackupCorruptError,
+  BackupNotFoundError,
+  RestoreFailedError,
+  RestoreRefusedError,
+} from '../shared/errors';
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
 import { DEFAULT_BACKUP_PREFIX, timestampUtc } from '../shared/keys';
-import { listBackups, MANIFEST_SUFFIX, type BackupManifest } from '../shared/manifest';
+import { listBackupEntries, MANIFEST_SUFFIX, type BackupManifest } from '../shared/manifest';
 import { parsePgVersion, pgToolVersion } from '../shared/pgtools';
 import { getObjectStream } from '../shared/s3';
 import { cleanupRestoreCopies, type RestoreCopy } from './cleanup';
@@ -96,6 +101,15 @@ function createDatabaseSql(name: string, shape: DatabaseShape | undefined): stri
   return sql;
 }
 
+/** `latest` names the newest backup; when that one is unsound, saying so is the only safe answer. */
+function noFallback(err: BackupCorruptError): BackupCorruptError {
+  return new BackupCorruptError(
+    `restore latest: the newest backup is not sound, and pgshift does not fall back to an older one. ${err.message} ` +
+      'To restore an older backup, name its key.',
+    { cause: err, details: err.details },
+  );
+}
+
 /** Resolves `backup` ("latest" or a key) to a manifest; a dump without manifest is never a backup. */
 export async function resolveBackup(
   deps: Pick<BackupDeps, 'store'>,
@@ -104,13 +118,14 @@ export async function resolveBackup(
   prefix = DEFAULT_BACKUP_PREFIX,
 ): Promise<BackupManifest> {
   if (backup === 'latest') {
-    const [newest] = await listBackups(deps.store, database, prefix);
+    const [newest] = await listBackupEntries(deps.store, database, prefix);
     if (!newest) {
       throw new BackupNotFoundError(`No complete backup of "${database}" (no manifest under ${prefix}/)`, {
         details: { database },
       });
     }
-    return newest;
+    if (!newest.manifest) throw noFallback(untrustedManifest(newest.key, newest.problem ?? 'unreadable'));
+    return newest.manifest;
   }
   const key = backup.endsWith(MANIFEST_SUFFIX) ? backup.slice(0, -MANIFEST_SUFFIX.length) : backup;
   return readManifest(deps.store, key);
@@ -164,7 +179,11 @@ export async function restoreDatabase(deps: BackupDeps, options: RestoreOptions)
     parsePgVersion(manifest.pgDumpVersion),
     `the pg_dump that wrote ${manifest.key}`,
   );
-  await verifyBackup(deps, { key: manifest.key, manifest });
+  try {
+    await verifyBackup(deps, { key: manifest.key, manifest });
+  } catch (err) {
+    throw options.backup === 'latest' && err instanceof BackupCorruptError ? noFallback(err) : err;
+  }
   log.info('restore: backup verified', { database, backupKey: manifest.key });
 
   const maintenance = withDatabaseName(target, 'postgres');

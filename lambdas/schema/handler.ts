@@ -1,4 +1,4 @@
-import { cachedTargetResolver, loadConfig } from '../shared/config';
+import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
 import { InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
 import { createS3Client, type ObjectStore } from '../shared/s3';
@@ -35,7 +35,7 @@ function writtenKey(out: StepOutput | undefined, name: string): string | undefin
 }
 
 /** Schema step: `snapshot` (params.phase before/after), `diff` of the two snapshots, `drift` of live vs recorded. */
-export async function handler(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent): Promise<StepOutput> {
   const operation = event.params?.operation;
   const dbTarget = await databaseTarget();
   const database = config.databaseName ?? event.input.database ?? dbTarget.database;
@@ -115,3 +115,6 @@ export async function handler(event: StepEvent): Promise<StepOutput> {
     `params.operation: expected "snapshot", "diff" or "drift", got ${JSON.stringify(operation)}`,
   ]);
 }
+
+/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
+export const handler = retryOnRotatedSecret(databaseTarget, run);

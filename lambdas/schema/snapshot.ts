@@ -8,6 +8,7 @@ import { lockFreeTableSizesSql, setLocalLockTimeout } from './sizes';
 export const OBJECT_KINDS = [
   'schema',
   'extension',
+  'collation',
   'table',
   'column',
   'constraint',
@@ -111,6 +112,7 @@ const POLICY_COMMANDS: Record<string, string> = {
   d: 'DELETE',
   '*': 'ALL',
 };
+const COLLATION_PROVIDERS: Record<string, string> = { c: 'libc', i: 'icu', b: 'builtin', d: 'default' };
 const TRIGGER_ENABLED: Record<string, string> = { O: 'origin', D: 'disabled', R: 'replica', A: 'always' };
 
 function sortedStrings(value: unknown): string[] | undefined {
@@ -169,6 +171,30 @@ export async function snapshotSchema(
       put('extension', r.qname as string, { schema: r.nspname as string, version: r.extversion });
     }
 
+    // to_jsonb: pg_collation's locale columns differ by major (colliculocale 15-16, colllocale 17+).
+    for (const r of await q(`
+      SELECT quote_ident(n.nspname) || '.' || quote_ident(co.collname) AS qname, n.nspname, to_jsonb(co) AS c,
+             pg_encoding_to_char(co.collencoding) AS encoding, d.description,
+             pg_get_userbyid(co.collowner) AS owner
+        FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
+        LEFT JOIN pg_description d ON d.objoid = co.oid AND d.classoid = 'pg_collation'::regclass
+       WHERE ${userNamespace('n')} AND ${notExtensionMember('pg_collation', 'co.oid')}`)) {
+      const c = r.c as Record<string, unknown>;
+      put('collation', r.qname as string, {
+        schema: r.nspname as string,
+        provider: COLLATION_PROVIDERS[c.collprovider as string] ?? c.collprovider,
+        deterministic: c.collisdeterministic ?? true,
+        collate: c.collcollate,
+        ctype: c.collctype,
+        locale: c.colllocale ?? c.colliculocale,
+        icuRules: c.collicurules,
+        // -1: any encoding
+        encoding: r.encoding === '' ? undefined : r.encoding,
+        comment: r.description,
+        ...(own ? { owner: r.owner } : {}),
+      });
+    }
+
     for (const r of await q(`
       SELECT ${REL_QNAME} AS qname, n.nspname, c.relkind, c.relpersistence, c.relrowsecurity, c.relforcerowsecurity,
              CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
@@ -197,7 +223,7 @@ export async function snapshotSchema(
 
     for (const r of await q(`
       SELECT ${REL_QNAME} AS tqname, n.nspname, quote_ident(a.attname) AS qattname,
-             format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull,
+             format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attislocal, a.attinhcount,
              pg_get_expr(ad.adbin, ad.adrelid) AS default_expr, a.attidentity, a.attgenerated,
              CASE WHEN a.attcollation <> t.typcollation
                   THEN (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
@@ -222,6 +248,8 @@ export async function snapshotSchema(
         generated: generated ? r.default_expr : undefined,
         identity: r.attidentity === 'a' ? 'always' : r.attidentity === 'd' ? 'by default' : undefined,
         collation: r.collation,
+        // Only for inherited columns: a locally declared one survives the parent dropping it.
+        declaredLocally: Number(r.attinhcount) > 0 ? r.attislocal : undefined,
         comment: r.description,
         ...(own ? { acl: sortedStrings(r.acl) } : {}),
       });

@@ -1,7 +1,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { targetFromSecret, targetFromUrl, type DatabaseTarget, type SslMode } from './db';
 import { taskRootPath } from './env';
-import { ConfigurationError } from './errors';
+import { ConfigurationError, DatabaseConnectionError } from './errors';
 import { DEFAULT_BACKUP_PREFIX } from './keys';
 
 /**
@@ -115,23 +115,84 @@ export async function resolveTarget(
   });
 }
 
+/** A handler's database target, cached per container; `reread` bypasses the cache (after a failed login). */
+export interface TargetResolver {
+  (): Promise<DatabaseTarget>;
+  /** Reads the secret again now and caches the result. For a URL target, the same target. */
+  reread: () => Promise<DatabaseTarget>;
+  /** True when the target comes from a secret that can change under a warm container (rotation). */
+  readonly fromSecret: boolean;
+}
+
+export interface TargetResolverOptions {
+  /**
+   * How long a secret's credentials are reused before the next invocation reads the secret again. RDS rotates
+   * managed secrets every 7 days by default; a login failure re-reads at once regardless. @default 600000 (10 min)
+   */
+  ttlMs?: number;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
 /**
- * A handler's database target, resolved once per container (one Secrets Manager read, one client) and shared
- * by its invocations; a failed resolution is not cached, so the next invocation retries.
+ * A handler's database target, resolved once per container and shared by its invocations for `ttlMs` (one
+ * Secrets Manager read, one client); a failed resolution is not cached, so the next invocation retries.
  */
-export function cachedTargetResolver(config: PgshiftConfig): () => Promise<DatabaseTarget> {
+export function cachedTargetResolver(
+  config: PgshiftConfig,
+  options: TargetResolverOptions = {},
+): TargetResolver {
+  const ttlMs = options.ttlMs ?? 600_000;
+  const now = options.now ?? Date.now;
   let secrets: SecretsManagerClient | undefined;
-  let target: Promise<DatabaseTarget> | undefined;
-  return () => {
-    target ??= resolveTarget(config, () => {
+  let cached: { target: Promise<DatabaseTarget>; at: number } | undefined;
+  const read = (): Promise<DatabaseTarget> => {
+    const target = resolveTarget(config, () => {
       // Required lazily: local runs (DATABASE_URL) never load the Secrets Manager client.
       const { SecretsManagerClient: Client } =
         require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
       return (secrets ??= new Client({}));
     }).catch((err: unknown) => {
-      target = undefined;
+      if (cached?.target === target) cached = undefined;
       throw err;
     });
+    cached = { target, at: now() };
     return target;
+  };
+  const fromSecret = config.database.kind === 'secret';
+  const resolver = (() => {
+    if (cached && (!fromSecret || now() - cached.at < ttlMs)) return cached.target;
+    return read();
+  }) as TargetResolver;
+  resolver.reread = () => (fromSecret ? read() : resolver());
+  Object.defineProperty(resolver, 'fromSecret', { value: fromSecret });
+  return resolver;
+}
+
+/** PostgreSQL refused the login's password (SQLSTATE 28P01), as `connect` reports it. */
+export function isAuthenticationFailure(err: unknown): boolean {
+  return err instanceof DatabaseConnectionError && err.details.sqlState === '28P01';
+}
+
+/**
+ * Wraps a handler so that a login refused with 28P01 re-reads the secret once and, when the credentials changed
+ * (the secret was rotated), runs the handler again with them. Safe because every step connects before it does
+ * any work, and later failures of a step are its own typed errors, not DatabaseConnectionError. When the
+ * secret still holds the refused credentials (rotation half-way), the login failure is thrown as it is.
+ */
+export function retryOnRotatedSecret<A extends unknown[], R>(
+  resolver: TargetResolver,
+  handler: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    const before = await resolver();
+    try {
+      return await handler(...args);
+    } catch (err) {
+      if (!resolver.fromSecret || !isAuthenticationFailure(err)) throw err;
+      const fresh = await resolver.reread();
+      if (fresh.user === before.user && fresh.password === before.password) throw err;
+      return handler(...args);
+    }
   };
 }

@@ -105,6 +105,12 @@ export class RestoreFailedError extends PgshiftError {}
 /** A Fargate task ended without leaving its result in S3 (it crashed before writing it). */
 export class TaskResultMissingError extends PgshiftError {}
 
+/**
+ * The report could not be built or written. After a backup, migrate or restore that succeeded this is a
+ * warning of a successful run (the workflow catches it); only `action: report` fails on it.
+ */
+export class ReportFailedError extends PgshiftError {}
+
 /** Every error name the state machine may match, for docs and for the infra tests that check Retry/Catch. */
 export const ERROR_NAMES = [
   'InputValidationError',
@@ -124,6 +130,7 @@ export const ERROR_NAMES = [
   'RestoreRefusedError',
   'RestoreFailedError',
   'TaskResultMissingError',
+  'ReportFailedError',
 ] as const;
 export type PgshiftErrorName = (typeof ERROR_NAMES)[number];
 

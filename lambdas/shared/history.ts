@@ -154,12 +154,20 @@ export async function readHistory(client: ClientBase, limit = 200): Promise<Hist
   }));
 }
 
+/** Orders version strings (digits, no leading zeros) as the numbers they are: "9" before "10". */
+export function compareVersions(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /** The applied set, in version order. Empty when pgshift never touched this database. */
 export async function readAppliedMigrations(client: ClientBase): Promise<AppliedMigration[]> {
   if (!(await historyTablesExist(client))) return [];
   const res = await client.query(
-    `SELECT version::text, name, checksum, applied_at, duration_ms, applied_by, direction
-       FROM ${MIGRATIONS_TABLE} ORDER BY version`,
+    // Order by the bigint column, not the text output column of the same name ("10" < "9" as text).
+    `SELECT m.version::text AS version, m.name, m.checksum, m.applied_at, m.duration_ms, m.applied_by, m.direction
+       FROM ${MIGRATIONS_TABLE} m ORDER BY m.version`,
   );
   return res.rows.map((r) => ({
     version: r.version,

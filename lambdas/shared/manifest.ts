@@ -1,5 +1,5 @@
-import { backupPrefix, DEFAULT_BACKUP_PREFIX } from './keys';
-import { getJson, listKeys, type ObjectStore } from './s3';
+import { backupPrefix, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from './keys';
+import { getText, listKeys, type ObjectStore } from './s3';
 
 /**
  * The manifest written next to a dump (`<key>.manifest.json`) only after the upload completed. A backup
@@ -30,17 +30,85 @@ export interface BackupManifest {
 
 export const MANIFEST_SUFFIX = '.manifest.json';
 
-/** All complete backups of one database, newest first (by finishedAt, then key). Dumps without manifest are ignored. */
+/** Why `value`, read from `<key>.manifest.json`, is not a manifest of the object `<key>`; undefined when it is. */
+export function manifestProblem(value: unknown, key: string): string | undefined {
+  const where = manifestKeyFor(key);
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return `${where} is not a JSON object`;
+  const m = value as Partial<BackupManifest>;
+  if (m.manifestVersion !== 1) {
+    return `${where} has manifestVersion ${JSON.stringify(m.manifestVersion)} (this pgshift reads 1)`;
+  }
+  if (m.key !== key) {
+    return `${where} describes ${typeof m.key === 'string' ? m.key : 'no key'}, not ${key} (the manifest was copied, edited or written by a bug)`;
+  }
+  const missing = [
+    typeof m.sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.sha256) ? undefined : 'sha256',
+    typeof m.sizeBytes === 'number' ? undefined : 'sizeBytes',
+    typeof m.database === 'string' ? undefined : 'database',
+    typeof m.finishedAt === 'string' ? undefined : 'finishedAt',
+    typeof m.pgDumpVersion === 'string' ? undefined : 'pgDumpVersion',
+  ].filter((f): f is string => f !== undefined);
+  if (missing.length > 0) return `${where} lacks a valid ${missing.join(', ')}`;
+  return undefined;
+}
+
+/** Parses a manifest's text; `problem` says why it is not a manifest of `key`. */
+export function parseManifest(text: string, key: string): { manifest?: BackupManifest; problem?: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { problem: `${manifestKeyFor(key)} is not readable JSON (${(err as Error).message})` };
+  }
+  const problem = manifestProblem(value, key);
+  return problem ? { problem } : { manifest: value as BackupManifest };
+}
+
+/** One `<key>.manifest.json` under a database's prefix: its manifest when sound, else why not. */
+export interface BackupEntry {
+  /** The dump object's key (the manifest's key without `.manifest.json`). */
+  key: string;
+  manifestKey: string;
+  manifest?: BackupManifest;
+  /** Set when the manifest is unreadable or does not describe `key`: this is no backup to restore. */
+  problem?: string;
+}
+
+/**
+ * Every manifest of one database, newest first by its key (`pg_backup_YYYYMMDD_HHMMSS`, when the backup was
+ * taken, which no manifest's content can change), unsound ones included so `latest` can refuse them instead of
+ * silently falling back to an older backup. Dumps without manifest are ignored: they are no backups.
+ */
+export async function listBackupEntries(
+  store: ObjectStore,
+  database: string,
+  prefix = DEFAULT_BACKUP_PREFIX,
+): Promise<BackupEntry[]> {
+  const keys = (await listKeys(store, backupPrefix(database, prefix))).filter((o) =>
+    o.key.endsWith(MANIFEST_SUFFIX),
+  );
+  const entries = await Promise.all(
+    keys.map(async (o): Promise<BackupEntry> => {
+      const key = o.key.slice(0, -MANIFEST_SUFFIX.length);
+      return { key, manifestKey: o.key, ...parseManifest(await getText(store, o.key), key) };
+    }),
+  );
+  const order = entries.map((e) => ({ e, k: takenOrder(e.key) }));
+  order.sort((a, b) => (a.k < b.k ? 1 : a.k > b.k ? -1 : 0));
+  return order.map((o) => o.e);
+}
+
+/** A key's place in time: `..._120000_10.dump` (the tenth backup of that second) after `..._120000_9.dump`. */
+function takenOrder(key: string): string {
+  const m = /^(.*pg_backup_\d{8}_\d{6})(?:_(\d+))?\.dump$/.exec(key);
+  return m ? `${m[1]}\u0000${(m[2] ?? '1').padStart(6, '0')}` : key;
+}
+
+/** The sound backups of one database, newest first (see listBackupEntries). */
 export async function listBackups(
   store: ObjectStore,
   database: string,
   prefix = DEFAULT_BACKUP_PREFIX,
 ): Promise<BackupManifest[]> {
-  const keys = (await listKeys(store, backupPrefix(database, prefix))).filter((o) =>
-    o.key.endsWith(MANIFEST_SUFFIX),
-  );
-  const manifests = await Promise.all(keys.map((o) => getJson<BackupManifest>(store, o.key)));
-  return manifests
-    .filter((m) => m && m.manifestVersion === 1 && typeof m.key === 'string')
-    .sort((a, b) => b.finishedAt.localeCompare(a.finishedAt) || b.key.localeCompare(a.key));
+  return (await listBackupEntries(store, database, prefix)).flatMap((e) => (e.manifest ? [e.manifest] : []));
 }

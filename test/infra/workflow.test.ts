@@ -36,6 +36,9 @@ const DOCUMENTED_STATES = [
   'Snapshot schema (after)',
   'Diff schema',
   'Write report',
+  'Report was the action?',
+  'Report failed: warn',
+  'Report failed: fail',
   'Notify success',
   'Stop duration watchdog',
   'Done',
@@ -107,6 +110,7 @@ describe('state machine definition', () => {
       expect(s.TimeoutSeconds).toBeGreaterThan(0);
       expect(s.Retry?.some((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'))).toBe(true);
       if (name === 'Notify failure' || name === 'Stop duration watchdog (after failure)') continue;
+      if (name === 'Write report') continue; // its own catch, next test
       expect(s.Catch).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Notify failure' },
       ]);
@@ -127,6 +131,33 @@ describe('state machine definition', () => {
     expect(states['Read Fargate backup result']).toMatchObject({
       Parameters: { params: { operation: 'collect-task-result', step: 'backup' } },
       ResultPath: '$.results.backup',
+    });
+  });
+
+  test('a failed report is a warning that still notifies success, except when the report was the action', () => {
+    expect(states['Write report']).toMatchObject({
+      Next: 'Notify success',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.reportError', Next: 'Report was the action?' }],
+    });
+    expect(
+      states['Write report'].Retry?.some((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException')),
+    ).toBe(true);
+    expect(states['Report was the action?']).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.input.action', StringEquals: 'report', Next: 'Report failed: fail' }],
+      Default: 'Report failed: warn',
+    });
+    expect(states['Report failed: fail']).toMatchObject({
+      Type: 'Pass',
+      InputPath: '$.reportError',
+      ResultPath: '$.error',
+      Next: 'Notify failure',
+    });
+    expect(states['Report failed: warn']).toMatchObject({
+      Type: 'Pass',
+      Parameters: { step: 'report', ok: false, 'error.$': '$.reportError' },
+      ResultPath: '$.results.report',
+      Next: 'Notify success',
     });
   });
 

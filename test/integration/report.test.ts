@@ -8,11 +8,11 @@ import { parse } from 'node-html-parser';
 import { createBackup } from '../../lambdas/backup';
 import { buildReport, renderReportHtml, renderReportMarkdown, writeReport } from '../../lambdas/report';
 import { diffSnapshots, snapshotSchema } from '../../lambdas/schema';
-import { redactSecrets } from '../../lambdas/shared/db';
+import { connect, redactSecrets, withClient } from '../../lambdas/shared/db';
 import { ensureHistoryTables, recordHistoryEvent } from '../../lambdas/shared/history';
 import { captureLogger } from '../../lambdas/shared/logger';
 import { getText } from '../../lambdas/shared/s3';
-import { freshDatabase, rigStore, seedRows, type TestDatabase } from '../rig/helpers';
+import { freshDatabase, rigStore, rigTarget, seedRows, type TestDatabase } from '../rig/helpers';
 
 describe('database report (real PostgreSQL, S3 stand-in)', () => {
   let db: TestDatabase;
@@ -197,6 +197,51 @@ describe('database report (real PostgreSQL, S3 stand-in)', () => {
       expect(log.text()).not.toContain(db.target.password);
     } finally {
       await other.query('ROLLBACK');
+    }
+  });
+});
+
+describe('report on relations it cannot read (real PostgreSQL)', () => {
+  let db: TestDatabase;
+  const role = `rp_reader_${Date.now().toString(36)}`;
+  beforeAll(async () => {
+    db = await freshDatabase('rpm');
+  });
+  afterAll(async () => {
+    await db.drop();
+    await withClient(rigTarget(), (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+  });
+
+  test('an unpopulated materialized view and a table without SELECT: sizes from the catalog, no exact count, no error', async () => {
+    // Prepare: a view refreshed by a job (WITH NO DATA), a populated one, and a table the reader may not read.
+    const owner = await db.client();
+    await seedRows(db.target, 300, { table: 'events' });
+    await owner.query(`CREATE MATERIALIZED VIEW daily_events AS SELECT id, body FROM events WITH NO DATA;
+      CREATE MATERIALIZED VIEW event_count AS SELECT count(*) AS n FROM events;
+      CREATE TABLE secrets (id bigint PRIMARY KEY, token text);
+      INSERT INTO secrets SELECT g, md5(g::text) FROM generate_series(1, 5) g;
+      ANALYZE`);
+    await owner.query(`CREATE ROLE ${role} LOGIN PASSWORD 'reader-pw';
+      GRANT USAGE ON SCHEMA public TO ${role};
+      GRANT SELECT ON events, daily_events, event_count TO ${role}`);
+    const reader = await connect({ ...db.target, user: role, password: 'reader-pw' }, 'pgshift-test');
+    try {
+      // Act
+      const asOwner = await buildReport({ client: owner, log: captureLogger() }, { database: db.name });
+      const asReader = await buildReport({ client: reader, log: captureLogger() }, { database: db.name });
+      // Assess
+      const table = (r: typeof asOwner, name: string) => r.tables.find((t) => t.name === name);
+      for (const r of [asOwner, asReader]) {
+        expect(table(r, 'daily_events')).toMatchObject({ kind: 'materialized view', exactRows: null });
+        expect(table(r, 'event_count')).toMatchObject({ kind: 'materialized view', exactRows: 1 });
+        expect(table(r, 'events')).toMatchObject({ exactRows: 300 });
+      }
+      expect(table(asOwner, 'secrets')).toMatchObject({ exactRows: 5 });
+      expect(table(asReader, 'secrets')).toMatchObject({ exactRows: null, estimatedRows: 5 });
+      expect(table(asReader, 'secrets')!.totalBytes).toBeGreaterThan(0);
+      expect(renderReportMarkdown(asReader)).toContain('daily_events');
+    } finally {
+      await reader.end();
     }
   });
 });

@@ -394,6 +394,54 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
     });
   });
 
+  test('collations: creating and dropping one shows in the diff, with provider and locale', async () => {
+    await client.query(`CREATE SCHEMA coll`);
+    const added = await diffAround('', `CREATE COLLATION coll."Posix Copy" (provider = libc, locale = 'C')`);
+    expect(summarize(added.diff)).toEqual([`added collation coll."Posix Copy" safe`]);
+    expect(added.after.objects.collation['coll."Posix Copy"']).toMatchObject({
+      schema: 'coll',
+      provider: 'libc',
+      collate: 'C',
+      ctype: 'C',
+      deterministic: true,
+    });
+    const used = await diffAround(
+      '',
+      `CREATE TABLE coll.t (name text COLLATE coll."Posix Copy"); COMMENT ON COLLATION coll."Posix Copy" IS 'byte order'`,
+    );
+    expect(summarize(used.diff)).toEqual([
+      'altered collation coll."Posix Copy" safe [comment]',
+      'added table coll.t safe',
+      'added column coll.t.name safe',
+    ]);
+    const dropped = await diffAround('', `DROP TABLE coll.t; DROP COLLATION coll."Posix Copy"`);
+    expect(summarize(dropped.diff)).toEqual([
+      'removed collation coll."Posix Copy" safe',
+      'removed table coll.t destructive',
+      'removed column coll.t.name destructive',
+    ]);
+  });
+
+  test('inheritance: whether a child declares an inherited column itself is recorded', async () => {
+    const merged = await diffAround(
+      `CREATE SCHEMA inh; CREATE TABLE inh.parent (a int, b text); CREATE TABLE inh.child (c int) INHERITS (inh.parent)`,
+      // The same child, now declaring `a` itself (PostgreSQL merges it with the inherited column).
+      `DROP TABLE inh.child; CREATE TABLE inh.child (a int, c int) INHERITS (inh.parent)`,
+    );
+    // A locally declared column survives when the parent drops it; an inherited-only one goes with it.
+    expect(merged.diff.changes).toEqual([
+      expect.objectContaining({
+        kind: 'column',
+        name: 'inh.child.a',
+        change: 'altered',
+        attributes: [{ attribute: 'declaredLocally', before: false, after: true }],
+      }),
+    ]);
+    expect(merged.after.objects.column['inh.child.b']).toMatchObject({ declaredLocally: false });
+    expect(merged.after.objects.column['inh.child.c'].declaredLocally).toBeUndefined();
+    expect(merged.after.objects.column['inh.parent.a'].declaredLocally).toBeUndefined();
+  });
+
   test('extensions: recorded with version; their member objects are not', async () => {
     const { diff, after } = await diffAround('', `CREATE SCHEMA ext; CREATE EXTENSION citext SCHEMA ext`);
     expect(summarize(diff)).toEqual(['added schema ext safe', 'added extension citext safe']);

@@ -198,16 +198,32 @@ describe('lintMigrations offline (Squawk + pgshift rules, no database)', () => {
     ]);
   });
 
-  test('a missing no-transaction directive is caught (CONCURRENTLY inside a transaction) and severities are configurable', async () => {
+  test('CONCURRENTLY alone in a file lints as run outside a transaction; mixed with other statements the folder is refused', async () => {
+    // A single statement: pgshift runs it without a transaction, so Squawk must not assume one.
+    const single = await migration('CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON orders (a);\n');
+    expect(single.up.noTransaction).toBe(true);
+    expect((await lintMigrations([single])).findings.map((f) => f.rule)).toEqual([]);
+    // Mixed: refused when the folder is loaded, before any lint or database.
+    await expect(
+      migration(
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON orders (a);\nALTER TABLE orders ADD COLUMN n text;\n',
+      ),
+    ).rejects.toMatchObject({
+      name: 'MigrationFileError',
+      message: expect.stringMatching(
+        /1_m\.up\.sql:1: CREATE INDEX CONCURRENTLY .* cannot run inside a transaction/,
+      ),
+    });
+  });
+
+  test('severities are configurable per rule', async () => {
     const m = await migration(
-      'CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON orders (a);\nALTER TABLE orders ADD COLUMN n varchar(3);\n',
+      'ALTER TABLE orders ADD COLUMN n varchar(3);\nALTER TABLE orders DROP COLUMN old;\n',
     );
     const result = await lintMigrations([m], {
-      severities: { 'ban-concurrent-index-creation-in-transaction': 'warning', 'prefer-text-field': 'off' },
+      severities: { 'ban-drop-column': 'warning', 'prefer-text-field': 'off' },
     });
-    expect(result.findings.map((f) => [f.rule, f.severity])).toEqual([
-      ['ban-concurrent-index-creation-in-transaction', 'warning'],
-    ]);
+    expect(result.findings.map((f) => [f.rule, f.severity])).toEqual([['ban-drop-column', 'warning']]);
   });
 
   test('analysis: tables touched and lock levels per statement', async () => {

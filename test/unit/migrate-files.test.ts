@@ -126,3 +126,70 @@ describe('loadMigrations', () => {
     });
   });
 });
+
+describe('transaction mode decided from the parsed statements', () => {
+  test('a file whose statements all must run outside a transaction is no-transaction without a directive', async () => {
+    // Prepare
+    const dir = await folder({
+      '1_idx.up.sql': 'CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);\n',
+      '1_idx.down.sql': 'DROP INDEX CONCURRENTLY IF EXISTS i;\n',
+      '2_vacuum.up.sql': '-- reclaim space\nVACUUM (ANALYZE) t;\nREINDEX INDEX CONCURRENTLY i;\n',
+      '3_system.up.sql': "ALTER SYSTEM SET work_mem = '8MB';\n",
+      '4_plain.up.sql': 'CREATE TABLE t2 (id bigint);\nANALYZE t2;\n',
+    });
+    // Act
+    const [idx, vacuum, system, plain] = await loadMigrations(dir);
+    // Assess
+    expect(idx.up).toMatchObject({
+      noTransaction: true,
+      noTransactionReason: 'every statement must run outside a transaction (CREATE INDEX CONCURRENTLY)',
+    });
+    expect(idx.down).toMatchObject({ noTransaction: true });
+    expect(vacuum.up.noTransactionReason).toMatch(/VACUUM, REINDEX CONCURRENTLY/);
+    expect(system.up.noTransaction).toBe(true);
+    expect(plain.up).toMatchObject({ noTransaction: false });
+    expect(plain.up.noTransactionReason).toBeUndefined();
+  });
+
+  test('a file mixing them with other statements is refused, naming file, line and statement; a directive allows it', async () => {
+    // Prepare
+    const mixed = await folder({
+      '1_mixed.up.sql': 'CREATE TABLE t (a int);\n\nCREATE INDEX CONCURRENTLY t_a ON t (a);\n',
+    });
+    const directed = await folder({
+      '1_mixed.up.sql':
+        '-- pgshift:no-transaction\nCREATE TABLE IF NOT EXISTS t (a int);\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (a);\n',
+      '2_morph.up.sql':
+        '-- morph:nontransactional\nDROP INDEX CONCURRENTLY IF EXISTS old_a;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_b ON t (a);\nALTER TABLE t ADD COLUMN IF NOT EXISTS b int;\n',
+      '20240101120000_dbmate.sql':
+        '-- migrate:up transaction:false\nCREATE TABLE IF NOT EXISTS u (a int);\nCREATE INDEX CONCURRENTLY IF NOT EXISTS u_a ON u (a);\n-- migrate:down\nDROP TABLE u;\n',
+    });
+    // Act
+    const err = await loadMigrations(mixed).catch((e: unknown) => e);
+    const ok = await loadMigrations(directed);
+    // Assess
+    expect(err).toMatchObject({ name: 'MigrationFileError' });
+    expect((err as Error).message).toMatch(
+      /1_mixed\.up\.sql:3: CREATE INDEX CONCURRENTLY t_a ON t \(a\) cannot run inside a transaction .*line 1/,
+    );
+    expect((err as Error).message).toContain('-- pgshift:no-transaction');
+    expect(ok.map((m) => [m.version, m.up.noTransaction, m.up.noTransactionReason])).toEqual([
+      ['1', true, 'directive -- pgshift:no-transaction'],
+      ['2', true, 'directive -- morph:nontransactional'],
+      ['20240101120000', true, 'dbmate -- migrate:up transaction:false'],
+    ]);
+    expect(ok[2].down?.noTransaction).toBe(false);
+  });
+
+  test('empty and comment-only files are accepted as no-ops', async () => {
+    const dir = await folder({
+      '1_empty.up.sql': '',
+      '1_empty.down.sql': '\n\n',
+      '2_comments.up.sql': '-- nothing to do on PostgreSQL\n/* kept for numbering */\n',
+      '20240101120000_dbmate_empty.sql': '-- migrate:up\n-- migrate:down\n',
+    });
+    const ms = await loadMigrations(dir);
+    expect(ms.map((m) => m.version)).toEqual(['1', '2', '20240101120000']);
+    for (const m of ms) expect(m.up).toMatchObject({ noTransaction: false, empty: true });
+  });
+});

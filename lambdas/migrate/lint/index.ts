@@ -1,6 +1,7 @@
 import type { ClientBase } from 'pg';
 import type { MigrationAnalysis, TableTouch } from '../../shared/analysis';
 import { quoteIdent } from '../../shared/db';
+import { compareVersions } from '../../shared/history';
 import { parsePgVersion } from '../../shared/pgtools';
 import { ensureParser, nodeKind, parseStatements, shorten } from '../statements';
 import type { LintFinding, Migration, ParsedStatement, Severity } from '../types';
@@ -298,13 +299,7 @@ export async function lintMigrations(
       }
     }
   }
-  findings.sort((x, y) =>
-    BigInt(x.version) === BigInt(y.version)
-      ? x.line - y.line
-      : BigInt(x.version) < BigInt(y.version)
-        ? -1
-        : 1,
-  );
+  findings.sort((x, y) => compareVersions(x.version, y.version) || x.line - y.line);
   return {
     findings,
     errors: findings.filter((f) => f.severity === 'error').length,
