@@ -4,6 +4,7 @@ import {
   DriftDetectedError,
   LockTimeoutError,
   MigrationFailedError,
+  PartialMigrationError,
   MigrationFileError,
   PgshiftError,
   UnsafeMigrationError,
@@ -241,7 +242,13 @@ function migrationError(
   file: string,
   stmt: ParsedStatement | undefined,
   err: unknown,
-  state: { lockTimeout: string; partial: boolean; invalidIndexes?: InvalidIndex[] },
+  state: {
+    lockTimeout: string;
+    partial: boolean;
+    invalidIndexes?: InvalidIndex[];
+    /** The script's statements: those before `stmt` already ran when it is a no-transaction script. */
+    statements?: ParsedStatement[];
+  },
 ): PgshiftError {
   const e = err as DbError;
   const at = stmt ? positionInFile(stmt, e.position ? Number(e.position) : undefined) : undefined;
@@ -265,6 +272,18 @@ function migrationError(
   const outcome = state.partial
     ? `It ran outside a transaction (-- pgshift:no-transaction): nothing was rolled back, earlier statements stayed applied.${invalidIndexAdvice(state.invalidIndexes ?? [])} Re-run the migration once fixed.`
     : 'The migration was rolled back: schema and history are unchanged.';
+  const ran = state.partial && stmt ? (state.statements ?? []).filter((s) => s.index < stmt.index) : [];
+  if (e.code === '55P03' && ran.length > 0) {
+    // A retry would re-run the statements that already ran (no transaction undid them): never retried.
+    return new PartialMigrationError(
+      `${where}: waited longer than lock_timeout (${state.lockTimeout}) for a lock in ${m.file}: ${e.message ?? ''}. ` +
+        `It ran outside a transaction (-- pgshift:no-transaction) and ${ran.length} earlier statement(s) stayed applied: ` +
+        `${ran.map((r) => shorten(r.text, 120)).join('; ')}.${invalidIndexAdvice(state.invalidIndexes ?? [])} ` +
+        'The migration is recorded as failed and was not retried. Do not re-run it as is: make its statements idempotent ' +
+        '(IF NOT EXISTS / IF EXISTS) or move the ones that ran into an applied migration, then run again when the lock holder is gone.',
+      { cause: err, details: { ...details, ran: ran.map((r) => shorten(r.text, 500)) } },
+    );
+  }
   if (e.code === '55P03') {
     return new LockTimeoutError(
       `${where}: waited longer than lock_timeout (${state.lockTimeout}) for a lock in ${m.file}: ${e.message ?? ''}. ${outcome} Retrying later is safe.`,
@@ -522,6 +541,7 @@ async function runOutsideTransaction(client: ClientBase, m: Migration, options: 
       lockTimeout,
       partial: true,
       invalidIndexes,
+      statements,
     });
     await recordFailure(client, m, options.executionId, error, 'up');
     throw error;
@@ -618,7 +638,7 @@ export async function downgradeMigrations(
 async function revertOne(client: ClientBase, m: Migration, options: DowngradeOptions): Promise<void> {
   const down = m.down as MigrationScript;
   const file = down.path.split('/').pop() ?? m.file;
-  const { steps, lockTimeout } = scriptSteps(m, down, options);
+  const { steps, statements, lockTimeout } = scriptSteps(m, down, options);
   const started = Date.now();
   let current: ParsedStatement | undefined;
   const bookkeeping = async () => {
@@ -650,6 +670,7 @@ async function revertOne(client: ClientBase, m: Migration, options: DowngradeOpt
         : migrationError(m, file, current, err, {
             lockTimeout,
             partial: down.noTransaction && (current?.index ?? 0) > 0,
+            statements,
           });
     await recordFailure(client, m, options.executionId, error, 'down');
     throw error;

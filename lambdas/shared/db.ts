@@ -171,6 +171,9 @@ export function pgClientConfig(target: DatabaseTarget, applicationName = 'pgshif
     ssl,
     application_name: applicationName,
     connectionTimeoutMillis: 15000,
+    // Our side notices a dead server; SESSION_SAFETY makes the server notice a dead pgshift.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   };
 }
 
@@ -211,6 +214,32 @@ const CONNECTION_SQLSTATES: Record<string, string> = {
   '57P03': 'the server is starting up or shutting down',
 };
 
+/**
+ * Session settings that let the server end a pgshift backend whose client died (Lambda timed out, the process was
+ * killed, the host vanished) within seconds, instead of running its statement and holding its locks to the end:
+ * `client_connection_check_interval` (PostgreSQL 14+) checks the socket during a long statement, the keepalives
+ * and `tcp_user_timeout` catch a peer that vanished without closing it, and `idle_in_transaction_session_timeout`
+ * ends a transaction left open. Set with set_config from pg_settings, so a server without a setting skips it.
+ */
+export const SESSION_SAFETY: Readonly<Record<string, string>> = {
+  client_connection_check_interval: '2s',
+  tcp_keepalives_idle: '10',
+  tcp_keepalives_interval: '5',
+  tcp_keepalives_count: '3',
+  tcp_user_timeout: '20s',
+  idle_in_transaction_session_timeout: '5min',
+};
+
+async function applySessionSafety(client: Client): Promise<void> {
+  const names = Object.keys(SESSION_SAFETY);
+  await client.query(
+    `SELECT set_config(s.name, v.value, false)
+       FROM unnest($1::text[], $2::text[]) AS v(name, value)
+       JOIN pg_settings s ON s.name = v.name`,
+    [names, names.map((n) => SESSION_SAFETY[n])],
+  );
+}
+
 /** Connects a node-postgres client, turning every failure into a DatabaseConnectionError that names where, not how. */
 export async function connect(target: DatabaseTarget, applicationName = 'pgshift'): Promise<Client> {
   const client = new Client(pgClientConfig(target, applicationName));
@@ -231,6 +260,16 @@ export async function connect(target: DatabaseTarget, applicationName = 'pgshift
   }
   // A client without an error listener crashes the process when the server ends the connection.
   client.on('error', () => undefined);
+  try {
+    await applySessionSafety(client);
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw new DatabaseConnectionError(
+      `Connected to database "${target.database}" at ${target.host}:${target.port} but could not set the session ` +
+        `safety settings (${redactSecrets((err as Error).message ?? String(err), target)}); nothing was run.`,
+      { cause: err, details: { host: target.host, port: target.port, database: target.database } },
+    );
+  }
   return client;
 }
 

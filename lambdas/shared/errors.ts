@@ -89,6 +89,12 @@ export class MigrationLockedError extends PgshiftError {
 /** A statement waited longer than lock_timeout for its lock; safe to retry with backoff. */
 export class LockTimeoutError extends PgshiftError {}
 
+/**
+ * A statement of a no-transaction migration hit lock_timeout after earlier statements had run (and stayed):
+ * never retried, since a retry would re-run them. details.ran lists them.
+ */
+export class PartialMigrationError extends PgshiftError {}
+
 /** verify found drift, a checksum mismatch, or applied versions without files. */
 export class DriftDetectedError extends PgshiftError {
   override readonly outcome = 'refused';
@@ -126,6 +132,7 @@ export const ERROR_NAMES = [
   'MigrationFailedError',
   'MigrationLockedError',
   'LockTimeoutError',
+  'PartialMigrationError',
   'DriftDetectedError',
   'RestoreRefusedError',
   'RestoreFailedError',

@@ -175,6 +175,42 @@ describe('migration runner (real PostgreSQL)', () => {
     expect(cols.rows).toEqual([{ column_name: 'id' }]);
   });
 
+  test('a lock timeout after earlier statements of a no-transaction migration ran raises PartialMigrationError (not retried), naming what ran', async () => {
+    await client.query('CREATE TABLE busy (id bigint)');
+    const dir = await folder({
+      '1_partial.up.sql':
+        '-- pgshift:no-transaction\n-- pgshift:lock-timeout 200ms\nCREATE TABLE first_done (id bigint);\nALTER TABLE busy ADD COLUMN note text;\n',
+    });
+    const holder = await db.client();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE busy IN ACCESS SHARE MODE');
+    let err: unknown;
+    try {
+      err = await applyMigrations(client, await loadMigrations(dir), { executionId: EXEC }).catch(
+        (e: unknown) => e,
+      );
+    } finally {
+      await holder.query('ROLLBACK');
+    }
+    expect(err).toMatchObject({
+      name: 'PartialMigrationError',
+      details: {
+        sqlState: '55P03',
+        file: '1_partial.up.sql',
+        statementIndex: 1,
+        ran: [expect.stringContaining('CREATE TABLE first_done')],
+      },
+    });
+    const message = (err as Error).message;
+    expect(message).toContain('CREATE TABLE first_done');
+    expect(message).not.toContain('Retrying later is safe');
+    expect(message).toMatch(/do not re-run it as is/i);
+    // The first statement really stayed applied; the migration is recorded as failed, not applied.
+    const t = await client.query("SELECT to_regclass('public.first_done') AS t");
+    expect(t.rows[0].t).toBe('first_done');
+    expect(await readAppliedMigrations(client)).toEqual([]);
+  });
+
   test('checksum drift, missing files and out-of-order versions are reported by verify; apply refuses drift', async () => {
     const dir = await folder({}, EXAMPLES);
     await applyMigrations(client, await loadMigrations(dir), { executionId: EXEC });
