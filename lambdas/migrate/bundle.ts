@@ -36,8 +36,7 @@ export interface PackedBundle extends BundleRef {
 
 /** Where the migrate step's migrations came from; in every migrate output, the plan, the report and the alert. */
 export type MigrationSource =
-  | { source: 'bundle'; bundle: string; sha256: string; count: number }
-  | { source: 'deployed'; count: number };
+  { source: 'bundle'; bundle: string; sha256: string; count: number } | { source: 'deployed'; count: number };
 
 export function bundleKeyOf(sha256: string): string {
   return `${BUNDLE_PREFIX}${sha256}.json`;

@@ -50,8 +50,7 @@ export function summarizeRun(results: StepResults): RunSummary {
   const run: RunSummary = { steps };
   const { plan, preflight, backup, diff, migrate, restore, verify, drift } = results;
   const source = (plan?.migrations ?? migrate?.migrations ?? verify?.migrations) as
-    | RunSummary['migrations']
-    | undefined;
+    RunSummary['migrations'] | undefined;
   if (source?.source === 'bundle' || source?.source === 'deployed') run.migrations = source;
   if (plan)
     run.plan = { ...pick(plan, ['pendingCount', 'lint', 'blocking']), pending: firstItems(plan.pending, 50) };
