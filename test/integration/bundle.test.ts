@@ -21,7 +21,10 @@ import {
   setBundleForSession,
 } from '../../lambdas/shared/history';
 import { encryptionParams } from '../../lambdas/shared/s3';
-import { freshDatabase, rigStore } from '../rig/helpers';
+import { mockClient } from 'aws-sdk-client-mock';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { main } from '../../bin/cli/main';
+import { freshDatabase, rigInfo, rigStore } from '../rig/helpers';
 
 const EXAMPLES = join(__dirname, '../../examples/migrations');
 const EXEC = 'arn:aws:states:us-east-1:000000000000:execution:pgshift:bundle-test';
@@ -154,5 +157,62 @@ describe('migration bundles', () => {
       ['old-run', null],
     ]);
     await db.drop();
+  });
+
+  test('pgshift start migrate --migrations DIR uploads the bundle (rig S3) and starts with it (Step Functions mocked)', async () => {
+    // Prepare
+    const sfn = mockClient(SFNClient);
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
+    const rig = rigInfo();
+    const out: string[] = [];
+    const err: string[] = [];
+    try {
+      // Act
+      const code = await main(
+        [
+          'start',
+          'migrate',
+          '--dry-run',
+          '--migrations',
+          EXAMPLES,
+          '--state-machine-arn',
+          'arn:sm',
+          '--bucket',
+          rig.s3.bucket,
+          '--kms-key-id',
+          rigStore().kmsKeyId as string,
+          '--s3-endpoint',
+          rig.s3.endpoint,
+          '--json',
+        ],
+        { out: (t) => out.push(t), err: (t) => err.push(t), tty: false },
+      );
+      // Assess
+      expect(err).toEqual([]);
+      expect(code).toBe(0);
+      const packed = await packMigrations(EXAMPLES);
+      const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0].args[0].input.input as string);
+      expect(input).toEqual({
+        action: 'migrate',
+        dryRun: true,
+        migrations: { bundle: packed.bundle, sha256: packed.sha256 },
+      });
+      const loaded = await loadBundle(rigStore(), input.migrations);
+      expect(loaded.migrations).toHaveLength(packed.migrations.length);
+    } finally {
+      sfn.restore();
+    }
+  });
+
+  test('pgshift bundle refuses a malformed folder (exit 2) and uploads nothing', async () => {
+    const dir = await folderWith({ '0007_broken.up.sql': 'ALTER TABLE customers ADD COLUMN;\n' });
+    const err: string[] = [];
+    const rig = rigInfo();
+    const code = await main(
+      ['bundle', dir, '--bucket', rig.s3.bucket, '--kms-key-id', 'k', '--s3-endpoint', rig.s3.endpoint],
+      { out: () => undefined, err: (t) => err.push(t), tty: false },
+    );
+    expect(code).toBe(2);
+    expect(err[0]).toMatch(/^pgshift: MigrationFileError: .*0007_broken.up.sql/);
   });
 });
