@@ -24,7 +24,8 @@ import { acknowledgeWildcardResource } from './nag';
 export const BUCKET_ACCESS: Record<StepName | 'fargate', BucketAccess> = {
   workflow: { read: ['runs/'] },
   notify: { read: ['reports/'] },
-  migrate: { read: ['plans/', 'schemas/'], write: ['plans/'] },
+  // bundles/: the migrations an execution names (`migrations.bundle`); read only, CI writes them.
+  migrate: { read: ['plans/', 'schemas/', 'bundles/'], write: ['plans/'] },
   preflight: { read: ['plans/', 'backups/'] },
   schema: { read: ['schemas/', 'diffs/'], write: ['schemas/', 'diffs/'] },
   report: { read: ['plans/', 'schemas/', 'diffs/', 'backups/', 'runs/', 'reports/'], write: ['reports/'] },

@@ -38,6 +38,14 @@ const ACTION_FLAGS = {
   'terminate-idle-in-transaction': { type: 'boolean' },
 } as const;
 
+/** Where `pgshift bundle` and `pgshift start --migrations` upload: the stack's bucket and key (outputs). */
+const BUNDLE_TARGET = {
+  bucket: { type: 'string' },
+  'kms-key-id': { type: 'string' },
+  's3-endpoint': { type: 'string' },
+  region: { type: 'string' },
+} as const;
+
 const REMOTE = {
   'state-machine-arn': { type: 'string' },
   'stack-name': { type: 'string' },
@@ -48,7 +56,7 @@ const REMOTE = {
 export type Flags = Record<string, string | boolean | undefined>;
 
 export interface ParsedCommand {
-  command: 'local' | 'start' | 'status' | 'backups' | 'lint' | 'diff' | 'help' | 'version';
+  command: 'local' | 'start' | 'status' | 'backups' | 'lint' | 'diff' | 'bundle' | 'help' | 'version';
   action?: Action;
   positionals: string[];
   flags: Flags;
@@ -93,7 +101,14 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
       const options =
         command === 'local'
           ? { ...COMMON, ...LOCAL_TARGET, ...ACTION_FLAGS }
-          : { ...COMMON, ...REMOTE, ...ACTION_FLAGS, database: { type: 'string' as const } };
+          : {
+              ...COMMON,
+              ...REMOTE,
+              ...BUNDLE_TARGET,
+              ...ACTION_FLAGS,
+              database: { type: 'string' as const },
+              migrations: { type: 'string' as const },
+            };
       const { positionals, flags } = parse(args, options);
       return { command, action: action as Action, positionals, flags };
     }
@@ -113,6 +128,8 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
       return { command, ...parse(rest, { ...COMMON, 'pg-version': { type: 'string' } }) };
     case 'diff':
       return { command, ...parse(rest, { ...COMMON }) };
+    case 'bundle':
+      return { command, ...parse(rest, { ...COMMON, ...BUNDLE_TARGET }) };
     default:
       throw new InputValidationError([`unknown command "${command}" (try "pgshift help")`]);
   }
@@ -203,6 +220,7 @@ Usage:
                                      list backups (newest first), unsound manifests flagged; --verify
                                      also checks each dump's size, sha256 and pg_restore --list
   pgshift lint <dir>                 lint a migrations folder (no database needed)
+  pgshift bundle <dir> --bucket B --kms-key-id K   check a migrations folder and upload it as bundles/<sha256>.json
   pgshift diff <snapshotA> <snapshotB>  compare two schema snapshots (JSON files)
 
 Actions:
@@ -223,6 +241,8 @@ Local flags (defaults from the environment):
   --kms-key-id ID       ($PGSHIFT_KMS_KEY_ID)   --database NAME      (logical name used in S3 keys)
 
 Remote flags: --state-machine-arn ARN | --stack-name NAME (default Pgshift), --region R, --wait
+  --migrations DIR (migrate, downgrade, verify, baseline, preflight): upload DIR as a bundle (--bucket,
+  --kms-key-id: the stack's BucketName/BucketKeyArn outputs) and run it instead of the deployed files
 Output: human-readable by default, --json for one JSON document on stdout.
 Exit codes: 0 ok, 1 failed (says what state things are in), 2 bad input or usage, 3 refused.
 `;

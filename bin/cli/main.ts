@@ -1,5 +1,8 @@
-import { InputValidationError } from '../../lambdas/shared/errors';
+import * as path from 'node:path';
+import { packMigrations, uploadBundle, type BundleRef } from '../../lambdas/migrate/bundle';
 import { verifyBackups, type BackupSoundness } from '../../lambdas/backup/verify';
+import { ConfigurationError, InputValidationError } from '../../lambdas/shared/errors';
+import { parseExecutionInput } from '../../lambdas/shared/input';
 import { silentLogger } from '../../lambdas/shared/logger';
 import { listBackupEntries } from '../../lambdas/shared/manifest';
 import { createS3Client } from '../../lambdas/shared/s3';
@@ -57,8 +60,51 @@ async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
   }
 }
 
+/** Checks a folder like the migrate step and uploads it to the stack's bucket as `bundles/<sha256>.json`. */
+async function bundleFolder(cmd: ParsedCommand, dir: string): Promise<BundleRef & { count: number }> {
+  const flag = (name: string): string | undefined =>
+    typeof cmd.flags[name] === 'string' ? (cmd.flags[name] as string) : undefined;
+  const bucket = flag('bucket') ?? process.env.PGSHIFT_BUCKET;
+  const kmsKeyId = flag('kms-key-id') ?? process.env.PGSHIFT_KMS_KEY_ID;
+  if (!bucket || !kmsKeyId) {
+    throw new ConfigurationError(
+      'a bundle is uploaded to the stack bucket with its key: pass --bucket and --kms-key-id (the stack ' +
+        'outputs BucketName and BucketKeyArn), or set PGSHIFT_BUCKET and PGSHIFT_KMS_KEY_ID',
+    );
+  }
+  const packed = await packMigrations(path.resolve(dir));
+  const store = {
+    s3: createS3Client({ endpoint: flag('s3-endpoint'), region: flag('region') }),
+    bucket,
+    kmsKeyId,
+  };
+  try {
+    return { ...(await uploadBundle(store, packed)), count: packed.migrations.length };
+  } finally {
+    store.s3.destroy();
+  }
+}
+
+async function runBundle(cmd: ParsedCommand, io: Io): Promise<number> {
+  const [dir, ...extra] = cmd.positionals;
+  if (!dir || extra.length > 0)
+    throw new InputValidationError(['usage: pgshift bundle <dir> --bucket B --kms-key-id K']);
+  const ref = await bundleFolder(cmd, dir);
+  io.out(
+    cmd.flags.json
+      ? JSON.stringify({ action: 'bundle', ok: true, ...ref }, null, 2)
+      : `${ref.bundle}\nsha256 ${ref.sha256} (${ref.count} migrations)`,
+  );
+  return EXIT_CODES.ok;
+}
+
 async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
-  const input = executionInputFrom(cmd);
+  let input = executionInputFrom(cmd);
+  if (typeof cmd.flags.migrations === 'string') {
+    const { bundle, sha256, count } = await bundleFolder(cmd, cmd.flags.migrations);
+    if (cmd.flags.json !== true) io.err(`bundled ${count} migrations as ${bundle}`);
+    input = parseExecutionInput({ ...input, migrations: { bundle, sha256 } });
+  }
   const region = typeof cmd.flags.region === 'string' ? cmd.flags.region : undefined;
   const clients = remoteClients(region);
   const arn = await findStateMachineArn(clients, {
@@ -185,6 +231,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await runLintCommand(cmd, io);
       case 'diff':
         return await runDiffCommand(cmd, io);
+      case 'bundle':
+        return await runBundle(cmd, io);
     }
   } catch (err) {
     io.err(errorLine(err));

@@ -24,12 +24,14 @@ const REFUSED = new Set([
   'MigrationLockedError',
   'DriftDetectedError',
   'RestoreRefusedError',
+  'MigrationBundleMismatchError',
 ]);
 const BAD_INPUT = new Set([
   'InputValidationError',
   'ConfigurationError',
   'BackupNotFoundError',
   'MigrationFileError',
+  'MigrationBundleNotFoundError',
 ]);
 
 export function exitCodeFor(err: unknown): number {

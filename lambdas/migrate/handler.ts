@@ -2,6 +2,8 @@ import type { ClientBase } from 'pg';
 import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
 import { withClient } from '../shared/db';
 import { ConfigurationError, DatabaseConnectionError, InputValidationError } from '../shared/errors';
+import { setBundleForSession } from '../shared/history';
+import type { ExecutionInput } from '../shared/input';
 import { planKeys } from '../shared/keys';
 import { createLogger } from '../shared/logger';
 import { reportProgress } from '../shared/progress';
@@ -10,13 +12,16 @@ import type { StepEvent, StepOutput } from '../shared/step';
 import {
   applyMigrations,
   baselineDatabase,
+  checksumOf,
   downgradeMigrations,
   dryRun,
+  loadBundle,
   loadMigrations,
   parseSeverityOverrides,
   verifyMigrations,
   type LintOptions,
   type Migration,
+  type MigrationSource,
   type ProgressCallback,
 } from './index';
 
@@ -43,6 +48,28 @@ const lintOptions: Omit<LintOptions, 'client'> = (() => {
   }
 })();
 const databaseTarget = cachedTargetResolver(config);
+/** Bundles already read and checked by this container, by sha256 (plan and apply of one run share one). */
+const bundles = new Map<string, Promise<Migration[]>>();
+
+/** The execution's bundle when its input names one (checked against its sha256), else the deployed files. */
+async function migrationsFor(
+  input: ExecutionInput,
+): Promise<{ migrations: Migration[]; source: MigrationSource }> {
+  const ref = input.migrations;
+  if (!ref) {
+    const migrations = await loadMigrations(config.migrationsDir);
+    return { migrations, source: { source: 'deployed', count: migrations.length } };
+  }
+  let loading = bundles.get(ref.sha256);
+  if (!loading) {
+    loading = loadBundle(store, ref).then((b) => b.migrations);
+    bundles.set(ref.sha256, loading);
+    // A refused or missing bundle is not remembered: the next invocation reads the bucket again.
+    loading.catch(() => bundles.delete(ref.sha256));
+  }
+  const migrations = await loading;
+  return { migrations, source: { source: 'bundle', ...ref, count: migrations.length } };
+}
 
 /** "migration N of M" for the CLI's progress line (no-op in Lambda). */
 function migrationProgress(verb: string): ProgressCallback {
@@ -62,6 +89,11 @@ type Operation = (typeof OPERATIONS)[number];
 function executionSegment(event: StepEvent): string {
   const raw = event.execution.name ?? event.execution.id.split(':').pop() ?? event.execution.id;
   return raw.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || 'execution';
+}
+
+/** The key, size and sha256 of SQL written to S3. */
+function sqlObject(key: string, sql: string): { key: string; bytes: number; sha256: string } {
+  return { key, bytes: Buffer.byteLength(sql, 'utf8'), sha256: checksumOf(sql) };
 }
 
 /** At most `max` items, and a flag saying the list was cut (outputs stay far below Step Functions' 256 KB). */
@@ -88,11 +120,11 @@ async function run(event: StepEvent): Promise<StepOutput> {
       `params.operation must be one of ${OPERATIONS.join(', ')}, got ${JSON.stringify(operation)}`,
     ]);
   }
-  const migrations = await loadMigrations(config.migrationsDir);
+  const { migrations, source } = await migrationsFor(event.input);
   const dbTarget = await databaseTarget();
   const database = config.databaseName ?? event.input.database ?? dbTarget.database;
   const timeouts = { lockTimeout: config.lockTimeout, statementTimeout: config.statementTimeout };
-  const base = { step: 'migrate', operation, database };
+  const base = { step: 'migrate', operation, database, migrations: source };
 
   if (operation === 'verify') {
     try {
@@ -125,6 +157,8 @@ async function run(event: StepEvent): Promise<StepOutput> {
   return withClient(
     dbTarget,
     async (client: ClientBase): Promise<StepOutput> => {
+      // Every history event this run records names the bundle (pgshift.history.bundle_sha256).
+      await setBundleForSession(client, source.source === 'bundle' ? source.sha256 : null);
       switch (operation) {
         case 'plan': {
           const result = await dryRun(client, migrations, {
@@ -140,6 +174,7 @@ async function run(event: StepEvent): Promise<StepOutput> {
           await putJson(store, keys.json, {
             database,
             executionId: event.execution.id,
+            migrations: source,
             pending: result.plan.pending.map(pendingEntry),
             lint: {
               errors: result.lint.errors,
@@ -167,6 +202,8 @@ async function run(event: StepEvent): Promise<StepOutput> {
             blocking: result.blocking,
             databaseSizeBytes: Number(size.rows[0].bytes),
             written: { sql: keys.sql, findings: keys.json },
+            // The SQL stays in S3 (outputs have a budget); its size and hash let a reader check what they fetch.
+            sql: sqlObject(keys.sql, result.sql),
           };
         }
         case 'apply': {
@@ -210,6 +247,7 @@ async function run(event: StepEvent): Promise<StepOutput> {
                 ? `${result.sql.slice(0, 8000)}\n-- (truncated; full SQL in ${keys.downgradeSql})`
                 : result.sql,
             written: { sql: keys.downgradeSql },
+            sqlObject: sqlObject(keys.downgradeSql, result.sql),
           };
         }
         case 'baseline': {

@@ -1,6 +1,16 @@
 /** The migrate step's core: the CLI, the local runner and the Lambda handler call these. */
 export { loadMigrations, checksumOf } from './files';
 export {
+  packMigrations,
+  uploadBundle,
+  loadBundle,
+  bundleKeyOf,
+  BUNDLE_PREFIX,
+  type BundleRef,
+  type PackedBundle,
+  type MigrationSource,
+} from './bundle';
+export {
   planMigrations,
   dryRun,
   applyMigrations,

@@ -69,6 +69,7 @@ export function renderReportMarkdown(report: DatabaseReport): string {
         run.steps.map((st) => [st.name, st.ok ? 'yes' : 'no']),
       ),
     );
+    if (run.migrations) out.push(migrationSourceLine(run.migrations, mdCode), '');
     if (run.preflight)
       out.push(
         '### Pre-flight checklist',
@@ -252,6 +253,10 @@ export function renderReportHtml(report: DatabaseReport): string {
             .join('') +
           '</ul>',
       );
+    if (run.migrations)
+      parts.push(
+        `<p id="migrations-source">${migrationSourceLine(run.migrations, (t) => `<code>${escapeHtml(t)}</code>`)}</p>`,
+      );
     if (run.backup?.key) parts.push(`<p>Backup: <code>${escapeHtml(run.backup.key)}</code></p>`);
     if (run.migrate?.applied?.length)
       parts.push(
@@ -369,4 +374,15 @@ export function renderReportHtml(report: DatabaseReport): string {
     parts.filter(Boolean).join('\n') +
     '\n</body></html>\n'
   );
+}
+
+/** "Migrations: bundle `bundles/<sha>.json` (sha256 …, N files)" or "the files deployed with the function". */
+function migrationSourceLine(
+  m: NonNullable<DatabaseReport['run']['migrations']>,
+  code: (text: string) => string,
+): string {
+  const files = m.count === undefined ? '' : `, ${m.count} migration${m.count === 1 ? '' : 's'}`;
+  return m.source === 'bundle'
+    ? `Migrations: bundle ${code(m.bundle ?? '')} (sha256 ${code(m.sha256 ?? '')}${files})`
+    : `Migrations: the files deployed with the migrate function${files}`;
 }

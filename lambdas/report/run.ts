@@ -11,6 +11,8 @@ export interface ChecklistItem {
 export interface RunSummary {
   /** Steps that ran, in workflow order, with their verdict. */
   steps: { name: string; ok: boolean }[];
+  /** Which migrations the run used: a bundle (key and sha256) or the files deployed with the function. */
+  migrations?: { source: 'bundle' | 'deployed'; bundle?: string; sha256?: string; count?: number };
   plan?: { pendingCount?: number; pending?: unknown[]; lint?: unknown; blocking?: boolean };
   preflight?: { ok: boolean; checks: ChecklistItem[] };
   backup?: { key?: string; sizeBytes?: number; verified?: boolean; durationMs?: number };
@@ -47,6 +49,9 @@ export function summarizeRun(results: StepResults): RunSummary {
   const steps = STEP_ORDER.filter((n) => results[n]).map((n) => ({ name: n, ok: results[n]?.ok === true }));
   const run: RunSummary = { steps };
   const { plan, preflight, backup, diff, migrate, restore, verify, drift } = results;
+  const source = (plan?.migrations ?? migrate?.migrations ?? verify?.migrations) as
+    RunSummary['migrations'] | undefined;
+  if (source?.source === 'bundle' || source?.source === 'deployed') run.migrations = source;
   if (plan)
     run.plan = { ...pick(plan, ['pendingCount', 'lint', 'blocking']), pending: firstItems(plan.pending, 50) };
   if (preflight)

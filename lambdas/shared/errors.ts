@@ -117,6 +117,19 @@ export class TaskResultMissingError extends PgshiftError {}
  */
 export class ReportFailedError extends PgshiftError {}
 
+/**
+ * A migrations bundle (`bundles/<sha256>.json`) does not hash to the sha256 the execution input names, or its
+ * key does not name that hash: it was changed after `pgshift bundle` packed it. Nothing was run.
+ */
+export class MigrationBundleMismatchError extends PgshiftError {
+  override readonly outcome = 'refused';
+}
+
+/** The execution input names a migrations bundle that is not in the bucket, or is not a pgshift bundle. */
+export class MigrationBundleNotFoundError extends PgshiftError {
+  override readonly outcome = 'bad-input';
+}
+
 /** Every error name the state machine may match, for docs and for the infra tests that check Retry/Catch. */
 export const ERROR_NAMES = [
   'InputValidationError',
@@ -138,6 +151,8 @@ export const ERROR_NAMES = [
   'RestoreFailedError',
   'TaskResultMissingError',
   'ReportFailedError',
+  'MigrationBundleMismatchError',
+  'MigrationBundleNotFoundError',
 ] as const;
 export type PgshiftErrorName = (typeof ERROR_NAMES)[number];
 

@@ -11,6 +11,9 @@ export const HISTORY_SCHEMA = 'pgshift';
 export const MIGRATIONS_TABLE = `${HISTORY_SCHEMA}.schema_migrations`;
 export const HISTORY_TABLE = `${HISTORY_SCHEMA}.history`;
 
+/** The session setting that names the migrations bundle in use (`setBundleForSession`). */
+export const BUNDLE_SETTING = 'pgshift.bundle_sha256';
+
 export const HISTORY_DDL = `
 CREATE SCHEMA IF NOT EXISTS ${HISTORY_SCHEMA};
 CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
@@ -37,6 +40,13 @@ CREATE TABLE IF NOT EXISTS ${HISTORY_TABLE} (
   error         text,
   details       jsonb       NOT NULL DEFAULT '{}'::jsonb
 );
+-- Added for migration bundles. Two statements so existing rows stay NULL (a column added WITH a default
+-- would store the default, evaluated now, for every old row) and neither rewrites the table. The default
+-- reads the session setting the migrate step sets (${BUNDLE_SETTING}): every event a run records names the
+-- bundle its files came from, and NULL means the files deployed with the function.
+ALTER TABLE ${HISTORY_TABLE} ADD COLUMN IF NOT EXISTS bundle_sha256 text;
+ALTER TABLE ${HISTORY_TABLE}
+  ALTER COLUMN bundle_sha256 SET DEFAULT NULLIF(current_setting('${BUNDLE_SETTING}', true), '');
 `;
 
 /** What the history log records; migrate adds `up`/`down`/`baseline`, restore adds `restore`, and so on. */
@@ -70,6 +80,8 @@ export interface HistoryRow {
   dbUser: string;
   error: string | null;
   details: Record<string, unknown>;
+  /** sha256 of the migrations bundle the run used; null for the files deployed with the function. */
+  bundleSha256: string | null;
 }
 
 export interface AppliedMigration {
@@ -132,9 +144,11 @@ export async function recordHistoryEvent(client: ClientBase, e: HistoryEvent): P
 export async function readHistory(client: ClientBase, limit = 200): Promise<HistoryRow[]> {
   if (!(await historyTablesExist(client))) return [];
   const res = await client.query(
+    // bundle_sha256 read through to_jsonb: an install whose tables predate the column (no migrate since the
+    // upgrade) still gets its report, and reading never alters the tables.
     `SELECT id, event, version::text, name, checksum, status, started_at, finished_at, duration_ms, execution_id,
-            db_user, error, details
-       FROM ${HISTORY_TABLE} ORDER BY id DESC LIMIT $1`,
+            db_user, error, details, to_jsonb(h) ->> 'bundle_sha256' AS bundle_sha256
+       FROM ${HISTORY_TABLE} h ORDER BY id DESC LIMIT $1`,
     [limit],
   );
   return res.rows.map((r) => ({
@@ -151,6 +165,7 @@ export async function readHistory(client: ClientBase, limit = 200): Promise<Hist
     dbUser: r.db_user,
     error: r.error,
     details: r.details,
+    bundleSha256: r.bundle_sha256 ?? null,
   }));
 }
 
@@ -159,6 +174,14 @@ export function compareVersions(a: string, b: string): number {
   const x = BigInt(a);
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * Names the migrations bundle for the rest of this session: every history event recorded on this connection
+ * gets it in `bundle_sha256` (the column's default), so the runner need not carry it. `null` clears it.
+ */
+export async function setBundleForSession(client: ClientBase, sha256: string | null): Promise<void> {
+  await client.query('SELECT set_config($1, $2, false)', [BUNDLE_SETTING, sha256 ?? '']);
 }
 
 /** The applied set, in version order. Empty when pgshift never touched this database. */

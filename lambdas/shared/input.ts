@@ -45,6 +45,17 @@ const executionInputShape = z.object({
   skipReason: z.string().min(1).optional(),
   /** preflight: terminate idle-in-transaction sessions that block the migration (reported by pid). */
   terminateIdleInTransaction: z.boolean().optional(),
+  /**
+   * migrate/downgrade/verify/baseline/preflight: run the migrations of this bundle (`pgshift bundle DIR`)
+   * instead of the folder baked into the migrate function at deploy; the step refuses a hash mismatch.
+   */
+  migrations: z
+    .object({
+      bundle: z.string().regex(/^bundles\/[0-9a-f]{64}\.json$/, 'must be a key bundles/<sha256>.json'),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
+    })
+    .strict()
+    .optional(),
 });
 
 /** Strict: unknown fields are errors. */
@@ -73,6 +84,10 @@ function crossFieldProblems(input: ExecutionInput): string[] {
   only('allowOtherDatabase', ['restore']);
   only('skipPreflight', ['migrate', 'preflight']);
   only('terminateIdleInTransaction', ['migrate', 'preflight']);
+  only('migrations', ['migrate', 'downgrade', 'verify', 'baseline', 'preflight']);
+  if (input.migrations && input.migrations.bundle !== `bundles/${input.migrations.sha256}.json`) {
+    problems.push('migrations.bundle: must be bundles/<migrations.sha256>.json (the key names its content)');
+  }
   if (input.action === 'downgrade' && input.steps !== undefined && input.toVersion !== undefined) {
     problems.push('downgrade: give either steps or toVersion, not both');
   }

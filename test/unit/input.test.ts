@@ -48,6 +48,29 @@ describe('execution input', () => {
     expect(problemsOf({ action: 'migrate', skipPreflight: ['disk-space'] })[0]).toMatch(/^skipReason/);
   });
 
+  test('a migrations bundle is accepted for the migration actions, its key must name its hash', () => {
+    const sha256 = 'a'.repeat(64);
+    const migrations = { bundle: `bundles/${sha256}.json`, sha256 };
+    expect(parseExecutionInput({ action: 'migrate', dryRun: true, migrations })).toEqual({
+      action: 'migrate',
+      dryRun: true,
+      migrations,
+    });
+    for (const action of ['downgrade', 'verify', 'preflight'])
+      expect(parseExecutionInput({ action, migrations }).migrations).toEqual(migrations);
+    expect(problemsOf({ action: 'backup', migrations })).toEqual([
+      expect.stringMatching(/^migrations: only applies to action "migrate"/),
+    ]);
+    expect(problemsOf({ action: 'migrate', migrations: { ...migrations, sha256: 'b'.repeat(64) } })).toEqual([
+      expect.stringMatching(/^migrations.bundle: must be bundles\/<migrations.sha256>.json/),
+    ]);
+    expect(problemsOf({ action: 'migrate', migrations: { bundle: '../x', sha256: 'z' } })).toEqual([
+      expect.stringMatching(/^migrations.bundle:/),
+      expect.stringMatching(/^migrations.sha256:/),
+    ]);
+    expect(problemsOf({ action: 'migrate', migrations: { ...migrations, key: 'x' } })[0]).toMatch(/"key"/);
+  });
+
   test('input that is not an object is refused clearly', () => {
     expect(problemsOf('migrate')[0]).toMatch(/^input:/);
     expect(problemsOf(null)[0]).toMatch(/^input:/);
