@@ -17,7 +17,9 @@ import { acknowledgeWildcardResource } from './nag';
  */
 export const BUCKET_ACCESS: Record<StepName | 'fargate', { read?: string[]; write?: string[] }> = {
   workflow: { read: ['runs/'] },
-  notify: { read: ['reports/'] },
+  // Alert markers (runs/<db>/<execution>/alerts/): notify writes them, the ended function reads (and writes) them.
+  notify: { read: ['reports/'], write: ['runs/'] },
+  ended: { read: ['runs/'], write: ['runs/'] },
   migrate: { read: ['plans/', 'schemas/'], write: ['plans/'] },
   preflight: { read: ['plans/', 'backups/'] },
   schema: { read: ['schemas/', 'diffs/'], write: ['schemas/', 'diffs/'] },
@@ -78,7 +80,7 @@ export interface StepFunctionsProps {
 }
 
 /**
- * The step functions: NodejsFunction for workflow, notify, migrate, preflight and report; the pg tools image
+ * The step functions: NodejsFunction for workflow, notify, ended, migrate, preflight and report; the pg tools image
  * for backup, restore and schema. Sizing: steps that stream dumps get memory (CPU and network scale with it)
  * and the 15-minute maximum; apply and restore have reserved concurrency 1, they must never run twice at once.
  * Only steps that talk to the database sit in its VPC.
@@ -131,6 +133,9 @@ export class StepFunctions extends Construct {
       .addEnvironment('PGSHIFT_SCHEDULE_GROUP', props.watchdog.scheduleGroupName)
       .addEnvironment('PGSHIFT_SCHEDULER_ROLE_ARN', props.watchdog.schedulerRole.roleArn)
       .addEnvironment('PGSHIFT_DURATION_WARNING_MINUTES', String(props.watchdog.warningMinutes));
+    // On the EventBridge rule: alerts what the state machine cannot catch and deletes the watchdog.
+    const ended = make('ended', { memorySize: 256, timeout: Duration.seconds(60) }).bindTopic(props.topic);
+    ended.addEnvironment('PGSHIFT_SCHEDULE_GROUP', props.watchdog.scheduleGroupName);
     const migrate = make('migrate', {
       database: true,
       memorySize: 1024,
@@ -208,7 +213,7 @@ export class StepFunctions extends Construct {
       reservedConcurrentExecutions: 1,
       environment: { PGSHIFT_BACKUP_COMPRESSION: props.backupCompression ?? '1' },
     });
-    this.byStep = { workflow, notify, migrate, preflight, schema, report, backup, restore };
+    this.byStep = { workflow, notify, migrate, preflight, schema, report, backup, restore, ended };
   }
 
   /** The underlying Lambda function of a step. */
