@@ -136,6 +136,9 @@ export async function demo(io: Io = processIo): Promise<number> {
     io.out(
       humanSummary('migrate', {
         ok: document.ok,
+        status: document.ok ? 'SUCCEEDED' : 'FAILED',
+        startDate: 0,
+        stopDate: document.durationMs,
         executionId: document.executionId,
         durationMs: document.durationMs,
         error: document.error,

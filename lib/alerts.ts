@@ -1,11 +1,10 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -18,14 +17,16 @@ export interface AlertsProps {
   readonly emails?: string[];
   /** AWS Chatbot Slack channel; the workspace must have been authorized in the Chatbot console. @default none */
   readonly slack?: { readonly workspaceId: string; readonly channelId: string };
-  /** "Still running" threshold: the watchdog schedule and the ExecutionTime alarm. @default 60 minutes */
+  /** "Still running" threshold of the watchdog schedule. @default 60 minutes */
   readonly durationWarning?: Duration;
 }
 
 /**
- * Where alerts go: a KMS-encrypted SNS topic with email and (optionally) Slack via AWS Chatbot; an EventBridge
- * rule that alerts on FAILED/TIMED_OUT/ABORTED executions the workflow could not report itself; a CloudWatch
- * alarm on ExecutionTime; and the schedule group + role the watchdog's one-time "still running" schedules use.
+ * Where alerts go: a KMS-encrypted SNS topic with email and (optionally) Slack via AWS Chatbot; the schedule
+ * group + role the watchdog's one-time "still running" schedules publish with; and (`watch`) an EventBridge
+ * rule whose function alerts on executions that ended where no Catch could see it (TIMED_OUT, ABORTED,
+ * uncatchable errors). Every publisher is a role of this stack: no service principal publishes, so neither
+ * the topic policy nor the key policy names one.
  */
 export class Alerts extends Construct {
   readonly topic: sns.Topic;
@@ -38,18 +39,9 @@ export class Alerts extends Construct {
   constructor(scope: Construct, id: string, props: AlertsProps = {}) {
     super(scope, id);
     this.durationWarning = props.durationWarning ?? Duration.minutes(60);
+    // The key policy keeps CDK's default (the account, i.e. IAM policies decide): publishers get the key's
+    // use from their role's policy (topic.grantPublish), never from a service statement here.
     this.key = new kms.Key(this, 'Key', { description: 'pgshift alerts topic', enableKeyRotation: true });
-    // EventBridge and CloudWatch publish to an encrypted topic only if the key lets them.
-    for (const service of ['events.amazonaws.com', 'cloudwatch.amazonaws.com']) {
-      this.key.addToResourcePolicy(
-        new iam.PolicyStatement({
-          principals: [new iam.ServicePrincipal(service)],
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-        }),
-      );
-    }
     this.topic = new sns.Topic(this, 'Topic', {
       displayName: 'pgshift',
       masterKey: this.key,
@@ -71,7 +63,13 @@ export class Alerts extends Construct {
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'WatchdogSchedules', {});
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        conditions: {
+          // Scheduler's confused-deputy key is the schedule group's ARN (never a schedule's).
+          StringEquals: {
+            'aws:SourceAccount': Stack.of(this).account,
+            'aws:SourceArn': this.scheduleGroup.scheduleGroupArn,
+          },
+        },
       }),
       description: 'pgshift watchdog: EventBridge Scheduler publishes "still running" to the alerts topic',
     });
@@ -83,10 +81,13 @@ export class Alerts extends Construct {
     );
   }
 
-  /** Alerts on executions that end FAILED, TIMED_OUT or ABORTED, and on executions that ran too long. */
-  watch(stateMachine: sfn.IStateMachine): void {
-    const region = Stack.of(this).region;
-    const rule = new events.Rule(this, 'ExecutionFailed', {
+  /**
+   * Sends executions of `stateMachine` that end FAILED, TIMED_OUT or ABORTED to `ended` (lambdas/ended/), which
+   * alerts what the workflow could not and deletes the watchdog. `publishers` are the functions that publish
+   * to the topic besides the scheduler role: the topic policy names exactly those roles.
+   */
+  watch(stateMachine: sfn.IStateMachine, ended: lambda.IFunction, publishers: lambda.IFunction[]): void {
+    const rule = new events.Rule(this, 'ExecutionEnded', {
       description: 'pgshift: an execution ended FAILED, TIMED_OUT or ABORTED',
       eventPattern: {
         source: ['aws.states'],
@@ -97,39 +98,17 @@ export class Alerts extends Construct {
         },
       },
     });
-    const executionArn = events.EventField.fromPath('$.detail.executionArn');
-    rule.addTarget(
-      new targets.SnsTopic(this.topic, {
-        message: events.RuleTargetInput.fromMultilineText(
-          [
-            `pgshift execution ${events.EventField.fromPath('$.detail.name')} ended ${events.EventField.fromPath('$.detail.status')}.`,
-            `Error: ${events.EventField.fromPath('$.detail.error')}`,
-            `Cause: ${events.EventField.fromPath('$.detail.cause')}`,
-            `Console: https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`,
-          ].join('\n'),
-        ),
-      }),
+    // The whole event: the function reads the execution's input (database, action) and its error.
+    rule.addTarget(new targets.LambdaFunction(ended, { retryAttempts: 4, maxEventAge: Duration.hours(2) }));
+    const roles = [...publishers.map((f) => f.role), this.schedulerRole].filter(
+      (r): r is iam.IRole => r !== undefined,
     );
-    const alarm = new cloudwatch.Alarm(this, 'ExecutionTooLong', {
-      alarmDescription: `pgshift: an execution took longer than ${this.durationWarning.toMinutes()} minutes`,
-      metric: stateMachine.metricTime({ statistic: 'Maximum', period: Duration.minutes(5) }),
-      threshold: this.durationWarning.toMilliseconds(),
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
-    // The topic policy CDK writes names only the rule's service (events.amazonaws.com): without this, the
-    // alarm's publish is denied (test/infra/iam-publishers.test.ts simulates it).
     this.topic.addToResourcePolicy(
       new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        sid: 'PgshiftPublishers',
+        principals: roles.map((r) => new iam.ArnPrincipal(r.roleArn)),
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
-          ArnLike: { 'aws:SourceArn': alarm.alarmArn },
-        },
       }),
     );
   }

@@ -14,7 +14,7 @@ import { acknowledgeWildcardAction, acknowledgeWildcardResource } from './nag';
 
 /** The step modules (`lambdas/<step>/handler.ts`); PGSHIFT_STEP tells the local runner which one a function is. */
 export type StepName =
-  'workflow' | 'notify' | 'migrate' | 'preflight' | 'schema' | 'report' | 'backup' | 'restore';
+  'workflow' | 'notify' | 'migrate' | 'preflight' | 'schema' | 'report' | 'backup' | 'restore' | 'ended';
 
 /** The Lambda runtime of the zip functions; the image's Node.js major matches it (lambdas/image/Dockerfile). */
 export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;

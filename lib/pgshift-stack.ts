@@ -187,7 +187,10 @@ export class PgshiftStack extends Stack {
       logRetention,
     });
     const stateMachine = this.workflow.stateMachine;
-    this.alerts.watch(stateMachine);
+    this.alerts.watch(stateMachine, this.functions.fn('ended'), [
+      this.functions.fn('notify'),
+      this.functions.fn('ended'),
+    ]);
 
     // The lock check at start: the workflow function lists this state machine's RUNNING executions. The ARN is
     // built from the fixed name, as referencing the state machine would make a dependency cycle.
@@ -240,6 +243,16 @@ export class PgshiftStack extends Stack {
       notify.role as iam.Role,
       scheduleArn,
       "Watchdog schedules are created per execution (names unknown in advance), only inside pgshift's own schedule group.",
+    );
+    // The ended function only deletes a watchdog (an execution that ended where no Catch could see it).
+    const ended = this.functions.fn('ended');
+    ended.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['scheduler:DeleteSchedule'], resources: [scheduleArn] }),
+    );
+    acknowledgeWildcardResource(
+      ended.role as iam.Role,
+      scheduleArn,
+      "Deletes the per-execution watchdog schedule (named from the execution ARN), only inside pgshift's own group.",
     );
 
     this.maintenance = new MaintenanceWindows(this, 'MaintenanceWindows', {

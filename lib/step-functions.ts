@@ -23,7 +23,9 @@ import { acknowledgeWildcardResource } from './nag';
  */
 export const BUCKET_ACCESS: Record<StepName | 'fargate', BucketAccess> = {
   workflow: { read: ['runs/'] },
-  notify: { read: ['reports/'] },
+  // Alert markers (runs/<db>/<execution>/alerts/): notify writes them, the ended function reads (and writes) them.
+  notify: { read: ['reports/'], write: ['runs/'] },
+  ended: { read: ['runs/'], write: ['runs/'] },
   // bundles/: the migrations an execution names (`migrations.bundle`); read only, CI writes them.
   migrate: { read: ['plans/', 'schemas/', 'bundles/'], write: ['plans/'] },
   preflight: { read: ['plans/', 'backups/'] },
@@ -91,7 +93,7 @@ export interface StepFunctionsProps {
 }
 
 /**
- * The step functions: NodejsFunction for workflow, notify, migrate, preflight and report; the pg tools image
+ * The step functions: NodejsFunction for workflow, notify, ended, migrate, preflight and report; the pg tools image
  * for backup, restore and schema. Sizing: steps that stream dumps get memory (CPU and network scale with it)
  * and the 15-minute maximum; apply and restore get reserved concurrency only when asked (`reservedConcurrency`).
  * Only steps that talk to the database sit in its VPC.
@@ -144,6 +146,9 @@ export class StepFunctions extends Construct {
       .addEnvironment('PGSHIFT_SCHEDULE_GROUP', props.watchdog.scheduleGroupName)
       .addEnvironment('PGSHIFT_SCHEDULER_ROLE_ARN', props.watchdog.schedulerRole.roleArn)
       .addEnvironment('PGSHIFT_DURATION_WARNING_MINUTES', String(props.watchdog.warningMinutes));
+    // On the EventBridge rule: alerts what the state machine cannot catch and deletes the watchdog.
+    const ended = make('ended', { memorySize: 256, timeout: Duration.seconds(60) }).bindTopic(props.topic);
+    ended.addEnvironment('PGSHIFT_SCHEDULE_GROUP', props.watchdog.scheduleGroupName);
     const migrate = make('migrate', {
       database: true,
       memorySize: 1024,
@@ -221,7 +226,7 @@ export class StepFunctions extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
       environment: { PGSHIFT_BACKUP_COMPRESSION: props.backupCompression ?? '1' },
     });
-    this.byStep = { workflow, notify, migrate, preflight, schema, report, backup, restore };
+    this.byStep = { workflow, notify, migrate, preflight, schema, report, backup, restore, ended };
   }
 
   /** The underlying Lambda function of a step. */

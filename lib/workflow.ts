@@ -19,8 +19,8 @@ export const LAMBDA_TRANSIENT_ERRORS = [
 ];
 
 export interface WorkflowProps {
-  /** The function of each step (its environment's PGSHIFT_STEP names it). */
-  readonly functions: Record<StepName, lambda.IFunction>;
+  /** The function of each step the state machine invokes (its environment's PGSHIFT_STEP names it). */
+  readonly functions: Record<Exclude<StepName, 'ended'>, lambda.IFunction>;
   readonly fargate: FargateRunner;
   /** State machine name (the workflow function's lock check lists executions of this name). */
   readonly stateMachineName: string;
@@ -121,7 +121,7 @@ export class Workflow extends Construct {
     /** A Task state calling one step, its output at `$.results.<result>`. */
     const step = (
       name: string,
-      fn: StepName,
+      fn: Exclude<StepName, 'ended'>,
       result: string,
       params: Record<string, unknown>,
       timeout: Duration,
@@ -198,21 +198,31 @@ export class Workflow extends Construct {
 
     // Success path.
     const done = new sfn.Succeed(this, 'Done');
-    const stopWatchdog = step(
-      'Stop duration watchdog',
-      'notify',
-      'watchdog',
-      { operation: 'watchdog-stop' },
-      Duration.minutes(2),
-    );
-    const notifySuccess = step(
-      'Notify success',
-      'notify',
-      'notify',
-      { operation: 'success' },
-      Duration.minutes(2),
-    );
-    notifySuccess.next(stopWatchdog).next(done);
+    /**
+     * An alert state: an alert problem never changes the run's outcome. The notify function returns its own
+     * publish/schedule failures (ok: false, counted as AlertFailures); what it cannot return (a timeout, a
+     * crash) is caught here into the state's result and the run goes on to `next`.
+     */
+    const alertStep = (name: string, result: string, operation: string, next: sfn.IChainable) => {
+      const task = new tasks.LambdaInvoke(this, name, {
+        lambdaFunction: fns.notify,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        payload: stepPayload({ operation }),
+        resultPath: `$.results.${result}`,
+        taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+      });
+      task.addRetry({
+        errors: LAMBDA_TRANSIENT_ERRORS,
+        interval: Duration.seconds(2),
+        maxAttempts: 6,
+        backoffRate: 2,
+      });
+      task.addCatch(next, { errors: ['States.ALL'], resultPath: `$.results.${result}` });
+      return task.next(next);
+    };
+    const stopWatchdog = alertStep('Stop duration watchdog', 'watchdog', 'watchdog-stop', done);
+    const notifySuccess = alertStep('Notify success', 'notify', 'success', stopWatchdog);
     // A report that cannot be written is a warning of a run whose work (backup, migrations, restore) succeeded;
     // only the report action, whose work is the report, fails on it.
     const reportFailed = new sfn.Choice(this, 'Report was the action?')
@@ -422,14 +432,7 @@ export class Workflow extends Construct {
         ),
       );
 
-    const startWatchdog = step(
-      'Start duration watchdog',
-      'notify',
-      'watchdog',
-      { operation: 'watchdog-start' },
-      Duration.minutes(2),
-    );
-    startWatchdog.next(whichAction);
+    const startWatchdog = alertStep('Start duration watchdog', 'watchdog', 'watchdog-start', whichAction);
 
     // The first state has no ResultPath: its output ({ input, execution, results: {} }) replaces the raw input.
     const validate = new tasks.LambdaInvoke(this, 'Validate input', {

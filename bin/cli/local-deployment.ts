@@ -120,6 +120,8 @@ export interface DeployedFunction {
 export interface LocalDeploymentOptions {
   assembly: SynthesizedAssembly;
   substitutions: LocalSubstitutions;
+  /** When the Scheduler stand-in fires a schedule (tests shorten it). @default the schedule's own time */
+  scheduleDelayMs?: (at: Date) => number;
   onProgress?: (event: ProgressEvent) => void;
   onLog?: (source: string, line: string) => void;
 }
@@ -136,6 +138,13 @@ export interface LocalDeployment {
   resolved: CfnTemplate;
   /** Registers an execution as RUNNING for the Step Functions stand-in. */
   trackExecution: (name: string, input: unknown) => () => void;
+  /**
+   * Delivers an event as EventBridge would: to the function target of every rule of the template whose
+   * pattern matches it. Returns each invoked function's result.
+   */
+  deliverEvent: (
+    event: Record<string, unknown>,
+  ) => Promise<{ rule: string; function: string; result: unknown }[]>;
   stop: () => Promise<void>;
 }
 
@@ -421,6 +430,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
     bucketKeys: bucketKeyArn ? { [subs.bucket]: bucketKeyArn } : {},
     topicKeys,
     runningExecutions: () => [...running.values()],
+    scheduleDelayMs: options.scheduleDelayMs,
   });
 
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'pgshift-deployment-'));
@@ -562,12 +572,40 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       running.set(executionArn, { executionArn, stateMachineArn, name, input: JSON.stringify(input) });
       return () => running.delete(executionArn);
     },
+    deliverEvent: async (event) => {
+      const out: { rule: string; function: string; result: unknown }[] = [];
+      for (const [ruleId, rule] of Object.entries(resolved.Resources)) {
+        if (rule.Type !== 'AWS::Events::Rule' || !matchesPattern(rule.Properties?.EventPattern, event))
+          continue;
+        for (const target of (rule.Properties?.Targets as { Arn?: string }[] | undefined) ?? []) {
+          const fn = functions.find(
+            (f) => target.Arn === `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${f.logicalId}`,
+          );
+          if (!fn) continue;
+          out.push({ rule: ruleId, function: fn.logicalId, result: await (await hostFor(fn)).invoke(event) });
+        }
+      }
+      return out;
+    },
     stop: async () => {
       await Promise.all([...hosts.values()].map((h) => h.stop()));
       await gateway.close();
       rmSync(tmp, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * EventBridge's matching for the patterns pgshift writes: every key of the pattern must be in the event; an
+ * array lists the values allowed, an object matches one level down.
+ */
+export function matchesPattern(pattern: unknown, event: unknown): boolean {
+  if (!pattern || typeof pattern !== 'object') return false;
+  const ev = (event ?? {}) as Record<string, unknown>;
+  return Object.entries(pattern as Record<string, unknown>).every(([key, want]) => {
+    if (Array.isArray(want)) return want.includes(ev[key]);
+    return typeof want === 'object' && matchesPattern(want, ev[key]);
+  });
 }
 
 /** The environment variables a substitution replaces (each named in LocalSubstitutions). */

@@ -236,6 +236,11 @@ export interface WorkflowState {
 
 export interface LocalRunResult {
   ok: boolean;
+  /** How the execution ended, in Step Functions' words (what the EventBridge status change says). */
+  status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  /** Epoch milliseconds, as the status-change event's startDate/stopDate. */
+  startDate: number;
+  stopDate: number;
   executionId: string;
   /** The final state on success; on failure, the last state output seen (results written so far). */
   state?: WorkflowState;
@@ -270,6 +275,10 @@ export interface LocalRunOptions {
   executionName?: string;
   /** Shortens `Retry` pauses (milliseconds) so a lock-timeout retry does not wait minutes in tests. */
   retryIntervalMs?: number;
+  /** Aborts the execution (as StopExecution would) when this returns true for a state event. */
+  abortWhen?: (event: StateEvent) => boolean;
+  /** Replaces the definition's TimeoutSeconds (tests of TIMED_OUT). @default the definition's */
+  timeoutSeconds?: number;
 }
 
 /** Node 20 lacks Promise.withResolvers (Node 22 has it), which aws-local-stepfunctions calls. */
@@ -325,7 +334,11 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
     };
   }
 
-  const machine = new StateMachine(options.workflow.definition as never, {
+  const definition =
+    options.timeoutSeconds === undefined
+      ? options.workflow.definition
+      : { ...options.workflow.definition, TimeoutSeconds: options.timeoutSeconds };
+  const machine = new StateMachine(definition as never, {
     validationOptions: { checkArn: false },
   });
   const context = {
@@ -366,15 +379,18 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
           outcome,
         });
       };
-      const emit = (type: StateEvent['type']) =>
-        options.onEvent?.({
+      const emit = (type: StateEvent['type']) => {
+        const event: StateEvent = {
           type,
           state: stateName,
           stateType: entry.state?.type,
           at: entry.timestamp,
           error: entry.Error,
           cause: entry.Cause === undefined ? undefined : String(entry.Cause),
-        });
+        };
+        options.onEvent?.(event);
+        if (options.abortWhen?.(event)) execution.abort();
+      };
       switch (entry.type) {
         case 'StateEntered':
           enteredAt.set(stateName, entry.timestamp);
@@ -416,20 +432,41 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
   try {
     const output = (await execution.result) as unknown as WorkflowState;
     await logs.catch(() => undefined);
-    return { ok: true, executionId, state: output, visited, durationMs: Date.now() - started };
+    const stopDate = Date.now();
+    return {
+      ok: true,
+      status: 'SUCCEEDED',
+      startDate: started,
+      stopDate,
+      executionId,
+      state: output,
+      visited,
+      durationMs: stopDate - started,
+    };
   } catch (err) {
     await logs.catch(() => undefined);
+    const stopDate = Date.now();
+    const kind = (err as Error).constructor?.name;
+    const status =
+      kind === 'ExecutionAbortedError'
+        ? 'ABORTED'
+        : kind === 'ExecutionTimeoutError'
+          ? 'TIMED_OUT'
+          : 'FAILED';
     const cause = (err as { cause?: { name?: string; message?: string } }).cause;
     const error = cause?.name
       ? { name: cause.name, message: cause.message ?? cause.name }
       : { name: (err as Error).name ?? 'Error', message: (err as Error).message ?? String(err) };
     return {
       ok: false,
+      status,
+      startDate: started,
+      stopDate,
       executionId,
       state: isWorkflowState(lastOutput) ? lastOutput : undefined,
       error,
       visited,
-      durationMs: Date.now() - started,
+      durationMs: stopDate - started,
     };
   } finally {
     untrack?.();

@@ -3,7 +3,11 @@ import type { StepEvent, StepOutput, StepResults } from '../shared/step';
 
 /** What an alert says; built from the workflow state by `alertFromEvent`, rendered by `renderAlert`. */
 export interface Alert {
-  kind: 'success' | 'failure' | 'still-running';
+  /**
+   * The outcome: the workflow's own (success, failure, still-running) or one it cannot catch, reported by the
+   * EventBridge rule's function (timed-out, aborted; an uncatchable error is a failure with its States.* name).
+   */
+  kind: 'success' | 'failure' | 'still-running' | 'timed-out' | 'aborted';
   database: string;
   action: Action | 'unknown';
   executionId: string;
@@ -18,6 +22,13 @@ export interface Alert {
   reportUrl?: string;
   /** Link to the execution in the Step Functions console (absent for local runs). */
   consoleUrl?: string;
+  /** The backup this run took (S3 key), and its S3 console link when the bucket is known. */
+  backupKey?: string;
+  backupUrl?: string;
+  /** True for a dry run (nothing is applied, whatever the outcome). */
+  dryRun?: boolean;
+  /** How many migrations this run applied, when the apply step reported it. */
+  appliedCount?: number;
   /** One line per notable fact (backup key, migrations applied, destructive changes, pre-flight warnings). */
   facts: string[];
   warnings: string[];
@@ -116,11 +127,20 @@ function factsFrom(results: StepResults): { facts: string[]; warnings: string[] 
   return { facts, warnings };
 }
 
+/** The S3 console page of an object; the region is the execution ARN's fourth field. */
+export function objectConsoleUrl(bucket: string, key: string, executionArn: string): string | undefined {
+  const parts = executionArn.split(':');
+  if (parts[0] !== 'arn' || !parts[3]) return undefined;
+  const host = parts[1] === 'aws-cn' ? 'console.amazonaws.cn' : 'console.aws.amazon.com';
+  return `https://${host}/s3/object/${encodeURIComponent(bucket)}?region=${parts[3]}&prefix=${encodeURIComponent(key)}`;
+}
+
 /** Builds an alert from the state the workflow carries (input, execution, results and a caught error). */
 export function alertFromEvent(
   kind: Alert['kind'],
   event: Partial<StepEvent> & { error?: CaughtError },
   now: Date = new Date(),
+  options: { bucket?: string } = {},
 ): Alert {
   const input = event.input;
   const results = event.results ?? {};
@@ -143,11 +163,18 @@ export function alertFromEvent(
     durationMs: Number.isNaN(started) ? undefined : Math.max(0, now.getTime() - started),
     failedStep,
     error:
-      kind === 'failure'
+      kind === 'failure' || event.error
         ? (parseCaughtError(event.error) ?? { name: 'Error', message: 'unknown' })
         : undefined,
     reportUrl: str(results.report?.htmlUrl),
     consoleUrl: executionConsoleUrl(executionId),
+    backupKey: str(results.backup?.key),
+    backupUrl:
+      options.bucket && str(results.backup?.key)
+        ? objectConsoleUrl(options.bucket, results.backup?.key as string, executionId)
+        : undefined,
+    dryRun: input?.dryRun === true ? true : undefined,
+    appliedCount: Array.isArray(results.migrate?.applied) ? results.migrate.applied.length : undefined,
     facts,
     warnings,
   };

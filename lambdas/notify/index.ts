@@ -7,3 +7,6 @@ export {
   watchdogScheduleName,
   type WatchdogTarget,
 } from './watchdog';
+export { deliverAlert, readAlertMarker, type AlertChannel, type AlertDelivery } from './deliver';
+export { nextSteps, stateNow, whatHappened } from './render';
+export { runNotify, type NotifyDeps, type NotifyEvent } from './notify';

@@ -20,6 +20,10 @@ function headline(alert: Alert): string {
       return `pgshift ${alert.action} FAILED on ${alert.database}`;
     case 'still-running':
       return `pgshift ${alert.action} still running on ${alert.database}`;
+    case 'timed-out':
+      return `pgshift ${alert.action} TIMED OUT on ${alert.database}`;
+    case 'aborted':
+      return `pgshift ${alert.action} ABORTED on ${alert.database}`;
   }
 }
 
@@ -31,81 +35,199 @@ export function alertSubject(alert: Alert): string {
   return ascii.length <= SUBJECT_MAX ? ascii : `${ascii.slice(0, SUBJECT_MAX - 3)}...`;
 }
 
-/** What to do next, in the words of the error class (docs/errors.md). */
-function nextSteps(alert: Alert): string[] {
-  if (alert.kind === 'still-running') {
-    return ['Check the execution: a step may be waiting on a lock or a large table rewrite.'];
+/** Steps that run before anything is applied: a failure there leaves the database as it was. */
+const BEFORE_CHANGES = new Set([
+  'validate',
+  'plan',
+  'preflight',
+  'backup',
+  'snapshotBefore',
+  'verify',
+  'drift',
+]);
+/** Errors after which the database is as it was before the run (docs/errors.md). */
+const UNCHANGED_ERRORS = new Set([
+  'InputValidationError',
+  'PreflightFailedError',
+  'UnsafeMigrationError',
+  'MigrationLockedError',
+  'RestoreRefusedError',
+  'BackupCorruptError',
+  'DumpFailedError',
+  'DriftDetectedError',
+]);
+
+/** What happened, in one line. */
+export function whatHappened(alert: Alert): string {
+  const ran = formatDuration(alert.durationMs);
+  switch (alert.kind) {
+    case 'success':
+      return `Succeeded${alert.dryRun ? ' (dry run)' : ''}.`;
+    case 'still-running':
+      return `Still running after ${ran}: longer than the duration warning.`;
+    case 'timed-out':
+      return `Timed out after ${ran}: the execution exceeded the state machine's timeout and was stopped.`;
+    case 'aborted':
+      return `Aborted after ${ran}: the execution was stopped (StopExecution, the console or a redrive).`;
+    case 'failure': {
+      const error = alert.error ? `${alert.error.name}: ${alert.error.message}` : 'unknown error';
+      return alert.failedStep ? `Failed in step ${alert.failedStep}: ${error}` : `Failed: ${error}`;
+    }
   }
-  if (alert.kind !== 'failure') return alert.reportUrl ? ['Read the report.'] : [];
+}
+
+/** What state the database is in now, as far as this run can tell. */
+export function stateNow(alert: Alert): string {
+  const applied =
+    alert.appliedCount !== undefined
+      ? `${alert.appliedCount} migration(s) applied`
+      : 'the migrations applied';
+  switch (alert.kind) {
+    case 'success':
+      if (alert.dryRun) return 'Unchanged: this was a dry run.';
+      if (['migrate', 'downgrade', 'baseline'].includes(alert.action))
+        return `Changed as planned: ${applied}.`;
+      if (alert.action === 'restore') return 'Restored from the backup; the previous database is kept.';
+      return 'Unchanged: this action only reads the database (or writes to S3).';
+    case 'still-running':
+      return 'In progress: nothing has failed so far; a step may be waiting on a lock or rewriting a table.';
+    case 'timed-out':
+    case 'aborted':
+      return (
+        'Unknown until checked: the execution stopped mid-step. A migration in progress is rolled back when ' +
+        'its session ends; migrations completed before it stay applied; backups already written stay in S3.'
+      );
+    case 'failure': {
+      const name = alert.error?.name ?? '';
+      if (alert.dryRun || UNCHANGED_ERRORS.has(name)) return 'Unchanged: nothing was applied.';
+      if (name === 'MigrationFailedError' || name === 'LockTimeoutError') {
+        return 'The failing migration was rolled back; migrations before it in this run stay applied.';
+      }
+      if (name === 'RestoreFailedError') return 'The original database is untouched and still serving.';
+      if (alert.failedStep && BEFORE_CHANGES.has(alert.failedStep)) {
+        return 'Unchanged: the run stopped before applying anything.';
+      }
+      if (alert.appliedCount !== undefined) return `Changed: ${applied}; only the later steps are missing.`;
+      return 'Unknown: run `pgshift start verify` to compare what is applied with what was recorded.';
+    }
+  }
+}
+
+/** What to do next, in the words of the error class (docs/errors.md). */
+export function nextSteps(alert: Alert): string[] {
+  switch (alert.kind) {
+    case 'success':
+      return [alert.reportUrl ? 'Nothing urgent: read the report.' : 'Nothing to do.'];
+    case 'still-running':
+      return [
+        'Open the execution: find the running state, then pg_stat_activity for a blocked or long statement.',
+      ];
+    case 'timed-out':
+      return [
+        'Run `pgshift start verify` to see which migrations are applied, then rerun or raise executionTimeoutMinutes.',
+      ];
+    case 'aborted':
+      return ['Run `pgshift start verify` to see which migrations are applied before starting again.'];
+    case 'failure':
+      break;
+  }
   switch (alert.error?.name) {
     case 'PreflightFailedError':
-      return ['Nothing was changed. Fix what the pre-flight checks name, then run again.'];
+      return ['Fix what the pre-flight checks name (results.preflight), then run again.'];
     case 'UnsafeMigrationError':
-      return [
-        'Nothing was changed. Make the migration safe, or rerun with allowUnsafe: true if it is intended.',
-      ];
+      return ['Make the migration safe, or rerun with allowUnsafe: true if it is intended.'];
     case 'MigrationLockedError':
-      return ['Nothing was changed. Another run holds the lock: wait for it to finish.'];
+      return ['Another run holds the migration lock: wait for it to finish, then run again.'];
     case 'LockTimeoutError':
-      return ['The migration was rolled back after waiting for a lock. Find the blocking session and retry.'];
+      return ['Find the session that holds the table lock (pg_locks, pg_stat_activity), then run again.'];
     case 'MigrationFailedError':
-      return [
-        'The failing migration was rolled back; earlier ones in this run stay applied. Fix it and rerun.',
-      ];
+      return ['Fix the failing migration (its name and statement are in the error), then run again.'];
     case 'RestoreRefusedError':
+      return ['Read the refusal: pass the confirmation (or another backup) and run again.'];
     case 'BackupCorruptError':
-      return ['Nothing was changed: the database still serves as before.'];
+      return ['Take a new backup, or restore another one: this one does not match its manifest.'];
+    case 'DumpFailedError':
+      return ['Fix what the backup error names (pg_dump version, permissions, disk), then run again.'];
     case 'RestoreFailedError':
-      return ['The original database is untouched and still serving.'];
+      return ['Read the error; the scratch database was dropped, so the restore can be run again.'];
     case 'InputValidationError':
       return ['Fix the execution input (docs/console-inputs.md) and start again.'];
     default:
-      return ['Open the execution to see the failing state and its logs.'];
+      if (alert.failedStep === 'report' && alert.appliedCount !== undefined) {
+        return ['The migrations are applied: write the report again with `pgshift start report`.'];
+      }
+      return ['Open the execution to see the failing state and its logs, then run `pgshift start verify`.'];
   }
 }
 
-function lines(alert: Alert): string[] {
-  const out = [
-    `Database: ${alert.database}`,
-    `Action: ${alert.action}`,
-    `Outcome: ${alert.kind === 'still-running' ? 'still running' : alert.kind}`,
-    `${alert.kind === 'still-running' ? 'Running for' : 'Duration'}: ${formatDuration(alert.durationMs)}`,
-  ];
-  if (alert.failedStep) out.push(`Failed in step: ${alert.failedStep}`);
-  if (alert.error) out.push(`Error: ${alert.error.name}: ${alert.error.message}`);
-  out.push(...alert.facts);
+/** Facts and warnings beyond the four headline lines. */
+function details(alert: Alert): string[] {
+  return [...alert.facts, ...alert.warnings.map((w) => `Warning: ${w}`)];
+}
+
+function links(alert: Alert): { label: string; url: string }[] {
+  const out: { label: string; url: string }[] = [];
+  if (alert.consoleUrl) out.push({ label: 'Execution', url: alert.consoleUrl });
+  if (alert.reportUrl) out.push({ label: 'Report', url: alert.reportUrl });
+  if (alert.backupUrl) out.push({ label: 'Backup', url: alert.backupUrl });
   return out;
 }
 
-/** Plain text for email subscribers. */
+function whatRan(alert: Alert): string {
+  const started = alert.startedAt ? `, started ${alert.startedAt}` : '';
+  const ran = alert.durationMs !== undefined ? `, ran ${formatDuration(alert.durationMs)}` : '';
+  return `pgshift ${alert.action}${alert.dryRun ? ' (dry run)' : ''}, execution ${alert.executionId}${started}${ran}`;
+}
+
+/** Plain text for email subscribers: what ran, database, what happened, state now, what to do, links. */
 export function renderEmail(alert: Alert): string {
-  const parts = [headline(alert), '', ...lines(alert)];
-  if (alert.warnings.length > 0) parts.push('', 'Warnings:', ...alert.warnings.map((w) => `- ${w}`));
-  const next = nextSteps(alert);
-  if (next.length > 0) parts.push('', 'Next:', ...next.map((n) => `- ${n}`));
-  parts.push('', `Execution: ${alert.executionId}`);
-  if (alert.consoleUrl) parts.push(`Console: ${alert.consoleUrl}`);
-  if (alert.reportUrl) parts.push(`Report: ${alert.reportUrl}`);
+  const parts = [
+    headline(alert),
+    '',
+    `What ran: ${whatRan(alert)}`,
+    `Database: ${alert.database}`,
+    `What happened: ${whatHappened(alert)}`,
+    `State of the database now: ${stateNow(alert)}`,
+    '',
+    'What to do:',
+    ...nextSteps(alert).map((n) => `- ${n}`),
+  ];
+  const more = details(alert);
+  if (more.length > 0) parts.push('', 'Details:', ...more.map((d) => `- ${d}`));
+  const found = links(alert);
+  parts.push('', 'Links:', ...found.map((l) => `${l.label}: ${l.url}`));
+  if (!alert.consoleUrl) parts.push(`Execution: ${alert.executionId}`);
+  if (alert.backupKey && !alert.backupUrl) parts.push(`Backup: ${alert.backupKey}`);
   return parts.join('\n');
 }
 
-/** AWS Chatbot's custom notification schema (version 1.0, source "custom"), rendered in Slack. */
+const ICONS: Record<Alert['kind'], string> = {
+  success: ':white_check_mark:',
+  failure: ':x:',
+  'still-running': ':hourglass:',
+  'timed-out': ':alarm_clock:',
+  aborted: ':octagonal_sign:',
+};
+
+/** Amazon Q Developer in chat applications (AWS Chatbot) custom notification, version 1.0, source "custom". */
 export function renderChatbot(alert: Alert): Record<string, unknown> {
-  const icon =
-    alert.kind === 'success' ? ':white_check_mark:' : alert.kind === 'failure' ? ':x:' : ':hourglass:';
-  const description = [...lines(alert), ...alert.warnings.map((w) => `:warning: ${w}`)]
-    .map((l) => `• ${l}`)
-    .join('\n');
-  const links: string[] = [];
-  if (alert.consoleUrl) links.push(`<${alert.consoleUrl}|Execution>`);
-  if (alert.reportUrl) links.push(`<${alert.reportUrl}|Report>`);
+  const description = [
+    `*What ran:* ${whatRan(alert)}`,
+    `*Database:* ${alert.database}`,
+    `*What happened:* ${whatHappened(alert)}`,
+    `*State now:* ${stateNow(alert)}`,
+    ...details(alert).map((d) => `• ${d}`),
+  ];
+  const found = links(alert);
+  if (found.length > 0) description.push(found.map((l) => `<${l.url}|${l.label}>`).join(' · '));
   return {
     version: '1.0',
     source: 'custom',
+    id: `${alert.executionId}#${alert.kind}`,
     content: {
       textType: 'client-markdown',
-      title: `${icon} ${headline(alert)}`,
-      description: links.length > 0 ? `${description}\n${links.join(' · ')}` : description,
+      title: `${ICONS[alert.kind]} ${headline(alert)}`,
+      description: description.join('\n'),
       nextSteps: nextSteps(alert),
       keywords: ['pgshift', alert.database, alert.action, alert.kind],
     },
@@ -118,8 +240,9 @@ export function renderChatbot(alert: Alert): Record<string, unknown> {
 }
 
 /**
- * One SNS message for every subscriber kind (`MessageStructure: json`): email gets the plain text, everything
- * else (Chatbot over HTTPS, SQS, Lambda) gets the Chatbot JSON, which is also machine-readable.
+ * One SNS message with a document per protocol (`MessageStructure: json`): email (and `default`: SQS,
+ * Lambda) get the plain text; `https` — how AWS Chatbot subscribes — and `email-json` get the Chatbot
+ * custom-notification JSON.
  */
 export function renderSnsMessage(alert: Alert): {
   Subject: string;
@@ -127,9 +250,10 @@ export function renderSnsMessage(alert: Alert): {
   MessageStructure: 'json';
 } {
   const chatbot = JSON.stringify(renderChatbot(alert));
+  const email = renderEmail(alert);
   return {
     Subject: alertSubject(alert),
     MessageStructure: 'json',
-    Message: JSON.stringify({ default: chatbot, email: renderEmail(alert), 'email-json': chatbot }),
+    Message: JSON.stringify({ default: email, email, https: chatbot, 'email-json': chatbot }),
   };
 }

@@ -76,3 +76,11 @@ export function planKeys(
   const base = `plans/${keySegment(database)}/${keySegment(execution)}`;
   return { sql: `${base}/plan.sql`, json: `${base}/plan.json`, downgradeSql: `${base}/downgrade.sql` };
 }
+
+/**
+ * The marker an alert leaves once published, `runs/<db>/<execution name>/alerts/<kind>.json`: the function on
+ * the EventBridge rule reads it so that what "Notify failure" already sent is not sent twice.
+ */
+export function alertMarkerKey(database: string, executionName: string, kind: string): string {
+  return `runs/${keySegment(database)}/${keySegment(executionName)}/alerts/${kind}.json`;
+}

@@ -1,8 +1,8 @@
 /**
- * The services that publish to the alerts topic, IAM-simulated against the template (topic policy, key
- * policy, the scheduler role's policies): an EventBridge rule, a CloudWatch alarm action or a Scheduler
- * target the template wires to the topic must be allowed to publish to it, KMS key included. Nothing reaches
- * AWS here; the simulator evaluates the same-account request as AWS would.
+ * Who publishes to the alerts topic, IAM-simulated against the template (topic policy, key policy, the
+ * publishers' role policies): an EventBridge rule, a CloudWatch alarm action, a Scheduler target or a function
+ * the template wires to the topic must be allowed to publish to it, KMS key included. Nothing reaches AWS
+ * here; the simulator evaluates the same-account request as AWS would.
  */
 import { App } from 'aws-cdk-lib';
 import type { Authorization } from '../../bin/cli/aws-gateway';
@@ -76,6 +76,17 @@ function publishers(resolved: CfnTemplate, topicArn: string, topicKey: string): 
         publish('cloudwatch.amazonaws.com', topicArn, topicKey, { ...source, 'aws:SourceArn': alarmArn }),
       );
     }
+    if (r.Type === 'AWS::Lambda::Function') {
+      const vars = (p.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {};
+      if (vars.PGSHIFT_TOPIC_ARN === topicArn) {
+        out.set(
+          `Function ${vars.PGSHIFT_STEP} (${id})`,
+          publish(String(p.Role), topicArn, topicKey, {
+            'kms:ViaService': `sns.${LOCAL_REGION}.amazonaws.com`,
+          }),
+        );
+      }
+    }
     if (r.Type === 'AWS::IAM::Role') {
       const assumed = JSON.stringify(p.AssumeRolePolicyDocument ?? {});
       if (assumed.includes('scheduler.amazonaws.com')) {
@@ -94,9 +105,12 @@ describe('publishers of the alerts topic (IAM simulated against the template)', 
   const { resolved, topicArn, topicKey } = synthesized();
   const found = publishers(resolved, topicArn, topicKey);
 
-  test('the template wires EventBridge and the Scheduler watchdog to the topic', () => {
-    const kinds = [...found.keys()].map((k) => k.split(' ')[0]);
-    expect(kinds).toEqual(expect.arrayContaining(['EventBridge', 'Scheduler']));
+  test('the publishers are the notify and ended functions and the Scheduler watchdog; no service publishes', () => {
+    expect([...found.keys()].map((k) => k.split(' (')[0]).sort()).toEqual([
+      'Function ended',
+      'Function notify',
+      expect.stringMatching(/^Scheduler role /),
+    ]);
   });
 
   test.each([...found.keys()])('%s may publish to the encrypted topic', async (publisher) => {

@@ -230,8 +230,8 @@ describe('functions', () => {
   test('every function logs to its own log group with the configured retention', () => {
     const { template } = synth({ logRetentionDays: 30 });
     const groups = template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } });
-    // 8 functions + the Fargate task + the state machine
-    expect(Object.keys(groups)).toHaveLength(10);
+    // 9 functions + the Fargate task + the state machine
+    expect(Object.keys(groups)).toHaveLength(11);
     const fns = template.findResources('AWS::Lambda::Function');
     for (const fn of Object.values(fns)) expect(fn.Properties.LoggingConfig?.LogGroup).toBeDefined();
   });
@@ -313,50 +313,70 @@ describe('alerts', () => {
     });
   });
 
-  test('an EventBridge rule alerts on FAILED, TIMED_OUT and ABORTED executions of this state machine', () => {
+  test('an EventBridge rule sends FAILED, TIMED_OUT and ABORTED executions of this state machine to the ended function', () => {
+    const ended = Object.entries(t.findResources('AWS::Lambda::Function')).find(
+      ([, r]) => r.Properties.Environment?.Variables?.PGSHIFT_STEP === 'ended',
+    );
+    expect(ended).toBeDefined();
     t.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
         detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [Match.anyValue()] },
       },
-      Targets: [Match.objectLike({ Arn: Match.anyValue(), InputTransformer: Match.anyValue() })],
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [ended?.[0], 'Arn'] }, RetryPolicy: Match.anyValue() }),
+      ],
+    });
+    // EventBridge may invoke it, from this rule only.
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [ended?.[0], 'Arn'] },
+      SourceArn: Match.anyValue(),
     });
   });
 
-  test('a CloudWatch alarm fires on ExecutionTime above the duration warning', () => {
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ExecutionTime',
-      Namespace: 'AWS/States',
-      Threshold: 60 * 60 * 1000,
-      ComparisonOperator: 'GreaterThanThreshold',
-      AlarmActions: [Match.anyValue()],
-    });
+  test('no ExecutionTime alarm: it is emitted only after an execution ended, the watchdog says "still running"', () => {
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 0);
   });
 
-  test('the topic key lets EventBridge and CloudWatch publish (each service, per action, from this account)', () => {
-    const [key] = Object.values(
-      t.findResources('AWS::KMS::Key', { Properties: { Description: 'pgshift alerts topic' } }),
-    );
-    // Statements may be merged (@aws-cdk/aws-iam:minimizePolicies): look per service and per action.
-    const statements = key.Properties.KeyPolicy.Statement as {
-      Action: string | string[];
-      Principal?: { Service?: string | string[] };
-      Condition?: unknown;
+  test('the topic policy names exactly the publishing roles, and the key policy names no service', () => {
+    const policies = Object.values(t.findResources('AWS::SNS::TopicPolicy'));
+    expect(policies).toHaveLength(1);
+    const statements = policies[0].Properties.PolicyDocument.Statement as {
+      Sid?: string;
+      Effect: string;
+      Principal: { AWS?: unknown[]; Service?: unknown };
     }[];
-    const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-    for (const service of ['events.amazonaws.com', 'cloudwatch.amazonaws.com']) {
-      for (const action of ['kms:Decrypt', 'kms:GenerateDataKey*']) {
-        const allowing = statements.filter(
-          (s) =>
-            list(s.Principal?.Service).includes(service) &&
-            list(s.Action).includes(action) &&
-            JSON.stringify(s.Condition) ===
-              JSON.stringify({ StringEquals: { 'aws:SourceAccount': '123456789012' } }),
-        );
-        expect([service, action, allowing.length]).toEqual([service, action, 1]);
-      }
+    const allow = statements.filter((s) => s.Effect === 'Allow');
+    expect(allow).toHaveLength(1);
+    expect(allow[0].Principal.Service).toBeUndefined();
+    const named = JSON.stringify(allow[0].Principal.AWS);
+    const roleOf = (step: string) =>
+      Object.values(t.findResources('AWS::Lambda::Function')).find(
+        (r) => r.Properties.Environment?.Variables?.PGSHIFT_STEP === step,
+      )?.Properties.Role['Fn::GetAtt'][0] as string;
+    const schedulerRole = Object.keys(t.findResources('AWS::IAM::Role')).find((id) =>
+      id.includes('SchedulerRole'),
+    );
+    for (const id of [roleOf('notify'), roleOf('ended'), schedulerRole]) expect(named).toContain(`"${id}"`);
+    expect((allow[0].Principal.AWS as unknown[]).length).toBe(3);
+    for (const k of Object.values(t.findResources('AWS::KMS::Key'))) {
+      expect(JSON.stringify(k.Properties.KeyPolicy)).not.toMatch(
+        /events\.amazonaws\.com|cloudwatch\.amazonaws\.com/,
+      );
     }
+  });
+
+  test('the Chatbot Slack configuration subscribes to the alerts topic', () => {
+    const { template } = synth({
+      alerts: { emails: [], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' } },
+    });
+    const topicId = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
+    template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
+      SnsTopicArns: [{ Ref: topicId }],
+    });
   });
 });
 

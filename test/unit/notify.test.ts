@@ -17,6 +17,7 @@ import {
   watchdogScheduleName,
 } from '../../lambdas/notify';
 import type { StepEvent } from '../../lambdas/shared/step';
+import { EMAIL_LINES, parseAlertMessage } from '../helpers/alert-shape';
 
 const executionArn = 'arn:aws:states:eu-west-1:123456789012:execution:pgshift:run-1';
 const started = '2026-11-25T10:00:00.000Z';
@@ -67,11 +68,15 @@ describe('alerts', () => {
       },
     });
     expect(email).toContain('pgshift migrate FAILED on shop');
-    expect(email).toContain('Failed in step: migrate');
-    expect(email).toContain('Duration: 5m 30s');
+    expect(email).toContain(
+      'What happened: Failed in step migrate: MigrationFailedError: 0002_orders.up.sql failed',
+    );
+    expect(email).toContain('ran 5m 30s');
     expect(email).toContain('Backup: s3 key backups/shop/2026/11/25/pg_backup_20261125_100000.dump');
     expect(email).toContain('Pre-flight connections: pool near max');
-    expect(email).toContain('rolled back');
+    expect(email).toContain(
+      'State of the database now: The failing migration was rolled back; migrations before it in this run stay applied.',
+    );
     expect(email).toContain(
       'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/',
     );
@@ -89,15 +94,13 @@ describe('alerts', () => {
     // Act
     const message = renderSnsMessage(alert);
     const bodies = JSON.parse(message.Message) as Record<string, string>;
-    const chatbot = JSON.parse(bodies.default) as {
-      version: string;
-      source: string;
-      content: Record<string, unknown>;
-    };
+    const { chatbot } = parseAlertMessage(message.Message);
     // Assess
     expect(message.MessageStructure).toBe('json');
     expect(message.Subject).toBe('pgshift migrate succeeded on shop');
     expect(bodies.email).toContain('Report: https://bucket.s3/report.html?X-Amz-Signature=1');
+    expect(bodies.default).toBe(bodies.email);
+    for (const line of EMAIL_LINES) expect(bodies.email).toContain(line);
     expect(chatbot).toMatchObject({ version: '1.0', source: 'custom' });
     expect(chatbot.content).toMatchObject({
       textType: 'client-markdown',

@@ -52,10 +52,53 @@ export interface RunOptions {
   onEvent?: (event: StateEvent) => void;
   /** Each line a function logged (Powertools JSON), with the function's logical id. */
   onLog?: (source: string, line: string) => void;
-  /** Sees the deployment before it stops (its recorded calls, its gateway's schedules). */
-  inspect?: (deployment: LocalDeployment) => void | Promise<void>;
+  /**
+   * Sees the deployment before it stops (its recorded calls, its gateway's schedules) with the run that ended;
+   * may deliver events to it (deployment.deliverEvent). Its calls are IAM-simulated too.
+   */
+  inspect?: (deployment: LocalDeployment, run: LocalRunResult) => void | Promise<void>;
   /** Skips the IAM simulation (only for tests of the simulation itself). */
   skipIamCheck?: boolean;
+  /** When the (mocked) Scheduler fires the watchdog. @default the schedule's own time */
+  scheduleDelayMs?: (at: Date) => number;
+  /** Aborts the execution, as StopExecution would, when this returns true for a state event. */
+  abortWhen?: (event: StateEvent) => boolean;
+  /** Replaces the definition's TimeoutSeconds, to see a TIMED_OUT execution. */
+  timeoutSeconds?: number;
+}
+
+/**
+ * The "Step Functions Execution Status Change" event EventBridge delivers for a run that ended, with the
+ * fields Step Functions fills in (docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html).
+ */
+export function executionStatusChange(
+  deployment: LocalDeployment,
+  run: LocalRunResult,
+  input: unknown,
+): Record<string, unknown> {
+  const name = run.executionId.split(':').pop() as string;
+  return {
+    version: '0',
+    id: `local-${name}`,
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account: '000000000000',
+    time: new Date(run.stopDate).toISOString(),
+    region: 'us-east-1',
+    resources: [run.executionId],
+    detail: {
+      executionArn: run.executionId,
+      stateMachineArn: deployment.stateMachineArn,
+      name,
+      status: run.status,
+      startDate: run.startDate,
+      stopDate: run.stopDate,
+      input: JSON.stringify(input),
+      output: null,
+      error: run.status === 'FAILED' ? (run.error?.name ?? null) : null,
+      cause: run.status === 'FAILED' ? (run.error?.message ?? null) : null,
+    },
+  };
 }
 
 /** The secret as RDS stores it, for the rig's server (the host name the rig's certificate names). */
@@ -71,7 +114,9 @@ export function rigSecretValue(databaseUrl: string): string {
   });
 }
 
-export async function startRigDeployment(options: Omit<RunOptions, 'onEvent'>): Promise<LocalDeployment> {
+export async function startRigDeployment(
+  options: Omit<RunOptions, 'onEvent' | 'abortWhen' | 'timeoutSeconds'>,
+): Promise<LocalDeployment> {
   const rig = rigInfo();
   if (!rig.pg.caFile)
     throw new Error('the rig runs without TLS (openssl missing): the workflow tests need it');
@@ -90,6 +135,7 @@ export async function startRigDeployment(options: Omit<RunOptions, 'onEvent'>): 
       extraEnv: { POWERTOOLS_LOG_LEVEL: process.env.PGSHIFT_TEST_LOG_LEVEL ?? 'WARN' },
     },
     onLog: options.onLog,
+    scheduleDelayMs: options.scheduleDelayMs,
   });
 }
 
@@ -131,8 +177,10 @@ export async function runWorkflow(input: unknown, options: RunOptions): Promise<
       trackExecution: deployment.trackExecution,
       onEvent: options.onEvent,
       retryIntervalMs: 10,
+      abortWhen: options.abortWhen,
+      timeoutSeconds: options.timeoutSeconds,
     });
-    await options.inspect?.(deployment);
+    await options.inspect?.(deployment, run);
     if (!options.skipIamCheck) await assertIamAllows(deployment);
     if (process.env.PGSHIFT_TEST_SHOW_LOGS && !run.ok) process.stderr.write(`${logs.join('\n')}\n`);
     return run;

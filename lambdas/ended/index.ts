@@ -1,0 +1,1 @@
+export { onExecutionEnded, type EndedDeps, type EndedOutcome, type ExecutionStatusChange } from './ended';
