@@ -140,9 +140,9 @@ export const pgshiftContextSchema = z
           })
           .strict()
           .default({ maxAttempts: 4, intervalSeconds: 15, backoffRate: 2 }),
-        /** Per-migration defaults (PGSHIFT_LOCK_TIMEOUT / PGSHIFT_STATEMENT_TIMEOUT). @default "5s" / "15min" */
+        /** Per-migration defaults (PGSHIFT_LOCK_TIMEOUT / PGSHIFT_STATEMENT_TIMEOUT). @default "5s" / "13min" */
         lockTimeout: z.string().min(1).default('5s'),
-        statementTimeout: z.string().min(1).default('15min'),
+        statementTimeout: z.string().min(1).default('13min'),
         /** pg_dump compression (PGSHIFT_BACKUP_COMPRESSION). @default "1" */
         backupCompression: z.string().min(1).default('1'),
         /**
@@ -159,7 +159,7 @@ export const pgshiftContextSchema = z
         fargateThresholdBytes: 10 * 1024 ** 3,
         lockRetry: { maxAttempts: 4, intervalSeconds: 15, backoffRate: 2 },
         lockTimeout: '5s',
-        statementTimeout: '15min',
+        statementTimeout: '13min',
         backupCompression: '1',
         reservedConcurrency: false,
       }),

@@ -74,7 +74,7 @@ export interface StepFunctionsProps {
   readonly migrationsDir?: string | null;
   /** @default "5s" */
   readonly lockTimeout?: string;
-  /** @default "15min" */
+  /** @default "13min" */
   readonly statementTimeout?: string;
   /** @default "1" */
   readonly backupCompression?: string;
@@ -135,7 +135,7 @@ export class StepFunctions extends Construct {
         if (db.name) fn.addEnvironment('PGSHIFT_DB_NAME', db.name);
         if (db.sslMode) fn.addEnvironment('PGSHIFT_DB_SSLMODE', db.sslMode);
         fn.addEnvironment('PGSHIFT_LOCK_TIMEOUT', props.lockTimeout ?? '5s');
-        fn.addEnvironment('PGSHIFT_STATEMENT_TIMEOUT', props.statementTimeout ?? '15min');
+        fn.addEnvironment('PGSHIFT_STATEMENT_TIMEOUT', props.statementTimeout ?? '13min');
       }
       return fn;
     };

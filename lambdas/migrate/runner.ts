@@ -40,7 +40,7 @@ export interface MigrationPlan {
 }
 
 export interface TimeoutOptions {
-  /** Defaults when a migration has no directive. @default "5s" / "15min" */
+  /** Defaults when a migration has no directive. @default "5s" / "13min" */
   lockTimeout?: string;
   statementTimeout?: string;
 }
@@ -91,7 +91,7 @@ export function scriptSteps(
 ): { steps: ScriptStep[]; statements: ParsedStatement[]; lockTimeout: string; statementTimeout: string } {
   const lockTimeout = timeout(script.lockTimeout ?? options.lockTimeout ?? '5s', 'lock_timeout');
   const statementTimeout = timeout(
-    script.statementTimeout ?? options.statementTimeout ?? '15min',
+    script.statementTimeout ?? options.statementTimeout ?? '13min',
     'statement_timeout',
   );
   const statements = statementsOf(script, m.file);

@@ -37,7 +37,7 @@ export interface PgshiftConfig {
   migrationsDir: string;
   /** SNS topic for alerts (PGSHIFT_TOPIC_ARN). */
   topicArn?: string;
-  /** Defaults for each migration, overridable per file. @default "5s" and "15min" */
+  /** Defaults for each migration, overridable per file. @default "5s" and "13min" (below the 15-minute Lambda timeout, so PostgreSQL ends the statement before Lambda kills its client) */
   lockTimeout: string;
   statementTimeout: string;
   /** pg_dump compression (PGSHIFT_BACKUP_COMPRESSION), e.g. "1", "gzip:1", "zstd:3". @default "1" */
@@ -91,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
     migrationsDir: taskRootPath(read(env, 'PGSHIFT_MIGRATIONS_DIR') ?? 'migrations', env),
     topicArn: read(env, 'PGSHIFT_TOPIC_ARN'),
     lockTimeout: read(env, 'PGSHIFT_LOCK_TIMEOUT') ?? '5s',
-    statementTimeout: read(env, 'PGSHIFT_STATEMENT_TIMEOUT') ?? '15min',
+    statementTimeout: read(env, 'PGSHIFT_STATEMENT_TIMEOUT') ?? '13min',
     backupCompression: read(env, 'PGSHIFT_BACKUP_COMPRESSION') ?? '1',
     s3Endpoint: read(env, 'AWS_ENDPOINT_URL_S3'),
     rdsInstanceId: read(env, 'PGSHIFT_RDS_INSTANCE_ID'),

@@ -204,6 +204,24 @@ describe('functions', () => {
     expect(functionByStep('workflow')).toMatchObject({ Timeout: 60, MemorySize: 256 });
   });
 
+  test('the default statement_timeout ends a statement at least a minute before its Lambda would be killed', () => {
+    const fns = Object.values(t.findResources('AWS::Lambda::Function'))
+      .map((r) => r.Properties)
+      // Only the steps that run migrations; pre-flight reads the value to estimate, it runs nothing under it.
+      .filter(
+        (p) =>
+          p.Environment?.Variables?.PGSHIFT_STATEMENT_TIMEOUT &&
+          p.Environment.Variables.PGSHIFT_STEP === 'migrate',
+      );
+    expect(fns.length).toBeGreaterThan(0);
+    for (const fn of fns) {
+      const m = /^(\d+)\s*(min|s)$/.exec(fn.Environment.Variables.PGSHIFT_STATEMENT_TIMEOUT);
+      expect(m).not.toBeNull();
+      const seconds = Number(m![1]) * (m![2] === 'min' ? 60 : 1);
+      expect(seconds).toBeLessThanOrEqual(fn.Timeout - 60);
+    }
+  });
+
   test('migrate finds its migrations and Squawk in the bundle; preflight knows the image PG major', () => {
     expect(functionByStep('migrate').Environment.Variables).toMatchObject({
       // Relative to the task root: no '/var/task' literal for a file a function opens.
