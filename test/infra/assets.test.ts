@@ -115,7 +115,14 @@ describe('the image', () => {
 describe('the zip functions', () => {
   test('each asset has its handler and the RDS CA bundle at certs/rds-global-bundle.pem', () => {
     const fns = zipFunctions();
-    expect(fns.map((f) => f.step).sort()).toEqual(['migrate', 'notify', 'preflight', 'report', 'workflow']);
+    expect(fns.map((f) => f.step).sort()).toEqual([
+      'ended',
+      'migrate',
+      'notify',
+      'preflight',
+      'report',
+      'workflow',
+    ]);
     for (const fn of fns) {
       const handlerJs = path.join(fn.dir, `${fn.handler.replace(/\.[^.]+$/, '')}.js`);
       expect({ step: fn.step, handler: fs.existsSync(handlerJs) }).toEqual({ step: fn.step, handler: true });

@@ -45,15 +45,14 @@ describe('notify handler', () => {
     expect(out).toMatchObject({ step: 'notify', ok: true, published: true });
     expect(alert.Subject).toBe(`pgshift migrate FAILED on ${database}`);
     // fauxqs 1.9.2 ignores MessageStructure and delivers the per-protocol document itself; real SNS delivers
-    // its `default` member to SQS and HTTPS (Chatbot) subscribers and `email` to email ones.
-    const perProtocol = JSON.parse(alert.Message) as { default: string; email: string };
-    expect(perProtocol.email).toContain('Error: LockTimeoutError: canceling statement due to lock timeout');
-    const body = JSON.parse(perProtocol.default) as { source: string; content: { description: string } };
-    expect(body.source).toBe('custom');
-    expect(body.content.description).toContain(
-      'Error: LockTimeoutError: canceling statement due to lock timeout',
+    // `default` to SQS, `email` to email and `https` (how Chatbot subscribes) to HTTPS subscribers.
+    const perProtocol = JSON.parse(alert.Message) as { default: string; email: string; https: string };
+    expect(perProtocol.email).toContain(
+      'What happened: Failed in step preflight: LockTimeoutError: canceling statement due to lock timeout',
     );
-    expect(body.content.description).toContain('Failed in step: preflight');
+    const body = JSON.parse(perProtocol.https) as { source: string; content: { description: string } };
+    expect(body.source).toBe('custom');
+    expect(body.content.description).toContain('LockTimeoutError: canceling statement due to lock timeout');
   });
 
   test('the failure path also alerts when the input itself was invalid (raw state)', async () => {
