@@ -21,6 +21,7 @@ import {
   resolveWorkflow,
   type CfnTemplate,
   type FargateRunner,
+  type LocalRunOptions,
   type ResolvedWorkflow,
   type StepHandler,
   type TokenNames,
@@ -146,6 +147,22 @@ export interface LocalDeployment {
     event: Record<string, unknown>,
   ) => Promise<{ rule: string; function: string; result: unknown }[]>;
   stop: () => Promise<void>;
+}
+
+/** What `runLocalWorkflow` needs of a deployment: its definition, how each Task runs, its ARN, its executions. */
+export function deploymentRunOptions(
+  d: LocalDeployment,
+): Pick<
+  LocalRunOptions,
+  'workflow' | 'loadHandler' | 'runFargateTask' | 'stateMachineArn' | 'trackExecution'
+> {
+  return {
+    workflow: d.workflow,
+    loadHandler: d.loadHandler,
+    runFargateTask: d.runFargateTask,
+    stateMachineArn: d.stateMachineArn,
+    trackExecution: d.trackExecution,
+  };
 }
 
 /** Physical names the local deployment gives the template's resources. */

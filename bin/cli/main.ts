@@ -10,7 +10,7 @@ import { PGSHIFT_VERSION } from '../../lambdas/shared/version';
 import { executionInputFrom, parseCommandLine, USAGE, type ParsedCommand } from './args';
 import { runDiffCommand, runLintCommand } from './offline';
 import { assertBucketReachable, localEnvironment, localRunFrom } from './local-env';
-import { localStackContext, startLocalDeployment } from './local-deployment';
+import { deploymentRunOptions, localStackContext, startLocalDeployment } from './local-deployment';
 import { runLocalWorkflow } from './local-runner';
 import { errorLine, exitCodeFor, formatBytes, processIo, EXIT_CODES, type Io } from './output';
 import {
@@ -44,12 +44,8 @@ async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
   if (progress) io.err(`pgshift local ${input.action} on ${local.databaseName}`);
   try {
     const run = await runLocalWorkflow({
-      workflow: deployment.workflow,
+      ...deploymentRunOptions(deployment),
       input,
-      loadHandler: deployment.loadHandler,
-      runFargateTask: deployment.runFargateTask,
-      stateMachineArn: deployment.stateMachineArn,
-      trackExecution: deployment.trackExecution,
       onEvent: progress ? progressPrinter(io) : undefined,
     });
     if (json) io.out(JSON.stringify(runDocument(input.action, local.databaseName, run), null, 2));

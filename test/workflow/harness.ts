@@ -13,6 +13,7 @@
 import * as path from 'node:path';
 import type { RecordedCall } from '../../bin/cli/aws-gateway';
 import {
+  deploymentRunOptions,
   localStackContext,
   startLocalDeployment,
   type LocalDeployment,
@@ -169,12 +170,8 @@ export async function runWorkflow(input: unknown, options: RunOptions): Promise<
   });
   try {
     const run = await runLocalWorkflow({
-      workflow: deployment.workflow,
+      ...deploymentRunOptions(deployment),
       input,
-      loadHandler: deployment.loadHandler,
-      runFargateTask: deployment.runFargateTask,
-      stateMachineArn: deployment.stateMachineArn,
-      trackExecution: deployment.trackExecution,
       onEvent: options.onEvent,
       retryIntervalMs: 10,
       abortWhen: options.abortWhen,
