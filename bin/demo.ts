@@ -143,6 +143,7 @@ export async function demo(io: Io = processIo): Promise<number> {
         durationMs: document.durationMs,
         error: document.error,
         visited: [],
+        stateSizes: {},
         state: {
           input: { action: 'migrate', database: DEMO_DB },
           execution: { id: document.executionId },

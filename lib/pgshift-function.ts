@@ -57,7 +57,7 @@ export interface FunctionNetwork {
   readonly securityGroups: ec2.ISecurityGroup[];
 }
 
-/** Object access by key prefix (each ends with `/`). */
+/** Object access by key prefix (a folder ending with `/`, or a pattern where `*` stands for any characters, as IAM reads it). */
 export interface BucketAccess {
   /** GetObject, and ListBucket under these prefixes. @default none */
   readonly read?: string[];

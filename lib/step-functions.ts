@@ -18,22 +18,34 @@ import {
 import { acknowledgeWildcardResource } from './nag';
 
 /**
+ * Where a function may put the step outputs that do not fit the workflow state (lambdas/shared/step-budget.ts):
+ * `runs/<db>/<execution>/outputs/<step>…`, each function only its own step's.
+ */
+export function spillPrefix(step: StepName): string {
+  return `runs/*/outputs/${step}`;
+}
+
+/**
  * Which S3 prefixes each step reads and writes (docs/infrastructure.md). A step that needs a new prefix gets it
  * here, and only here.
  */
 export const BUCKET_ACCESS: Record<StepName | 'fargate', BucketAccess> = {
-  workflow: { read: ['runs/'] },
+  workflow: { read: ['runs/'], write: [spillPrefix('workflow')] },
   // Alert markers (runs/<db>/<execution>/alerts/): notify writes them, the ended function reads (and writes) them.
   notify: { read: ['reports/'], write: ['runs/'] },
   ended: { read: ['runs/'], write: ['runs/'] },
   // bundles/: the migrations an execution names (`migrations.bundle`); read only, CI writes them.
-  migrate: { read: ['plans/', 'schemas/', 'bundles/'], write: ['plans/'] },
-  preflight: { read: ['plans/', 'backups/'] },
-  schema: { read: ['schemas/', 'diffs/'], write: ['schemas/', 'diffs/'] },
-  report: { read: ['plans/', 'schemas/', 'diffs/', 'backups/', 'runs/', 'reports/'], write: ['reports/'] },
+  migrate: { read: ['plans/', 'schemas/', 'bundles/'], write: ['plans/', spillPrefix('migrate')] },
+  // The plan's analyses, when they did not fit the state, are read from the migrate function's spill.
+  preflight: { read: ['plans/', 'backups/', spillPrefix('migrate')], write: [spillPrefix('preflight')] },
+  schema: { read: ['schemas/', 'diffs/'], write: ['schemas/', 'diffs/', spillPrefix('schema')] },
+  report: {
+    read: ['plans/', 'schemas/', 'diffs/', 'backups/', 'runs/', 'reports/'],
+    write: ['reports/', spillPrefix('report')],
+  },
   // Taking a backup deletes its own dump when the manifest cannot be written (restore takes one first).
-  backup: { read: ['backups/'], write: ['backups/'], delete: ['backups/'] },
-  restore: { read: ['backups/'], write: ['backups/'], delete: ['backups/'] },
+  backup: { read: ['backups/'], write: ['backups/', spillPrefix('backup')], delete: ['backups/'] },
+  restore: { read: ['backups/'], write: ['backups/', spillPrefix('restore')], delete: ['backups/'] },
   fargate: { read: ['backups/'], write: ['backups/', 'runs/'], delete: ['backups/'] },
 };
 

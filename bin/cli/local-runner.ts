@@ -1,5 +1,6 @@
 import type { StepEvent, StepOutput, StepResults } from '../../lambdas/shared/step';
 import type { ExecutionInput } from '../../lambdas/shared/input';
+import { jsonBytes, STATE_LIMIT_BYTES } from '../../lambdas/shared/step-budget';
 
 /**
  * Runs the deployed workflow locally: the state machine definition comes from the synthesized CloudFormation
@@ -234,6 +235,29 @@ export interface WorkflowState {
   error?: { Error: string; Cause: string };
 }
 
+/** The largest payloads one state saw in a run, in UTF-8 bytes of their JSON (what Step Functions counts). */
+export interface StateSizes {
+  /** The state's input (the previous state's output, or the execution input). */
+  input: number;
+  /** The state's output, after ResultPath/OutputPath (or a Catch's ResultPath). */
+  output: number;
+  /** A Task's effective input, after Parameters (what the function or the ECS task receives). */
+  payload?: number;
+  /** A Task's result, before ResultPath (what the function returned). */
+  result?: number;
+}
+
+/**
+ * What Step Functions raises when a state's input or output, a Task's effective input or a Task's result is over
+ * 262,144 bytes. A terminal error: no Retry, and no `States.ALL` Catch sees it; the execution fails.
+ */
+export class DataLimitExceededError extends Error {
+  override readonly name = 'States.DataLimitExceeded';
+  /** Read by aws-local-stepfunctions' Retry and Catch matching. */
+  readonly isRetryable = false;
+  readonly isCatchable = false;
+}
+
 export interface LocalRunResult {
   ok: boolean;
   /** How the execution ended, in Step Functions' words (what the EventBridge status change says). */
@@ -248,6 +272,8 @@ export interface LocalRunResult {
   /** States in the order they were entered, with how long each took. */
   visited: { state: string; ms: number; outcome: 'ok' | 'failed' | 'caught' | 'retried' }[];
   durationMs: number;
+  /** The largest input, output, Task payload and Task result each state saw, in bytes. */
+  stateSizes: Record<string, StateSizes>;
 }
 
 /**
@@ -306,6 +332,24 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
   const executionId = machineArn ? `${machineArn.replace(':stateMachine:', ':execution:')}:${name}` : name;
   const untrack = options.trackExecution?.(name, options.input);
 
+  const stateSizes: Record<string, StateSizes> = {};
+  /** Records a size and refuses it over the limit, as Step Functions does. */
+  const measure = (state: string, what: keyof StateSizes, value: unknown): void => {
+    const bytes = jsonBytes(value);
+    const sizes = (stateSizes[state] ??= { input: 0, output: 0 });
+    sizes[what] = Math.max(sizes[what] ?? 0, bytes);
+    if (bytes > STATE_LIMIT_BYTES) {
+      const which = { input: 'input', output: 'output', payload: 'input after Parameters', result: 'result' }[
+        what
+      ];
+      throw new DataLimitExceededError(
+        `The state/task '${state}' ${what === 'result' ? 'returned a result' : `has an ${which}`} with a size ` +
+          `exceeding the maximum number of bytes service limit (${bytes} > ${STATE_LIMIT_BYTES}).`,
+      );
+    }
+  };
+  refuseExplicitDataLimitCatch(options.workflow.definition);
+
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   const retryOverrides: Record<string, number> = {};
   for (const task of options.workflow.tasks) {
@@ -313,6 +357,7 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
     const timeoutMs = (task.timeoutSeconds ?? 60) * 1000;
     if (task.kind === 'fargate') {
       handlers[task.state] = async (payload) => {
+        measure(task.state, 'payload', payload);
         const env = (
           payload as {
             Overrides?: { ContainerOverrides?: { Environment?: { Name: string; Value: string }[] }[] };
@@ -328,9 +373,14 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
       continue;
     }
     handlers[task.state] = async (payload) => {
+      measure(task.state, 'payload', payload);
       const handler = options.loadHandler(task.step);
       const deadline = Date.now() + timeoutMs;
-      return (await handler(payload, { getRemainingTimeInMillis: () => deadline - Date.now() })) as Json;
+      const result = (await handler(payload, {
+        getRemainingTimeInMillis: () => deadline - Date.now(),
+      })) as Json;
+      measure(task.state, 'result', result);
+      return result;
     };
   }
 
@@ -341,6 +391,7 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
   const machine = new StateMachine(definition as never, {
     validationOptions: { checkArn: false },
   });
+  checkStateSizes(machine, measure);
   const context = {
     Execution: {
       Id: executionId,
@@ -442,6 +493,7 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
       state: output,
       visited,
       durationMs: stopDate - started,
+      stateSizes,
     };
   } catch (err) {
     await logs.catch(() => undefined);
@@ -467,9 +519,81 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
       error,
       visited,
       durationMs: stopDate - started,
+      stateSizes,
     };
   } finally {
     untrack?.();
+  }
+}
+
+/** What aws-local-stepfunctions 3.0.0's StateMachine#execute calls on its event logger between states. */
+interface StateEventLogger {
+  dispatchStateEnteredEvent(name: string, type: string, input: unknown): void;
+  dispatchStateExitedEvent(name: string, type: string, input: unknown, output: unknown): void;
+  dispatchStateFailedEvent(name: string, type: string, input: unknown, error: Error): void;
+}
+
+/**
+ * Makes the machine check each state's input as it is entered and its output as it is left. The check runs in
+ * the interpreter's own loop (StateMachine#execute, around each state), outside the state's Retry/Catch
+ * handling, so a DataLimitExceededError there fails the execution as Step Functions does: no Catch runs.
+ * Relies on execute(input, options, cleanup) taking `options.eventLogger` (aws-local-stepfunctions 3.0.0).
+ */
+function checkStateSizes(
+  machine: object,
+  measure: (state: string, what: 'input' | 'output', value: unknown) => void,
+): void {
+  const target = machine as {
+    execute: (input: unknown, options: { eventLogger: StateEventLogger }, cleanup: unknown) => unknown;
+  };
+  if (typeof target.execute !== 'function') {
+    throw new Error(
+      'aws-local-stepfunctions changed: StateMachine#execute is gone (the state size check needs it)',
+    );
+  }
+  const execute = target.execute.bind(machine);
+  target.execute = (input, options, cleanup) => {
+    const logger = options.eventLogger;
+    const refuse = (name: string, type: string, input: unknown, check: () => void) => {
+      try {
+        check();
+      } catch (err) {
+        logger.dispatchStateFailedEvent(name, type, input, err as Error);
+        throw err;
+      }
+    };
+    const checks: Partial<StateEventLogger> = {
+      dispatchStateEnteredEvent: (name, type, stateInput) => {
+        logger.dispatchStateEnteredEvent(name, type, stateInput);
+        refuse(name, type, stateInput, () => measure(name, 'input', stateInput));
+      },
+      dispatchStateExitedEvent: (name, type, stateInput, output) => {
+        refuse(name, type, stateInput, () => measure(name, 'output', output));
+        logger.dispatchStateExitedEvent(name, type, stateInput, output);
+      },
+    };
+    // Everything else goes to the logger itself (its event queue is what `eventLogs` reads).
+    const guarded = new Proxy(logger, {
+      get: (t, prop, receiver) => {
+        const own = checks[prop as keyof StateEventLogger];
+        if (own) return own;
+        const v: unknown = Reflect.get(t, prop, receiver);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    return execute(input, { ...options, eventLogger: guarded }, cleanup);
+  };
+}
+
+/**
+ * Step Functions lets a Catch that names States.DataLimitExceeded itself catch it (only `States.ALL` cannot);
+ * the local runner does not model that, so it refuses such a definition rather than run it differently.
+ */
+function refuseExplicitDataLimitCatch(definition: Record<string, unknown>): void {
+  if (JSON.stringify(definition).includes('"States.DataLimitExceeded"')) {
+    throw new Error(
+      'the definition names States.DataLimitExceeded in a Retry or Catch, which the local runner does not model',
+    );
   }
 }
 

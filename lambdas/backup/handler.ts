@@ -3,6 +3,7 @@ import { createLogger } from '../shared/logger';
 import { byteProgress } from '../shared/progress';
 import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
+import { withStepBudget } from '../shared/step-budget';
 import { createBackup } from './dump';
 
 const config = loadConfig();
@@ -54,5 +55,11 @@ async function run(event: StepEvent, context?: { getRemainingTimeInMillis(): num
   };
 }
 
-/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
-export const handler = retryOnRotatedSecret(databaseTarget, run);
+/**
+ * The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail, its output
+ * within the state's byte budget (lambdas/shared/step-budget.ts).
+ */
+export const handler = withStepBudget(
+  { step: 'backup', store, log },
+  retryOnRotatedSecret(databaseTarget, run),
+);

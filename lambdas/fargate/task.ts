@@ -5,6 +5,7 @@ import { createLogger, type Log } from '../shared/logger';
 import { createS3Client, putJson, type ObjectStore } from '../shared/s3';
 import { taskResultKey } from '../shared/keys';
 import type { StepEvent, StepOutput } from '../shared/step';
+import { fitStepOutput } from '../shared/step-budget';
 
 /** A step handler as the Fargate task calls it (the same function Lambda calls). */
 export type StepHandler = (event: StepEvent) => Promise<StepOutput>;
@@ -79,9 +80,15 @@ export async function runFargateTask(
     ]);
   }
   const key = taskResultKey(database, executionName(task.event), task.step);
-  await putJson(deps.store, key, output);
+  // `Read Fargate … result` puts this into the workflow state: it keeps the same byte budget as a Lambda's output.
+  const fitted = await fitStepOutput(
+    { step: task.step, store: deps.store, log: deps.log },
+    task.event,
+    output,
+  );
+  await putJson(deps.store, key, fitted);
   deps.log.info('fargate task finished', { step: task.step, key });
-  return { key, output };
+  return { key, output: fitted };
 }
 
 /** Process entry (`node fargate/task.js`): exit 0 when the result is written, 1 after logging any error. */

@@ -9,6 +9,7 @@ import { createLogger } from '../shared/logger';
 import { reportProgress } from '../shared/progress';
 import { createS3Client, putJson, putText, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
+import { withStepBudget } from '../shared/step-budget';
 import {
   applyMigrations,
   baselineDatabase,
@@ -274,5 +275,11 @@ async function run(event: StepEvent): Promise<StepOutput> {
   );
 }
 
-/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
-export const handler = retryOnRotatedSecret(databaseTarget, run);
+/**
+ * The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail, its output
+ * within the state's byte budget (lambdas/shared/step-budget.ts).
+ */
+export const handler = withStepBudget(
+  { step: 'migrate', store, log },
+  retryOnRotatedSecret(databaseTarget, run),
+);

@@ -4,6 +4,7 @@ import { optionalEnv } from '../shared/env';
 import { createLogger } from '../shared/logger';
 import { createS3Client } from '../shared/s3';
 import type { StepOutput } from '../shared/step';
+import { withStepBudget } from '../shared/step-budget';
 import { alertFailureCounter } from './metrics';
 import { runNotify, type NotifyEvent } from './notify';
 
@@ -28,7 +29,8 @@ const deps = {
   bucket,
 };
 
-/** Notify step (lambdas/notify/notify.ts): alerts and the duration watchdog. */
-export async function handler(event: NotifyEvent): Promise<StepOutput> {
-  return runNotify(deps, event);
-}
+/** Notify step (lambdas/notify/notify.ts): alerts and the duration watchdog, its output within the state's budget. */
+export const handler: (event: NotifyEvent) => Promise<StepOutput> = withStepBudget(
+  { step: 'notify', store, log },
+  (event: NotifyEvent) => runNotify(deps, event),
+);

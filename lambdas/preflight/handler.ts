@@ -4,7 +4,9 @@ import { connect } from '../shared/db';
 import { ConfigurationError, InputValidationError } from '../shared/errors';
 import { optionalEnv } from '../shared/env';
 import { createLogger } from '../shared/logger';
+import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
+import { loadStepOutput, withStepBudget } from '../shared/step-budget';
 import { backupPgDumpVersion } from './pg-dump-version';
 import { runPreflight } from './run-preflight';
 import { thresholdsFromEnv } from './thresholds';
@@ -37,6 +39,12 @@ const log = createLogger('preflight');
 // Created even when no RDS id is configured: construction is offline and cheap, and it keeps one client per container.
 const cloudWatch = new CloudWatchClient({});
 const databaseTarget = cachedTargetResolver(config);
+// Reads the plan's analyses from S3 when they did not fit the workflow state, and spills its own output likewise.
+const store: ObjectStore = {
+  s3: createS3Client({ endpoint: config.s3Endpoint }),
+  bucket: config.bucket,
+  kmsKeyId: config.kmsKeyId,
+};
 
 /**
  * Pre-flight step: judges the plan step's analyses against the live database and returns the PreflightReport
@@ -44,7 +52,8 @@ const databaseTarget = cachedTargetResolver(config);
  * plan analyses, unknown skip ids) and an unreachable database do throw.
  */
 async function run(event: StepEvent): Promise<StepOutput> {
-  const analyses = event.results?.plan?.analyses;
+  const plan = await loadStepOutput(store, event.results?.plan);
+  const analyses = plan?.analyses;
   if (!Array.isArray(analyses)) {
     throw new InputValidationError([
       'results.plan.analyses: missing; the plan step must run before preflight and return its analyses',
@@ -80,5 +89,11 @@ async function run(event: StepEvent): Promise<StepOutput> {
   };
 }
 
-/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
-export const handler = retryOnRotatedSecret(databaseTarget, run);
+/**
+ * The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail, its output
+ * within the state's byte budget (lambdas/shared/step-budget.ts).
+ */
+export const handler = withStepBudget(
+  { step: 'preflight', store, log },
+  retryOnRotatedSecret(databaseTarget, run),
+);

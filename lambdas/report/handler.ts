@@ -3,6 +3,7 @@ import { redactSecrets, withClient } from '../shared/db';
 import { createLogger } from '../shared/logger';
 import { createS3Client, getJson, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
+import { loadStepResults, withStepBudget } from '../shared/step-budget';
 import type { SchemaDiff } from '../schema';
 import { buildReport, reportFailure, type DatabaseReport } from './build';
 import { writeReport, type WrittenReport } from './write';
@@ -25,11 +26,12 @@ function numberFromEnv(name: string): number | undefined {
 async function run(event: StepEvent): Promise<StepOutput> {
   const dbTarget = await databaseTarget();
   const database = config.databaseName ?? event.input.database ?? dbTarget.database;
-  const results = event.results ?? {};
-  const diffKey = results.diff?.written?.json;
   let report: DatabaseReport;
   let out: WrittenReport;
   try {
+    // Whole results: a step output that did not fit the state's budget is read back from S3.
+    const results = await loadStepResults(store, event.results ?? {});
+    const diffKey = results.diff?.written?.json;
     const diff = typeof diffKey === 'string' ? await getJson<SchemaDiff>(store, diffKey) : null;
     report = await withClient(
       dbTarget,
@@ -69,5 +71,11 @@ async function run(event: StepEvent): Promise<StepOutput> {
   };
 }
 
-/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
-export const handler = retryOnRotatedSecret(databaseTarget, run);
+/**
+ * The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail, its output
+ * within the state's byte budget (lambdas/shared/step-budget.ts).
+ */
+export const handler = withStepBudget(
+  { step: 'report', store, log },
+  retryOnRotatedSecret(databaseTarget, run),
+);

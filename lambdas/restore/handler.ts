@@ -4,6 +4,7 @@ import { ConfigurationError, InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
 import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
+import { withStepBudget } from '../shared/step-budget';
 import { cleanupRestoreCopies } from './cleanup';
 import { restoreDatabase } from './restore';
 
@@ -101,5 +102,11 @@ async function run(event: StepEvent): Promise<StepOutput> {
   };
 }
 
-/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
-export const handler = retryOnRotatedSecret(databaseTarget, run);
+/**
+ * The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail, its output
+ * within the state's byte budget (lambdas/shared/step-budget.ts).
+ */
+export const handler = withStepBudget(
+  { step: 'restore', store, log },
+  retryOnRotatedSecret(databaseTarget, run),
+);

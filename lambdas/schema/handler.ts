@@ -3,6 +3,7 @@ import { InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
 import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
+import { withStepBudget } from '../shared/step-budget';
 import { detectDrift, diffStoredSnapshots, recordSchemaSnapshot } from './steps';
 
 const config = loadConfig();
@@ -116,5 +117,11 @@ async function run(event: StepEvent): Promise<StepOutput> {
   ]);
 }
 
-/** The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail. */
-export const handler = retryOnRotatedSecret(databaseTarget, run);
+/**
+ * The Lambda entry: `run`, retried once with the re-read secret when a rotation made the login fail, its output
+ * within the state's byte budget (lambdas/shared/step-budget.ts).
+ */
+export const handler = withStepBudget(
+  { step: 'schema', store, log },
+  retryOnRotatedSecret(databaseTarget, run),
+);

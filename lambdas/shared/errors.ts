@@ -130,6 +130,16 @@ export class MigrationBundleNotFoundError extends PgshiftError {
   override readonly outcome = 'bad-input';
 }
 
+/**
+ * A step's output cannot be made to fit the workflow state's byte budget (lambdas/shared/step-budget.ts): even
+ * with every large field moved to S3, what must stay in the state (ok, keys, routing fields) is over it. The
+ * step's own work finished; its complete output is in S3 when `details.key` says so.
+ */
+export class StepOutputTooLargeError extends PgshiftError {}
+
+/** A step output moved to S3 (`spilled.key`) is missing or no longer matches its recorded size and sha256. */
+export class SpilledOutputUnreadableError extends PgshiftError {}
+
 /** Every error name the state machine may match, for docs and for the infra tests that check Retry/Catch. */
 export const ERROR_NAMES = [
   'InputValidationError',
@@ -153,6 +163,8 @@ export const ERROR_NAMES = [
   'ReportFailedError',
   'MigrationBundleMismatchError',
   'MigrationBundleNotFoundError',
+  'StepOutputTooLargeError',
+  'SpilledOutputUnreadableError',
 ] as const;
 export type PgshiftErrorName = (typeof ERROR_NAMES)[number];
 

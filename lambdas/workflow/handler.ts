@@ -3,6 +3,7 @@ import { InputValidationError } from '../shared/errors';
 import { optionalEnv, requireEnv } from '../shared/env';
 import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
+import { fitStepOutput } from '../shared/step-budget';
 import { readTaskResult } from './collect';
 import { findRunningExecutions, validateExecution, type ValidatedExecution } from './validate';
 
@@ -54,7 +55,12 @@ export async function handler(event: ValidateEvent | StepEvent): Promise<Validat
     // Same precedence as the Fargate task that wrote it (lambdas/fargate/task.ts): the configured name first.
     const database = defaultDatabase ?? event.input.database ?? 'unknown';
     const executionName = event.execution.name ?? event.execution.id.split(':').pop() ?? event.execution.id;
-    return readTaskResult(store, database, executionName, step);
+    // The task's writer already kept it within budget (lambdas/fargate/task.ts); checked again where it enters the state.
+    return fitStepOutput(
+      { step: 'workflow', store },
+      event,
+      await readTaskResult(store, database, executionName, step),
+    );
   }
   throw new InputValidationError([`workflow: unknown operation ${JSON.stringify(operation)}`]);
 }

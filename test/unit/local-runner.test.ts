@@ -135,4 +135,85 @@ describe('local runner', () => {
       'caught',
     ]);
   });
+
+  describe('a state over 256 KB fails the execution with States.DataLimitExceeded, as Step Functions does', () => {
+    const handlersReturning = (plan: unknown, apply: unknown): Record<string, StepHandler> => ({
+      workflow: async (e) => ({ input: (e as { raw: object }).raw, execution: { id: 'x' }, results: {} }),
+      migrate: async (e) =>
+        (e as { params: { operation: string } }).params.operation === 'plan' ? plan : apply,
+    });
+    const run = (plan: unknown, apply: unknown) =>
+      runLocalWorkflow({
+        workflow: resolveWorkflow(template),
+        input: { action: 'migrate' },
+        loadHandler: (step) => handlersReturning(plan, apply)[step],
+        runFargateTask: async () => undefined,
+        retryIntervalMs: 1,
+      });
+
+    test('a Task result over 262,144 bytes: not retried, not caught (the Catch of States.ALL never runs)', async () => {
+      // Act: Apply migrations has Retry and Catch (States.ALL → Failed).
+      const result = await run(
+        { step: 'plan', ok: true },
+        { step: 'apply', ok: true, pad: 'x'.repeat(262_144) },
+      );
+      // Assess
+      expect(result.ok).toBe(false);
+      expect(result.status).toBe('FAILED');
+      expect(result.error?.name).toBe('States.DataLimitExceeded');
+      expect(result.error?.message).toMatch(/'Apply migrations' returned a result with a size exceeding/);
+      expect(result.visited.map((v) => [v.state, v.outcome])).toEqual([
+        ['Validate input', 'ok'],
+        ['Plan', 'ok'],
+        ['Apply migrations', 'failed'],
+      ]);
+      expect(result.stateSizes['Apply migrations'].result).toBeGreaterThan(262_144);
+    });
+
+    test('a state output over the limit (results under it, the state they make over it) is refused uncaught', async () => {
+      // Prepare: each result fits; the state after Apply's ResultPath carries both.
+      const plan = { step: 'plan', ok: true, pad: 'p'.repeat(100_000) };
+      const apply = { step: 'apply', ok: true, pad: 'a'.repeat(200_000) };
+      // Act
+      const result = await run(plan, apply);
+      // Assess
+      expect(result.error?.name).toBe('States.DataLimitExceeded');
+      expect(result.error?.message).toMatch(/'Apply migrations' has an output with a size exceeding/);
+      expect(result.visited.some((v) => v.state === 'Failed' || v.outcome === 'caught')).toBe(false);
+      const sizes = result.stateSizes['Apply migrations'];
+      expect(sizes.result).toBeLessThan(262_144);
+      expect(sizes.output).toBeGreaterThan(262_144);
+      // The Plan state's output was recorded too: every state's sizes are there for the tests to assert.
+      expect(result.stateSizes.Plan.output).toBeGreaterThan(100_000);
+      expect(result.stateSizes.Plan.output).toBeLessThan(262_144);
+    });
+
+    test('an execution input over the limit fails at the first state', async () => {
+      // Act
+      const result = await runLocalWorkflow({
+        workflow: resolveWorkflow(template),
+        input: { action: 'migrate', pad: 'i'.repeat(262_144) },
+        loadHandler: (step) => handlersReturning({ ok: true }, { ok: true })[step],
+        runFargateTask: async () => undefined,
+      });
+      // Assess
+      expect(result.error?.name).toBe('States.DataLimitExceeded');
+      expect(result.visited).toEqual([
+        expect.objectContaining({ state: 'Validate input', outcome: 'failed' }),
+      ]);
+    });
+
+    test('states under the limit run as before, their sizes recorded', async () => {
+      // Act
+      const result = await run({ step: 'plan', ok: true }, { step: 'apply', ok: true });
+      // Assess
+      expect(result.ok).toBe(true);
+      expect(Object.keys(result.stateSizes)).toEqual(['Validate input', 'Plan', 'Apply migrations']);
+      for (const sizes of Object.values(result.stateSizes)) {
+        expect(sizes.input).toBeGreaterThan(0);
+        expect(sizes.output).toBeGreaterThan(0);
+        expect(sizes.payload).toBeGreaterThan(0);
+      }
+    });
+  });
 });
