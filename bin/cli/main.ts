@@ -20,7 +20,7 @@ import {
   startExecution,
   waitForExecution,
 } from './remote';
-import { humanSummary, progressPrinter, runDocument } from './render';
+import { humanSummary, progressPrinter, runDocument, withWholeResults } from './render';
 import { synthesizeAssembly } from './synth';
 
 async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
@@ -43,11 +43,17 @@ async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
   });
   if (progress) io.err(`pgshift local ${input.action} on ${local.databaseName}`);
   try {
-    const run = await runLocalWorkflow({
+    const finished = await runLocalWorkflow({
       ...deploymentRunOptions(deployment),
       input,
       onEvent: progress ? progressPrinter(io) : undefined,
     });
+    const store = {
+      s3: createS3Client({ endpoint: local.substitutions.storeEndpoint }),
+      bucket: local.substitutions.bucket,
+    };
+    const { run, note } = await withWholeResults(finished, store).finally(() => store.s3.destroy());
+    if (note) io.err(`pgshift: ${note}`);
     if (json) io.out(JSON.stringify(runDocument(input.action, local.databaseName, run), null, 2));
     else io.out(humanSummary(input.action, run));
     return run.ok ? EXIT_CODES.ok : exitCodeFor(run.error);

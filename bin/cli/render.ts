@@ -1,5 +1,7 @@
 import { parseCaughtError } from '../../lambdas/notify';
+import type { ObjectStore } from '../../lambdas/shared/s3';
 import type { StepOutput } from '../../lambdas/shared/step';
+import { loadStepResults } from '../../lambdas/shared/step-budget';
 import type { LocalRunResult, StateEvent } from './local-runner';
 import { formatBytes, type Io } from './output';
 
@@ -12,6 +14,28 @@ export function writtenKeys(results: Record<string, StepOutput | undefined>): Re
     }
   }
   return out;
+}
+
+/**
+ * The run with each result whole: outputs the workflow state carried without their large fields (over the
+ * budget, lambdas/shared/step-budget.ts) are read back from S3. When that fails the run is shown as the state
+ * had it, and the returned note says why.
+ */
+export async function withWholeResults(
+  run: LocalRunResult,
+  store: ObjectStore,
+): Promise<{ run: LocalRunResult; note?: string }> {
+  if (!run.state) return { run };
+  try {
+    return {
+      run: { ...run, state: { ...run.state, results: await loadStepResults(store, run.state.results) } },
+    };
+  } catch (err) {
+    return {
+      run,
+      note: `some results are shown as the workflow state carried them: ${(err as Error).message}`,
+    };
+  }
 }
 
 /** The one JSON document `--json` prints: at least `{ action, ok, database }` plus every key written. */

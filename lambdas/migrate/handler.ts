@@ -186,7 +186,6 @@ async function run(event: StepEvent): Promise<StepOutput> {
             allowed: result.lint.allowed,
             analyses: result.lint.analyses,
           });
-          const analyses = capped(result.lint.analyses, 40);
           return {
             ...base,
             step: 'plan',
@@ -198,8 +197,8 @@ async function run(event: StepEvent): Promise<StepOutput> {
             lint: { errors: result.lint.errors, warnings: result.lint.warnings },
             findings: capped(result.lint.findings, 30).items,
             allowed: capped(result.lint.allowed, 20).items,
-            analyses: analyses.items,
-            ...(analyses.truncated ? { analysesTruncated: true } : {}),
+            // All of them: pre-flight judges each. Over the state's budget they go to S3 (shared/step-budget.ts).
+            analyses: result.lint.analyses,
             blocking: result.blocking,
             databaseSizeBytes: Number(size.rows[0].bytes),
             written: { sql: keys.sql, findings: keys.json },

@@ -1,7 +1,8 @@
 import { DescribeExecutionCommand, ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { MigrationLockedError } from '../shared/errors';
+import { InputValidationError, MigrationLockedError } from '../shared/errors';
 import { parseExecutionInput, type ExecutionInput } from '../shared/input';
 import type { StepEvent } from '../shared/step';
+import { INPUT_BUDGET_BYTES, jsonBytes } from '../shared/step-budget';
 
 export interface ValidatedExecution {
   input: ExecutionInput;
@@ -26,6 +27,13 @@ export async function validateExecution(
   execution: StepEvent['execution'],
   options: ValidateOptions = {},
 ): Promise<ValidatedExecution> {
+  // The input travels in every state and every Task payload: it gets a fixed part of the state's budget.
+  const bytes = jsonBytes(raw);
+  if (bytes > INPUT_BUDGET_BYTES) {
+    throw new InputValidationError([
+      `the execution input is ${bytes} bytes; at most ${INPUT_BUDGET_BYTES} (it is carried by every state of the workflow)`,
+    ]);
+  }
   const parsed = parseExecutionInput(raw);
   const input: ExecutionInput = { ...parsed, database: parsed.database ?? options.defaultDatabase };
   const others = (await options.findConcurrentRuns?.(input.database)) ?? [];

@@ -26,6 +26,15 @@ describe('Validate input', () => {
     });
   });
 
+  test('refuses an input over 16 KB: it travels in every state, within the state budget', async () => {
+    await expect(
+      validateExecution({ action: 'restore', backup: 'latest', confirm: 'x'.repeat(20_000) }, { id: 'l' }),
+    ).rejects.toMatchObject({
+      name: 'InputValidationError',
+      message: expect.stringMatching(/the execution input is \d+ bytes; at most 16384/),
+    });
+  });
+
   test('refuses while another run works on the same database', async () => {
     await expect(
       validateExecution(

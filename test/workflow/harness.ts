@@ -25,6 +25,7 @@ import {
   type LocalRunResult,
   type ResolvedWorkflow,
   type StateEvent,
+  type StepHandler,
 } from '../../bin/cli/local-runner';
 import { synthesizeAssembly, type SynthesizedAssembly } from '../../bin/cli/synth';
 import { targetFromUrl } from '../../lambdas/shared/db';
@@ -66,6 +67,11 @@ export interface RunOptions {
   abortWhen?: (event: StateEvent) => boolean;
   /** Replaces the definition's TimeoutSeconds, to see a TIMED_OUT execution. */
   timeoutSeconds?: number;
+  /**
+   * Wraps a step's deployed handler (only for tests of what the platform does with a misbehaving step, e.g. an
+   * output over 256 KB; the test's name says so).
+   */
+  wrapHandler?: (step: string, handler: StepHandler) => StepHandler;
 }
 
 /**
@@ -116,7 +122,7 @@ export function rigSecretValue(databaseUrl: string): string {
 }
 
 export async function startRigDeployment(
-  options: Omit<RunOptions, 'onEvent' | 'abortWhen' | 'timeoutSeconds'>,
+  options: Omit<RunOptions, 'onEvent' | 'abortWhen' | 'timeoutSeconds' | 'wrapHandler'>,
 ): Promise<LocalDeployment> {
   const rig = rigInfo();
   if (!rig.pg.caFile)
@@ -169,8 +175,11 @@ export async function runWorkflow(input: unknown, options: RunOptions): Promise<
     },
   });
   try {
+    const deployed = deploymentRunOptions(deployment);
+    const wrap = options.wrapHandler;
     const run = await runLocalWorkflow({
-      ...deploymentRunOptions(deployment),
+      ...deployed,
+      ...(wrap ? { loadHandler: (step: string) => wrap(step, deployed.loadHandler(step)) } : {}),
       input,
       onEvent: options.onEvent,
       retryIntervalMs: 10,
