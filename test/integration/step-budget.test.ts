@@ -2,6 +2,8 @@
  * The state's byte budget (lambdas/shared/step-budget.ts) against the rig's S3 stand-in: what fits stays, what
  * does not is written whole (SSE-KMS) and the state keeps its routing fields, the key, size, sha256 and counts.
  */
+import { withWholeResults } from '../../bin/cli/render';
+import type { LocalRunResult } from '../../bin/cli/local-runner';
 import { SpilledOutputUnreadableError, StepOutputTooLargeError } from '../../lambdas/shared/errors';
 import { putText } from '../../lambdas/shared/s3';
 import type { StepEvent, StepOutput } from '../../lambdas/shared/step';
@@ -201,5 +203,38 @@ describe('the step output budget', () => {
     expect((changed as Error).message).toContain(sha256('{"step":"plan","ok":true}'));
     expect(gone).toBeInstanceOf(SpilledOutputUnreadableError);
     expect((gone as Error).message).toMatch(/does not exist/);
+  });
+
+  test('the CLI shows a run with its spilled results whole, or says why it cannot', async () => {
+    // Prepare
+    const full = bigPlan(3000);
+    const plan = await withStepBudget(
+      { step: 'migrate', store },
+      async () => full,
+    )(event('cli', { operation: 'plan' }));
+    const run = (results: Record<string, StepOutput>): LocalRunResult => ({
+      ok: true,
+      status: 'SUCCEEDED',
+      startDate: 0,
+      stopDate: 1,
+      executionId: 'cli',
+      durationMs: 1,
+      visited: [],
+      stateSizes: {},
+      state: { input: { action: 'migrate' } as never, execution: { id: 'cli' }, results },
+    });
+    // Act
+    const whole = await withWholeResults(run({ plan }), store);
+    const gone = await withWholeResults(
+      run({
+        plan: { ...plan, spilled: { ...(plan.spilled as object), key: 'runs/x/cli/outputs/none.json' } },
+      }),
+      store,
+    );
+    // Assess
+    expect(whole.note).toBeUndefined();
+    expect(whole.run.state?.results.plan).toEqual(full);
+    expect(gone.run.state?.results.plan?.spilled).toBeDefined();
+    expect(gone.note).toMatch(/as the workflow state carried them: .*runs\/x\/cli\/outputs\/none\.json/);
   });
 });
