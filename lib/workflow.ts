@@ -127,8 +127,7 @@ export class Workflow extends Construct {
       result: string,
       params: Record<string, unknown>,
       timeout: Duration,
-      /** The step's own retriers and catchers, tried before the defaults. */
-      extra?: (t: tasks.LambdaInvoke) => void,
+      extraRetry?: (t: tasks.LambdaInvoke) => void,
       onError?: OnError,
     ): tasks.LambdaInvoke => {
       const task = new tasks.LambdaInvoke(this, name, {
@@ -139,8 +138,8 @@ export class Workflow extends Construct {
         resultPath: `$.results.${result}`,
         taskTimeout: sfn.Timeout.duration(timeout),
       });
-      // Retriers and catchers are tried in order: the step's own (e.g. LockTimeoutError) come first.
-      extra?.(task);
+      // Retriers are tried in order: the step's own (e.g. LockTimeoutError) come first.
+      extraRetry?.(task);
       return withRetryAndCatch(task, onError);
     };
     const refuse = (name: string, error: string, cause: string): sfn.IChainable =>
@@ -270,6 +269,7 @@ export class Workflow extends Construct {
       operation: 'downgrade',
       runner: 'fargate',
     });
+    // Added through `step`'s extraRetry hook, so this catcher comes before its States.ALL one.
     const continueOnFargate = (next: sfn.IChainable) => (t: tasks.LambdaInvoke) =>
       t.addCatch(next, { errors: ['MigrationTimeBudgetError'], resultPath: '$.results.migrateStopped' });
     const apply = step(
