@@ -143,6 +143,11 @@ export const pgshiftContextSchema = z
         /** Per-migration defaults (PGSHIFT_LOCK_TIMEOUT / PGSHIFT_STATEMENT_TIMEOUT). @default "5s" / "13min" */
         lockTimeout: z.string().min(1).default('5s'),
         statementTimeout: z.string().min(1).default('13min'),
+        /**
+         * The migrate function's timeout: apply/downgrade on Lambda stop between migrations before it (and the state
+         * machine continues on Fargate); pre-flight sends longer runs to Fargate. @default 900 (Lambda's maximum)
+         */
+        migrateTimeoutSeconds: z.number().int().min(30).max(900).default(900),
         /** pg_dump compression (PGSHIFT_BACKUP_COMPRESSION). @default "1" */
         backupCompression: z.string().min(1).default('1'),
         /**
@@ -160,6 +165,7 @@ export const pgshiftContextSchema = z
         lockRetry: { maxAttempts: 4, intervalSeconds: 15, backoffRate: 2 },
         lockTimeout: '5s',
         statementTimeout: '13min',
+        migrateTimeoutSeconds: 900,
         backupCompression: '1',
         reservedConcurrency: false,
       }),

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { AssetHashType, AssetStaging, DockerImage } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import { Construct } from 'constructs';
-import { RDS_CA_BUNDLE_IN_ASSET, rdsCaBundleFile } from './bundled-files';
+import { RDS_CA_BUNDLE_IN_ASSET, rdsCaBundleFile, squawkBinary } from './bundled-files';
 import { BUNDLING, REPO_ROOT } from './pgshift-function';
 
 /** The handlers the image runs: Lambda's `<step>/handler.handler` and Fargate's `node /var/task/fargate/task.js`. */
@@ -16,6 +16,12 @@ export interface PgToolsImageProps {
   readonly dockerfile?: string;
   /** Handler entries, relative to lambdas/ without extension. @default IMAGE_ENTRIES */
   readonly entries?: readonly string[];
+  /**
+   * The migrations folder (absolute) the Fargate task applies, copied to `migrations/` with Squawk's binary
+   * (`bin/squawk`) and libpg-query's WebAssembly (next to `fargate/task.js`, which bundles the migrate step).
+   * `null`: an empty `migrations/`. @default null
+   */
+  readonly migrationsDir?: string | null;
 }
 
 /**
@@ -44,7 +50,7 @@ export class PgToolsImage extends Construct {
         image: DockerImage.fromRegistry('public.ecr.aws/lambda/nodejs:24'),
         local: {
           tryBundle(outputDir: string): boolean {
-            bundleImageContext(outputDir, dockerfile, entries);
+            bundleImageContext(outputDir, dockerfile, entries, props.migrationsDir ?? null);
             return true;
           },
         },
@@ -60,8 +66,13 @@ export class PgToolsImage extends Construct {
   }
 }
 
-/** Writes the image's build context: the bundled entries, the CA bundle and the Dockerfile. */
-function bundleImageContext(outputDir: string, dockerfile: string, entries: readonly string[]): void {
+/** Writes the image's build context: the bundled entries, the CA bundle, the migrate step's files, the Dockerfile. */
+function bundleImageContext(
+  outputDir: string,
+  dockerfile: string,
+  entries: readonly string[],
+  migrationsDir: string | null,
+): void {
   const esbuild = require('esbuild') as typeof import('esbuild');
   esbuild.buildSync({
     entryPoints: Object.fromEntries(entries.map((e) => [e, path.join(REPO_ROOT, 'lambdas', `${e}.ts`)])),
@@ -77,5 +88,15 @@ function bundleImageContext(outputDir: string, dockerfile: string, entries: read
   const ca = path.join(outputDir, RDS_CA_BUNDLE_IN_ASSET);
   fs.mkdirSync(path.dirname(ca), { recursive: true });
   fs.copyFileSync(rdsCaBundleFile(), ca);
+  // The migrate step on Fargate (lambdas/fargate/task.ts): what the migrate function's asset carries.
+  fs.mkdirSync(path.join(outputDir, 'bin'), { recursive: true });
+  fs.copyFileSync(squawkBinary(), path.join(outputDir, 'bin', 'squawk'));
+  fs.chmodSync(path.join(outputDir, 'bin', 'squawk'), 0o755);
+  fs.copyFileSync(
+    path.join(REPO_ROOT, 'node_modules', 'libpg-query', 'wasm', 'libpg-query.wasm'),
+    path.join(outputDir, 'fargate', 'libpg-query.wasm'),
+  );
+  fs.mkdirSync(path.join(outputDir, 'migrations'), { recursive: true });
+  if (migrationsDir) fs.cpSync(migrationsDir, path.join(outputDir, 'migrations'), { recursive: true });
   fs.copyFileSync(dockerfile, path.join(outputDir, path.basename(dockerfile)));
 }

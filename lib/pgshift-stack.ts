@@ -15,7 +15,7 @@ import { MaintenanceWindows } from './maintenance-windows';
 import { acknowledgeWildcardResource } from './nag';
 import { PgToolsImage } from './pg-tools-image';
 import { REPO_ROOT } from './pgshift-function';
-import { BUCKET_ACCESS, StepFunctions } from './step-functions';
+import { BUCKET_ACCESS, MIGRATE_TASK_FILES, StepFunctions } from './step-functions';
 import { PgshiftVpcEndpoints } from './vpc-endpoints';
 import { Workflow } from './workflow';
 
@@ -118,8 +118,13 @@ export class PgshiftStack extends Stack {
       );
     }
 
-    // One image for backup, restore and schema (Lambda) and the Fargate task.
-    const image = new PgToolsImage(this, 'PgTools', { pgMajor: config.pgMajor }).asset;
+    // One image for backup, restore and schema (Lambda) and the Fargate task (which also applies migrations).
+    const image = new PgToolsImage(this, 'PgTools', {
+      pgMajor: config.pgMajor,
+      migrationsDir: migrationsDir === null ? null : path.join(REPO_ROOT, migrationsDir),
+    }).asset;
+    const migrateTimeout = Duration.seconds(config.workflow.migrateTimeoutSeconds);
+    const fargateTimeout = Duration.minutes(config.fargate.timeoutMinutes);
 
     this.functions = new StepFunctions(this, 'Steps', {
       backups: this.backups,
@@ -133,6 +138,8 @@ export class PgshiftStack extends Stack {
       lockTimeout: config.workflow.lockTimeout,
       statementTimeout: config.workflow.statementTimeout,
       backupCompression: config.workflow.backupCompression,
+      migrateTimeout,
+      fargateTimeout,
       reservedConcurrency: reservedConcurrency(config.workflow.reservedConcurrency),
       logRetention,
       watchdog: {
@@ -157,6 +164,9 @@ export class PgshiftStack extends Stack {
       environment: {
         PGSHIFT_DATABASE: config.databaseName,
         PGSHIFT_BACKUP_COMPRESSION: config.workflow.backupCompression,
+        ...MIGRATE_TASK_FILES,
+        PGSHIFT_LOCK_TIMEOUT: config.workflow.lockTimeout,
+        PGSHIFT_STATEMENT_TIMEOUT: config.workflow.statementTimeout,
         ...(config.database.host ? { PGSHIFT_DB_HOST: config.database.host } : {}),
         ...(config.database.port !== undefined ? { PGSHIFT_DB_PORT: String(config.database.port) } : {}),
         ...(config.database.name ? { PGSHIFT_DB_NAME: config.database.name } : {}),
@@ -183,7 +193,8 @@ export class PgshiftStack extends Stack {
       fargateThresholdBytes: config.workflow.fargateThresholdBytes,
       executionTimeout: Duration.minutes(config.workflow.executionTimeoutMinutes),
       lockRetry: config.workflow.lockRetry,
-      fargateTimeout: Duration.minutes(config.fargate.timeoutMinutes),
+      migrateTimeout,
+      fargateTimeout,
       logRetention,
     });
     const stateMachine = this.workflow.stateMachine;

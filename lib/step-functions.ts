@@ -46,8 +46,20 @@ export const BUCKET_ACCESS: Record<StepName | 'fargate', BucketAccess> = {
   // Taking a backup deletes its own dump when the manifest cannot be written (restore takes one first).
   backup: { read: ['backups/'], write: ['backups/', spillPrefix('backup')], delete: ['backups/'] },
   restore: { read: ['backups/'], write: ['backups/', spillPrefix('restore')], delete: ['backups/'] },
-  fargate: { read: ['backups/'], write: ['backups/', 'runs/'], delete: ['backups/'] },
+  // Backup and restore; apply/downgrade read a migrations bundle and downgrade writes its SQL under plans/.
+  fargate: { read: ['backups/', 'bundles/'], write: ['backups/', 'runs/', 'plans/'], delete: ['backups/'] },
 };
+
+/** Where the migrate code finds its migrations and Squawk, relative to the task root (function and Fargate task). */
+export const MIGRATE_TASK_FILES = { PGSHIFT_MIGRATIONS_DIR: 'migrations', PGSHIFT_SQUAWK_BIN: 'bin/squawk' };
+
+/**
+ * What apply/downgrade on Lambda keep free before the function's deadline: a tenth of its timeout, between 5 s
+ * and 60 s (a cancelled statement's rollback, recording, unlocking and returning take seconds, not minutes).
+ */
+export function applyTimeMarginSeconds(timeout: Duration): number {
+  return Math.min(60, Math.max(5, Math.floor(timeout.toSeconds() / 10)));
+}
 
 /** How the functions reach the database: only the secret's ARN travels, never a credential. */
 export interface DatabaseSettings {
@@ -90,6 +102,10 @@ export interface StepFunctionsProps {
   readonly statementTimeout?: string;
   /** @default "1" */
   readonly backupCompression?: string;
+  /** The migrate function's timeout (apply/downgrade on Lambda stop between migrations before it). @default 15 minutes */
+  readonly migrateTimeout?: Duration;
+  /** How long a Fargate apply may run (the Fargate state's timeout); pre-flight refuses longer estimates. @default 12 hours */
+  readonly fargateTimeout?: Duration;
   /**
    * Reserved concurrency of migrate and restore (opt-in: accounts with a low concurrency quota refuse it).
    * @default none (unreserved; `Validate input` and the advisory lock refuse concurrent runs)
@@ -161,15 +177,17 @@ export class StepFunctions extends Construct {
     // On the EventBridge rule: alerts what the state machine cannot catch and deletes the watchdog.
     const ended = make('ended', { memorySize: 256, timeout: Duration.seconds(60) }).bindTopic(props.topic);
     ended.addEnvironment('PGSHIFT_SCHEDULE_GROUP', props.watchdog.scheduleGroupName);
+    const migrateTimeout = props.migrateTimeout ?? Duration.minutes(15);
+    const margin = String(applyTimeMarginSeconds(migrateTimeout));
     const migrate = make('migrate', {
       database: true,
       memorySize: 1024,
-      timeout: Duration.minutes(15),
+      timeout: migrateTimeout,
       reservedConcurrentExecutions: props.reservedConcurrency,
       // Relative to the task root (LAMBDA_TASK_ROOT): lambdas/shared/config.ts and the lint code resolve them.
       environment: {
-        PGSHIFT_MIGRATIONS_DIR: 'migrations',
-        PGSHIFT_SQUAWK_BIN: 'bin/squawk',
+        ...MIGRATE_TASK_FILES,
+        PGSHIFT_APPLY_TIME_MARGIN_SECONDS: margin,
       },
       code: {
         kind: 'node',
@@ -195,8 +213,10 @@ export class StepFunctions extends Construct {
       timeout: Duration.minutes(2),
       environment: {
         PGSHIFT_IMAGE_PG_MAJOR: String(props.imagePgMajor),
-        // The apply step's own timeout: what a migration's estimated rewrite time must fit in.
-        PGSHIFT_APPLY_TIME_BUDGET_SECONDS: String(Duration.minutes(15).toSeconds()),
+        // The apply's runners: what the migrations' estimated time must fit in, Lambda's first, then Fargate's.
+        PGSHIFT_APPLY_TIME_BUDGET_SECONDS: String(migrateTimeout.toSeconds()),
+        PGSHIFT_APPLY_TIME_MARGIN_SECONDS: margin,
+        PGSHIFT_FARGATE_TIME_BUDGET_SECONDS: String((props.fargateTimeout ?? Duration.hours(12)).toSeconds()),
         ...(props.database.rdsInstanceId ? { PGSHIFT_RDS_INSTANCE_ID: props.database.rdsInstanceId } : {}),
         ...(props.database.rdsClusterId ? { PGSHIFT_RDS_CLUSTER_ID: props.database.rdsClusterId } : {}),
       },

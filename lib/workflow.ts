@@ -36,6 +36,8 @@ export interface WorkflowProps {
   };
   /** Timeout of the Fargate states. @default 12 hours */
   readonly fargateTimeout?: Duration;
+  /** The migrate function's timeout; its apply/downgrade states wait a minute longer. @default 15 minutes */
+  readonly migrateTimeout?: Duration;
   /** @default RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -151,7 +153,13 @@ export class Workflow extends Construct {
     const actionIs = (action: string) => sfn.Condition.stringEquals('$.input.action', action);
 
     // Fargate: the event travels in a container override; results stay out of it (overrides are capped at 8 KB).
-    const fargateRun = (what: 'backup' | 'restore', name: string, params: Record<string, unknown>) => {
+    // apply and downgrade are the migrate step's operations (params.operation), its result at results.migrate.
+    const fargateRun = (
+      what: 'backup' | 'restore' | 'apply' | 'downgrade',
+      name: string,
+      params: Record<string, unknown>,
+    ) => {
+      const stepName = what === 'apply' || what === 'downgrade' ? 'migrate' : what;
       const prepare = new sfn.Pass(this, `Prepare Fargate ${what} event`, {
         parameters: { 'input.$': '$.input', 'execution.$': '$.execution', params },
         resultPath: '$.fargateEvent',
@@ -168,7 +176,7 @@ export class Workflow extends Construct {
           {
             containerDefinition: props.fargate.container,
             environment: [
-              { name: 'PGSHIFT_STEP', value: what },
+              { name: 'PGSHIFT_STEP', value: stepName },
               {
                 name: 'PGSHIFT_EVENT',
                 value: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.fargateEvent')),
@@ -189,8 +197,8 @@ export class Workflow extends Construct {
       const collect = step(
         `Read Fargate ${what} result`,
         'workflow',
-        what,
-        { operation: 'collect-task-result', step: what },
+        stepName,
+        { operation: 'collect-task-result', step: stepName },
         Duration.minutes(1),
       );
       return { start: prepare.next(run).next(collect), end: collect };
@@ -250,28 +258,65 @@ export class Workflow extends Construct {
 
     // Shared states, routed on by action where branches part again.
     const lockRetry = props.lockRetry ?? { maxAttempts: 4, intervalSeconds: 15, backoffRate: 2 };
+    const migrateTaskTimeout = (props.migrateTimeout ?? Duration.minutes(15)).plus(Duration.minutes(1));
+    // apply/downgrade on Fargate: chosen up front (runner "fargate", or pre-flight's estimate), or after the
+    // Lambda runner stopped between migrations (MigrationTimeBudgetError, its error kept at results.migrateStopped).
+    const applyFargate = fargateRun('apply', 'Apply migrations (Fargate)', {
+      operation: 'apply',
+      runner: 'fargate',
+    });
+    const downgradeFargate = fargateRun('downgrade', 'Downgrade migrations (Fargate)', {
+      operation: 'downgrade',
+      runner: 'fargate',
+    });
+    // Added through `step`'s extraRetry hook, so this catcher comes before its States.ALL one.
+    const continueOnFargate = (next: sfn.IChainable) => (t: tasks.LambdaInvoke) =>
+      t.addCatch(next, { errors: ['MigrationTimeBudgetError'], resultPath: '$.results.migrateStopped' });
     const apply = step(
       'Apply migrations',
       'migrate',
       'migrate',
       { operation: 'apply' },
-      Duration.minutes(16),
-      (t) =>
+      migrateTaskTimeout,
+      (t) => {
+        // Only LockTimeoutError: PartialMigrationError (statements of a no-transaction migration ran) never is.
         t.addRetry({
           errors: ['LockTimeoutError'],
           interval: Duration.seconds(lockRetry.intervalSeconds),
           maxAttempts: lockRetry.maxAttempts,
           backoffRate: lockRetry.backoffRate,
           jitterStrategy: sfn.JitterType.FULL,
-        }),
+        });
+        continueOnFargate(applyFargate.start)(t);
+      },
     );
     const downgrade = step(
       'Downgrade migrations',
       'migrate',
       'migrate',
       { operation: 'downgrade' },
-      Duration.minutes(16),
+      migrateTaskTimeout,
+      continueOnFargate(downgradeFargate.start),
     );
+    const wantsFargate = sfn.Condition.and(
+      present('$.input.runner'),
+      sfn.Condition.stringEquals('$.input.runner', 'fargate'),
+    );
+    const applyRunner = new sfn.Choice(this, 'Apply runner?')
+      .when(
+        sfn.Condition.or(
+          wantsFargate,
+          sfn.Condition.and(
+            present('$.results.preflight.applyRunner'),
+            sfn.Condition.stringEquals('$.results.preflight.applyRunner', 'fargate'),
+          ),
+        ),
+        applyFargate.start,
+      )
+      .otherwise(apply);
+    const downgradeRunner = new sfn.Choice(this, 'Downgrade runner?')
+      .when(wantsFargate, downgradeFargate.start)
+      .otherwise(downgrade);
     const snapshotAfter = step(
       'Snapshot schema (after)',
       'schema',
@@ -287,6 +332,8 @@ export class Workflow extends Construct {
     );
     apply.next(snapshotAfter);
     downgrade.next(snapshotAfter);
+    applyFargate.end.next(snapshotAfter);
+    downgradeFargate.end.next(snapshotAfter);
     const snapshotBefore = step(
       'Snapshot schema (before)',
       'schema',
@@ -296,9 +343,9 @@ export class Workflow extends Construct {
     );
     snapshotBefore.next(
       new sfn.Choice(this, 'After the snapshot (before)?')
-        .when(actionIs('downgrade'), downgrade)
+        .when(actionIs('downgrade'), downgradeRunner)
         .when(isTrue('$.input.dryRun'), writeReport)
-        .otherwise(apply),
+        .otherwise(applyRunner),
     );
 
     const afterBackup = new sfn.Choice(this, 'After the backup?')

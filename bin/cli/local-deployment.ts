@@ -453,7 +453,16 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'pgshift-deployment-'));
   let image: ReturnType<typeof assembleImage> | undefined;
   const imageTree = (assetDir: string): ReturnType<typeof assembleImage> => {
-    image ??= assembleImage(assetDir, dockerfileOf(assembly, assetDir), path.join(tmp, 'image'));
+    if (!image) {
+      image = assembleImage(assetDir, dockerfileOf(assembly, assetDir), path.join(tmp, 'image'));
+      // The Fargate task applies migrations too: the same substitution as the migrate function's, where the
+      // image carries the folder.
+      const baked = path.join(image.taskRoot, 'migrations');
+      if (subs.migrationsDir && existsSync(baked)) {
+        rmSync(baked, { recursive: true, force: true });
+        copyTree(path.resolve(subs.migrationsDir), baked);
+      }
+    }
     return image;
   };
   const prepareTaskRoot = (root: string): void => {

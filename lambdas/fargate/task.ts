@@ -17,6 +17,8 @@ export type StepHandler = (event: StepEvent) => Promise<StepOutput>;
 export const FARGATE_STEPS: Record<string, () => Promise<StepHandler>> = {
   backup: async () => (await import('../backup/handler')).handler,
   restore: async () => (await import('../restore/handler')).handler,
+  // apply/downgrade too long for Lambda (params.operation says which).
+  migrate: async () => (await import('../migrate/handler')).handler,
 };
 
 /** The execution name: given by the state machine, else the last segment of the execution ARN. */

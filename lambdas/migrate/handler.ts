@@ -5,6 +5,7 @@ import { ConfigurationError, DatabaseConnectionError, InputValidationError } fro
 import { setBundleForSession } from '../shared/history';
 import type { ExecutionInput } from '../shared/input';
 import { planKeys } from '../shared/keys';
+import { optionalEnv } from '../shared/env';
 import { createLogger } from '../shared/logger';
 import { reportProgress } from '../shared/progress';
 import { createS3Client, putJson, putText, type ObjectStore } from '../shared/s3';
@@ -25,6 +26,7 @@ import {
   type MigrationSource,
   type ProgressCallback,
 } from './index';
+import { estimatesFromPreflight, type TimeBudget } from './budget';
 
 const config = loadConfig();
 const log = createLogger('migrate');
@@ -49,6 +51,39 @@ const lintOptions: Omit<LintOptions, 'client'> = (() => {
   }
 })();
 const databaseTarget = cachedTargetResolver(config);
+const marginMs = timeMarginMs(process.env);
+
+/**
+ * What apply/downgrade keep free before Lambda's deadline (PGSHIFT_APPLY_TIME_MARGIN_SECONDS, set by the stack
+ * from the function's timeout): the rollback of a cancelled statement, recording, unlocking, returning.
+ */
+function timeMarginMs(env: NodeJS.ProcessEnv): number {
+  const raw = optionalEnv('PGSHIFT_APPLY_TIME_MARGIN_SECONDS', env) ?? '60';
+  if (!/^\d+$/.test(raw)) {
+    throw new ConfigurationError(
+      `PGSHIFT_APPLY_TIME_MARGIN_SECONDS must be a whole number of seconds, not "${raw}"`,
+    );
+  }
+  return Number(raw) * 1000;
+}
+
+/** Lambda's context, as far as this handler reads it. */
+interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/**
+ * In Lambda: the deadline its remaining time sets, with pre-flight's estimates. On Fargate (no context) the
+ * state's own timeout and statement_timeout bound the run.
+ */
+function timeBudget(event: StepEvent, context: InvocationContext | undefined): TimeBudget | undefined {
+  if (typeof context?.getRemainingTimeInMillis !== 'function') return undefined;
+  return {
+    deadline: Date.now() + context.getRemainingTimeInMillis(),
+    marginMs,
+    estimates: estimatesFromPreflight(event.results?.preflight),
+  };
+}
 /** Bundles already read and checked by this container, by sha256 (plan and apply of one run share one). */
 const bundles = new Map<string, Promise<Migration[]>>();
 
@@ -114,7 +149,7 @@ function pendingEntry(m: Migration): Record<string, unknown> {
 }
 
 /** Migrate step: plan (read-only, SQL + findings to S3), apply, downgrade, verify, baseline. */
-async function run(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent, context?: InvocationContext): Promise<StepOutput> {
   const operation = event.params?.operation as Operation;
   if (!OPERATIONS.includes(operation)) {
     throw new InputValidationError([
@@ -125,7 +160,10 @@ async function run(event: StepEvent): Promise<StepOutput> {
   const dbTarget = await databaseTarget();
   const database = config.databaseName ?? event.input.database ?? dbTarget.database;
   const timeouts = { lockTimeout: config.lockTimeout, statementTimeout: config.statementTimeout };
-  const base = { step: 'migrate', operation, database, migrations: source };
+  // Which runner this is (the Fargate states say so in params): the report and the tests read it.
+  const runner = event.params?.runner === 'fargate' ? 'fargate' : 'lambda';
+  const base = { step: 'migrate', operation, database, migrations: source, runner };
+  const budget = timeBudget(event, context);
 
   if (operation === 'verify') {
     try {
@@ -214,6 +252,7 @@ async function run(event: StepEvent): Promise<StepOutput> {
             lint: lintOptions,
             log,
             onProgress: migrationProgress('applying'),
+            budget,
           });
           return {
             ...base,
@@ -233,6 +272,9 @@ async function run(event: StepEvent): Promise<StepOutput> {
             dryRun: event.input.dryRun === true,
             log,
             onProgress: migrationProgress('reverting'),
+            budget,
+            // Execution ids are unique: a downgrade continued on Fargate never reverts more than `steps`.
+            stepsIncludeEarlierReverts: true,
           });
           const keys = planKeys(database, executionSegment(event));
           await putText(store, keys.downgradeSql, result.sql, 'application/sql; charset=utf-8');

@@ -11,6 +11,8 @@ import {
 } from '../shared/errors';
 import {
   ensureHistoryTables,
+  HISTORY_TABLE,
+  historyTablesExist,
   MIGRATIONS_TABLE,
   compareVersions,
   readAppliedMigrations,
@@ -18,6 +20,7 @@ import {
   type AppliedMigration,
 } from '../shared/history';
 import { silentLogger, type Log } from '../shared/logger';
+import { assertFitsBudget, cappedStatementTimeoutMs, type TimeBudget } from './budget';
 import { statementsOf } from './files';
 import { lintMigrations, type LintOptions, type LintResult } from './lint';
 import { withMigrationLock } from './lock';
@@ -200,6 +203,11 @@ export interface ApplyOptions extends TimeoutOptions {
   lint?: Omit<LintOptions, 'client'>;
   log?: Log;
   onProgress?: ProgressCallback;
+  /**
+   * The runner's time (Lambda's remaining time): a migration whose estimate does not fit is not started
+   * (MigrationTimeBudgetError), and statement_timeout is lowered to the time left. @default none (no limit)
+   */
+  budget?: TimeBudget;
 }
 
 export interface AppliedResult {
@@ -453,9 +461,13 @@ export async function applyMigrations(
     }
     const applied: AppliedResult[] = [];
     const total = plan.pending.length;
+    // In one transaction a stop would roll back everything: the whole run must fit before it starts.
+    if (options.singleTransaction) assertFitsBudget(options.budget, 'apply', [], plan.pending, true);
     if (options.singleTransaction && total > 0) await client.query('BEGIN');
     try {
       for (const [i, m] of plan.pending.entries()) {
+        if (!options.singleTransaction)
+          assertFitsBudget(options.budget, 'apply', applied, plan.pending.slice(i));
         options.onProgress?.({ index: i + 1, total, version: m.version, name: m.name });
         log.info('applying migration', { version: m.version, name: m.name, index: i + 1, total });
         const started = Date.now();
@@ -486,13 +498,28 @@ export async function applyMigrations(
   });
 }
 
+/**
+ * Before each statement under a budget: statement_timeout lowered to the time left, so PostgreSQL cancels the
+ * statement (and the migration rolls back or is recorded as failed) before Lambda kills the client.
+ */
+async function capStatementTimeout(
+  client: ClientBase,
+  budget: TimeBudget | undefined,
+  configured: string,
+  scope: 'local' | 'session',
+): Promise<void> {
+  if (!budget) return;
+  const ms = cappedStatementTimeoutMs(configured, budget, (budget.now ?? Date.now)());
+  await client.query(`SET ${scope === 'local' ? 'LOCAL ' : ''}statement_timeout = ${ms}`);
+}
+
 async function runInTransaction(
   client: ClientBase,
   m: Migration,
   options: ApplyOptions,
   outer: boolean,
 ): Promise<void> {
-  const { steps, lockTimeout } = scriptSteps(
+  const { steps, lockTimeout, statementTimeout } = scriptSteps(
     m,
     m.up,
     options,
@@ -503,6 +530,7 @@ async function runInTransaction(
   try {
     for (const step of steps) {
       current = step.statement;
+      if (step.statement) await capStatementTimeout(client, options.budget, statementTimeout, 'local');
       await client.query(step.sql);
     }
     current = undefined;
@@ -522,12 +550,13 @@ async function runInTransaction(
 }
 
 async function runOutsideTransaction(client: ClientBase, m: Migration, options: ApplyOptions): Promise<void> {
-  const { steps, statements, lockTimeout } = scriptSteps(m, m.up, options);
+  const { steps, statements, lockTimeout, statementTimeout } = scriptSteps(m, m.up, options);
   const started = Date.now();
   let current: ParsedStatement | undefined;
   try {
     for (const step of steps) {
       current = step.statement;
+      if (step.statement) await capStatementTimeout(client, options.budget, statementTimeout, 'session');
       await client.query(step.sql);
     }
     current = undefined;
@@ -561,6 +590,13 @@ export interface DowngradeOptions extends TimeoutOptions {
   dryRun?: boolean;
   log?: Log;
   onProgress?: ProgressCallback;
+  /** As ApplyOptions.budget. @default none */
+  budget?: TimeBudget;
+  /**
+   * `steps` counts the reverts this execution id already recorded (the state machine: a downgrade that Lambda's
+   * time budget stopped continues on Fargate without reverting more than asked). @default false
+   */
+  stepsIncludeEarlierReverts?: boolean;
 }
 
 export interface DowngradeResult {
@@ -586,10 +622,11 @@ export async function downgradeMigrations(
     if (options.toVersion !== undefined && options.steps !== undefined) {
       throw new MigrationFileError('downgrade: give either steps or toVersion, not both');
     }
+    const earlier = options.stepsIncludeEarlierReverts ? await revertsBy(client, options.executionId) : 0;
     const targets =
       options.toVersion !== undefined
         ? applied.filter((a) => BigInt(a.version) > BigInt(options.toVersion as string))
-        : applied.slice(0, options.steps ?? 1);
+        : applied.slice(0, Math.max(0, (options.steps ?? 1) - earlier));
     const problems = targets
       .map((a) => {
         const m = files.get(a.version);
@@ -625,6 +662,7 @@ export async function downgradeMigrations(
     const targets = await choose();
     const reverted: DowngradeResult['reverted'] = [];
     for (const [i, m] of targets.entries()) {
+      assertFitsBudget(options.budget, 'revert', reverted, targets.slice(i));
       options.onProgress?.({ index: i + 1, total: targets.length, version: m.version, name: m.name });
       log.info('reverting migration', { version: m.version, name: m.name });
       const started = Date.now();
@@ -635,10 +673,20 @@ export async function downgradeMigrations(
   });
 }
 
+/** Successful reverts recorded under this execution id. */
+async function revertsBy(client: ClientBase, executionId: string): Promise<number> {
+  if (!(await historyTablesExist(client))) return 0;
+  const res = await client.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM ${HISTORY_TABLE} WHERE event = 'down' AND status = 'succeeded' AND execution_id = $1`,
+    [executionId],
+  );
+  return Number(res.rows[0].n);
+}
+
 async function revertOne(client: ClientBase, m: Migration, options: DowngradeOptions): Promise<void> {
   const down = m.down as MigrationScript;
   const file = down.path.split('/').pop() ?? m.file;
-  const { steps, statements, lockTimeout } = scriptSteps(m, down, options);
+  const { steps, statements, lockTimeout, statementTimeout } = scriptSteps(m, down, options);
   const started = Date.now();
   let current: ParsedStatement | undefined;
   const bookkeeping = async () => {
@@ -656,6 +704,14 @@ async function revertOne(client: ClientBase, m: Migration, options: DowngradeOpt
   try {
     for (const step of steps) {
       current = step.statement;
+      if (step.statement) {
+        await capStatementTimeout(
+          client,
+          options.budget,
+          statementTimeout,
+          down.noTransaction ? 'session' : 'local',
+        );
+      }
       await client.query(step.sql);
     }
     current = undefined;

@@ -14,18 +14,16 @@ import { thresholdsFromEnv } from './thresholds';
 /** Lambda's maximum timeout: the most the migrate function's apply can ever have when the stack says nothing. */
 const LAMBDA_MAX_SECONDS = 900;
 
-/**
- * The apply step's time budget in ms: PGSHIFT_APPLY_TIME_BUDGET_SECONDS (the stack sets it to the migrate
- * function's timeout), else Lambda's 15-minute maximum. Not this function's own remaining time: preflight's
- * timeout says nothing about how long the apply may run.
- */
-function applyTimeBudgetMs(env: NodeJS.ProcessEnv): number {
-  const raw = optionalEnv('PGSHIFT_APPLY_TIME_BUDGET_SECONDS', env);
-  if (raw === undefined) return LAMBDA_MAX_SECONDS * 1000;
+/** A number of seconds from the environment, in ms; `fallback` when unset. */
+function secondsEnvMs(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  fallback: number | undefined,
+): number | undefined {
+  const raw = optionalEnv(name, env);
+  if (raw === undefined) return fallback === undefined ? undefined : fallback * 1000;
   if (!/^\d+$/.test(raw) || Number(raw) === 0) {
-    throw new ConfigurationError(
-      `PGSHIFT_APPLY_TIME_BUDGET_SECONDS must be a positive number of seconds, not "${raw}"`,
-    );
+    throw new ConfigurationError(`${name} must be a positive number of seconds, not "${raw}"`);
   }
   return Number(raw) * 1000;
 }
@@ -33,7 +31,15 @@ function applyTimeBudgetMs(env: NodeJS.ProcessEnv): number {
 // Read once per container: a bad value fails every invocation with a ConfigurationError naming it.
 const config = loadConfig();
 const thresholds = thresholdsFromEnv();
-const timeBudgetMs = applyTimeBudgetMs(process.env);
+/**
+ * The Lambda apply's budget (PGSHIFT_APPLY_TIME_BUDGET_SECONDS: the stack sets the migrate function's timeout;
+ * else Lambda's 15-minute maximum) and the margin it keeps (PGSHIFT_APPLY_TIME_MARGIN_SECONDS); a Fargate
+ * apply's (PGSHIFT_FARGATE_TIME_BUDGET_SECONDS, the Fargate state's timeout; unset: no Fargate). Not this
+ * function's own remaining time: preflight's timeout says nothing about how long the apply may run.
+ */
+const timeBudgetMs = secondsEnvMs('PGSHIFT_APPLY_TIME_BUDGET_SECONDS', process.env, LAMBDA_MAX_SECONDS);
+const timeMarginMs = secondsEnvMs('PGSHIFT_APPLY_TIME_MARGIN_SECONDS', process.env, 0);
+const fargateTimeBudgetMs = secondsEnvMs('PGSHIFT_FARGATE_TIME_BUDGET_SECONDS', process.env, undefined);
 const pgDumpVersion = backupPgDumpVersion();
 const log = createLogger('preflight');
 // Created even when no RDS id is configured: construction is offline and cheap, and it keeps one client per container.
@@ -68,6 +74,8 @@ async function run(event: StepEvent): Promise<StepOutput> {
           ? { cloudWatch, rdsInstanceId: config.rdsInstanceId, rdsClusterId: config.rdsClusterId }
           : undefined,
       timeBudgetMs,
+      timeMarginMs,
+      fargateTimeBudgetMs,
       pgDumpVersion,
       log,
     },
@@ -79,11 +87,15 @@ async function run(event: StepEvent): Promise<StepOutput> {
         ? { ids: event.input.skipPreflight, reason: event.input.skipReason }
         : undefined,
       terminateIdleInTransaction: event.input.terminateIdleInTransaction === true,
+      runner: event.input.runner,
     },
   );
+  // `Apply runner?` reads it: the timeouts check's choice (absent when that check was skipped).
+  const timeouts = report.checks.find((c) => c.id === 'timeouts')?.value as { runner?: string } | undefined;
   return {
     step: 'preflight',
     ok: report.ok,
+    ...(timeouts?.runner ? { applyRunner: timeouts.runner } : {}),
     checks: report.checks,
     ...(report.terminated ? { terminated: report.terminated } : {}),
   };

@@ -39,8 +39,12 @@ export interface PreflightDeps {
   connect: () => Promise<ClientBase & { end(): Promise<void> }>;
   /** Absent locally (no CloudWatch): the disk check then says `skipped`, never `pass`. */
   storageMetrics?: StorageMetricsSource;
-  /** Milliseconds the step that applies the migrations will have (Lambda timeout or Fargate budget). */
+  /** Milliseconds the Lambda apply step will have (its timeout). @default none: not compared */
   timeBudgetMs?: number;
+  /** What the Lambda apply keeps free before its deadline (PGSHIFT_APPLY_TIME_MARGIN_SECONDS). @default 0 */
+  timeMarginMs?: number;
+  /** Milliseconds a Fargate apply may run (the Fargate state's timeout). @default none: Fargate not available */
+  fargateTimeBudgetMs?: number;
   /**
    * The version of the pg_dump the backup will run (`backupPgDumpVersion()`: the image's declared major on AWS,
    * the local pg_dump otherwise). Absent or rejecting: the versions check says `skipped` for pg_dump.
@@ -61,6 +65,8 @@ export interface PreflightOptions {
   skip?: { ids: string[]; reason?: string };
   /** Terminate idle-in-transaction sessions that would block the migration, instead of failing on them. */
   terminateIdleInTransaction?: boolean;
+  /** The runner the input asks for (`runner`); absent: the check chooses. */
+  runner?: 'lambda' | 'fargate';
 }
 
 /** Catalog facts about one table a pending migration touches. */

@@ -95,6 +95,13 @@ export class LockTimeoutError extends PgshiftError {}
  */
 export class PartialMigrationError extends PgshiftError {}
 
+/**
+ * The runner stopped between migrations because the next one's estimate (plus a margin) does not fit the time
+ * its runner has left (Lambda's remaining time). What ran stays applied and recorded; details.applied and
+ * details.pending name both sides. The state machine continues the pending ones on Fargate.
+ */
+export class MigrationTimeBudgetError extends PgshiftError {}
+
 /** verify found drift, a checksum mismatch, or applied versions without files. */
 export class DriftDetectedError extends PgshiftError {
   override readonly outcome = 'refused';

@@ -103,6 +103,27 @@ describe('the image', () => {
     expectPemBundle(file as string);
   });
 
+  test("the Fargate task can apply migrations: Squawk (executable), the migrations and libpg-query's WebAssembly where its environment and bundle look", () => {
+    const [[, task]] = ofType('AWS::ECS::TaskDefinition');
+    const container = task.Properties.ContainerDefinitions[0];
+    const env = Object.fromEntries(
+      (container.Environment as { Name: string; Value: string }[]).map((e) => [e.Name, e.Value]),
+    );
+    const squawk = tree.get(`${TASK_ROOT}/${env.PGSHIFT_SQUAWK_BIN}`);
+    expect(squawk).toBeDefined();
+    expect(fs.statSync(squawk as string).mode & 0o111).not.toBe(0);
+    const migrations = [...tree.keys()]
+      .filter((f) => f.startsWith(`${TASK_ROOT}/${env.PGSHIFT_MIGRATIONS_DIR}/`))
+      .map((f) => path.basename(f))
+      .sort();
+    expect(migrations).toEqual(
+      fs.readdirSync(path.join(__dirname, '..', '..', 'examples', 'migrations')).sort(),
+    );
+    // libpg-query loads its WebAssembly from the directory of the bundle that includes it (fargate/task.js).
+    const [, script] = container.EntryPoint as string[];
+    expect(tree.has(path.posix.join(path.posix.dirname(script), 'libpg-query.wasm'))).toBe(true);
+  });
+
   test('is built with the PG_MAJOR of the configuration', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'Assets.assets.json'), 'utf8'));
     const [image] = Object.values(manifest.dockerImages) as {

@@ -32,7 +32,9 @@ const DOCUMENTED_STATES = [
   'Back up database (Fargate)',
   'Read Fargate backup result',
   'Snapshot schema (before)',
+  'Apply runner?',
   'Apply migrations',
+  'Apply migrations (Fargate)',
   'Snapshot schema (after)',
   'Diff schema',
   'Write report',
@@ -49,7 +51,9 @@ const DOCUMENTED_STATES = [
   'Detect drift',
   'Verified?',
   'Refuse: verification failed',
+  'Downgrade runner?',
   'Downgrade migrations',
+  'Downgrade migrations (Fargate)',
   'Restore runner?',
   'Restore database',
   'Restore database (Fargate)',
@@ -63,6 +67,25 @@ const ALERT_STATES: Record<string, { resultPath: string; next: string }> = {
   'Start duration watchdog': { resultPath: '$.results.watchdog', next: 'Which action?' },
   'Notify success': { resultPath: '$.results.notify', next: 'Stop duration watchdog' },
   'Stop duration watchdog': { resultPath: '$.results.watchdog', next: 'Done' },
+};
+
+/** apply/downgrade and their Fargate branch (docs/workflow.md, "Lambda's limits"). */
+const MIGRATE_ON_FARGATE: Record<
+  string,
+  { choice: string; prepare: string; run: string; operation: string }
+> = {
+  'Apply migrations': {
+    choice: 'Apply runner?',
+    prepare: 'Prepare Fargate apply event',
+    run: 'Apply migrations (Fargate)',
+    operation: 'apply',
+  },
+  'Downgrade migrations': {
+    choice: 'Downgrade runner?',
+    prepare: 'Prepare Fargate downgrade event',
+    run: 'Downgrade migrations (Fargate)',
+    operation: 'downgrade',
+  },
 };
 
 describe('state machine definition', () => {
@@ -119,7 +142,9 @@ describe('state machine definition', () => {
       if (name === 'Notify failure' || name === 'Stop duration watchdog (after failure)') continue;
       if (name === 'Write report') continue; // its own catch, next test
       if (ALERT_STATES[name]) continue;
-      expect(s.Catch).toEqual([
+      // apply/downgrade first continue on Fargate when Lambda's time runs out (the test below).
+      const own = MIGRATE_ON_FARGATE[name] ? 1 : 0;
+      expect(s.Catch?.slice(own)).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Notify failure' },
       ]);
     }
@@ -178,6 +203,38 @@ describe('state machine definition', () => {
       ResultPath: '$.results.report',
       Next: 'Notify success',
     });
+  });
+
+  test.each(Object.entries(MIGRATE_ON_FARGATE))(
+    '"%s" on Lambda continues on Fargate when it stops on its time budget; the runner choice can go there first',
+    (name, fargate) => {
+      expect(states[name].Catch?.[0]).toEqual({
+        ErrorEquals: ['MigrationTimeBudgetError'],
+        ResultPath: '$.results.migrateStopped',
+        Next: fargate.prepare,
+      });
+      expect(states[fargate.prepare]).toMatchObject({
+        Type: 'Pass',
+        Parameters: { params: { operation: fargate.operation, runner: 'fargate' } },
+        Next: fargate.run,
+      });
+      expect(states[fargate.run].Resource).toMatch(/ecs:runTask\.sync$/);
+      expect(JSON.stringify(states[fargate.run].Parameters)).toContain(
+        '"Name":"PGSHIFT_STEP","Value":"migrate"',
+      );
+      expect(states[fargate.choice].Default).toBe(name);
+      expect((states[fargate.choice].Choices as { Next: string }[]).map((c) => c.Next)).toEqual([
+        fargate.prepare,
+      ]);
+    },
+  );
+
+  test('Apply retries only LockTimeoutError: a partial no-transaction migration (PartialMigrationError) never is', () => {
+    const errors = (states['Apply migrations'].Retry ?? []).flatMap((r) => r.ErrorEquals);
+    expect(errors).toContain('LockTimeoutError');
+    expect(errors).not.toContain('PartialMigrationError');
+    expect(errors).not.toContain('States.ALL');
+    expect(errors.filter((e) => !e.startsWith('Lambda.'))).toEqual(['LockTimeoutError']);
   });
 
   test('Apply retries LockTimeoutError with backoff before anything else', () => {

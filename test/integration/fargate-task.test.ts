@@ -109,10 +109,10 @@ describe('Fargate task entry', () => {
     const { runFargateTask } = require('../../lambdas/fargate/task') as TaskModule;
     const log = captureLogger();
     await expect(
-      runFargateTask({ store: rigStore(), log }, { step: 'migrate', event: event(db, 'bad-step') }),
+      runFargateTask({ store: rigStore(), log }, { step: 'schema', event: event(db, 'bad-step') }),
     ).rejects.toMatchObject({
       name: 'InputValidationError',
-      message: expect.stringContaining('"migrate" cannot run as a Fargate task'),
+      message: expect.stringContaining('"schema" cannot run as a Fargate task'),
     });
     expect(log.lines).toEqual([]);
   });

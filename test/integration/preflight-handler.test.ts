@@ -24,6 +24,8 @@ const ENV_KEYS = [
   'PGSHIFT_PREFLIGHT_IDLE_IN_TRANSACTION_SECONDS',
   'PGSHIFT_PREFLIGHT_IDLE_IN_TRANSACTON_SECONDS',
   'PGSHIFT_APPLY_TIME_BUDGET_SECONDS',
+  'PGSHIFT_APPLY_TIME_MARGIN_SECONDS',
+  'PGSHIFT_FARGATE_TIME_BUDGET_SECONDS',
 ];
 const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
 afterAll(() => {
@@ -116,6 +118,8 @@ describe('preflight handler', () => {
       // Assess
       expect(out).toMatchObject({ step: 'preflight', ok: false });
       expect(out.terminated).toBeUndefined();
+      // A small rewrite fits Lambda: the state machine's `Apply runner?` reads this.
+      expect(out.applyRunner).toBe('lambda');
       expect(checkOf(out, 'versions')).toMatchObject({ status: 'fail' });
       expect(checkOf(out, 'versions').message).toContain(
         'pg_dump 13 (image PGSHIFT_IMAGE_PG_MAJOR) is older',
@@ -218,6 +222,17 @@ describe('preflight handler', () => {
       expect.objectContaining({ name: 'ConfigurationError' }),
     );
     expect(() => loadHandler(db, { PGSHIFT_APPLY_TIME_BUDGET_SECONDS: '15min' })).toThrow(
+      expect.objectContaining({ name: 'ConfigurationError' }),
+    );
+    expect(() => loadHandler(db, { PGSHIFT_FARGATE_TIME_BUDGET_SECONDS: '12h' })).toThrow(
+      expect.objectContaining({
+        name: 'ConfigurationError',
+        message: expect.stringContaining(
+          'PGSHIFT_FARGATE_TIME_BUDGET_SECONDS must be a positive number of seconds',
+        ),
+      }),
+    );
+    expect(() => loadHandler(db, { PGSHIFT_APPLY_TIME_MARGIN_SECONDS: '-5' })).toThrow(
       expect.objectContaining({ name: 'ConfigurationError' }),
     );
   });

@@ -591,20 +591,50 @@ describe('preflight: timeouts', () => {
     expect(check(report, 'timeouts').status).toBe('pass');
   });
 
-  test('a rewrite estimated longer than statement_timeout or the time budget warns', async () => {
-    // A slow rate stands for a large table: ~600 KiB at 10 KiB/s is about a minute.
-    const thresholds = { rewriteBytesPerSecond: 10 * 1024 };
-    const report = await runPreflight(
-      deps(db, { timeBudgetMs: 20_000 }),
+  // A slow rate stands for a large table: ~600 KiB at 10 KiB/s is about a minute.
+  const thresholds = { rewriteBytesPerSecond: 10 * 1024 };
+
+  test('a rewrite estimated past half its statement_timeout warns; past all of it, fails', async () => {
+    const near = await runPreflight(
+      deps(db),
+      options([analysis([{ table: 'items', rewrite: true }], { statementTimeout: '100s' })], { thresholds }),
+    );
+    const over = await runPreflight(
+      deps(db),
       options([analysis([{ table: 'items', rewrite: true }], { statementTimeout: '30s' })], { thresholds }),
     );
-    const c = check(report, 'timeouts');
-    expect(c.status).toBe('warn');
-    expect(c.message).toContain('statement_timeout 30s');
-    expect(c.message).toContain('time budget');
+    expect(check(near, 'timeouts').status).toBe('warn');
+    expect(check(near, 'timeouts').message).toContain('against statement_timeout 100s');
+    const c = check(over, 'timeouts');
+    expect(c.status).toBe('fail');
+    expect(c.message).toContain('longer than its statement_timeout 30s, so PostgreSQL would cancel it');
     expect(
       (c.value as { migrations: { statementTimeoutMs: number }[] }).migrations[0].statementTimeoutMs,
     ).toBe(30000);
+    expect(over.ok).toBe(false);
+  });
+
+  test('a run too long for Lambda goes to Fargate, and is refused when Fargate cannot fit it either', async () => {
+    const migrations = [analysis([{ table: 'items', rewrite: true }], { statementTimeout: '13min' })];
+    const fargate = await runPreflight(
+      deps(db, { timeBudgetMs: 20_000, timeMarginMs: 5000, fargateTimeBudgetMs: 3_600_000 }),
+      options(migrations, { thresholds }),
+    );
+    const nowhere = await runPreflight(
+      deps(db, { timeBudgetMs: 20_000, timeMarginMs: 5000, fargateTimeBudgetMs: 60_000 }),
+      options(migrations, { thresholds }),
+    );
+    const toFargate = check(fargate, 'timeouts');
+    expect(toFargate.status).toBe('warn');
+    expect(toFargate.message).toContain('the apply will run on Fargate');
+    expect((toFargate.value as { runner: string }).runner).toBe('fargate');
+    expect(fargate.ok).toBe(true);
+    const refused = check(nowhere, 'timeouts');
+    expect(refused.status).toBe('fail');
+    expect(refused.message).toMatch(
+      /too long for Lambda's time budget of 20s, and the Fargate task's timeout/,
+    );
+    expect(nowhere.ok).toBe(false);
   });
 
   test('a disabled lock_timeout warns; an unreadable statement_timeout fails naming the migration', async () => {

@@ -40,6 +40,17 @@ export function synthesizedAssembly(): SynthesizedAssembly {
   return assembly;
 }
 
+/** The stack synthesized with other `workflow` context values (a separate synthesis, cached as the default one). */
+export function synthesizedAssemblyWith(workflow: Record<string, unknown>): SynthesizedAssembly {
+  const context = localStackContext({ sslMode: 'verify-full' }) as {
+    pgshift: Record<string, unknown> & { workflow?: Record<string, unknown> };
+  };
+  return synthesizeAssembly({
+    ...context,
+    pgshift: { ...context.pgshift, workflow: { ...context.pgshift.workflow, ...workflow } },
+  });
+}
+
 /** Synthesizes (or reads the cache) once per test file: the same code path as `pgshift local`. */
 export function synthesizedWorkflow(): ResolvedWorkflow {
   return resolveWorkflow(synthesizedAssembly().template);
@@ -72,6 +83,10 @@ export interface RunOptions {
    * output over 256 KB; the test's name says so).
    */
   wrapHandler?: (step: string, handler: StepHandler) => StepHandler;
+  /** Another synthesis of the stack (synthesizedAssemblyWith). @default synthesizedAssembly() */
+  assembly?: SynthesizedAssembly;
+  /** Operator settings the template leaves to the environment (e.g. PGSHIFT_PREFLIGHT_* thresholds). */
+  extraEnv?: Record<string, string>;
 }
 
 /**
@@ -128,7 +143,7 @@ export async function startRigDeployment(
   if (!rig.pg.caFile)
     throw new Error('the rig runs without TLS (openssl missing): the workflow tests need it');
   return startLocalDeployment({
-    assembly: synthesizedAssembly(),
+    assembly: options.assembly ?? synthesizedAssembly(),
     substitutions: {
       storeEndpoint: rig.s3.endpoint,
       snsEndpoint: rig.sns.endpoint,
@@ -139,7 +154,7 @@ export async function startRigDeployment(
       caBundleFile: rig.pg.caFile,
       pgBin: rig.pg.bin,
       migrationsDir: options.migrationsDir ?? EXAMPLE_MIGRATIONS,
-      extraEnv: { POWERTOOLS_LOG_LEVEL: process.env.PGSHIFT_TEST_LOG_LEVEL ?? 'WARN' },
+      extraEnv: { POWERTOOLS_LOG_LEVEL: process.env.PGSHIFT_TEST_LOG_LEVEL ?? 'WARN', ...options.extraEnv },
     },
     onLog: options.onLog,
     scheduleDelayMs: options.scheduleDelayMs,

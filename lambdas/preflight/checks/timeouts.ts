@@ -24,9 +24,66 @@ async function timeoutMs(
   }
 }
 
+/** Where the apply runs, and why. */
+export interface RunnerChoice {
+  runner: 'lambda' | 'fargate';
+  /** Set when no runner can fit the estimate: the check fails with it. */
+  refusal?: string;
+  /** Set when the apply goes to Fargate: the check warns with it. */
+  note?: string;
+}
+
+/**
+ * The apply's runner for an estimate: Lambda when the estimate plus the margin fits its budget with the warning
+ * ratio to spare (estimates are rough), else Fargate when it is available and fits its timeout, else a
+ * refusal. A runner asked for in the input is kept, and refused when it cannot fit.
+ */
+export function chooseApplyRunner(
+  totalSeconds: number,
+  budgets: { lambdaMs?: number; marginMs?: number; fargateMs?: number; warnRatio: number },
+  asked?: 'lambda' | 'fargate',
+): RunnerChoice {
+  const estimate = formatSeconds(totalSeconds);
+  const totalMs = totalSeconds * 1000;
+  const fargateFits = budgets.fargateMs !== undefined && totalMs <= budgets.fargateMs * budgets.warnRatio;
+  const fargateText =
+    budgets.fargateMs === undefined
+      ? 'Fargate is not available here'
+      : `the Fargate task's timeout (fargateTimeout) is ${formatSeconds(budgets.fargateMs / 1000)}`;
+  if (asked === 'fargate') {
+    return fargateFits
+      ? { runner: 'fargate' }
+      : {
+          runner: 'fargate',
+          refusal: `all pending migrations may take ~${estimate} and ${fargateText}; apply fewer migrations per run or raise fargate.timeoutMinutes`,
+        };
+  }
+  if (budgets.lambdaMs === undefined) return { runner: asked ?? 'lambda' };
+  const lambdaFits = totalMs + (budgets.marginMs ?? 0) <= budgets.lambdaMs * budgets.warnRatio;
+  if (lambdaFits) return { runner: 'lambda' };
+  const lambdaText = `Lambda's time budget of ${formatSeconds(budgets.lambdaMs / 1000)}`;
+  if (asked === 'lambda') {
+    return {
+      runner: 'lambda',
+      refusal: `all pending migrations may take ~${estimate} against ${lambdaText}; drop runner "lambda" (Fargate is chosen then) or apply fewer migrations per run`,
+    };
+  }
+  if (fargateFits) {
+    return {
+      runner: 'fargate',
+      note: `all pending migrations may take ~${estimate}, too long for ${lambdaText}: the apply will run on Fargate`,
+    };
+  }
+  return {
+    runner: 'lambda',
+    refusal: `all pending migrations may take ~${estimate}: too long for ${lambdaText}, and ${fargateText}; apply fewer migrations per run`,
+  };
+}
+
 /**
  * timeouts: each statement's estimated time (rewrite/index build: size / measured rate; locked scan: size /
- * scan rate) against the migration's statement_timeout, and the whole run against the apply step's time budget.
+ * scan rate) against the migration's statement_timeout, and the whole run against the runners' time budgets
+ * (chooseApplyRunner): it says where the apply runs, and fails when no runner can fit it.
  */
 export const timeoutsCheck: PreflightCheck = {
   id: 'timeouts',
@@ -62,7 +119,13 @@ export const timeoutsCheck: PreflightCheck = {
         estimatedSeconds: Math.round(seconds * 10) / 10,
         longestStatementSeconds: Math.round(longest * 10) / 10,
       });
-      if (statementMs > 0 && longest * 1000 > statementMs * th.timeoutWarnRatio) {
+      if (statementMs > 0 && longest * 1000 > statementMs) {
+        failures.push(
+          `${id}: its slowest statement may take ~${formatSeconds(longest)}, longer than its statement_timeout ` +
+            `${a.statementTimeout}, so PostgreSQL would cancel it; raise that migration's statement_timeout ` +
+            `("-- pgshift:statement-timeout") or split the work`,
+        );
+      } else if (statementMs > 0 && longest * 1000 > statementMs * th.timeoutWarnRatio) {
         warnings.push(
           `${id}: its slowest statement may take ~${formatSeconds(longest)} against statement_timeout ` +
             `${a.statementTimeout}; raise that migration's statement_timeout or split the work`,
@@ -75,16 +138,25 @@ export const timeoutsCheck: PreflightCheck = {
       }
     }
     const budgetMs = ctx.deps.timeBudgetMs;
-    if (budgetMs !== undefined && totalSeconds * 1000 > budgetMs * th.timeoutWarnRatio) {
-      warnings.push(
-        `all pending migrations may take ~${formatSeconds(totalSeconds)} against a time budget of ` +
-          `${formatSeconds(budgetMs / 1000)}; use runner "fargate" or apply fewer migrations per run`,
-      );
-    }
+    const choice = chooseApplyRunner(
+      totalSeconds,
+      {
+        lambdaMs: budgetMs,
+        marginMs: ctx.deps.timeMarginMs,
+        fargateMs: ctx.deps.fargateTimeBudgetMs,
+        warnRatio: th.timeoutWarnRatio,
+      },
+      ctx.options.runner,
+    );
+    if (choice.refusal) failures.push(choice.refusal);
+    if (choice.note) warnings.push(choice.note);
     const value = {
       migrations,
       estimatedSeconds: Math.round(totalSeconds * 10) / 10,
+      runner: choice.runner,
       timeBudgetMs: budgetMs ?? null,
+      timeMarginMs: ctx.deps.timeMarginMs ?? null,
+      fargateTimeBudgetMs: ctx.deps.fargateTimeBudgetMs ?? null,
       rewriteBytesPerSecond: th.rewriteBytesPerSecond,
       scanBytesPerSecond: th.scanBytesPerSecond,
     };
