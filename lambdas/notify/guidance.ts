@@ -15,7 +15,7 @@ const READ_ONLY_STEP_STATE: Record<string, string> = {
   lint: `${UNCHANGED}; the lint refused the migrations before the backup.`,
   preflight: `${UNCHANGED}; pre-flight only reads the database.`,
   backup:
-    `${UNCHANGED}. No backup was written: the partial upload was aborted and has no manifest, ` +
+    `${UNCHANGED}. No backup was written: any partial upload was aborted and has no manifest, ` +
     'so `latest` still names the previous backup.',
   snapshotBefore: `${UNCHANGED}; this run's backup is complete in S3.`,
   verify: `${UNCHANGED}; verify only reads the database.`,

@@ -76,7 +76,7 @@ describe('the state line follows the step that failed', () => {
       'DumpFailedError in the backup: no backup written, the partial upload aborted',
       failure('migrate', planned, 'DumpFailedError'),
       'backup',
-      'Unchanged: nothing was applied. No backup was written: the partial upload was aborted and has no manifest, so `latest` still names the previous backup.',
+      'Unchanged: nothing was applied. No backup was written: any partial upload was aborted and has no manifest, so `latest` still names the previous backup.',
     ],
     [
       'LockTimeoutError in the before-snapshot: nothing applied, the backup is complete',
