@@ -3,6 +3,9 @@
  * LockTimeoutError in pre-flight changed nothing, one in apply rolled a migration back. And the Chatbot form
  * stays within Slack's lengths while keeping what to do and the links.
  */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import {
   alertFromEvent,
   CHATBOT_LIMITS,
@@ -273,5 +276,23 @@ describe('the Chatbot form stays within what Slack posts', () => {
     expect(clip('abc', 5)).toBe('abc');
     expect(clip('abcdef', 4)).toBe('abc…');
     expect(clip('ab😀cd', 4)).toBe('ab…');
+  });
+});
+
+describe('docs/alerts.md', () => {
+  test('its cdk.json example is a context the stack accepts, with the Slack ids and addresses it shows', () => {
+    // Prepare
+    const doc = readFileSync(path.resolve(__dirname, '..', '..', 'docs', 'alerts.md'), 'utf8');
+    const block = /```json\n([\s\S]*?)```/.exec(doc)?.[1];
+    const example = JSON.parse(block ?? 'null') as {
+      context: { pgshift: { alerts: unknown; workflow: Record<string, unknown> } };
+    };
+    // Act
+    const parsed = parsePgshiftContext({ ...SAMPLE_CONTEXT, ...example.context.pgshift });
+    // Assess
+    expect(parsed.alerts).toEqual(example.context.pgshift.alerts);
+    expect(parsed.workflow.durationWarningMinutes).toBe(
+      example.context.pgshift.workflow.durationWarningMinutes,
+    );
   });
 });
