@@ -109,7 +109,7 @@ const NEXT_BY_ERROR: Record<string, string> = {
   LockTimeoutError:
     'Find the session that holds the table lock (pg_locks, pg_stat_activity), then run again.',
   PartialMigrationError:
-    'Finish or undo by hand the statements the error lists (details.ran), then see PartialMigrationError in docs/errors.md.',
+    'Do not rerun it as is: make its statements idempotent (IF NOT EXISTS) or move those that ran into an applied migration.',
   MigrationFailedError:
     'Fix the failing migration (its name and statement are in the error), then run again.',
   MigrationFileError: 'Fix the migrations folder (the error names the file and line), then run again.',
