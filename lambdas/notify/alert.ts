@@ -54,6 +54,26 @@ const STEP_ORDER: Record<string, string[]> = {
 };
 
 /**
+ * Refusals a Choice makes after a step returned (its Pass state sets `$.error`): the step whose result refused,
+ * not the next one in order, is where the run failed.
+ */
+const REFUSED_IN: Record<string, (results: StepResults) => string | undefined> = {
+  PreflightFailedError: (r) => (r.preflight?.ok === false ? 'preflight' : undefined),
+  UnsafeMigrationError: (r) => (r.plan?.blocking === true ? 'lint' : undefined),
+  DriftDetectedError: (r) => (r.verify?.ok === false ? 'verify' : r.drift ? 'drift' : undefined),
+};
+
+/** The step a failure happened in: a refusing step's own, else the first of the action's steps without a result. */
+export function failedStepOf(
+  action: string,
+  results: StepResults,
+  errorName: string | undefined,
+): string | undefined {
+  const refused = errorName ? REFUSED_IN[errorName]?.(results) : undefined;
+  return refused ?? (STEP_ORDER[action] ?? []).find((step) => results[step] === undefined);
+}
+
+/**
  * Lambda's error Cause is a JSON document (`errorType`, `errorMessage`, `trace`); a Fail/Pass state's is plain
  * text. Either way only name and message reach the alert: traces belong in the logs.
  */
@@ -140,7 +160,11 @@ export function alertFromEvent(
   kind: Alert['kind'],
   event: Partial<StepEvent> & { error?: CaughtError },
   now: Date = new Date(),
-  options: { bucket?: string } = {},
+  options: {
+    bucket?: string;
+    /** The step that failed when the state says it (e.g. `validate`: the input was never validated). */
+    failedStep?: string;
+  } = {},
 ): Alert {
   const input = event.input;
   const results = event.results ?? {};
@@ -149,10 +173,13 @@ export function alertFromEvent(
   const started = startedAt ? Date.parse(startedAt) : NaN;
   const action = input?.action ?? 'unknown';
   const { facts, warnings } = factsFrom(results);
+  const error =
+    kind === 'failure' || event.error
+      ? (parseCaughtError(event.error) ?? { name: 'Error', message: 'unknown' })
+      : undefined;
   let failedStep: string | undefined;
   if (kind === 'failure') {
-    const order = STEP_ORDER[action] ?? [];
-    failedStep = order.find((step) => results[step] === undefined) ?? (input ? undefined : 'validate');
+    failedStep = options.failedStep ?? (input ? failedStepOf(action, results, error?.name) : 'validate');
   }
   return {
     kind,
@@ -162,10 +189,7 @@ export function alertFromEvent(
     startedAt,
     durationMs: Number.isNaN(started) ? undefined : Math.max(0, now.getTime() - started),
     failedStep,
-    error:
-      kind === 'failure' || event.error
-        ? (parseCaughtError(event.error) ?? { name: 'Error', message: 'unknown' })
-        : undefined,
+    error,
     reportUrl: str(results.report?.htmlUrl),
     consoleUrl: executionConsoleUrl(executionId),
     backupKey: str(results.backup?.key),

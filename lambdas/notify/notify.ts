@@ -30,9 +30,9 @@ export interface NotifyDeps {
 function unpack(
   event: NotifyEvent,
   defaultDatabase: string | undefined,
-): Partial<StepEvent> & { error?: CaughtError; execution: StepEvent['execution'] } {
+): Partial<StepEvent> & { error?: CaughtError; execution: StepEvent['execution']; validated: boolean } {
   const state = event.state;
-  if (!state) return event;
+  if (!state) return { ...event, validated: true };
   const validated = state.input !== undefined;
   const raw = state as { action?: unknown; database?: unknown };
   const input = validated
@@ -46,6 +46,7 @@ function unpack(
     execution: event.execution,
     results: state.results ?? {},
     error: state.error ?? event.error,
+    validated,
   };
 }
 
@@ -66,7 +67,11 @@ export async function runNotify(deps: NotifyDeps, raw: NotifyEvent, now = new Da
   switch (operation) {
     case 'success':
     case 'failure': {
-      const alert = alertFromEvent(operation, event, now, { bucket: deps.bucket });
+      const alert = alertFromEvent(operation, event, now, {
+        bucket: deps.bucket,
+        // The failure path of `Validate input` carries the raw input: the run failed there.
+        failedStep: event.validated ? undefined : 'validate',
+      });
       const out = await deliverAlert(deps.channel, alert, event.execution.name);
       return { step: 'notify', ok: out.error === undefined, ...out };
     }
