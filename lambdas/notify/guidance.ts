@@ -38,6 +38,9 @@ function afterMigrateStepFailure(alert: Alert, name: string): string {
       '(the error lists them) and it is recorded as failed. Migrations before it in this run stay applied.'
     );
   }
+  if (name === 'MigrationTimeBudgetError') {
+    return 'Partly applied: the run stopped between migrations for lack of time; those applied stay recorded, the rest are pending (named in the error).';
+  }
   if (name === 'MigrationFailedError' || name === 'LockTimeoutError') {
     return alert.action === 'downgrade'
       ? 'The failing down-migration was rolled back; down-migrations before it in this run stay reverted.'
@@ -129,6 +132,24 @@ const NEXT_BY_ERROR: Record<string, string> = {
   InputValidationError: 'Fix the execution input (docs/console-inputs.md) and start again.',
   MigrationBundleMismatchError: 'Pack the migrations again (`pgshift start migrate --migrations DIR`).',
   MigrationBundleNotFoundError: 'Upload the bundle again (`pgshift start migrate --migrations DIR`).',
+  MigrationTimeBudgetError:
+    'Run again with runner: "fargate" (the pending migrations are named in the error); those applied stay applied.',
+  TaskResultMissingError:
+    "Read the Fargate task's log (its stopped reason and last lines), then run `pgshift start verify` before rerunning.",
+  StepOutputTooLargeError:
+    'A pgshift defect: report it with the execution; run `pgshift start verify` to see what is applied before rerunning.',
+  SpilledOutputUnreadableError:
+    "Check the bucket's lifecycle and who changed runs/ (the error names the key), then run again.",
+  'Sandbox.Timedout':
+    'The function ran out of time: run `pgshift start verify`, then rerun with runner: "fargate".',
+  'Runtime.ExitError':
+    'The function crashed (often out of memory): read its log, run `pgshift start verify`, then rerun.',
+  'Runtime.ImportModuleError': 'A packaging defect: redeploy (`npx cdk deploy`) and run again.',
+  'Runtime.HandlerNotFound': 'A packaging defect: redeploy (`npx cdk deploy`) and run again.',
+  'States.TaskFailed':
+    "Read the Fargate task's log for its error, run `pgshift start verify`, then run again.",
+  'States.DataLimitExceeded':
+    'A pgshift defect (a state over 256 KB): report it with the execution; run `pgshift start verify` before rerunning.',
 };
 
 /** What to do next: the first line is the one Slack shows first (nextSteps[0]). */

@@ -13,6 +13,7 @@ import {
   fitDescription,
   renderChatbot,
   renderEmail,
+  nextSteps,
   stateNow,
 } from '../../lambdas/notify';
 import type { Action } from '../../lambdas/shared/input';
@@ -294,5 +295,23 @@ describe('docs/alerts.md', () => {
     expect(parsed.workflow.durationWarningMinutes).toBe(
       example.context.pgshift.workflow.durationWarningMinutes,
     );
+  });
+});
+
+describe('every error name in docs/errors.md has its own next step', () => {
+  const doc = readFileSync(path.join(__dirname, '../../docs/errors.md'), 'utf8');
+  const names = [...doc.matchAll(/^\| `([A-Za-z.]+)`(?:, `([A-Za-z.]+)`)? \|/gm)].flatMap((m) =>
+    m.slice(1).filter((n): n is string => Boolean(n)),
+  );
+  const generic = nextSteps(failure('migrate', planned, 'SomethingUnknown'))[0];
+
+  it('reads the names from the tables', () => {
+    expect(names).toEqual(expect.arrayContaining(['InputValidationError', 'States.DataLimitExceeded']));
+    expect(names.length).toBeGreaterThan(25);
+  });
+
+  it.each(names)('%s', (name) => {
+    const [next] = nextSteps(failure('migrate', planned, name));
+    expect(next).not.toEqual(generic);
   });
 });
