@@ -11,7 +11,7 @@ import { localNames } from '../../bin/cli/local-deployment';
 import { resolveTokens, type CfnTemplate } from '../../bin/cli/local-runner';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import { PgshiftStack } from '../../lib/pgshift-stack';
-import { simulate } from '../helpers/iam-simulation';
+import { simulate, withoutEncryptionContext } from '../helpers/iam-simulation';
 
 const BUCKET = 'pgshift-ci-bucket';
 const SHA = 'a'.repeat(64);
@@ -21,37 +21,6 @@ interface Deployed {
   stateMachine: string;
   key: string;
   secret: string;
-}
-
-const ENCRYPTION_CONTEXT = 'kms:EncryptionContext:aws:s3:arn';
-
-/**
- * @cloud-copilot/iam-simulate (0.1.173) drops `kms:EncryptionContext:<key>` from a request (it keeps only
- * `/`-style variable keys such as `aws:RequestTag/x`), so a statement conditioned on it never matches there.
- * The copy it simulates has that one condition taken out of the CI role's statements; the values taken out are
- * returned and asserted on their own.
- */
-function withoutEncryptionContext(
-  resolved: CfnTemplate,
-  policyPrefix: string,
-): { simulated: CfnTemplate; removed: unknown[] } {
-  const simulated = JSON.parse(JSON.stringify(resolved)) as CfnTemplate;
-  const removed: unknown[] = [];
-  for (const [id, res] of Object.entries(simulated.Resources)) {
-    if (res.Type !== 'AWS::IAM::Policy' || !id.startsWith(policyPrefix)) continue;
-    const doc = res.Properties?.PolicyDocument as {
-      Statement: { Condition?: Record<string, Record<string, unknown>> }[];
-    };
-    for (const statement of doc.Statement) {
-      for (const test of Object.values(statement.Condition ?? {})) {
-        if (ENCRYPTION_CONTEXT in test) {
-          removed.push(test[ENCRYPTION_CONTEXT]);
-          delete test[ENCRYPTION_CONTEXT];
-        }
-      }
-    }
-  }
-  return { simulated, removed };
 }
 
 function deployed(): Deployed & { resolved: CfnTemplate; removedContexts: unknown[] } {

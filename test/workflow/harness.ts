@@ -66,6 +66,8 @@ export interface RunOptions {
   abortWhen?: (event: StateEvent) => boolean;
   /** Replaces the definition's TimeoutSeconds, to see a TIMED_OUT execution. */
   timeoutSeconds?: number;
+  /** The synthesized stack to deploy (another context). @default synthesizedAssembly() */
+  assembly?: SynthesizedAssembly;
 }
 
 /**
@@ -122,7 +124,7 @@ export async function startRigDeployment(
   if (!rig.pg.caFile)
     throw new Error('the rig runs without TLS (openssl missing): the workflow tests need it');
   return startLocalDeployment({
-    assembly: synthesizedAssembly(),
+    assembly: options.assembly ?? synthesizedAssembly(),
     substitutions: {
       storeEndpoint: rig.s3.endpoint,
       snsEndpoint: rig.sns.endpoint,
