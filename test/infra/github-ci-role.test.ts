@@ -3,7 +3,11 @@
  * pull requests and pushes to one branch with GitHub's audience for STS, an OIDC provider created or imported,
  * sessions as long as an execution, and cdk-nag clean.
  */
-import { Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { GithubCiRole } from '../../lib/github-ci-role';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
@@ -101,6 +105,24 @@ describe('GitHub Actions CI role', () => {
       env: { account: '123456789012', region: 'eu-west-1' },
     });
     expect(() => app.synth()).not.toThrow();
+  });
+});
+
+describe('GithubCiRole props', () => {
+  test('a session outside IAM’s 1 to 12 hours and a wildcard branch are reported together', () => {
+    const stack = new Stack(testApp(), 'Props');
+    const build = () =>
+      new GithubCiRole(stack, 'Ci', {
+        owner: 'acme',
+        repo: 'app',
+        branch: 'release/*',
+        stateMachine: sfn.StateMachine.fromStateMachineName(stack, 'Sm', 'sm'),
+        stateMachineName: 'sm',
+        bucket: s3.Bucket.fromBucketName(stack, 'B', 'pgshift-bucket'),
+        key: kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/k'),
+        maxSessionDuration: Duration.hours(13),
+      });
+    expect(build).toThrow(/maxSessionDuration must be 1 to 12 hours.*; branch "release\/\*" must not/);
   });
 });
 
