@@ -297,5 +297,13 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     expect(denied.map((d) => `${d.authorization.action} by ${d.authorization.principal}: ${d.why}`)).toEqual(
       [],
     );
+    // Not vacuous: the CI requests are the role's own; without its policy, IAM denies every one of them.
+    const withoutPolicy = JSON.parse(JSON.stringify(simulated)) as typeof simulated;
+    for (const id of Object.keys(withoutPolicy.Resources)) {
+      if (id.startsWith('GithubCiRoleDefaultPolicy')) delete withoutPolicy.Resources[id];
+    }
+    const ciAuthorizations = ciCalls.flatMap((c) => c.authorizations);
+    const deniedWithout = await deniedAuthorizations(withoutPolicy, ciAuthorizations);
+    expect(new Set(deniedWithout.map((d) => d.authorization.action))).toEqual(actions);
   }, 120_000);
 });
