@@ -122,6 +122,7 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
   async function runJob(
     jobName: string,
     event: { event_name: string; ref: string },
+    checkout = workspace,
   ): Promise<{ steps: StepRun[]; summary: string; runnerTemp: string }> {
     const job = workflow.jobs[jobName];
     const runnerTemp = await mkdtemp(path.join(os.tmpdir(), 'pgshift-ci-runner-'));
@@ -175,12 +176,12 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
       const stepEnv = Object.fromEntries(
         Object.entries(step.env ?? {}).map(([k, v]) => [k, interpolate(String(v), contexts)]),
       );
-      const { code, output } = await bash(script, workspace, {
+      const { code, output } = await bash(script, checkout, {
         ...(baseEnv as Record<string, string>),
         ...workflowEnv,
         ...stepEnv,
         PATH: `${ROOT}/bin:${process.env.PATH}`,
-        GITHUB_WORKSPACE: workspace,
+        GITHUB_WORKSPACE: checkout,
         GITHUB_EVENT_NAME: event.event_name,
         RUNNER_TEMP: runnerTemp,
         GITHUB_STEP_SUMMARY: summaryFile,
@@ -272,6 +273,33 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     expect(up).toHaveLength(packed.migrations.length);
     expect(new Set(up.map((h) => h.bundleSha256))).toEqual(new Set([packed.sha256]));
   }, 600_000);
+
+  test('pull request with an unsafe migration: lint exits 3 into the summary, the job fails before reaching AWS', async () => {
+    // Prepare: the PR adds a DROP TABLE.
+    const checkout = await mkdtemp(path.join(os.tmpdir(), 'pgshift-ci-unsafe-'));
+    await cp(EXAMPLE_MIGRATIONS, path.join(checkout, 'migrations'), { recursive: true });
+    await writeFile(path.join(checkout, 'migrations', '0007_drop_orders.up.sql'), 'DROP TABLE app.orders;\n');
+    const executionsBefore = stepFunctions.executions.size;
+    const callsBefore = deployment.calls.filter((c) => c.caller === 'github-actions').length;
+    // Act
+    const { steps, summary } = await runJob(
+      'plan',
+      { event_name: 'pull_request', ref: 'refs/pull/8/merge' },
+      checkout,
+    );
+    // Assess
+    expect(codes(steps).filter(([, outcome]) => outcome !== 'substituted')).toEqual([
+      ['Lint the migrations', 3],
+      ['Dry run on the deployed workflow', 'skipped'],
+      ['Post the plan, its SQL and the findings', 'skipped'],
+    ]);
+    expect(summary).toMatch(
+      /### pgshift lint\n```text\n[\s\S]*0007_drop_orders\.up\.sql[\s\S]*error[\s\S]*```\n$/,
+    );
+    expect(stepFunctions.executions.size).toBe(executionsBefore);
+    expect(deployment.calls.filter((c) => c.caller === 'github-actions')).toHaveLength(callsBefore);
+    await rm(checkout, { recursive: true, force: true });
+  }, 120_000);
 
   test('the CI role made only the requests the workflow needs, and IAM (simulated against the template) allowed every request of both runs', async () => {
     await stepFunctions.close();
