@@ -31,6 +31,48 @@ const maintenanceWindowSchema = z
     }
   });
 
+/** GitHub names: a user or organization (letters, digits, single inner hyphens, max 39). */
+const githubOwner = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/,
+    'a GitHub user or organization: letters, digits and inner hyphens (max 39), e.g. "acme"',
+  );
+const githubRepo = z
+  .string()
+  .regex(
+    /^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/,
+    'a repository name: letters, digits, . _ - (max 100), e.g. "app"',
+  );
+/** A branch name as git allows it, without wildcards (the trust policy matches it exactly). */
+const gitBranch = z
+  .string()
+  .regex(
+    /^(?!refs\/)(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*[/.]$)[A-Za-z0-9._/-]{1,200}$/,
+    'a branch name such as "main" (no refs/heads/ prefix, no wildcards, spaces or "..")',
+  );
+
+const githubOidcSchema = z
+  .object({
+    owner: githubOwner,
+    repo: githubRepo,
+    /** The branch whose pushes apply migrations. */
+    branch: gitBranch,
+    /**
+     * The account's existing GitHub OIDC provider (one per account: a second fails the deploy).
+     * @default a provider is created with the stack
+     */
+    providerArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/,
+        "must be the ARN of the account's GitHub OIDC provider, " +
+          'arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com',
+      )
+      .optional(),
+  })
+  .strict();
+
 /**
  * The `pgshift` context of `cdk.json` (or `-c pgshift='{...}'`): everything a deployment needs, validated at
  * synth so a typo fails before CloudFormation does. Documented with sample values in docs/deploy.md.
@@ -197,6 +239,15 @@ export const pgshiftContextSchema = z
       .strict()
       .default({ emails: [] }),
     maintenanceWindows: z.array(maintenanceWindowSchema).default([]),
+    /** CI integration (docs/ci.md). @default none */
+    ci: z
+      .object({
+        /** The IAM role GitHub Actions assumes (lib/github-ci-role.ts). @default no role */
+        githubOidc: githubOidcSchema.optional(),
+      })
+      .strict()
+      .default({}),
+
     /** CloudWatch Logs retention of functions, task and state machine. @default 90 */
     logRetentionDays: z
       .number()

@@ -11,6 +11,7 @@ import { Alerts } from './alerts';
 import { BackupBucket } from './backup-bucket';
 import { parsePgshiftContext, SAMPLE_CONTEXT, type PgshiftContext } from './context';
 import { FargateRunner } from './fargate-runner';
+import { GithubCiRole } from './github-ci-role';
 import { MaintenanceWindows } from './maintenance-windows';
 import { acknowledgeWildcardResource } from './nag';
 import { PgToolsImage } from './pg-tools-image';
@@ -38,6 +39,8 @@ export class PgshiftStack extends Stack {
   readonly fargate: FargateRunner;
   readonly workflow: Workflow;
   readonly maintenance: MaintenanceWindows;
+  /** The GitHub Actions role, with context `ci.githubOidc` (docs/ci.md). */
+  readonly ci?: GithubCiRole;
 
   constructor(scope: Construct, id: string, props: PgshiftStackProps = {}) {
     super(scope, id, props);
@@ -271,8 +274,28 @@ export class PgshiftStack extends Stack {
       windows: config.maintenanceWindows,
     });
 
+    const github = config.ci.githubOidc;
+    if (github) {
+      // The session lasts as long as an execution may, so `pgshift start --wait` is not cut off (IAM: 1-12 h).
+      const sessionMinutes = Math.min(720, Math.max(60, config.workflow.executionTimeoutMinutes));
+      this.ci = new GithubCiRole(this, 'GithubCi', {
+        owner: github.owner,
+        repo: github.repo,
+        branch: github.branch,
+        oidcProviderArn: github.providerArn,
+        stateMachine,
+        stateMachineName,
+        bucket: this.backups.bucket,
+        key: this.backups.key,
+        maxSessionDuration: Duration.minutes(sessionMinutes),
+      });
+      new CfnOutput(this, 'CiRoleArn', { key: 'CiRoleArn', value: this.ci.role.roleArn });
+    }
+
     new CfnOutput(this, 'StateMachineArn', { key: 'StateMachineArn', value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'BucketName', { key: 'BucketName', value: this.backups.bucket.bucketName });
+    // `pgshift bundle` / `start --migrations` name this key (the bucket policy refuses any other).
+    new CfnOutput(this, 'BucketKeyArn', { key: 'BucketKeyArn', value: this.backups.key.keyArn });
     new CfnOutput(this, 'TopicArn', { key: 'TopicArn', value: this.alerts.topic.topicArn });
   }
 }

@@ -135,3 +135,35 @@ export async function deniedAuthorizations(
   }
   return denied;
 }
+
+/** The S3 Bucket Key encryption context that SSE-KMS grants are conditioned on (the bucket's ARN). */
+const S3_ENCRYPTION_CONTEXT = 'kms:EncryptionContext:aws:s3:arn';
+
+/**
+ * @cloud-copilot/iam-simulate (0.1.173) drops `kms:EncryptionContext:<key>` from a request (it keeps only
+ * `/`-style variable keys such as `aws:RequestTag/x`), so a statement conditioned on it never matches there.
+ * Returns a copy of the template whose identity policies named `policyPrefix…` have that one condition taken
+ * out, and the values taken out, for the caller to assert on their own.
+ */
+export function withoutEncryptionContext(
+  resolved: CfnTemplate,
+  policyPrefix: string,
+): { simulated: CfnTemplate; removed: unknown[] } {
+  const simulated = JSON.parse(JSON.stringify(resolved)) as CfnTemplate;
+  const removed: unknown[] = [];
+  for (const [id, res] of Object.entries(simulated.Resources)) {
+    if (res.Type !== 'AWS::IAM::Policy' || !id.startsWith(policyPrefix)) continue;
+    const doc = res.Properties?.PolicyDocument as PolicyDocument & {
+      Statement: { Condition?: Record<string, Record<string, unknown>> }[];
+    };
+    for (const statement of doc.Statement) {
+      for (const test of Object.values(statement.Condition ?? {})) {
+        if (S3_ENCRYPTION_CONTEXT in test) {
+          removed.push(test[S3_ENCRYPTION_CONTEXT]);
+          delete test[S3_ENCRYPTION_CONTEXT];
+        }
+      }
+    }
+  }
+  return { simulated, removed };
+}
