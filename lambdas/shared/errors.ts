@@ -130,6 +130,14 @@ export class MigrationBundleNotFoundError extends PgshiftError {
   override readonly outcome = 'bad-input';
 }
 
+/**
+ * The CLI fetched a dry run's SQL from S3 and its bytes do not hash to the sha256 the execution output recorded:
+ * the object changed after the migrate step wrote it. Raised by the CLI only (the state machine never sees it).
+ */
+export class PlanSqlMismatchError extends PgshiftError {
+  override readonly outcome = 'refused';
+}
+
 /** Every error name the state machine may match, for docs and for the infra tests that check Retry/Catch. */
 export const ERROR_NAMES = [
   'InputValidationError',
