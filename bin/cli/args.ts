@@ -280,15 +280,18 @@ Usage:
                                      also checks each dump's size, sha256 and pg_restore --list
   pgshift lint <dir>                 lint a migrations folder (no database needed)
   pgshift bundle <dir> --bucket B --kms-key-id K   check a migrations folder and upload it as bundles/<sha256>.json
+  pgshift plan [--migrations DIR] [--output FILE] [--docs-url URL]
+                                     a migrate dry run on the deployed state machine, as Markdown for a pull
+                                     request (pgshift local plan: the same, run locally)
   pgshift diff <snapshotA> <snapshotB>  compare two schema snapshots (JSON files)
 
 Actions:
   backup [--verify] [--output-prefix P]
   restore <key|latest> --confirm <database> [--allow-other-database]
   report
-  migrate [--dry-run] [--allow-unsafe] [--skip-preflight id,... --skip-reason R]
+  migrate [--dry-run [--sql-only]] [--allow-unsafe] [--skip-preflight id,... --skip-reason R]
   verify
-  downgrade --steps N | --to VERSION [--dry-run]
+  downgrade --steps N | --to VERSION [--dry-run [--sql-only]]
   baseline <version>
   preflight [--terminate-idle-in-transaction]
   cleanup --confirm <database>
@@ -298,10 +301,12 @@ Local flags (defaults from the environment):
   --s3-endpoint URL     ($AWS_ENDPOINT_URL_S3)  --migrations DIR     (./migrations)
   --sns-endpoint URL    ($AWS_ENDPOINT_URL_SNS) --topic-arn ARN      ($PGSHIFT_TOPIC_ARN)
   --kms-key-id ID       ($PGSHIFT_KMS_KEY_ID)   --database NAME      (logical name used in S3 keys)
+  --migrations-bundle KEY  run bundles/<sha256>.json from the bucket instead of --migrations
 
 Remote flags: --state-machine-arn ARN | --stack-name NAME (default Pgshift), --region R, --wait
   --migrations DIR (migrate, downgrade, verify, baseline, preflight): upload DIR as a bundle (--bucket,
   --kms-key-id: the stack's BucketName/BucketKeyArn outputs) and run it instead of the deployed files
-Output: human-readable by default, --json for one JSON document on stdout.
+Output: human-readable by default, --json for one JSON document on stdout; a dry run prints its SQL
+  (findings and locks beside each statement), --sql-only prints only that SQL.
 Exit codes: 0 ok, 1 failed (says what state things are in), 2 bad input or usage, 3 refused.
 `;

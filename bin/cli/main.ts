@@ -132,7 +132,29 @@ async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
     },
     dry,
   );
-  return run.ok ? EXIT_CODES.ok : exitCodeFor(run.error);
+  return outcomeCode(io, run.ok, run.error, dry);
+}
+
+/**
+ * The exit code of a run. A dry run the workflow completed still exits 3 when apply would refuse (error-level
+ * findings, no allowUnsafe): CI's plan job fails on what the apply job would be refused for.
+ */
+function outcomeCode(
+  io: Io,
+  ok: boolean,
+  error: { name?: string } | undefined,
+  dry: DryRunDocument | undefined,
+): number {
+  if (!ok) return exitCodeFor(error);
+  if (dry?.blocking) {
+    const errors = dry.lint?.errors ?? dry.findings.filter((f) => f.severity === 'error').length;
+    io.err(
+      `pgshift: UnsafeMigrationError: apply would refuse: ${errors} error-level lint finding(s) (see the SQL ` +
+        'and findings); fix them, waive one with "-- pgshift:allow <rule> <reason>", or run with --allow-unsafe',
+    );
+    return EXIT_CODES.refused;
+  }
+  return EXIT_CODES.ok;
 }
 
 /** Checks a folder like the migrate step and uploads it to the stack's bucket as `bundles/<sha256>.json`. */
@@ -247,7 +269,7 @@ async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
     },
     dry,
   );
-  return ok ? EXIT_CODES.ok : exitCodeFor({ name: status.error });
+  return outcomeCode(io, ok, { name: status.error }, dry);
 }
 
 /**
@@ -303,7 +325,7 @@ async function runPlan(cmd: ParsedCommand, io: Io): Promise<number> {
       ),
     );
   }
-  return ok ? EXIT_CODES.ok : exitCodeFor(error);
+  return outcomeCode(io, ok, error, dry);
 }
 
 async function runStatus(cmd: ParsedCommand, io: Io): Promise<number> {
