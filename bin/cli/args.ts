@@ -227,7 +227,7 @@ export function executionInputFrom(cmd: ParsedCommand): ExecutionInput {
   if (f['terminate-idle-in-transaction']) raw.terminateIdleInTransaction = true;
   if (typeof f.database === 'string') raw.database = f.database;
   if (typeof f['migrations-bundle'] === 'string') {
-    if (cmd.command === 'start' && typeof f.migrations === 'string')
+    if ((cmd.command === 'start' || cmd.mode === 'remote') && typeof f.migrations === 'string')
       problems.push(
         'give --migrations DIR (uploads a bundle) or --migrations-bundle KEY (uploaded), not both',
       );

@@ -253,7 +253,7 @@ export function planMarkdown(doc: DryRunDocument, options: MarkdownOptions = {})
       const tables = new Map<string, TableTouch>();
       for (const t of touches) tables.set(`${t.schema}.${t.table}`, t);
       out.push(
-        `| \`${cell(s.file)}\` | ${s.empty ? 'empty' : s.noTransaction ? 'outside a transaction' : 'in one transaction'} | ` +
+        `| \`${cell(s.file)}\` | ${s.empty ? 'empty' : s.noTransaction ? 'outside a transaction' : 'in its own transaction'} | ` +
           `${[...tables.entries()].map(([name, t]) => `${cell(name)} (${t.lock}, ${sizeOf(t)})`).join('<br>') || 'none'} |`,
       );
     }
@@ -307,8 +307,6 @@ export function planMarkdown(doc: DryRunDocument, options: MarkdownOptions = {})
       '',
     );
   }
-  if (!doc.scripts || doc.scripts.length === 0) {
-    if (doc.scripts) out.push('No pending migrations.', '');
-  }
+  if (doc.scripts?.length === 0) out.push('No pending migrations.', '');
   return `${out.join('\n').trimEnd()}\n`;
 }
