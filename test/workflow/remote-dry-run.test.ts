@@ -2,7 +2,7 @@
  * `pgshift start migrate --dry-run --wait` and `pgshift plan` against a deployed state machine. Step Functions
  * and CloudFormation are mocked (no local stand-in for their APIs): the execution they report is a real run of
  * the synthesized state machine against the rig, so the SQL the CLI fetches is the object the migrate step
- * wrote to the rig's S3.
+ * wrote to the rig's S3. Last, a bundle run with every request IAM-simulated against the template.
  */
 import { mkdtemp, readFile } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -15,7 +15,9 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { RecordedCall } from '../../bin/cli/aws-gateway';
 import { main } from '../../bin/cli/main';
+import { packMigrations, uploadBundle } from '../../lambdas/migrate';
 import type { Io } from '../../bin/cli/output';
 import { encryptionParams, getText } from '../../lambdas/shared/s3';
 import { freshDatabase, rigInfo, rigStore } from '../rig/helpers';
@@ -139,6 +141,30 @@ describe('pgshift start --dry-run --wait / pgshift plan (Step Functions and Clou
         `PlanSqlMismatchError: s3://${store.bucket}/${ref.key} hashes to [0-9a-f]{64}.*not the ${ref.sha256}`,
       ),
     );
+    await db.drop();
+  }, 300_000);
+});
+
+describe('migration bundles through the synthesized state machine (IAM simulated against the template)', () => {
+  test('a bundle run of the synthesized state machine: only the migrate function reads bundles/, and the IAM simulation allows it', async () => {
+    // Prepare
+    const db = await freshDatabase('rbun');
+    const packed = await packMigrations(path.join(__dirname, '..', '..', 'examples', 'migrations'));
+    await uploadBundle(rigStore(), packed);
+    let calls: RecordedCall[] = [];
+    // Act: runWorkflow fails the run when a request would be denied by the template's policies.
+    const run = await runWorkflow(
+      { action: 'migrate', dryRun: true, migrations: { bundle: packed.bundle, sha256: packed.sha256 } },
+      { databaseUrl: db.url, database: db.name, inspect: (d) => void (calls = [...d.calls]) },
+    );
+    // Assess
+    expect(run.error).toBeUndefined();
+    const reads = calls.filter((c) => c.authorizations.some((a) => a.resource.includes('/bundles/')));
+    expect(reads.length).toBeGreaterThan(0);
+    expect(new Set(reads.map((c) => `${c.caller} ${c.operation}`))).toEqual(
+      new Set(['StepsMigrateFunctionDDD37746 GetObject']),
+    );
+    expect(run.state?.results.plan?.migrations).toMatchObject({ source: 'bundle', sha256: packed.sha256 });
     await db.drop();
   }, 300_000);
 });
