@@ -315,16 +315,18 @@ async function runPlan(cmd: ParsedCommand, io: Io): Promise<number> {
   if (output) {
     await writeFile(output, markdown, 'utf8');
     if (cmd.flags.json !== true) io.err(`plan written to ${output}`);
-  } else io.out(markdown);
+  }
   if (cmd.flags.json) {
+    // One document on stdout: the Markdown goes in it when no file was asked for.
+    const where = output ? { output } : { markdown };
     io.out(
       JSON.stringify(
-        { action: 'plan', ok, ...(error?.name ? { error } : {}), ...(output ? { output } : {}), dryRun: dry },
+        { action: 'plan', ok, ...(error?.name ? { error } : {}), ...where, dryRun: dry },
         null,
         2,
       ),
     );
-  }
+  } else if (!output) io.out(markdown);
   return outcomeCode(io, ok, error, dry);
 }
 
