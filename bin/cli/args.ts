@@ -36,6 +36,14 @@ const ACTION_FLAGS = {
   'skip-preflight': { type: 'string' },
   'skip-reason': { type: 'string' },
   'terminate-idle-in-transaction': { type: 'boolean' },
+  'migrations-bundle': { type: 'string' },
+  'sql-only': { type: 'boolean' },
+} as const;
+
+/** `pgshift plan`: where its Markdown goes and how rule links are written. */
+const PLAN_FLAGS = {
+  output: { type: 'string' },
+  'docs-url': { type: 'string' },
 } as const;
 
 /** Where `pgshift bundle` and `pgshift start --migrations` upload: the stack's bucket and key (outputs). */
@@ -44,6 +52,12 @@ const BUNDLE_TARGET = {
   'kms-key-id': { type: 'string' },
   's3-endpoint': { type: 'string' },
   region: { type: 'string' },
+} as const;
+
+/** The execution input fields a plan (a migrate dry run) takes. */
+const PLAN_INPUT = {
+  'migrations-bundle': { type: 'string' },
+  'allow-unsafe': { type: 'boolean' },
 } as const;
 
 const REMOTE = {
@@ -56,8 +70,11 @@ const REMOTE = {
 export type Flags = Record<string, string | boolean | undefined>;
 
 export interface ParsedCommand {
-  command: 'local' | 'start' | 'status' | 'backups' | 'lint' | 'diff' | 'bundle' | 'help' | 'version';
+  command:
+    'local' | 'start' | 'status' | 'backups' | 'lint' | 'diff' | 'bundle' | 'plan' | 'help' | 'version';
   action?: Action;
+  /** `plan`: run on the deployed state machine (`pgshift plan`) or locally (`pgshift local plan`). */
+  mode?: 'local' | 'remote';
   positionals: string[];
   flags: Flags;
 }
@@ -92,6 +109,15 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
       }
       if (command === 'local' && (action === 'lint' || action === 'diff')) {
         return parseCommandLine([action, ...args]);
+      }
+      if (command === 'local' && action === 'plan') {
+        const { positionals, flags } = parse(args, {
+          ...COMMON,
+          ...LOCAL_TARGET,
+          ...PLAN_FLAGS,
+          ...PLAN_INPUT,
+        });
+        return { command: 'plan', mode: 'local', action: 'migrate', positionals, flags };
       }
       if (!(ACTIONS as readonly string[]).includes(action)) {
         throw new InputValidationError([
@@ -130,6 +156,21 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
       return { command, ...parse(rest, { ...COMMON }) };
     case 'bundle':
       return { command, ...parse(rest, { ...COMMON, ...BUNDLE_TARGET }) };
+    case 'plan':
+      return {
+        command,
+        mode: 'remote',
+        action: 'migrate',
+        ...parse(rest, {
+          ...COMMON,
+          ...REMOTE,
+          ...BUNDLE_TARGET,
+          ...PLAN_FLAGS,
+          ...PLAN_INPUT,
+          database: { type: 'string' },
+          migrations: { type: 'string' },
+        }),
+      };
     default:
       throw new InputValidationError([`unknown command "${command}" (try "pgshift help")`]);
   }
@@ -185,6 +226,16 @@ export function executionInputFrom(cmd: ParsedCommand): ExecutionInput {
   if (typeof f['skip-reason'] === 'string') raw.skipReason = f['skip-reason'];
   if (f['terminate-idle-in-transaction']) raw.terminateIdleInTransaction = true;
   if (typeof f.database === 'string') raw.database = f.database;
+  if (typeof f['migrations-bundle'] === 'string') {
+    if ((cmd.command === 'start' || cmd.mode === 'remote') && typeof f.migrations === 'string')
+      problems.push(
+        'give --migrations DIR (uploads a bundle) or --migrations-bundle KEY (uploaded), not both',
+      );
+    raw.migrations = bundleRefFrom(f['migrations-bundle']);
+  }
+  if (cmd.command === 'plan') raw.dryRun = true;
+  if (f['sql-only'] && !raw.dryRun) problems.push("--sql-only prints a dry run's SQL: add --dry-run");
+  if (f['sql-only'] && f.json) problems.push('give --sql-only or --json, not both');
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
   let input: ExecutionInput | undefined;
   try {
@@ -197,6 +248,13 @@ export function executionInputFrom(cmd: ParsedCommand): ExecutionInput {
   return input;
 }
 
+/** `--migrations-bundle bundles/<sha256>.json` (or the bare sha256) as the input's `migrations` field. */
+function bundleRefFrom(value: string): { bundle: string; sha256: string } {
+  const sha = /^(?:bundles\/)?([0-9a-f]{64})(?:\.json)?$/.exec(value)?.[1];
+  // An unrecognised value goes through as the key: the input schema then names what is wrong with it.
+  return sha ? { bundle: `bundles/${sha}.json`, sha256: sha } : { bundle: value, sha256: '' };
+}
+
 /** Says a schema problem in the words of the CLI's flags (`toVersion` → `--to`). */
 function toFlagWording(problem: string): string {
   return problem
@@ -207,7 +265,8 @@ function toFlagWording(problem: string): string {
     .replace(/^runner/, '--runner')
     .replace(/^skipReason/, '--skip-reason')
     .replace(/^skipPreflight/, '--skip-preflight')
-    .replace(/^verifyBackup/, '--verify');
+    .replace(/^verifyBackup/, '--verify')
+    .replace(/^migrations\.(bundle|sha256)/, '--migrations-bundle');
 }
 
 export const USAGE = `pgshift: safe production PostgreSQL migrations
@@ -221,15 +280,18 @@ Usage:
                                      also checks each dump's size, sha256 and pg_restore --list
   pgshift lint <dir>                 lint a migrations folder (no database needed)
   pgshift bundle <dir> --bucket B --kms-key-id K   check a migrations folder and upload it as bundles/<sha256>.json
+  pgshift plan [--migrations DIR] [--output FILE] [--docs-url URL]
+                                     a migrate dry run on the deployed state machine, as Markdown for a pull
+                                     request (pgshift local plan: the same, run locally)
   pgshift diff <snapshotA> <snapshotB>  compare two schema snapshots (JSON files)
 
 Actions:
   backup [--verify] [--output-prefix P]
   restore <key|latest> --confirm <database> [--allow-other-database]
   report
-  migrate [--dry-run] [--allow-unsafe] [--skip-preflight id,... --skip-reason R]
+  migrate [--dry-run [--sql-only]] [--allow-unsafe] [--skip-preflight id,... --skip-reason R]
   verify
-  downgrade --steps N | --to VERSION [--dry-run]
+  downgrade --steps N | --to VERSION [--dry-run [--sql-only]]
   baseline <version>
   preflight [--terminate-idle-in-transaction]
   cleanup --confirm <database>
@@ -239,10 +301,12 @@ Local flags (defaults from the environment):
   --s3-endpoint URL     ($AWS_ENDPOINT_URL_S3)  --migrations DIR     (./migrations)
   --sns-endpoint URL    ($AWS_ENDPOINT_URL_SNS) --topic-arn ARN      ($PGSHIFT_TOPIC_ARN)
   --kms-key-id ID       ($PGSHIFT_KMS_KEY_ID)   --database NAME      (logical name used in S3 keys)
+  --migrations-bundle KEY  run bundles/<sha256>.json from the bucket instead of --migrations
 
 Remote flags: --state-machine-arn ARN | --stack-name NAME (default Pgshift), --region R, --wait
   --migrations DIR (migrate, downgrade, verify, baseline, preflight): upload DIR as a bundle (--bucket,
   --kms-key-id: the stack's BucketName/BucketKeyArn outputs) and run it instead of the deployed files
-Output: human-readable by default, --json for one JSON document on stdout.
+Output: human-readable by default, --json for one JSON document on stdout; a dry run prints its SQL
+  (findings and locks beside each statement), --sql-only prints only that SQL.
 Exit codes: 0 ok, 1 failed (says what state things are in), 2 bad input or usage, 3 refused.
 `;

@@ -1,34 +1,42 @@
+import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { packMigrations, uploadBundle, type BundleRef } from '../../lambdas/migrate/bundle';
 import { verifyBackups, type BackupSoundness } from '../../lambdas/backup/verify';
 import { ConfigurationError, InputValidationError } from '../../lambdas/shared/errors';
-import { parseExecutionInput } from '../../lambdas/shared/input';
+import { parseExecutionInput, type ExecutionInput } from '../../lambdas/shared/input';
 import { silentLogger } from '../../lambdas/shared/logger';
 import { listBackupEntries } from '../../lambdas/shared/manifest';
 import { createS3Client } from '../../lambdas/shared/s3';
+import type { StepResults } from '../../lambdas/shared/step';
 import { PGSHIFT_VERSION } from '../../lambdas/shared/version';
 import { executionInputFrom, parseCommandLine, USAGE, type ParsedCommand } from './args';
+import { dryRunHuman, dryRunSqlOf, fetchDryRun, planMarkdown, type DryRunDocument } from './dry-run';
 import { runDiffCommand, runLintCommand } from './offline';
-import { assertBucketReachable, localEnvironment, localRunFrom } from './local-env';
+import { assertBucketReachable, localEnvironment, localRunFrom, type LocalRun } from './local-env';
 import { deploymentRunOptions, localStackContext, startLocalDeployment } from './local-deployment';
-import { runLocalWorkflow } from './local-runner';
+import { runLocalWorkflow, type LocalRunResult } from './local-runner';
 import { errorLine, exitCodeFor, formatBytes, processIo, EXIT_CODES, type Io } from './output';
 import {
   describeExecution,
   findStateMachineArn,
+  lastStateOutput,
   remoteClients,
   startExecution,
   waitForExecution,
+  type ExecutionStatus,
 } from './remote';
 import { humanSummary, progressPrinter, runDocument, withWholeResults } from './render';
 import { synthesizeAssembly } from './synth';
 
-async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
-  const input = executionInputFrom(cmd);
+/** Runs one execution of the synthesized state machine locally; progress on stderr unless --json. */
+async function executeLocal(
+  cmd: ParsedCommand,
+  input: ExecutionInput,
+  io: Io,
+): Promise<{ run: LocalRunResult; local: LocalRun }> {
   const local = localRunFrom(cmd.flags);
   await assertBucketReachable(local.substitutions);
-  const json = cmd.flags.json === true;
-  const progress = !json || io.progress === true;
+  const progress = (cmd.flags.json !== true && cmd.flags['sql-only'] !== true) || io.progress === true;
   const assembly = synthesizeAssembly(
     localStackContext({ sslMode: local.database.sslMode, ...local.workflow }),
   );
@@ -48,18 +56,112 @@ async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
       input,
       onEvent: progress ? progressPrinter(io) : undefined,
     });
+    // Outputs spilled to S3 (the state's byte budget) are read back whole for the summary and --json.
     const store = {
       s3: createS3Client({ endpoint: local.substitutions.storeEndpoint }),
       bucket: local.substitutions.bucket,
     };
     const { run, note } = await withWholeResults(finished, store).finally(() => store.s3.destroy());
     if (note) io.err(`pgshift: ${note}`);
-    if (json) io.out(JSON.stringify(runDocument(input.action, local.databaseName, run), null, 2));
-    else io.out(humanSummary(input.action, run));
-    return run.ok ? EXIT_CODES.ok : exitCodeFor(run.error);
+    return { run, local };
   } finally {
     await deployment.stop();
   }
+}
+
+/** The dry run's SQL the run wrote to S3 (checked against its sha256), when it was a dry run that got that far. */
+async function dryRunOf(
+  input: ExecutionInput,
+  results: StepResults | undefined,
+  s3Options: { endpoint?: string; region?: string },
+  bucket: string | undefined,
+): Promise<DryRunDocument | undefined> {
+  const found = input.dryRun ? dryRunSqlOf(results) : undefined;
+  if (!found) return undefined;
+  const s3 = createS3Client(s3Options);
+  try {
+    return await fetchDryRun(s3, bucket, found);
+  } finally {
+    s3.destroy();
+  }
+}
+
+/**
+ * Prints a run's outcome: `--sql-only` the dry run's SQL alone (byte for byte the S3 object), `--json` one
+ * document (with the SQL), else the summary and the SQL with findings and locks beside each statement.
+ */
+function printOutcome(
+  cmd: ParsedCommand,
+  io: Io,
+  outcome: { document: Record<string, unknown>; human: string; error?: { name?: string; message?: string } },
+  dry: DryRunDocument | undefined,
+): void {
+  if (cmd.flags['sql-only']) {
+    // stdout stays the SQL alone (for a pipe); why the run failed goes to stderr.
+    if (outcome.error?.name) io.err(errorLine(runError(outcome.error)));
+    if (dry) io.out(dry.sql);
+    else io.err('pgshift: no dry-run SQL was written: the run stopped before the plan step wrote it');
+    return;
+  }
+  if (cmd.flags.json) {
+    const sql = dry
+      ? { dryRun: { sql: dry.sql, sqlObject: dry.sqlObject, scripts: dry.scripts ?? null } }
+      : {};
+    io.out(JSON.stringify({ ...outcome.document, ...sql }, null, 2));
+    return;
+  }
+  io.out(dry ? `${outcome.human}\n\n${dryRunHuman(dry)}` : outcome.human);
+}
+
+/** A run's error (name and message from the step) as an Error, for `errorLine`. */
+function runError(error: { name?: string; message?: string }): Error {
+  const err = new Error(error.message ?? error.name ?? 'unknown error');
+  err.name = error.name ?? 'Error';
+  return err;
+}
+
+async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
+  const input = executionInputFrom(cmd);
+  const { run, local } = await executeLocal(cmd, input, io);
+  const dry = await dryRunOf(
+    input,
+    run.state?.results,
+    { endpoint: local.substitutions.storeEndpoint },
+    local.substitutions.bucket,
+  );
+  printOutcome(
+    cmd,
+    io,
+    {
+      document: runDocument(input.action, local.databaseName, run),
+      human: humanSummary(input.action, run),
+      error: run.error,
+    },
+    dry,
+  );
+  return outcomeCode(io, run.ok, run.error, dry);
+}
+
+/**
+ * The exit code of a run. A dry run the workflow completed still exits 3 when apply would refuse (error-level
+ * findings, no allowUnsafe): CI's plan job fails on what the apply job would be refused for.
+ */
+function outcomeCode(
+  io: Io,
+  ok: boolean,
+  error: { name?: string } | undefined,
+  dry: DryRunDocument | undefined,
+): number {
+  if (!ok) return exitCodeFor(error);
+  if (dry?.blocking) {
+    const errors = dry.lint?.errors ?? dry.findings.filter((f) => f.severity === 'error').length;
+    io.err(
+      `pgshift: UnsafeMigrationError: apply would refuse: ${errors} error-level lint finding(s) (see the SQL ` +
+        'and findings); fix them, waive one with "-- pgshift:allow <rule> <reason>", or run with --allow-unsafe',
+    );
+    return EXIT_CODES.refused;
+  }
+  return EXIT_CODES.ok;
 }
 
 /** Checks a folder like the migrate step and uploads it to the stack's bucket as `bundles/<sha256>.json`. */
@@ -100,23 +202,53 @@ async function runBundle(cmd: ParsedCommand, io: Io): Promise<number> {
   return EXIT_CODES.ok;
 }
 
-async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
-  let input = executionInputFrom(cmd);
+function stringFlag(cmd: ParsedCommand, name: string): string | undefined {
+  return typeof cmd.flags[name] === 'string' ? (cmd.flags[name] as string) : undefined;
+}
+
+/** Starts the deployed state machine (uploading --migrations DIR first) and, with `wait`, follows it. */
+async function executeRemote(
+  cmd: ParsedCommand,
+  startInput: ExecutionInput,
+  io: Io,
+  wait: boolean,
+): Promise<{ input: ExecutionInput; executionArn: string; status?: ExecutionStatus; results?: StepResults }> {
+  let input = startInput;
+  const quiet = cmd.flags.json === true || cmd.flags['sql-only'] === true;
   if (typeof cmd.flags.migrations === 'string') {
     const { bundle, sha256, count } = await bundleFolder(cmd, cmd.flags.migrations);
-    if (cmd.flags.json !== true) io.err(`bundled ${count} migrations as ${bundle}`);
+    if (!quiet) io.err(`bundled ${count} migrations as ${bundle}`);
     input = parseExecutionInput({ ...input, migrations: { bundle, sha256 } });
   }
-  const region = typeof cmd.flags.region === 'string' ? cmd.flags.region : undefined;
-  const clients = remoteClients(region);
+  const clients = remoteClients(stringFlag(cmd, 'region'));
   const arn = await findStateMachineArn(clients, {
-    stateMachineArn:
-      typeof cmd.flags['state-machine-arn'] === 'string' ? cmd.flags['state-machine-arn'] : undefined,
-    stackName: typeof cmd.flags['stack-name'] === 'string' ? cmd.flags['stack-name'] : undefined,
+    stateMachineArn: stringFlag(cmd, 'state-machine-arn'),
+    stackName: stringFlag(cmd, 'stack-name'),
   });
   const executionArn = await startExecution(clients, arn, input);
+  if (!wait) return { input, executionArn };
+  if (!quiet) io.err(`started ${executionArn}`);
+  const status = await waitForExecution(clients, executionArn, (state, i) => {
+    if (!quiet) io.err(`  ${String(i + 1).padStart(2)}. ${state}`);
+  });
+  // A failed execution has no output: the results so far are in its last state's output (history).
+  const output = (status.output ?? (await lastStateOutput(clients, executionArn))) as
+    { results?: StepResults } | undefined;
+  return { input, executionArn, status, results: output?.results };
+}
+
+async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
+  const wait = cmd.flags.wait === true;
+  if (cmd.flags['sql-only'] && !wait)
+    throw new InputValidationError(['--sql-only prints the SQL once the dry run ends: add --wait']);
+  const { input, executionArn, status, results } = await executeRemote(
+    cmd,
+    executionInputFrom(cmd),
+    io,
+    wait,
+  );
   const json = cmd.flags.json === true;
-  if (!cmd.flags.wait) {
+  if (!status) {
     io.out(
       json
         ? JSON.stringify({ action: input.action, ok: true, database: input.database, executionArn })
@@ -124,28 +256,85 @@ async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
     );
     return EXIT_CODES.ok;
   }
-  if (!json) io.err(`started ${executionArn}`);
-  const status = await waitForExecution(clients, executionArn, (state, i) => {
-    if (!json) io.err(`  ${String(i + 1).padStart(2)}. ${state}`);
-  });
   const ok = status.status === 'SUCCEEDED';
   const output = status.output as
     { input?: { database?: string }; results?: Record<string, { htmlUrl?: string }> } | undefined;
   const reportUrl = output?.results?.report?.htmlUrl;
-  if (json) {
+  const dry = await dryRunOf(
+    input,
+    results,
+    { endpoint: stringFlag(cmd, 's3-endpoint'), region: stringFlag(cmd, 'region') },
+    stringFlag(cmd, 'bucket'),
+  );
+  printOutcome(
+    cmd,
+    io,
+    {
+      document: { action: input.action, ok, database: output?.input?.database ?? input.database, ...status },
+      human: `${status.status}${status.error ? `: ${status.error}` : ''}${reportUrl ? `\nreport: ${reportUrl}` : ''}`,
+      error: status.error ? { name: status.error, message: status.cause } : undefined,
+    },
+    dry,
+  );
+  return outcomeCode(io, ok, { name: status.error }, dry);
+}
+
+/**
+ * `pgshift plan` (the deployed state machine) / `pgshift local plan`: a migrate dry run, written as Markdown for
+ * a pull request (`--output FILE`, else stdout). Exits like the dry run: 3 when apply would refuse.
+ */
+async function runPlan(cmd: ParsedCommand, io: Io): Promise<number> {
+  const input = executionInputFrom(cmd);
+  let ok: boolean;
+  let error: { name?: string; message?: string } | undefined;
+  let dry: DryRunDocument | undefined;
+  if (cmd.mode === 'local') {
+    const { run, local } = await executeLocal(cmd, input, io);
+    ok = run.ok;
+    error = run.error;
+    dry = await dryRunOf(
+      input,
+      run.state?.results,
+      { endpoint: local.substitutions.storeEndpoint },
+      local.substitutions.bucket,
+    );
+  } else {
+    const { status, results } = await executeRemote(cmd, input, io, true);
+    ok = status?.status === 'SUCCEEDED';
+    error = { name: status?.error, message: status?.cause };
+    dry = await dryRunOf(
+      input,
+      results,
+      { endpoint: stringFlag(cmd, 's3-endpoint'), region: stringFlag(cmd, 'region') },
+      stringFlag(cmd, 'bucket'),
+    );
+  }
+  if (!dry) {
+    io.err(
+      errorLine(
+        runError({ name: error?.name, message: `no plan was written: ${error?.message ?? 'unknown error'}` }),
+      ),
+    );
+    return ok ? EXIT_CODES.failed : exitCodeFor(error);
+  }
+  const markdown = planMarkdown(dry, { docsUrl: stringFlag(cmd, 'docs-url') });
+  const output = stringFlag(cmd, 'output');
+  if (output) {
+    await writeFile(output, markdown, 'utf8');
+    if (cmd.flags.json !== true) io.err(`plan written to ${output}`);
+  }
+  if (cmd.flags.json) {
+    // One document on stdout: the Markdown goes in it when no file was asked for.
+    const where = output ? { output } : { markdown };
     io.out(
       JSON.stringify(
-        { action: input.action, ok, database: output?.input?.database ?? input.database, ...status },
+        { action: 'plan', ok, ...(error?.name ? { error } : {}), ...where, dryRun: dry },
         null,
         2,
       ),
     );
-  } else {
-    io.out(
-      `${status.status}${status.error ? `: ${status.error}` : ''}${reportUrl ? `\nreport: ${reportUrl}` : ''}`,
-    );
-  }
-  return ok ? EXIT_CODES.ok : exitCodeFor({ name: status.error });
+  } else if (!output) io.out(markdown);
+  return outcomeCode(io, ok, error, dry);
 }
 
 async function runStatus(cmd: ParsedCommand, io: Io): Promise<number> {
@@ -235,6 +424,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await runDiffCommand(cmd, io);
       case 'bundle':
         return await runBundle(cmd, io);
+      case 'plan':
+        return await runPlan(cmd, io);
     }
   } catch (err) {
     io.err(errorLine(err));

@@ -96,19 +96,24 @@ export interface ExecutionStatus {
   states: string[];
 }
 
-async function enteredStates(clients: RemoteClients, executionArn: string): Promise<string[]> {
-  const states: string[] = [];
+/** Every event of an execution's history, page by page. */
+async function* historyEvents(clients: RemoteClients, executionArn: string): AsyncGenerator<HistoryEvent> {
   let nextToken: string | undefined;
   do {
     const res = await clients.sfn.send(
       new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }),
     );
-    for (const e of res.events ?? ([] as HistoryEvent[])) {
-      const name = e.stateEnteredEventDetails?.name;
-      if (name) states.push(name);
-    }
+    yield* res.events ?? [];
     nextToken = res.nextToken;
   } while (nextToken);
+}
+
+async function enteredStates(clients: RemoteClients, executionArn: string): Promise<string[]> {
+  const states: string[] = [];
+  for await (const e of historyEvents(clients, executionArn)) {
+    const name = e.stateEnteredEventDetails?.name;
+    if (name) states.push(name);
+  }
   return states;
 }
 
@@ -142,5 +147,23 @@ export async function waitForExecution(
     for (; seen < status.states.length; seen += 1) onState(status.states[seen], seen);
     if (status.status !== 'RUNNING' && status.status !== 'PENDING_REDRIVE') return status;
     await sleep(pollMs);
+  }
+}
+
+/**
+ * The output of the last state that exited (a failed execution has no output of its own): what the CLI reads
+ * a failed dry run's plan from.
+ */
+export async function lastStateOutput(clients: RemoteClients, executionArn: string): Promise<unknown> {
+  let last: string | undefined;
+  for await (const e of historyEvents(clients, executionArn)) {
+    const output = e.stateExitedEventDetails?.output;
+    if (output && output.includes('"results"')) last = output;
+  }
+  if (last === undefined) return undefined;
+  try {
+    return JSON.parse(last) as unknown;
+  } catch {
+    return undefined;
   }
 }

@@ -127,9 +127,9 @@ function executionSegment(event: StepEvent): string {
   return raw.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || 'execution';
 }
 
-/** The key, size and sha256 of SQL written to S3. */
-function sqlObject(key: string, sql: string): { key: string; bytes: number; sha256: string } {
-  return { key, bytes: Buffer.byteLength(sql, 'utf8'), sha256: checksumOf(sql) };
+/** Where the SQL written to S3 is, its size and sha256 (the CLI fetches it and checks the hash). */
+function sqlObject(key: string, sql: string): { bucket: string; key: string; bytes: number; sha256: string } {
+  return { bucket: store.bucket, key, bytes: Buffer.byteLength(sql, 'utf8'), sha256: checksumOf(sql) };
 }
 
 /** At most `max` items, and a flag saying the list was cut (outputs stay far below Step Functions' 256 KB). */
@@ -223,6 +223,8 @@ async function run(event: StepEvent, context?: InvocationContext): Promise<StepO
             findings: result.lint.findings,
             allowed: result.lint.allowed,
             analyses: result.lint.analyses,
+            // plan.sql per migration and statement: the CLI prints findings and locks beside their statement.
+            scripts: result.scripts,
           });
           return {
             ...base,
@@ -284,12 +286,9 @@ async function run(event: StepEvent, context?: InvocationContext): Promise<StepO
             dryRun: result.dryRun,
             reverted: capped(result.reverted, 100).items,
             revertedCount: result.reverted.length,
-            sql:
-              result.sql.length > 8000
-                ? `${result.sql.slice(0, 8000)}\n-- (truncated; full SQL in ${keys.downgradeSql})`
-                : result.sql,
             written: { sql: keys.downgradeSql },
-            sqlObject: sqlObject(keys.downgradeSql, result.sql),
+            // As the plan's: the SQL stays in S3, the output says where and what it hashes to.
+            sql: sqlObject(keys.downgradeSql, result.sql),
           };
         }
         case 'baseline': {

@@ -1,6 +1,5 @@
 import type { ClientBase } from 'pg';
 import {
-  ConfigurationError,
   DriftDetectedError,
   LockTimeoutError,
   MigrationFailedError,
@@ -22,12 +21,14 @@ import {
 import { silentLogger, type Log } from '../shared/logger';
 import { assertFitsBudget, cappedStatementTimeoutMs, type TimeBudget } from './budget';
 import { statementsOf } from './files';
+import { scriptSteps, SESSION_RESETS, type TimeoutOptions } from './framing';
 import { lintMigrations, type LintOptions, type LintResult } from './lint';
 import { withMigrationLock } from './lock';
+import { planScript, renderPlanSql, type PlannedScript } from './plan-sql';
 import { ensureParser, nodeKind, shorten } from './statements';
 import type { Migration, MigrationScript, ParsedStatement, ProgressCallback } from './types';
 
-const DURATION = /^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$/;
+export type { TimeoutOptions } from './framing';
 
 /** Where the database stands against the folder. */
 export interface MigrationPlan {
@@ -40,12 +41,6 @@ export interface MigrationPlan {
   checksumMismatches: { version: string; name: string; applied: string; file: string }[];
   /** Applied versions with no file in the folder. */
   missingFiles: { version: string; name: string }[];
-}
-
-export interface TimeoutOptions {
-  /** Defaults when a migration has no directive. @default "5s" / "13min" */
-  lockTimeout?: string;
-  statementTimeout?: string;
 }
 
 /** Compares the applied set with the files. Read-only: never creates pgshift's tables. */
@@ -73,88 +68,12 @@ export async function planMigrations(client: ClientBase, migrations: Migration[]
   };
 }
 
-function timeout(value: string, what: string): string {
-  if (!DURATION.test(value))
-    throw new ConfigurationError(`${what} "${value}" is not a duration such as 5s or 30min`);
-  return value;
-}
-
-/** One step of a migration's script as pgshift runs it; `statement` marks the migration's own SQL. */
-export interface ScriptStep {
-  sql: string;
-  statement?: ParsedStatement;
-}
-
-/** The exact statements pgshift sends for one script, framing included (BEGIN, SET LOCAL ..., COMMIT). */
-export function scriptSteps(
-  m: Migration,
-  script: MigrationScript,
-  options: TimeoutOptions,
-  framing: 'own-transaction' | 'outer-transaction' = 'own-transaction',
-): { steps: ScriptStep[]; statements: ParsedStatement[]; lockTimeout: string; statementTimeout: string } {
-  const lockTimeout = timeout(script.lockTimeout ?? options.lockTimeout ?? '5s', 'lock_timeout');
-  const statementTimeout = timeout(
-    script.statementTimeout ?? options.statementTimeout ?? '13min',
-    'statement_timeout',
-  );
-  const statements = statementsOf(script, m.file);
-  const body = statements.map((s) => ({ sql: s.text, statement: s }));
-  if (script.noTransaction) {
-    // Session-level settings: CREATE INDEX CONCURRENTLY cannot run inside a transaction block.
-    return {
-      statements,
-      lockTimeout,
-      statementTimeout,
-      steps: [
-        { sql: `SET lock_timeout = '${lockTimeout}'` },
-        { sql: `SET statement_timeout = '${statementTimeout}'` },
-        ...body,
-      ],
-    };
-  }
-  const settings = [
-    { sql: `SET LOCAL lock_timeout = '${lockTimeout}'` },
-    { sql: `SET LOCAL statement_timeout = '${statementTimeout}'` },
-  ];
-  return {
-    statements,
-    lockTimeout,
-    statementTimeout,
-    steps: framing === 'own-transaction' ? [{ sql: 'BEGIN' }, ...settings, ...body] : [...settings, ...body],
-  };
-}
-
-/** The SQL text of a plan, exactly as pgshift would send it, with the bookkeeping shown as comments. */
-function renderScript(
-  m: Migration,
-  script: MigrationScript,
-  direction: 'up' | 'down',
-  options: TimeoutOptions,
-  framing: 'own-transaction' | 'outer-transaction',
-): string {
-  const { steps } = scriptSteps(m, script, options, framing);
-  const file = direction === 'up' ? m.file : script.path.split('/').pop();
-  const lines = [
-    `-- ${direction === 'up' ? 'apply' : 'revert'} ${m.version} ${m.name} (${file}, sha256 ${m.checksum.slice(0, 16)}…)` +
-      (script.noTransaction
-        ? ` [no-transaction: ${script.noTransactionReason ?? 'statement by statement'}]`
-        : '') +
-      (script.empty ? ' [empty: no statements]' : ''),
-    ...steps.map((s) => `${s.sql};`),
-    direction === 'up'
-      ? `-- pgshift records version ${m.version} in ${MIGRATIONS_TABLE} and pgshift.history` +
-        (script.noTransaction ? ' (in its own transaction)' : ' (same transaction)')
-      : `-- pgshift deletes version ${m.version} from ${MIGRATIONS_TABLE} and records the revert in pgshift.history`,
-  ];
-  if (script.noTransaction) lines.push('RESET lock_timeout;', 'RESET statement_timeout;');
-  else if (framing === 'own-transaction') lines.push('COMMIT;');
-  return lines.join('\n');
-}
-
 export interface DryRunResult {
   plan: MigrationPlan;
   /** The exact SQL that `applyMigrations` would run, in order. */
   sql: string;
+  /** The same, per migration and statement (for annotated output: findings beside their statement). */
+  scripts: PlannedScript[];
   lint: LintResult;
   /** Error-level findings and `allowUnsafe` not set. */
   blocking: boolean;
@@ -181,13 +100,9 @@ export async function dryRun(
     statementTimeout: options.statementTimeout,
   });
   const framing = options.singleTransaction ? 'outer-transaction' : 'own-transaction';
-  const parts = plan.pending.map((m) => renderScript(m, m.up, 'up', options, framing));
-  const header = `-- pgshift dry run: ${plan.pending.length} pending migration(s); nothing below has been run`;
-  const sql =
-    options.singleTransaction && parts.length > 0
-      ? [header, 'BEGIN;', ...parts, 'COMMIT;'].join('\n\n')
-      : [header, ...parts].join('\n\n');
-  return { plan, sql: sql + '\n', lint, blocking: lint.errors > 0 && !options.allowUnsafe };
+  const scripts = plan.pending.map((m) => planScript(m, m.up, 'up', options, framing));
+  const sql = renderPlanSql('dry-run', scripts, { singleTransaction: options.singleTransaction });
+  return { plan, sql, scripts, lint, blocking: lint.errors > 0 && !options.allowUnsafe };
 }
 
 export interface ApplyOptions extends TimeoutOptions {
@@ -575,8 +490,7 @@ async function runOutsideTransaction(client: ClientBase, m: Migration, options: 
     await recordFailure(client, m, options.executionId, error, 'up');
     throw error;
   } finally {
-    await client.query('RESET lock_timeout').catch(() => undefined);
-    await client.query('RESET statement_timeout').catch(() => undefined);
+    for (const sql of SESSION_RESETS) await client.query(sql).catch(() => undefined);
   }
 }
 
@@ -603,6 +517,8 @@ export interface DowngradeResult {
   /** Reverted (or, in a dry run, to be reverted), newest first. */
   reverted: { version: string; name: string; durationMs?: number }[];
   sql: string;
+  /** The same SQL per migration and statement. */
+  scripts: PlannedScript[];
   dryRun: boolean;
 }
 
@@ -643,17 +559,15 @@ export async function downgradeMigrations(
     }
     return targets.map((a) => files.get(a.version) as Migration);
   };
-  const render = (targets: Migration[]) =>
-    [
-      `-- pgshift downgrade: ${targets.length} migration(s) to revert`,
-      ...targets.map((m) => renderScript(m, m.down as MigrationScript, 'down', options, 'own-transaction')),
-    ].join('\n\n') + '\n';
-
+  const planned = (targets: Migration[]) =>
+    targets.map((m) => planScript(m, m.down as MigrationScript, 'down', options));
   if (options.dryRun) {
     const targets = await choose();
+    const scripts = planned(targets);
     return {
       reverted: targets.map((m) => ({ version: m.version, name: m.name })),
-      sql: render(targets),
+      sql: renderPlanSql('downgrade', scripts),
+      scripts,
       dryRun: true,
     };
   }
@@ -669,7 +583,8 @@ export async function downgradeMigrations(
       await revertOne(client, m, options);
       reverted.push({ version: m.version, name: m.name, durationMs: Date.now() - started });
     }
-    return { reverted, sql: render(targets), dryRun: false };
+    const scripts = planned(targets);
+    return { reverted, sql: renderPlanSql('downgrade', scripts), scripts, dryRun: false };
   });
 }
 
@@ -732,8 +647,7 @@ async function revertOne(client: ClientBase, m: Migration, options: DowngradeOpt
     throw error;
   } finally {
     if (down.noTransaction) {
-      await client.query('RESET lock_timeout').catch(() => undefined);
-      await client.query('RESET statement_timeout').catch(() => undefined);
+      for (const sql of SESSION_RESETS) await client.query(sql).catch(() => undefined);
     }
   }
 }

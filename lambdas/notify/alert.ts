@@ -147,6 +147,20 @@ function factsFrom(results: StepResults): { facts: string[]; warnings: string[] 
   return { facts, warnings };
 }
 
+/** Actions that read migration files: their alert says which set (a bundle, or the deployed files). */
+const MIGRATION_ACTIONS = new Set(['migrate', 'downgrade', 'verify', 'baseline', 'preflight']);
+
+/** "Migrations: bundle <key> (sha256 <hash>)" or the deployed files: which SQL this run read. */
+function migrationsFact(input: StepEvent['input'] | undefined, results: StepResults): string | undefined {
+  if (!input || !MIGRATION_ACTIONS.has(input.action)) return undefined;
+  const used = (results.plan?.migrations ?? results.migrate?.migrations ?? results.verify?.migrations) as
+    { source?: string; bundle?: string; sha256?: string } | undefined;
+  const bundle = used?.source === 'bundle' ? used : used ? undefined : input.migrations;
+  return bundle
+    ? `Migrations: bundle ${bundle.bundle} (sha256 ${bundle.sha256})`
+    : 'Migrations: the files baked into the deployed migrate function (no bundle)';
+}
+
 /** The S3 console page of an object; the region is the execution ARN's fourth field. */
 export function objectConsoleUrl(bucket: string, key: string, executionArn: string): string | undefined {
   const parts = executionArn.split(':');
@@ -177,6 +191,8 @@ export function alertFromEvent(
     kind === 'failure' || event.error
       ? (parseCaughtError(event.error) ?? { name: 'Error', message: 'unknown' })
       : undefined;
+  const migrations = migrationsFact(input, results);
+  if (migrations) facts.unshift(migrations);
   let failedStep: string | undefined;
   if (kind === 'failure') {
     failedStep = options.failedStep ?? (input ? failedStepOf(action, results, error?.name) : 'validate');

@@ -140,6 +140,8 @@ const NEXT_BY_ERROR: Record<string, string> = {
     'A pgshift defect: report it with the execution; run `pgshift start verify` to see what is applied before rerunning.',
   SpilledOutputUnreadableError:
     "Check the bucket's lifecycle and who changed runs/ (the error names the key), then run again.",
+  PlanSqlMismatchError:
+    "The dry run's SQL in S3 changed after the run wrote it: find who wrote plans/, then run the dry run again.",
   'Sandbox.Timedout':
     'The function ran out of time: run `pgshift start verify`, then rerun with runner: "fargate".',
   'Runtime.ExitError':

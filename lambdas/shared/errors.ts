@@ -147,6 +147,14 @@ export class StepOutputTooLargeError extends PgshiftError {}
 /** A step output moved to S3 (`spilled.key`) is missing or no longer matches its recorded size and sha256. */
 export class SpilledOutputUnreadableError extends PgshiftError {}
 
+/**
+ * The CLI fetched a dry run's SQL from S3 and its bytes do not hash to the sha256 the execution output recorded:
+ * the object changed after the migrate step wrote it. Raised by the CLI only (the state machine never sees it).
+ */
+export class PlanSqlMismatchError extends PgshiftError {
+  override readonly outcome = 'refused';
+}
+
 /** Every error name the state machine may match, for docs and for the infra tests that check Retry/Catch. */
 export const ERROR_NAMES = [
   'InputValidationError',
@@ -163,6 +171,7 @@ export const ERROR_NAMES = [
   'MigrationLockedError',
   'LockTimeoutError',
   'PartialMigrationError',
+  'MigrationTimeBudgetError',
   'DriftDetectedError',
   'RestoreRefusedError',
   'RestoreFailedError',

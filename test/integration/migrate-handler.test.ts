@@ -3,6 +3,7 @@
  * as the state machine does: plan → apply → verify (and baseline, downgrade dry run). Loaded in an isolated
  * module registry, so errors are matched by name, as Step Functions does.
  */
+import { createHash } from 'node:crypto';
 import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,7 +104,12 @@ describe('migrate handler', () => {
       params: { operation: 'downgrade' },
     });
     expect(down).toMatchObject({ ok: true, dryRun: true, revertedCount: 2 });
-    expect(down.sql).toContain('ALTER TABLE app.orders DROP COLUMN status;');
+    // The SQL stays in S3; the output says where, how big and its sha256.
+    const downSql = down.sql as { key: string; bytes: number; sha256: string };
+    const downText = await getText(rigStore(), downSql.key);
+    expect(downText).toContain('ALTER TABLE app.orders DROP COLUMN status;');
+    expect(Buffer.byteLength(downText)).toBe(downSql.bytes);
+    expect(createHash('sha256').update(downText).digest('hex')).toBe(downSql.sha256);
     expect(
       await handler({ input: { action: 'verify' }, execution, params: { operation: 'verify' } }),
     ).toMatchObject({ appliedCount: 6 });

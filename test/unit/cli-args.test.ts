@@ -43,6 +43,40 @@ describe('pgshift command line', () => {
     ).toEqual(['downgrade: give either steps or toVersion, not both']);
   });
 
+  test('--migrations-bundle takes the key or the bare sha256 and becomes the input field migrations', () => {
+    const sha = 'ab'.repeat(32);
+    const expected = { action: 'migrate', migrations: { bundle: `bundles/${sha}.json`, sha256: sha } };
+    for (const value of [`bundles/${sha}.json`, sha]) {
+      expect(
+        executionInputFrom(parseCommandLine(['local', 'migrate', '--migrations-bundle', value])),
+      ).toEqual(expected);
+    }
+    expect(
+      problems(() =>
+        executionInputFrom(
+          parseCommandLine(['start', 'migrate', '--migrations', 'dir', '--migrations-bundle', sha]),
+        ),
+      ),
+    ).toEqual(['give --migrations DIR (uploads a bundle) or --migrations-bundle KEY (uploaded), not both']);
+    expect(
+      problems(() => executionInputFrom(parseCommandLine(['local', 'backup', '--migrations-bundle', sha]))),
+    ).toEqual([
+      'migrations: only applies to action "migrate" or "downgrade" or "verify" or "baseline" or "preflight"',
+    ]);
+  });
+
+  test('plan is a migrate dry run, remote or local; --sql-only needs a dry run', () => {
+    const remote = parseCommandLine(['plan', '--output', 'plan.md', '--migrations', 'migrations']);
+    expect(remote).toMatchObject({ command: 'plan', mode: 'remote', flags: { output: 'plan.md' } });
+    expect(executionInputFrom(remote)).toEqual({ action: 'migrate', dryRun: true });
+    const local = parseCommandLine(['local', 'plan', '--database-url', 'postgres://x/y', '--allow-unsafe']);
+    expect(local).toMatchObject({ command: 'plan', mode: 'local' });
+    expect(executionInputFrom(local)).toEqual({ action: 'migrate', dryRun: true, allowUnsafe: true });
+    expect(problems(() => executionInputFrom(parseCommandLine(['local', 'migrate', '--sql-only'])))).toEqual([
+      "--sql-only prints a dry run's SQL: add --dry-run",
+    ]);
+  });
+
   test('an unknown flag is one clear problem', () => {
     expect(problems(() => parseCommandLine(['local', 'migrate', '--dryrun']))).toEqual([
       expect.stringContaining("Unknown option '--dryrun'"),

@@ -31,6 +31,41 @@ function migrateEvent(results: StepEvent['results']): StepEvent {
 }
 
 describe('alerts', () => {
+  test('the alert says which migrations ran: the bundle and its sha256, or the deployed files', () => {
+    // Prepare
+    const sha = 'a'.repeat(64);
+    const bundle = { source: 'bundle', bundle: `bundles/${sha}.json`, sha256: sha, count: 6 };
+    const withBundle = migrateEvent({ plan: { step: 'plan', ok: true, migrations: bundle } });
+    const deployed = migrateEvent({
+      plan: { step: 'plan', ok: true, migrations: { source: 'deployed', count: 6 } },
+    });
+    // A bundle refused before any step read it: the input still names it.
+    const refused = {
+      ...migrateEvent({}),
+      input: {
+        action: 'migrate' as const,
+        database: 'shop',
+        migrations: { bundle: `bundles/${sha}.json`, sha256: sha },
+      },
+      error: { Error: 'MigrationBundleMismatchError', Cause: 'changed' },
+    };
+    // Act
+    const emails = [
+      renderEmail(alertFromEvent('success', withBundle)),
+      renderEmail(alertFromEvent('success', deployed)),
+      renderEmail(alertFromEvent('failure', refused)),
+    ];
+    // Assess
+    expect(emails[0]).toContain(`- Migrations: bundle bundles/${sha}.json (sha256 ${sha})`);
+    expect(emails[1]).toContain(
+      '- Migrations: the files baked into the deployed migrate function (no bundle)',
+    );
+    expect(emails[2]).toContain(`- Migrations: bundle bundles/${sha}.json (sha256 ${sha})`);
+    expect(
+      renderEmail(alertFromEvent('success', { ...deployed, input: { action: 'backup' } })),
+    ).not.toContain('Migrations:');
+  });
+
   test('a failure names the step it happened in, the error, and what to do', () => {
     // Prepare
     const event = {

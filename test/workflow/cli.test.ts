@@ -2,56 +2,11 @@
  * The CLI as a user runs it: the `bin/pgshift` executable spawned against the rig, each local action end to
  * end, and bad input giving the documented exit code and a one-line message (never a stack trace).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { EXAMPLES, localFlags, pgshift, rigFlags, runCommand, type Ran } from '../helpers/cli';
 import { freshDatabase, rigInfo, seedRows, tableChecksum, type TestDatabase } from '../rig/helpers';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'pgshift');
-const EXAMPLES = path.join(ROOT, 'examples', 'migrations');
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function pgshift(args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, {
-      cwd: ROOT,
-      env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'CRITICAL', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-/** The test database over TLS with full verification, as pgshift reaches RDS. */
-function tlsUrl(db: TestDatabase): string {
-  const { pg } = rigInfo();
-  return `postgres://${pg.user}:${encodeURIComponent(pg.password)}@localhost:${pg.port}/${db.name}?sslmode=verify-full&sslrootcert=${encodeURIComponent(pg.caFile ?? '')}`;
-}
-
-function localFlags(db: TestDatabase, migrations = EXAMPLES): string[] {
-  const info = rigInfo();
-  return [
-    '--database-url',
-    tlsUrl(db),
-    '--bucket',
-    info.s3.bucket,
-    '--s3-endpoint',
-    info.s3.endpoint,
-    '--migrations',
-    migrations,
-  ];
-}
 
 function expectOneLineError(ran: Ran, pattern: RegExp): void {
   expect(ran.stderr).toMatch(pattern);
@@ -134,17 +89,7 @@ describe('pgshift CLI (spawned)', () => {
       new RegExp(`^backups/${db.name}/\\d{4}/\\d{2}/\\d{2}/pg_backup_\\d{8}_\\d{6}\\.dump$`),
     );
     expect(doc.written['backup.manifest']).toBe(`${doc.written['backup.dump']}.manifest.json`);
-    const info = rigInfo();
-    const listed = await pgshift([
-      'backups',
-      '--json',
-      '--database-url',
-      tlsUrl(db),
-      '--bucket',
-      info.s3.bucket,
-      '--s3-endpoint',
-      info.s3.endpoint,
-    ]);
+    const listed = await pgshift(['backups', '--json', ...rigFlags(db)]);
     expect(JSON.parse(listed.stdout).backups[0].key).toBe(doc.written['backup.dump']);
   }, 120_000);
 
@@ -204,18 +149,7 @@ describe('pgshift CLI (spawned)', () => {
 
   test('npm start runs the whole demo and leaves a report', async () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'pgshift-demo-'));
-    const ran = await new Promise<Ran>((resolve, reject) => {
-      const child = spawn('npm', ['start', '--silent'], {
-        cwd: ROOT,
-        env: { ...process.env, PGSHIFT_DEMO_DIR: out },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
+    const ran = await runCommand('npm', ['start', '--silent'], { ...process.env, PGSHIFT_DEMO_DIR: out });
     expect(ran.stderr).not.toMatch(/\n\s+at /);
     expect(ran.code).toBe(0);
     expect(ran.stdout).toContain('Open the report in a browser');
