@@ -4,9 +4,11 @@ import { connect } from '../shared/db';
 import { ConfigurationError, InputValidationError } from '../shared/errors';
 import { optionalEnv } from '../shared/env';
 import { createLogger } from '../shared/logger';
+import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
 import { backupPgDumpVersion } from './pg-dump-version';
 import { runPreflight } from './run-preflight';
+import { probeSize } from './size';
 import { thresholdsFromEnv } from './thresholds';
 
 /** Lambda's maximum timeout: the most the migrate function's apply can ever have when the stack says nothing. */
@@ -37,6 +39,32 @@ const log = createLogger('preflight');
 // Created even when no RDS id is configured: construction is offline and cheap, and it keeps one client per container.
 const cloudWatch = new CloudWatchClient({});
 const databaseTarget = cachedTargetResolver(config);
+let store: ObjectStore | undefined;
+
+/**
+ * The size probe (`params.operation: "size"`): the database's size, and for a restore its backup's, which the
+ * runner choice of backup, downgrade and restore reads (docs/workflow.md). Read-only.
+ */
+async function size(event: StepEvent): Promise<StepOutput> {
+  const dbTarget = await databaseTarget();
+  let restore: { database: string; backup: string; prefix: string } | undefined;
+  if (event.input.action === 'restore') {
+    if (!event.input.backup) {
+      throw new InputValidationError(['backup: required for action "restore" (an S3 key or "latest")']);
+    }
+    // The same logical name the restore step resolves the backup under (lambdas/restore/handler.ts).
+    const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+    restore = { database, backup: event.input.backup, prefix: config.backupPrefix };
+    store ??= {
+      s3: createS3Client({ endpoint: config.s3Endpoint }),
+      bucket: config.bucket,
+      kmsKeyId: config.kmsKeyId,
+    };
+  }
+  const probe = await probeSize({ connect: () => connect(dbTarget, 'pgshift-size'), store }, { restore });
+  log.info('size probe', { action: event.input.action, ...probe });
+  return { step: 'size', ok: true, ...probe };
+}
 
 /**
  * Pre-flight step: judges the plan step's analyses against the live database and returns the PreflightReport
@@ -44,6 +72,7 @@ const databaseTarget = cachedTargetResolver(config);
  * plan analyses, unknown skip ids) and an unreachable database do throw.
  */
 async function run(event: StepEvent): Promise<StepOutput> {
+  if (event.params?.operation === 'size') return size(event);
   const analyses = event.results?.plan?.analyses;
   if (!Array.isArray(analyses)) {
     throw new InputValidationError([
