@@ -8,7 +8,7 @@ import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
 import { backupPgDumpVersion } from './pg-dump-version';
 import { runPreflight } from './run-preflight';
-import { probeSize } from './size';
+import { probeSize, type SizeProbeOptions } from './size';
 import { thresholdsFromEnv } from './thresholds';
 
 /** Lambda's maximum timeout: the most the migrate function's apply can ever have when the stack says nothing. */
@@ -47,14 +47,20 @@ let store: ObjectStore | undefined;
  */
 async function size(event: StepEvent): Promise<StepOutput> {
   const dbTarget = await databaseTarget();
-  let restore: { database: string; backup: string; prefix: string } | undefined;
+  let restore: SizeProbeOptions['restore'];
   if (event.input.action === 'restore') {
     if (!event.input.backup) {
       throw new InputValidationError(['backup: required for action "restore" (an S3 key or "latest")']);
     }
     // The same logical name the restore step resolves the backup under (lambdas/restore/handler.ts).
     const database = config.databaseName ?? event.input.database ?? dbTarget.database;
-    restore = { database, backup: event.input.backup, prefix: config.backupPrefix };
+    restore = {
+      connected: dbTarget.database,
+      database,
+      confirm: event.input.confirm,
+      backup: event.input.backup,
+      prefix: config.backupPrefix,
+    };
     store ??= {
       s3: createS3Client({ endpoint: config.s3Endpoint }),
       bucket: config.bucket,

@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import { resolveBackup } from '../restore/resolve';
+import { assertRestoreConfirmed, resolveBackup } from '../restore/resolve';
 import { ConfigurationError, DatabaseConnectionError } from '../shared/errors';
 import type { ObjectStore } from '../shared/s3';
 import type { SizeProbe } from '../shared/step';
@@ -25,8 +25,12 @@ export interface SizeProbeDeps {
 export interface SizeProbeOptions {
   /** For a restore: the backup it will restore, resolved exactly as the restore core resolves it. */
   restore?: {
+    /** The database name as PostgreSQL knows it (the one replaced). */
+    connected: string;
     /** Logical database name of the backups (key layout). */
     database: string;
+    /** The name typed again (the restore's confirmation), checked before anything is read. */
+    confirm: string | undefined;
     /** An S3 key of a dump or its manifest, or "latest". */
     backup: string;
     prefix?: string;
@@ -74,7 +78,8 @@ export async function probeSize(deps: SizeProbeDeps, options: SizeProbeOptions =
   if (!restore) return { databaseSizeBytes: await currentDatabaseSize(deps, false) };
   if (!deps.store)
     throw new ConfigurationError('probeSize: a restore needs the object store to read its manifest');
-  // The manifest first: a restore of a backup that does not exist fails here with the restore's own error.
+  // The restore's own checks, in its order: a restore that will be refused fails here with the same error.
+  assertRestoreConfirmed(restore.connected, restore.database, restore.confirm);
   const manifest = await resolveBackup(
     { store: deps.store },
     restore.database,

@@ -1,8 +1,27 @@
 import type { BackupDeps } from '../backup/dump';
 import { readManifest, untrustedManifest } from '../backup/verify';
-import { BackupCorruptError, BackupNotFoundError } from '../shared/errors';
+import { BackupCorruptError, BackupNotFoundError, RestoreRefusedError } from '../shared/errors';
 import { DEFAULT_BACKUP_PREFIX } from '../shared/keys';
 import { listBackupEntries, MANIFEST_SUFFIX, type BackupManifest } from '../shared/manifest';
+
+/**
+ * A restore's first check, before anything is read (the size probe makes it too, so a restore without the
+ * confirmation is refused as such even before its backup is looked up): `confirm` must repeat the name of the
+ * database (`connected`, as PostgreSQL knows it, or its logical name).
+ */
+export function assertRestoreConfirmed(
+  connected: string,
+  logical: string,
+  confirm: string | undefined,
+): void {
+  if (confirm === undefined || (confirm !== connected && confirm !== logical)) {
+    throw new RestoreRefusedError(
+      `Restore of "${connected}" refused: it replaces the database's current contents; ` +
+        `set confirm to the database name ("${connected}") to proceed`,
+      { details: { database: connected, confirm: confirm ?? null } },
+    );
+  }
+}
 
 /** `latest` names the newest backup; when that one is unsound, saying so is the only safe answer. */
 export function noFallback(err: BackupCorruptError): BackupCorruptError {

@@ -11,7 +11,7 @@ import { parsePgVersion, pgToolVersion } from '../shared/pgtools';
 import { getObjectStream } from '../shared/s3';
 import { cleanupRestoreCopies, type RestoreCopy } from './cleanup';
 import { copyName } from './names';
-import { noFallback, resolveBackup } from './resolve';
+import { assertRestoreConfirmed, noFallback, resolveBackup } from './resolve';
 import { pgRestoreFromStream } from './stream';
 
 export interface RestoreOptions {
@@ -115,16 +115,7 @@ export async function restoreDatabase(deps: BackupDeps, options: RestoreOptions)
   const redact = (text: string): string => redactSecrets(text, target);
 
   // 1. The prompt: nothing is read or written before the name is typed again.
-  if (
-    options.confirm === undefined ||
-    (options.confirm !== target.database && options.confirm !== database)
-  ) {
-    throw new RestoreRefusedError(
-      `Restore of "${target.database}" refused: it replaces the database's current contents; ` +
-        `set confirm to the database name ("${target.database}") to proceed`,
-      { details: { database: target.database, confirm: options.confirm ?? null } },
-    );
-  }
+  assertRestoreConfirmed(target.database, database, options.confirm);
 
   // 2. Which backup, whose it is, and whether this pg_restore can read it and it is intact.
   const manifest = await resolveBackup(deps, database, options.backup, options.prefix);

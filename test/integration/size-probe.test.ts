@@ -5,7 +5,7 @@
 import { createBackup } from '../../lambdas/backup';
 import { probeSize, RESTORE_EXPANSION, restoredSizeEstimate } from '../../lambdas/preflight/size';
 import { connect, withDatabaseName } from '../../lambdas/shared/db';
-import { BackupNotFoundError } from '../../lambdas/shared/errors';
+import { BackupNotFoundError, RestoreRefusedError } from '../../lambdas/shared/errors';
 import { silentLogger } from '../../lambdas/shared/logger';
 import { freshDatabase, rigStore, seedRows, type TestDatabase } from '../rig/helpers';
 
@@ -42,7 +42,7 @@ describe('size probe (real PostgreSQL, S3 stand-in)', () => {
     // Act
     const probe = await probeSize(
       { connect: () => connect(db.target, 'pgshift-size'), store },
-      { restore: { database: db.name, backup: 'latest' } },
+      { restore: { connected: db.name, database: db.name, confirm: db.name, backup: 'latest' } },
     );
     // Assess
     expect(probe.backupKey).toBe(newest.key);
@@ -68,7 +68,7 @@ describe('size probe (real PostgreSQL, S3 stand-in)', () => {
     // Act
     const probe = await probeSize(
       { connect: () => connect(gone, 'pgshift-size'), store },
-      { restore: { database: db.name, backup: backup.key } },
+      { restore: { connected: gone.database, database: db.name, confirm: db.name, backup: backup.key } },
     );
     // Assess
     expect(probe.databaseSizeBytes).toBe(0);
@@ -81,8 +81,24 @@ describe('size probe (real PostgreSQL, S3 stand-in)', () => {
     await expect(
       probeSize(
         { connect: () => connect(db.target, 'pgshift-size'), store },
-        { restore: { database: `${db.name}_never_backed_up`, backup: 'latest' } },
+        {
+          restore: {
+            connected: db.name,
+            database: `${db.name}_never_backed_up`,
+            confirm: db.name,
+            backup: 'latest',
+          },
+        },
       ),
     ).rejects.toBeInstanceOf(BackupNotFoundError);
+  });
+
+  test('a restore without the confirmation is refused as the restore refuses it, before any backup is read', async () => {
+    // No backup exists either: the refusal for the missing confirmation comes first, as in the restore core.
+    const probe = probeSize(
+      { connect: () => connect(db.target, 'pgshift-size'), store },
+      { restore: { connected: db.name, database: db.name, confirm: undefined, backup: 'latest' } },
+    );
+    await expect(probe).rejects.toBeInstanceOf(RestoreRefusedError);
   });
 });
