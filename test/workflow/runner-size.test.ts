@@ -152,4 +152,43 @@ describe('runner by size (synthesized workflow, local Fargate task)', () => {
     expect(states(run)).not.toContain('Back up database (Fargate)');
     await db.drop();
   }, 300_000);
+
+  test("migrate (by the plan's size) and downgrade (by the probe's) take their backups on Fargate above the threshold", async () => {
+    // Prepare
+    const db = await freshDatabase('wfdown');
+    await addNoise(db);
+    // Act
+    const migrate = await runWorkflow(
+      { action: 'migrate' },
+      { databaseUrl: db.url, database: db.name, stack },
+    );
+    const downgrade = await runWorkflow(
+      { action: 'downgrade', steps: 1 },
+      { databaseUrl: db.url, database: db.name, stack },
+    );
+    // Assess
+    expect(migrate.error).toBeUndefined();
+    expect(migrate.state!.results.plan!.databaseSizeBytes).toBeGreaterThan(THRESHOLD);
+    expect(migrate.state!.results.size).toBeUndefined();
+    expect(states(migrate)).toEqual(
+      expect.arrayContaining(['Back up database (Fargate)', 'Apply migrations']),
+    );
+    expect(states(migrate)).not.toContain('Measure database size');
+    expect(downgrade.error).toBeUndefined();
+    expect(states(downgrade)).toEqual(
+      expect.arrayContaining([
+        'Measure database size',
+        'Back up database (Fargate)',
+        'Read Fargate backup result',
+        'Downgrade migrations',
+      ]),
+    );
+    expect(states(downgrade)).not.toContain('Back up database');
+    const c = await db.client();
+    const { rows } = await c.query<{ version: string }>(
+      'SELECT max(version)::text AS version FROM pgshift.schema_migrations',
+    );
+    expect(rows[0].version).toBe('5');
+    await db.drop();
+  }, 600_000);
 });
