@@ -143,8 +143,9 @@ export class BackupBucket extends Construct {
     });
 
     // Every object ends up encrypted with this stack's key: without headers the bucket default applies (this key);
-    // a request naming SSE-S3 or another KMS key is denied. "IfExists", because UploadPart requests carry no
-    // encryption headers (the upload's were fixed by CreateMultipartUpload) and must not be denied.
+    // a request naming SSE-S3 or another KMS key is denied. Each deny applies only when its header is there
+    // (`Null: false`): UploadPart and CompleteMultipartUpload carry no encryption headers (CreateMultipartUpload
+    // fixed them), and an `...IfExists` operator counts a missing key as a match, which would deny every part.
     this.bucket.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'DenyPutWithOtherEncryption',
@@ -152,7 +153,10 @@ export class BackupBucket extends Construct {
         principals: [new iam.AnyPrincipal()],
         actions: ['s3:PutObject'],
         resources: [this.bucket.arnForObjects('*')],
-        conditions: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+        conditions: {
+          Null: { 's3:x-amz-server-side-encryption': 'false' },
+          StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
+        },
       }),
     );
     this.bucket.addToResourcePolicy(
@@ -163,7 +167,8 @@ export class BackupBucket extends Construct {
         actions: ['s3:PutObject'],
         resources: [this.bucket.arnForObjects('*')],
         conditions: {
-          StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': this.key.keyArn },
+          Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
+          StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': this.key.keyArn },
         },
       }),
     );

@@ -24,7 +24,10 @@ export interface WorkflowProps {
   readonly fargate: FargateRunner;
   /** State machine name (the workflow function's lock check lists executions of this name). */
   readonly stateMachineName: string;
-  /** Back up/restore on Fargate above this database size. @default 10 GiB */
+  /**
+   * Back up on Fargate above this database size, and restore above this many bytes moved (the pre-restore
+   * dump plus the backup's estimated restored size; lambdas/preflight/size.ts). @default 10 GiB
+   */
   readonly fargateThresholdBytes?: number;
   /** @default 4 hours */
   readonly executionTimeout?: Duration;
@@ -357,21 +360,35 @@ export class Workflow extends Construct {
     const backupFargate = fargateRun('backup', 'Back up database (Fargate)', {});
     backupFargate.end.next(afterBackup);
     const threshold = props.fargateThresholdBytes ?? 10 * 1024 ** 3;
-    const backupRunner = new sfn.Choice(this, 'Backup runner?')
-      .when(
-        sfn.Condition.or(
-          sfn.Condition.and(
-            present('$.input.runner'),
-            sfn.Condition.stringEquals('$.input.runner', 'fargate'),
-          ),
-          sfn.Condition.and(
-            present('$.results.plan.databaseSizeBytes'),
-            sfn.Condition.numberGreaterThan('$.results.plan.databaseSizeBytes', threshold),
-          ),
-        ),
-        backupFargate.start,
-      )
-      .otherwise(backupLambda);
+    const runnerIs = (runner: 'lambda' | 'fargate') =>
+      sfn.Condition.and(present('$.input.runner'), sfn.Condition.stringEquals('$.input.runner', runner));
+    const above = (path: string) =>
+      sfn.Condition.and(present(path), sfn.Condition.numberGreaterThan(path, threshold));
+    /** The input's `runner` decides; without one, the measured size does (docs/workflow.md, "Runners"). */
+    const runnerChoice = (
+      name: string,
+      sizePaths: string[],
+      lambdaState: sfn.IChainable,
+      fargate: sfn.IChainable,
+    ) =>
+      new sfn.Choice(this, name)
+        .when(runnerIs('lambda'), lambdaState)
+        .when(sfn.Condition.or(runnerIs('fargate'), ...sizePaths.map(above)), fargate)
+        .otherwise(lambdaState);
+    // migrate measured the database in its plan step; backup and downgrade measure it in `Measure database size`.
+    const backupRunner = runnerChoice(
+      'Backup runner?',
+      ['$.results.size.databaseSizeBytes', '$.results.plan.databaseSizeBytes'],
+      backupLambda,
+      backupFargate.start,
+    );
+    const measureDatabase = step(
+      'Measure database size',
+      'preflight',
+      'size',
+      { operation: 'size' },
+      Duration.minutes(2),
+    ).next(backupRunner);
 
     // migrate (and preflight): plan → pre-flight → choices → backup …
     const unsafe = new sfn.Choice(this, 'Unsafe migrations?')
@@ -440,12 +457,19 @@ export class Workflow extends Construct {
     ).next(writeReport);
     const restoreFargate = fargateRun('restore', 'Restore database (Fargate)', { operation: 'restore' });
     restoreFargate.end.next(writeReport);
-    const restoreRunner = new sfn.Choice(this, 'Restore runner?')
-      .when(
-        sfn.Condition.and(present('$.input.runner'), sfn.Condition.stringEquals('$.input.runner', 'fargate')),
-        restoreFargate.start,
-      )
-      .otherwise(restoreLambda);
+    const restoreRunner = runnerChoice(
+      'Restore runner?',
+      ['$.results.size.restoreSizeBytes'],
+      restoreLambda,
+      restoreFargate.start,
+    );
+    const measureRestore = step(
+      'Measure restore size',
+      'preflight',
+      'size',
+      { operation: 'size' },
+      Duration.minutes(2),
+    ).next(restoreRunner);
     const cleanup = step(
       'Clean up restore copies',
       'restore',
@@ -464,11 +488,11 @@ export class Workflow extends Construct {
     const whichAction = new sfn.Choice(this, 'Which action?')
       .when(actionIs('migrate'), plan)
       .when(actionIs('preflight'), plan)
-      .when(actionIs('backup'), backupRunner)
-      .when(actionIs('downgrade'), backupRunner)
+      .when(actionIs('backup'), measureDatabase)
+      .when(actionIs('downgrade'), measureDatabase)
       .when(actionIs('report'), writeReport)
       .when(actionIs('verify'), verify)
-      .when(actionIs('restore'), restoreRunner)
+      .when(actionIs('restore'), measureRestore)
       .when(actionIs('cleanup'), cleanup)
       .when(actionIs('baseline'), baseline)
       .otherwise(

@@ -78,6 +78,8 @@ export function localStackContext(options: {
   sslMode: string;
   lockTimeout?: string;
   statementTimeout?: string;
+  /** Run backups and restores on Fargate above this many bytes (`workflow.fargateThresholdBytes`). */
+  fargateThresholdBytes?: number;
 }): Record<string, unknown> {
   const pgshift = (appContext().pgshift ?? {}) as Record<string, unknown> & {
     migrationsDir?: string | null;
@@ -97,6 +99,9 @@ export function localStackContext(options: {
         ...pgshift.workflow,
         ...(options.lockTimeout ? { lockTimeout: options.lockTimeout } : {}),
         ...(options.statementTimeout ? { statementTimeout: options.statementTimeout } : {}),
+        ...(options.fargateThresholdBytes !== undefined
+          ? { fargateThresholdBytes: options.fargateThresholdBytes }
+          : {}),
       },
     },
   };

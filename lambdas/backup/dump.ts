@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { libpqEnv, redactSecrets, withClient, type DatabaseTarget } from '../shared/db';
+import { libpqSessionEnv, redactSecrets, toolConninfo, withClient, type DatabaseTarget } from '../shared/db';
 import { DumpFailedError } from '../shared/errors';
 import { backupKey, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from '../shared/keys';
 import type { Log } from '../shared/logger';
@@ -130,9 +130,16 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
   });
 
   // `--no-password`: never prompt (there is no terminal); the password is in PGPASSWORD or the login fails.
-  const args = ['--format=custom', ...compression.args, '--no-password'];
+  // The session safety settings (PGOPTIONS) let the server end the dump's backend soon after pg_dump dies.
+  const args = [
+    `--dbname=${toolConninfo(target.database)}`,
+    '--format=custom',
+    ...compression.args,
+    '--no-password',
+  ];
+  const env = await libpqSessionEnv(target, 'pgshift-backup');
   const child = spawn(pgToolPath('pg_dump', deps.toolEnv), args, {
-    env: libpqEnv(target, 'pgshift-backup'),
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr = collectStderr(child);

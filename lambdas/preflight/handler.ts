@@ -9,6 +9,7 @@ import type { StepEvent, StepOutput } from '../shared/step';
 import { loadStepOutput, withStepBudget } from '../shared/step-budget';
 import { backupPgDumpVersion } from './pg-dump-version';
 import { runPreflight } from './run-preflight';
+import { probeSize, type SizeProbeOptions } from './size';
 import { thresholdsFromEnv } from './thresholds';
 
 /** Lambda's maximum timeout: the most the migrate function's apply can ever have when the stack says nothing. */
@@ -53,11 +54,38 @@ const store: ObjectStore = {
 };
 
 /**
+ * The size probe (`params.operation: "size"`): the database's size, and for a restore its backup's, which the
+ * runner choice of backup, downgrade and restore reads (docs/workflow.md). Read-only.
+ */
+async function size(event: StepEvent): Promise<StepOutput> {
+  const dbTarget = await databaseTarget();
+  let restore: SizeProbeOptions['restore'];
+  if (event.input.action === 'restore') {
+    if (!event.input.backup) {
+      throw new InputValidationError(['backup: required for action "restore" (an S3 key or "latest")']);
+    }
+    // The same logical name the restore step resolves the backup under (lambdas/restore/handler.ts).
+    const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+    restore = {
+      connected: dbTarget.database,
+      database,
+      confirm: event.input.confirm,
+      backup: event.input.backup,
+      prefix: config.backupPrefix,
+    };
+  }
+  const probe = await probeSize({ connect: () => connect(dbTarget, 'pgshift-size'), store }, { restore });
+  log.info('size probe', { action: event.input.action, ...probe });
+  return { step: 'size', ok: true, ...probe };
+}
+
+/**
  * Pre-flight step: judges the plan step's analyses against the live database and returns the PreflightReport
  * as a StepOutput. A failed check does not throw: the state machine's Choice state reads `ok`. Bad input (no
  * plan analyses, unknown skip ids) and an unreachable database do throw.
  */
 async function run(event: StepEvent): Promise<StepOutput> {
+  if (event.params?.operation === 'size') return size(event);
   const plan = await loadStepOutput(store, event.results?.plan);
   const analyses = plan?.analyses;
   if (!Array.isArray(analyses)) {

@@ -1,5 +1,6 @@
 /** The restore core: Lambda-free, called by the restore handler, the CLI and tests. */
-export { resolveBackup, restoreDatabase } from './restore';
+export { restoreDatabase } from './restore';
+export { resolveBackup } from './resolve';
 export type { RestoreOptions, RestoreResult } from './restore';
 export { cleanupRestoreCopies, listRestoreCopies } from './cleanup';
 export type { CleanupOptions, RestoreCopy } from './cleanup';

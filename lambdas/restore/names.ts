@@ -53,7 +53,4 @@ export function parseCopyName(
   return { kind, timestamp: t, createdAt };
 }
 
-/** A libpq conninfo `dbname='...'`: pg_restore's --dbname would otherwise read `=` or a URI in a name as options. */
-export function conninfoDbname(database: string): string {
-  return `dbname='${database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
+export { conninfoDbname } from '../shared/db';

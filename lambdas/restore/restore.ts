@@ -1,21 +1,17 @@
 import type { ClientBase } from 'pg';
 import { createBackup, type BackupDeps, type BackupResult } from '../backup/dump';
-import { readManifest, untrustedManifest, verifyBackup } from '../backup/verify';
+import { verifyBackup } from '../backup/verify';
 import { assertToolNotOlder } from '../backup/versions';
 import { quoteIdent, redactSecrets, withClient, withDatabaseName, type DatabaseTarget } from '../shared/db';
-import {
-  BackupCorruptError,
-  BackupNotFoundError,
-  RestoreFailedError,
-  RestoreRefusedError,
-} from '../shared/errors';
+import { BackupCorruptError, RestoreFailedError, RestoreRefusedError } from '../shared/errors';
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
-import { DEFAULT_BACKUP_PREFIX, timestampUtc } from '../shared/keys';
-import { listBackupEntries, MANIFEST_SUFFIX, type BackupManifest } from '../shared/manifest';
+import { timestampUtc } from '../shared/keys';
+import type { BackupManifest } from '../shared/manifest';
 import { parsePgVersion, pgToolVersion } from '../shared/pgtools';
 import { getObjectStream } from '../shared/s3';
 import { cleanupRestoreCopies, type RestoreCopy } from './cleanup';
 import { copyName } from './names';
+import { assertRestoreConfirmed, noFallback, resolveBackup } from './resolve';
 import { pgRestoreFromStream } from './stream';
 
 export interface RestoreOptions {
@@ -101,36 +97,6 @@ function createDatabaseSql(name: string, shape: DatabaseShape | undefined): stri
   return sql;
 }
 
-/** `latest` names the newest backup; when that one is unsound, saying so is the only safe answer. */
-function noFallback(err: BackupCorruptError): BackupCorruptError {
-  return new BackupCorruptError(
-    `restore latest: the newest backup is not sound, and pgshift does not fall back to an older one. ${err.message} ` +
-      'To restore an older backup, name its key.',
-    { cause: err, details: err.details },
-  );
-}
-
-/** Resolves `backup` ("latest" or a key) to a manifest; a dump without manifest is never a backup. */
-export async function resolveBackup(
-  deps: Pick<BackupDeps, 'store'>,
-  database: string,
-  backup: string,
-  prefix = DEFAULT_BACKUP_PREFIX,
-): Promise<BackupManifest> {
-  if (backup === 'latest') {
-    const [newest] = await listBackupEntries(deps.store, database, prefix);
-    if (!newest) {
-      throw new BackupNotFoundError(`No complete backup of "${database}" (no manifest under ${prefix}/)`, {
-        details: { database },
-      });
-    }
-    if (!newest.manifest) throw noFallback(untrustedManifest(newest.key, newest.problem ?? 'unreadable'));
-    return newest.manifest;
-  }
-  const key = backup.endsWith(MANIFEST_SUFFIX) ? backup.slice(0, -MANIFEST_SUFFIX.length) : backup;
-  return readManifest(deps.store, key);
-}
-
 const OBJECT_IN_USE = '55006';
 
 /**
@@ -149,16 +115,7 @@ export async function restoreDatabase(deps: BackupDeps, options: RestoreOptions)
   const redact = (text: string): string => redactSecrets(text, target);
 
   // 1. The prompt: nothing is read or written before the name is typed again.
-  if (
-    options.confirm === undefined ||
-    (options.confirm !== target.database && options.confirm !== database)
-  ) {
-    throw new RestoreRefusedError(
-      `Restore of "${target.database}" refused: it replaces the database's current contents; ` +
-        `set confirm to the database name ("${target.database}") to proceed`,
-      { details: { database: target.database, confirm: options.confirm ?? null } },
-    );
-  }
+  assertRestoreConfirmed(target.database, database, options.confirm);
 
   // 2. Which backup, whose it is, and whether this pg_restore can read it and it is intact.
   const manifest = await resolveBackup(deps, database, options.backup, options.prefix);

@@ -3,9 +3,8 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { collectStderr, describeExit, exitedCleanly, waitForExit } from '../backup/process';
-import { libpqEnv, type DatabaseTarget } from '../shared/db';
+import { libpqSessionEnv, toolConninfo, type DatabaseTarget } from '../shared/db';
 import { pgToolPath } from '../shared/pgtools';
-import { conninfoDbname } from './names';
 
 export interface PgRestoreOptions {
   /** `--no-owner`: objects belong to the restoring user (RDS users cannot take ownership as others). @default true */
@@ -26,11 +25,11 @@ export async function pgRestoreFromStream(
   target: DatabaseTarget,
   options: PgRestoreOptions = {},
 ): Promise<{ ok: boolean; sha256: string; sizeBytes: number; error: string }> {
-  const args = [`--dbname=${conninfoDbname(target.database)}`, '--exit-on-error', '--no-password'];
+  const args = [`--dbname=${toolConninfo(target.database)}`, '--exit-on-error', '--no-password'];
   if (options.noOwner ?? true) args.push('--no-owner');
   if (options.noPrivileges) args.push('--no-privileges');
   const child = spawn(pgToolPath('pg_restore', options.toolEnv), args, {
-    env: libpqEnv(target, 'pgshift-restore'),
+    env: await libpqSessionEnv(target, 'pgshift-restore'),
     stdio: ['pipe', 'ignore', 'pipe'],
   });
   const stderr = collectStderr(child);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { libpqEnv, redactSecrets, type DatabaseTarget } from '../shared/db';
+import { libpqSessionEnv, redactSecrets, toolConninfo, type DatabaseTarget } from '../shared/db';
 import { DumpFailedError } from '../shared/errors';
 import { pgToolPath } from '../shared/pgtools';
 import { HISTORY_SCHEMA } from '../shared/history';
@@ -13,17 +13,22 @@ export interface SchemaDumpOptions {
 
 /**
  * `pg_dump --schema-only` of the target, without pgshift's own schema, as text. The password reaches pg_dump
- * only through PGPASSWORD (`libpqEnv`); a failure is a DumpFailedError with pg_dump's redacted stderr.
+ * only through PGPASSWORD (`libpqSessionEnv`); a failure is a DumpFailedError with pg_dump's redacted stderr.
  */
 export async function dumpSchemaSql(
   target: DatabaseTarget,
   options: SchemaDumpOptions = {},
 ): Promise<string> {
   const tool = pgToolPath('pg_dump', options.toolEnv);
-  const args = ['--schema-only', '--no-password', `--exclude-schema=${HISTORY_SCHEMA}`];
+  const args = [
+    `--dbname=${toolConninfo(target.database)}`,
+    '--schema-only',
+    '--no-password',
+    `--exclude-schema=${HISTORY_SCHEMA}`,
+  ];
   if (!options.includeOwnership) args.push('--no-owner', '--no-privileges');
   const child = spawn(tool, args, {
-    env: libpqEnv(target, 'pgshift-schema'),
+    env: await libpqSessionEnv(target, 'pgshift-schema'),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out: Buffer[] = [];

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Client, type ClientConfig } from 'pg';
+import { Client, type ClientBase, type ClientConfig } from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { taskRootPath } from './env';
 import { ConfigurationError, DatabaseConnectionError } from './errors';
@@ -196,6 +196,24 @@ export function libpqEnv(target: DatabaseTarget, applicationName = 'pgshift'): N
   return env;
 }
 
+/** A libpq conninfo `dbname='...'`: a tool's --dbname would otherwise read `=` or a URI in a name as options. */
+export function conninfoDbname(database: string): string {
+  return `dbname='${database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * libpq's TCP keepalives and user timeout, matching what pgClientConfig gives node-postgres, so pg_dump and
+ * pg_restore notice a vanished server too. They go in the conninfo because libpq reads no environment variable
+ * for them; they carry no credential.
+ */
+const LIBPQ_KEEPALIVES =
+  'keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=20000';
+
+/** The `--dbname` of pg_dump and pg_restore: the database and libpq's keepalives, never a credential. */
+export function toolConninfo(database: string): string {
+  return `${conninfoDbname(database)} ${LIBPQ_KEEPALIVES}`;
+}
+
 /** Removes the password (raw and URL-encoded) from text that may reach a log, an error or a report. */
 export function redactSecrets(text: string, target: Pick<DatabaseTarget, 'password'>): string {
   if (!target.password) return text;
@@ -238,6 +256,32 @@ async function applySessionSafety(client: Client): Promise<void> {
        JOIN pg_settings s ON s.name = v.name`,
     [names, names.map((n) => SESSION_SAFETY[n])],
   );
+}
+
+/**
+ * SESSION_SAFETY as libpq's PGOPTIONS (`-c name=value ...`), limited to the settings `client`'s server has: at
+ * login an unknown name is fatal (client_connection_check_interval is PostgreSQL 14+), unlike set_config's skip.
+ */
+export async function sessionSafetyOptions(client: ClientBase): Promise<string> {
+  const res = await client.query<{ name: string }>(
+    'SELECT name FROM pg_settings WHERE name = ANY($1::text[]) ORDER BY name',
+    [Object.keys(SESSION_SAFETY)],
+  );
+  return res.rows.map((r) => `-c ${r.name}=${SESSION_SAFETY[r.name]}`).join(' ');
+}
+
+/**
+ * libpqEnv plus PGOPTIONS carrying SESSION_SAFETY, for pg_dump and pg_restore, whose sessions pgshift does not
+ * open itself: a short connection first asks the server which of the settings it knows. pg_dump and pg_restore
+ * then set idle_in_transaction_session_timeout to 0 themselves (a dump is legitimately idle in its transaction
+ * while the upload catches up); the client check and the keepalives stay.
+ */
+export async function libpqSessionEnv(
+  target: DatabaseTarget,
+  applicationName = 'pgshift',
+): Promise<NodeJS.ProcessEnv> {
+  const options = await withClient(target, sessionSafetyOptions, applicationName);
+  return { ...libpqEnv(target, applicationName), PGOPTIONS: options };
 }
 
 /** Connects a node-postgres client, turning every failure into a DatabaseConnectionError that names where, not how. */

@@ -39,6 +39,10 @@ const executionInputShape = z.object({
   allowOtherDatabase: z.boolean().optional(),
   /** backup: stream the object back through pg_restore --list and check its sha256. */
   verifyBackup: z.boolean().optional(),
+  /**
+   * migrate, backup, downgrade, restore: where the backup or restore runs. Without it the measured size decides
+   * (docs/workflow.md, "Runners"); "lambda" keeps even a large one on Lambda.
+   */
   runner: z.enum(['lambda', 'fargate']).optional(),
   /** preflight: ids of checks to skip; `skipReason` is required with it and recorded in history. */
   skipPreflight: z.array(z.string().min(1)).optional(),

@@ -34,10 +34,12 @@ export interface StepOutput {
 /**
  * Where the state machine puts each step's output (`ResultPath: $.results.<name>`). Order of a migrate run:
  * plan (plan + lint + analysis, read-only) → preflight → backup → snapshotBefore → [dry run ends here] →
- * migrate (apply) → snapshotAfter → diff → report.
+ * migrate (apply) → snapshotAfter → diff → report. The backup, downgrade and restore actions start with `size`.
  */
 export interface StepResults {
-  plan?: StepOutput & { analyses?: MigrationAnalysis[]; blocking?: boolean };
+  plan?: StepOutput & { analyses?: MigrationAnalysis[]; blocking?: boolean; databaseSizeBytes?: number };
+  /** The size probe (preflight/size) the runner choice of backup, downgrade and restore reads. */
+  size?: StepOutput & SizeProbe;
   preflight?: StepOutput & PreflightReport;
   backup?: StepOutput & { key?: string; manifestKey?: string };
   snapshotBefore?: StepOutput;
@@ -48,6 +50,24 @@ export interface StepResults {
   restore?: StepOutput;
   verify?: StepOutput;
   [step: string]: StepOutput | undefined;
+}
+
+/**
+ * What the state machine chooses Lambda or Fargate by, before a backup or restore that no plan step measured.
+ * Every number is in bytes.
+ */
+export interface SizeProbe {
+  /** pg_database_size of the database the action works on; 0 when a restore finds it does not exist. */
+  databaseSizeBytes: number;
+  /** restore: the backup it will restore (`latest` resolved), its dump's size and compression (manifest). */
+  backupKey?: string;
+  backupSizeBytes?: number;
+  backupCompression?: string;
+  /**
+   * restore: what the restore moves in one run, the pre-restore dump of the current database plus the backup's
+   * estimated restored size (lambdas/preflight/size.ts, RESTORE_EXPANSION). `Restore runner?` compares this.
+   */
+  restoreSizeBytes?: number;
 }
 
 /** One pre-flight check's verdict. `skipped` is never a pass: it says why the check could not run. */

@@ -74,14 +74,19 @@ describe('backup bucket', () => {
             Sid: 'DenyPutWithOtherEncryption',
             Effect: 'Deny',
             Action: 's3:PutObject',
-            Condition: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+            // Only when the header is there: UploadPart carries none (an IfExists operator would deny it).
+            Condition: {
+              Null: { 's3:x-amz-server-side-encryption': 'false' },
+              StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
+            },
           }),
           Match.objectLike({
             Sid: 'DenyPutWithOtherKmsKey',
             Effect: 'Deny',
             Action: 's3:PutObject',
             Condition: {
-              StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': Match.anyValue() },
+              Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
+              StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': Match.anyValue() },
             },
           }),
         ]),

@@ -27,6 +27,7 @@ const DOCUMENTED_STATES = [
   'Dry run?',
   'Unsafe migrations?',
   'Refuse: unsafe migration',
+  'Measure database size',
   'Backup runner?',
   'Back up database',
   'Back up database (Fargate)',
@@ -54,6 +55,7 @@ const DOCUMENTED_STATES = [
   'Downgrade runner?',
   'Downgrade migrations',
   'Downgrade migrations (Fargate)',
+  'Measure restore size',
   'Restore runner?',
   'Restore database',
   'Restore database (Fargate)',
@@ -283,6 +285,74 @@ describe('state machine definition', () => {
     ]);
     expect(run.Next).toBe('Read Fargate backup result');
     expect(JSON.stringify(states['Backup runner?'].Choices)).toContain('"NumericGreaterThan":10737418240');
+  });
+});
+
+describe('runner by size (issue 15)', () => {
+  const choiceTo = (choice: string, next: string) =>
+    (states[choice].Choices as { Next: string }[])
+      .filter((c) => c.Next === next)
+      .map((c) => JSON.stringify(c));
+  const whichAction = (action: string) =>
+    (states['Which action?'].Choices as { StringEquals?: string; Next: string }[]).find(
+      (c) => c.StringEquals === action,
+    )?.Next;
+
+  test('backup and downgrade measure the database, restore its backup too, before their runner choice', () => {
+    expect(whichAction('backup')).toBe('Measure database size');
+    expect(whichAction('downgrade')).toBe('Measure database size');
+    expect(whichAction('restore')).toBe('Measure restore size');
+    expect(whichAction('migrate')).toBe('Plan and lint migrations');
+    for (const [name, next] of [
+      ['Measure database size', 'Backup runner?'],
+      ['Measure restore size', 'Restore runner?'],
+    ]) {
+      expect(states[name]).toMatchObject({
+        Type: 'Task',
+        ResultPath: '$.results.size',
+        Next: next,
+        Parameters: { params: { operation: 'size' } },
+      });
+      // The preflight function: a zip function already in the database's VPC with read access to backups/.
+      expect(states[name].Resource).toMatch(/:function:StepsPreflightFunction/);
+    }
+  });
+
+  test('Backup runner? honours runner: "lambda" first, then runner: "fargate" or either measured size', () => {
+    const choices = states['Backup runner?'].Choices as { Next: string }[];
+    expect(choices[0].Next).toBe('Back up database');
+    expect(JSON.stringify(choices[0])).toContain('"StringEquals":"lambda"');
+    const toFargate = choiceTo('Backup runner?', 'Prepare Fargate backup event').join();
+    expect(toFargate).toContain('"StringEquals":"fargate"');
+    expect(toFargate).toContain(
+      '"Variable":"$.results.size.databaseSizeBytes","NumericGreaterThan":10737418240',
+    );
+    expect(toFargate).toContain(
+      '"Variable":"$.results.plan.databaseSizeBytes","NumericGreaterThan":10737418240',
+    );
+    expect(states['Backup runner?'].Default).toBe('Back up database');
+  });
+
+  test("Restore runner? compares the restore's bytes moved (pre-restore dump plus restored backup)", () => {
+    const choices = states['Restore runner?'].Choices as { Next: string }[];
+    expect(choices[0].Next).toBe('Restore database');
+    const toFargate = choiceTo('Restore runner?', 'Prepare Fargate restore event').join();
+    expect(toFargate).toContain('"StringEquals":"fargate"');
+    expect(toFargate).toContain(
+      '"Variable":"$.results.size.restoreSizeBytes","NumericGreaterThan":10737418240',
+    );
+    expect(states['Restore runner?'].Default).toBe('Restore database');
+  });
+
+  test('the threshold is the workflow.fargateThresholdBytes context value', () => {
+    const custom = definitionOf(
+      synth({ workflow: { ...parsePgshiftContext(SAMPLE_CONTEXT).workflow, fargateThresholdBytes: 123456 } })
+        .template,
+    ).States;
+    for (const choice of ['Backup runner?', 'Restore runner?']) {
+      expect(JSON.stringify(custom[choice].Choices)).toContain('"NumericGreaterThan":123456');
+      expect(JSON.stringify(custom[choice].Choices)).not.toContain('10737418240');
+    }
   });
 });
 

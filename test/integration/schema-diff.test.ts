@@ -4,6 +4,9 @@
  */
 import type { Client } from 'pg';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   diffSnapshots,
   dumpSchemaSql,
@@ -522,9 +525,34 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
     expect(unifiedSchemaDiff(after, after)).toBe('');
   });
 
-  test('pg_dump failure is a DumpFailedError without the password', async () => {
+  test('a refused login is a DatabaseConnectionError (so a rotated secret is re-read) without the password', async () => {
+    // pg_dump's session settings are read over a connection first (libpqSessionEnv): a wrong password fails there.
     const target = { ...db.target, password: 'wrong-secret-pw' };
-    await expect(dumpSchemaSql(target)).rejects.toMatchObject({ name: 'DumpFailedError' });
-    await dumpSchemaSql(target).catch((err: Error) => expect(err.message).not.toContain('wrong-secret-pw'));
+    const err = (await dumpSchemaSql(target).catch((e: unknown) => e)) as Error & {
+      details: { sqlState: string };
+    };
+    expect(err.name).toBe('DatabaseConnectionError');
+    expect(err.details.sqlState).toBe('28P01');
+    expect(err.message).not.toContain('wrong-secret-pw');
+  });
+
+  test('pg_dump failure is a DumpFailedError with the password redacted from its stderr', async () => {
+    // A pg_dump that fails after the login, echoing its environment's password as a careless tool might.
+    const bin = mkdtempSync(join(tmpdir(), 'pgshift-fake-pgdump-'));
+    writeFileSync(
+      join(bin, 'pg_dump'),
+      '#!/bin/sh\necho "pg_dump: error: failed with $PGPASSWORD" >&2\nexit 1\n',
+    );
+    chmodSync(join(bin, 'pg_dump'), 0o755);
+    try {
+      const err = (await dumpSchemaSql(db.target, { toolEnv: { PGSHIFT_PG_BIN: bin } }).catch(
+        (e: unknown) => e,
+      )) as Error;
+      expect(err.name).toBe('DumpFailedError');
+      expect(err.message).toContain('pg_dump: error: failed with ********');
+      expect(err.message).not.toContain(db.target.password);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 });

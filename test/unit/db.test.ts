@@ -1,7 +1,13 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigurationError } from '../../lambdas/shared/errors';
-import { libpqEnv, redactSecrets, targetFromSecret, targetFromUrl } from '../../lambdas/shared/db';
+import {
+  libpqEnv,
+  redactSecrets,
+  targetFromSecret,
+  targetFromUrl,
+  toolConninfo,
+} from '../../lambdas/shared/db';
 
 describe('database targets', () => {
   test('a DATABASE_URL is read with its sslmode; libpq prefer means require', () => {
@@ -25,6 +31,13 @@ describe('database targets', () => {
     expect(env.PGPASSWORD).toBe('pw123');
     expect(Object.entries(env).filter(([k, v]) => k !== 'PGPASSWORD' && String(v).includes('pw123'))).toEqual(
       [],
+    );
+  });
+
+  test("pg_dump and pg_restore get libpq's keepalives in their conninfo, with the database quoted", () => {
+    expect(toolConninfo("o'k db")).toBe(
+      "dbname='o\\'k db' keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3 " +
+        'tcp_user_timeout=20000',
     );
   });
 

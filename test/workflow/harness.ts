@@ -32,11 +32,22 @@ import { targetFromUrl } from '../../lambdas/shared/db';
 import { deniedAuthorizations } from '../helpers/iam-simulation';
 import { rigInfo } from '../rig/helpers';
 
-let assembly: SynthesizedAssembly | undefined;
+const assemblies = new Map<string, SynthesizedAssembly>();
+
+/** Context the workflow tests may change from cdk.json's, each value a deployment of its own. */
+export interface StackOverrides {
+  /** `workflow.fargateThresholdBytes`: small, so a test database crosses it. @default cdk.json's */
+  fargateThresholdBytes?: number;
+}
 
 /** The deployed stack as the workflow tests synthesize it (cached across runs and test files). */
-export function synthesizedAssembly(): SynthesizedAssembly {
-  assembly ??= synthesizeAssembly(localStackContext({ sslMode: 'verify-full' }));
+export function synthesizedAssembly(overrides: StackOverrides = {}): SynthesizedAssembly {
+  const key = JSON.stringify(overrides);
+  let assembly = assemblies.get(key);
+  if (!assembly) {
+    assembly = synthesizeAssembly(localStackContext({ sslMode: 'verify-full', ...overrides }));
+    assemblies.set(key, assembly);
+  }
   return assembly;
 }
 
@@ -52,8 +63,8 @@ export function synthesizedAssemblyWith(workflow: Record<string, unknown>): Synt
 }
 
 /** Synthesizes (or reads the cache) once per test file: the same code path as `pgshift local`. */
-export function synthesizedWorkflow(): ResolvedWorkflow {
-  return resolveWorkflow(synthesizedAssembly().template);
+export function synthesizedWorkflow(overrides: StackOverrides = {}): ResolvedWorkflow {
+  return resolveWorkflow(synthesizedAssembly(overrides).template);
 }
 
 export const EXAMPLE_MIGRATIONS = path.resolve(__dirname, '..', '..', 'examples', 'migrations');
@@ -87,6 +98,8 @@ export interface RunOptions {
   assembly?: SynthesizedAssembly;
   /** Operator settings the template leaves to the environment (e.g. PGSHIFT_PREFLIGHT_* thresholds). */
   extraEnv?: Record<string, string>;
+  /** Deploys the stack synthesized with these context changes. @default cdk.json's context */
+  stack?: StackOverrides;
 }
 
 /**
@@ -143,7 +156,7 @@ export async function startRigDeployment(
   if (!rig.pg.caFile)
     throw new Error('the rig runs without TLS (openssl missing): the workflow tests need it');
   return startLocalDeployment({
-    assembly: options.assembly ?? synthesizedAssembly(),
+    assembly: options.assembly ?? synthesizedAssembly(options.stack),
     substitutions: {
       storeEndpoint: rig.s3.endpoint,
       snsEndpoint: rig.sns.endpoint,

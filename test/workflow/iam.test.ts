@@ -37,6 +37,27 @@ describe('IAM simulation of a local deployment (template policies, nothing reach
           call(backup!.roleArn, 's3:DeleteObject', `arn:aws:s3:::${bucket}/schemas/${db.name}/latest.json`),
         ]),
       ).rejects.toThrow(/schemas\/.*latest\.json/);
+      // A multipart upload's parts carry no encryption headers: the bucket's encryption denies must not hit them,
+      // and still refuse a put that asks for SSE-S3.
+      const dump = `arn:aws:s3:::${bucket}/backups/${db.name}/x.dump`;
+      await expect(
+        assertIamAllows(deployment, [call(backup!.roleArn, 's3:PutObject', dump)]),
+      ).resolves.toBeUndefined();
+      await expect(
+        assertIamAllows(deployment, [
+          {
+            ...call(backup!.roleArn, 's3:PutObject', dump),
+            authorizations: [
+              {
+                principal: backup!.roleArn,
+                action: 's3:PutObject',
+                resource: dump,
+                context: { 'aws:SecureTransport': 'true', 's3:x-amz-server-side-encryption': 'AES256' },
+              },
+            ],
+          },
+        ]),
+      ).rejects.toThrow(/s3:PutObject by .*ExplicitlyDenied/);
     } finally {
       await deployment.stop();
       await db.drop();
