@@ -72,6 +72,7 @@ describe('examples/github-actions/pgshift.yml', () => {
       migrations: '$MIGRATIONS_DIR',
       output: '$RUNNER_TEMP/plan.md',
       'state-machine-arn': '$PGSHIFT_STATE_MACHINE_ARN',
+      'docs-url': '$PGSHIFT_DOCS_URL',
     });
     expect(executionInputFrom(plan)).toEqual({ action: 'migrate', dryRun: true });
     // The state machine is named as the apply job's `start` names it: plan takes start's targeting flags.

@@ -127,7 +127,12 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     const summaryFile = path.join(runnerTemp, 'step_summary.md');
     await writeFile(summaryFile, '');
     const contexts: ExpressionContexts & { steps: Record<string, { outputs: Record<string, string> }> } = {
-      github: { ...event, run_id: '4242', repository: `${GITHUB.owner}/${GITHUB.repo}` },
+      github: {
+        ...event,
+        run_id: '4242',
+        repository: `${GITHUB.owner}/${GITHUB.repo}`,
+        server_url: 'https://github.com',
+      },
       vars: {
         PGSHIFT_CI_ROLE_ARN: ciRole,
         PGSHIFT_STATE_MACHINE_ARN: deployment.stateMachineArn,
@@ -323,7 +328,8 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     expect(markdown).toContain('0007_customer_region.up.sql');
     expect(markdown).toContain('ALTER TABLE app.customers ADD COLUMN region text NOT NULL;');
     expect(markdown).toContain(
-      '[not-null-column-without-default](docs/lint-rules.md#not-null-column-without-default)',
+      // Linked to the rule's doc in the pgshift checkout the job ran (vars.PGSHIFT_REPOSITORY, PGSHIFT_REF unset).
+      '[not-null-column-without-default](https://github.com/acme/pgshift/blob/main/docs/lint-rules.md#not-null-column-without-default)',
     );
     const { rows } = await client.query<{ n: string }>(
       "SELECT count(*)::text AS n FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'customers' AND column_name = 'region'",
