@@ -1,5 +1,6 @@
 /**
- * The Step Functions API of a local deployment, for a client outside it (`pgshift start --wait` as CI runs it).
+ * The Step Functions API of a local deployment, for a client outside it (`pgshift plan` and
+ * `pgshift start --wait` as CI runs them).
  * Step Functions' control plane has no local server, so StartExecution, DescribeExecution and
  * GetExecutionHistory are answered here; each execution is the deployment's synthesized state machine run by the
  * local runner (every Task from its asset, through the gateway). Each request is recorded on the deployment as

@@ -74,7 +74,10 @@ describe('GitHub Actions role, IAM-simulated against the template', () => {
   });
   const execution = (machine: string) => `${machine.replace(':stateMachine:', ':execution:')}:ci-run-1`;
 
-  /** What `pgshift start migrate --wait --migrations DIR` and the PR summary do, request by request. */
+  /**
+   * What `pgshift start migrate --wait --migrations DIR` (apply) and `pgshift plan --migrations DIR` (the PR's dry
+   * run and its summary) do, request by request.
+   */
   const workflowNeeds: [string, Authorization][] = [
     [
       'upload the bundle with SSE-KMS and the stack key',
@@ -85,6 +88,10 @@ describe('GitHub Actions role, IAM-simulated against the template', () => {
     ['follow its execution', as('states:DescribeExecution', execution(d.stateMachine))],
     ['list the states it entered', as('states:GetExecutionHistory', execution(d.stateMachine))],
     ["read the dry run's SQL", as('s3:GetObject', `arn:aws:s3:::${BUCKET}/plans/app/ci-run-1/plan.sql`, tls)],
+    [
+      "read the dry run's findings, scripts and analyses",
+      as('s3:GetObject', `arn:aws:s3:::${BUCKET}/plans/app/ci-run-1/plan.json`, tls),
+    ],
     ['decrypt it, through S3, for this bucket', as('kms:Decrypt', d.key, viaS3())],
   ];
   test.each(workflowNeeds)('allowed: %s', async (_what, auth) => {

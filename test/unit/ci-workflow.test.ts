@@ -6,7 +6,7 @@
  * line in it parses with the CLI's own parser.
  */
 import * as path from 'node:path';
-import { parseCommandLine } from '../../bin/cli/args';
+import { executionInputFrom, parseCommandLine } from '../../bin/cli/args';
 import { readWorkflow, workflowProblems, type WorkflowJob } from '../helpers/github-workflow';
 
 const FILE = path.resolve(__dirname, '..', '..', 'examples', 'github-actions', 'pgshift.yml');
@@ -62,19 +62,40 @@ describe('examples/github-actions/pgshift.yml', () => {
     expect(workflow.defaults).toEqual({ run: { shell: 'bash' } });
   });
 
-  test('a pull request lints, dry-runs its own folder on the deployed workflow and posts the plan as the job summary', () => {
+  test('a pull request lints, then pgshift plan dry-runs its own folder on the deployed workflow and posts the Markdown as the job summary', () => {
     const commands = pgshiftCommands(workflow.jobs.plan);
-    expect(commands.map((c) => c.slice(0, 2).join(' '))).toEqual([
-      'lint $MIGRATIONS_DIR',
-      'start migrate',
-      'plan $EXECUTION_ARN',
-    ]);
-    expect(commands[1]).toEqual(
-      expect.arrayContaining(['--dry-run', '--wait', '--migrations', '$MIGRATIONS_DIR']),
-    );
-    expect(commands[2]).toEqual(expect.arrayContaining(['--output']));
-    expect(runs(workflow.jobs.plan)).toMatch(/cat "\$RUNNER_TEMP\/plan\.md" >> "\$GITHUB_STEP_SUMMARY"/);
+    expect(commands.map((c) => c[0])).toEqual(['lint', 'plan']);
+    expect(commands[0].slice(0, 2)).toEqual(['lint', '$MIGRATIONS_DIR']);
+    const plan = parseCommandLine(commands[1]);
+    expect(plan).toMatchObject({ command: 'plan', mode: 'remote', positionals: [] });
+    expect(plan.flags).toEqual({
+      migrations: '$MIGRATIONS_DIR',
+      output: '$RUNNER_TEMP/plan.md',
+      'state-machine-arn': '$PGSHIFT_STATE_MACHINE_ARN',
+      'docs-url': '$PGSHIFT_DOCS_URL',
+    });
+    expect(executionInputFrom(plan)).toEqual({ action: 'migrate', dryRun: true });
+    // The state machine is named as the apply job's `start` names it: plan takes start's targeting flags.
+    const apply = pgshiftCommands(workflow.jobs.apply)[0];
+    expect(parseCommandLine(apply).flags['state-machine-arn']).toBe('$PGSHIFT_STATE_MACHINE_ARN');
     expect(workflow.env?.MIGRATIONS_DIR).toBe('migrations');
+  });
+
+  test("the plan step posts the Markdown whenever pgshift wrote it (also after a refusal) and exits with pgshift's code", () => {
+    const step = workflow.jobs.plan.steps.find((s) => s.run?.includes('pgshift plan'));
+    expect(step?.if).toBeUndefined();
+    const script = step?.run ?? '';
+    const lines = script.split('\n').map((l) => l.trim());
+    // pgshift's code is kept past `set -e`, the file appended when it exists, then the code is the step's.
+    const at = (text: string) => lines.findIndex((l) => l === text);
+    expect(at('set +e')).toBeGreaterThanOrEqual(0);
+    expect(at('set +e')).toBeLessThan(lines.findIndex((l) => l.startsWith('pgshift plan')));
+    expect(at('code=$?')).toBe(lines.findIndex((l) => l.startsWith('pgshift plan')) + 2);
+    expect(at('if [ -f "$RUNNER_TEMP/plan.md" ]; then')).toBeGreaterThan(at('code=$?'));
+    expect(at('cat "$RUNNER_TEMP/plan.md" >> "$GITHUB_STEP_SUMMARY"')).toBeGreaterThan(
+      at('if [ -f "$RUNNER_TEMP/plan.md" ]; then'),
+    );
+    expect(lines.filter(Boolean).pop()).toBe('exit "$code"');
   });
 
   test('a push to main applies with the same folder, never as a dry run', () => {
@@ -85,11 +106,11 @@ describe('examples/github-actions/pgshift.yml', () => {
     expect(commands[0]).not.toContain('--dry-run');
   });
 
-  test('every lint and start command line parses with the CLI parser (no unknown flag)', () => {
-    const lines = [...pgshiftCommands(workflow.jobs.plan), ...pgshiftCommands(workflow.jobs.apply)].filter(
-      (c) => c[0] !== 'plan', // pgshift plan: built on another branch (issue 17), checked by test/workflow/ci-example.test.ts
-    );
-    expect(lines).toHaveLength(3);
+  test('every lint, start and plan command line parses with the CLI parser (no unknown flag)', () => {
+    const lines = [...pgshiftCommands(workflow.jobs.plan), ...pgshiftCommands(workflow.jobs.apply)];
+    expect(lines.map((c) => c[0])).toEqual(['lint', 'plan', 'start']);
     for (const words of lines) expect(() => parseCommandLine(words)).not.toThrow();
+    // Not vacuous: a flag plan does not take is refused by the same parser.
+    expect(() => parseCommandLine([...lines[1], '--dry-run'])).toThrow(/Unknown option '--dry-run'/);
   });
 });

@@ -17,7 +17,6 @@ import { spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { USAGE } from '../../bin/cli/args';
 import { localStackContext, type LocalDeployment } from '../../bin/cli/local-deployment';
 import { synthesizeAssembly, type SynthesizedAssembly } from '../../bin/cli/synth';
 import { packMigrations } from '../../lambdas/migrate';
@@ -36,8 +35,7 @@ import { EXAMPLE_MIGRATIONS, startRigDeployment } from './harness';
 const ROOT = path.resolve(__dirname, '..', '..');
 const WORKFLOW_FILE = path.join(ROOT, 'examples', 'github-actions', 'pgshift.yml');
 const GITHUB = { owner: 'acme', repo: 'app', branch: 'main' };
-/** `pgshift plan` comes with issue 17's CLI part; until the CLI has it, the workflow's plan step is not run. */
-const HAS_PLAN = USAGE.includes('pgshift plan');
+const PLAN_STEP = 'Dry run on the deployed workflow, plan to the job summary';
 
 /** The stack as `cdk deploy` would with `ci.githubOidc` (the local database and TLS, like every workflow test). */
 function ciAssembly(): SynthesizedAssembly {
@@ -129,7 +127,12 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     const summaryFile = path.join(runnerTemp, 'step_summary.md');
     await writeFile(summaryFile, '');
     const contexts: ExpressionContexts & { steps: Record<string, { outputs: Record<string, string> }> } = {
-      github: { ...event, run_id: '4242', repository: `${GITHUB.owner}/${GITHUB.repo}` },
+      github: {
+        ...event,
+        run_id: '4242',
+        repository: `${GITHUB.owner}/${GITHUB.repo}`,
+        server_url: 'https://github.com',
+      },
       vars: {
         PGSHIFT_CI_ROLE_ARN: ciRole,
         PGSHIFT_STATE_MACHINE_ARN: deployment.stateMachineArn,
@@ -167,10 +170,6 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
         continue;
       }
       const script = interpolate(step.run as string, contexts);
-      if (!HAS_PLAN && /^\s*pgshift plan /m.test(script)) {
-        runs.push({ name, substituted: 'pgshift plan is not on this branch yet (issue 17, CLI part)' });
-        continue;
-      }
       const outputFile = path.join(runnerTemp, `output-${runs.length}`);
       await writeFile(outputFile, '');
       const stepEnv = Object.fromEntries(
@@ -206,16 +205,26 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
 
   const codes = (steps: StepRun[]) =>
     steps.map((s) => [s.name, s.substituted ? 'substituted' : s.skipped ? 'skipped' : s.code]);
+  /** What ran of a job (its substituted steps left out): each step's name and exit code, or 'skipped'. */
+  const ran = (steps: StepRun[]) => codes(steps).filter(([, outcome]) => outcome !== 'substituted');
 
-  test(`pull request: lint, dry run of the PR folder as a bundle (database unchanged)${
-    HAS_PLAN ? ', plan to the job summary' : '; the plan step is not run (no pgshift plan in this CLI yet)'
-  }`, async () => {
+  /** A pull request's checkout: the example migrations plus the files it adds to `migrations/`. */
+  async function pullRequestCheckout(files: Record<string, string>): Promise<string> {
+    const checkout = await mkdtemp(path.join(os.tmpdir(), 'pgshift-ci-pr-'));
+    await cp(EXAMPLE_MIGRATIONS, path.join(checkout, 'migrations'), { recursive: true });
+    for (const [name, sql] of Object.entries(files)) {
+      await writeFile(path.join(checkout, 'migrations', name), sql);
+    }
+    return checkout;
+  }
+
+  test('pull request: lint, then pgshift plan runs a dry run of the PR folder as a bundle on the deployed workflow and posts its Markdown (database unchanged)', async () => {
     // Act
-    const { steps, summary, runnerTemp } = await runJob('plan', {
+    const { steps, summary } = await runJob('plan', {
       event_name: 'pull_request',
       ref: 'refs/pull/7/merge',
     });
-    // Assess: every run: step ran and succeeded (the plan step only where `pgshift plan` exists).
+    // Assess: every run: step ran and succeeded.
     const failures = steps.filter((s) => s.code !== undefined && s.code !== 0);
     expect(failures.map((s) => `${s.name} (exit ${s.code}):\n${s.output}`)).toEqual([]);
     expect(codes(steps)).toEqual([
@@ -225,38 +234,39 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
       ['Install pgshift', 'substituted'],
       ['Lint the migrations', 0],
       ['aws-actions/configure-aws-credentials@v4', 'substituted'],
-      ['Dry run on the deployed workflow', 0],
-      ['Post the plan, its SQL and the findings', HAS_PLAN ? 0 : 'substituted'],
+      [PLAN_STEP, 0],
     ]);
     expect(summary).toMatch(/### pgshift lint\n```text\n[\s\S]*6 migration\(s\): 0 error\(s\)[\s\S]*```/);
-    // The execution ran the PR's folder as a bundle, as a dry run.
+    // The one execution ran the PR's folder as a bundle, as a dry run, to the end.
     const packed = await packMigrations(path.join(workspace, 'migrations'));
+    expect(stepFunctions.executions.size).toBe(1);
     const [execution] = [...stepFunctions.executions.values()];
     expect(JSON.parse(execution.input)).toEqual({
       action: 'migrate',
       dryRun: true,
       migrations: { bundle: packed.bundle, sha256: packed.sha256 },
     });
-    const dryRun = JSON.parse(await readFile(path.join(runnerTemp, 'dry-run.json'), 'utf8')) as Record<
-      string,
-      unknown
-    >;
-    expect(dryRun).toMatchObject({
-      action: 'migrate',
-      ok: true,
-      status: 'SUCCEEDED',
-      executionArn: execution.executionArn,
-    });
-    expect(dryRun.states).toEqual(expect.arrayContaining(['Validate input']));
+    expect(execution.run?.status).toBe('SUCCEEDED');
+    expect(execution.entered.map((e) => e.name)).toEqual(expect.arrayContaining(['Validate input']));
+    const plan = steps.find((s) => s.name === PLAN_STEP);
+    expect(plan?.output).toContain(`bundled ${packed.migrations.length} migrations as ${packed.bundle}`);
+    expect(plan?.output).toContain(`started ${execution.executionArn}`);
+    // The plan's Markdown, after the lint's output: every pending migration, its SQL, the bundle it came from.
+    const markdown = summary.slice(summary.indexOf('## pgshift plan'));
+    expect(summary.indexOf('### pgshift lint')).toBeLessThan(summary.indexOf('## pgshift plan'));
+    expect(markdown).toContain(`**${packed.migrations.length} pending migration(s)**, lint: 0 error(s)`);
+    expect(markdown).toContain('Apply would run the SQL below.');
+    expect(markdown).toContain(`Migrations: bundle \`${packed.bundle}\`, sha256 \`${packed.sha256}\``);
+    for (const m of packed.migrations) expect(markdown).toContain(m.name);
+    expect(markdown).toContain('### SQL');
+    expect(markdown).toContain('CREATE TABLE app.customers');
+    expect(markdown).toContain('CREATE TABLE app.orders');
+    expect(markdown).toContain('ALTER TABLE app.customers ADD COLUMN phone');
     const client = await db.client();
     const { rows } = await client.query<{ t: string | null }>(
       "SELECT to_regclass('app.customers')::text AS t",
     );
     expect(rows[0].t).toBeNull();
-    if (HAS_PLAN) {
-      for (const m of packed.migrations) expect(summary).toContain(m.name);
-      expect(summary).toContain('CREATE TABLE app.customers');
-    }
   }, 600_000);
 
   test('push to main: the same folder applied, its bundle hash in pgshift.history, the outcome in the summary', async () => {
@@ -274,11 +284,63 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     expect(new Set(up.map((h) => h.bundleSha256))).toEqual(new Set([packed.sha256]));
   }, 600_000);
 
+  test('pull request whose lint passes but whose dry run apply would refuse: the plan is still posted, its findings say why, and the job fails with 3', async () => {
+    // Prepare: after the push, app.customers has rows; the PR adds a NOT NULL column without a default and
+    // waives Squawk's offline rule for it. Offline lint passes; only the dry run, which measures the table,
+    // finds that the column cannot be added to a table with rows (pgshift's data-aware rule).
+    const client = await db.client();
+    await client.query(
+      "INSERT INTO app.customers (email, name) VALUES ('ada@example.com', 'Ada'), ('bo@example.com', 'Bo')",
+    );
+    const checkout = await pullRequestCheckout({
+      '0007_customer_region.up.sql':
+        '-- pgshift:allow adding-required-field the backfill job fills it first\n' +
+        'ALTER TABLE app.customers ADD COLUMN region text NOT NULL;\n',
+      '0007_customer_region.down.sql': 'ALTER TABLE app.customers DROP COLUMN region;\n',
+    });
+    const executionsBefore = new Set(stepFunctions.executions.keys());
+    // Act
+    const { steps, summary } = await runJob(
+      'plan',
+      { event_name: 'pull_request', ref: 'refs/pull/9/merge' },
+      checkout,
+    );
+    // Assess: lint passed, the plan step ran the dry run and failed the job with pgshift's refusal.
+    expect(ran(steps)).toEqual([
+      ['Lint the migrations', 0],
+      [PLAN_STEP, 3],
+    ]);
+    expect(summary).toMatch(/### pgshift lint\n```text\n[\s\S]*7 migration\(s\): 0 error\(s\)[\s\S]*```/);
+    const plan = steps.find((s) => s.name === PLAN_STEP);
+    expect(plan?.output).toMatch(/UnsafeMigrationError: apply would refuse: 1 error-level lint finding/);
+    const started = [...stepFunctions.executions.values()].filter(
+      (e) => !executionsBefore.has(e.executionArn),
+    );
+    expect(started).toHaveLength(1);
+    const packed = await packMigrations(path.join(checkout, 'migrations'));
+    expect(JSON.parse(started[0].input)).toMatchObject({ action: 'migrate', dryRun: true });
+    expect(JSON.parse(started[0].input).migrations).toEqual({ bundle: packed.bundle, sha256: packed.sha256 });
+    // The summary holds the plan although the step failed: the pending migration, its SQL and the finding.
+    const markdown = summary.slice(summary.indexOf('## pgshift plan'));
+    expect(summary).toContain('## pgshift plan');
+    expect(markdown).toContain('**1 pending migration(s)**, lint: 1 error(s)');
+    expect(markdown).toContain('**Apply would refuse**');
+    expect(markdown).toContain('0007_customer_region.up.sql');
+    expect(markdown).toContain('ALTER TABLE app.customers ADD COLUMN region text NOT NULL;');
+    expect(markdown).toContain(
+      // Linked to the rule's doc in the pgshift checkout the job ran (vars.PGSHIFT_REPOSITORY, PGSHIFT_REF unset).
+      '[not-null-column-without-default](https://github.com/acme/pgshift/blob/main/docs/lint-rules.md#not-null-column-without-default)',
+    );
+    const { rows } = await client.query<{ n: string }>(
+      "SELECT count(*)::text AS n FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'customers' AND column_name = 'region'",
+    );
+    expect(rows[0].n).toBe('0');
+    await rm(checkout, { recursive: true, force: true });
+  }, 600_000);
+
   test('pull request with an unsafe migration: lint exits 3 into the summary, the job fails before reaching AWS', async () => {
     // Prepare: the PR adds a DROP TABLE.
-    const checkout = await mkdtemp(path.join(os.tmpdir(), 'pgshift-ci-unsafe-'));
-    await cp(EXAMPLE_MIGRATIONS, path.join(checkout, 'migrations'), { recursive: true });
-    await writeFile(path.join(checkout, 'migrations', '0007_drop_orders.up.sql'), 'DROP TABLE app.orders;\n');
+    const checkout = await pullRequestCheckout({ '0007_drop_orders.up.sql': 'DROP TABLE app.orders;\n' });
     const executionsBefore = stepFunctions.executions.size;
     const callsBefore = deployment.calls.filter((c) => c.caller === 'github-actions').length;
     // Act
@@ -288,10 +350,9 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
       checkout,
     );
     // Assess
-    expect(codes(steps).filter(([, outcome]) => outcome !== 'substituted')).toEqual([
+    expect(ran(steps)).toEqual([
       ['Lint the migrations', 3],
-      ['Dry run on the deployed workflow', 'skipped'],
-      ['Post the plan, its SQL and the findings', 'skipped'],
+      [PLAN_STEP, 'skipped'],
     ]);
     expect(summary).toMatch(
       /### pgshift lint\n```text\n[\s\S]*0007_drop_orders\.up\.sql[\s\S]*error[\s\S]*```\n$/,
@@ -312,9 +373,20 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
         'states:DescribeExecution',
         'states:GetExecutionHistory',
         'states:StartExecution',
-        ...(HAS_PLAN ? ['kms:Decrypt', 's3:GetObject'] : []),
+        'kms:Decrypt',
+        's3:GetObject',
       ].sort(),
     );
+    // What pgshift plan reads and writes: its bundle under bundles/, the dry run's SQL and findings under plans/.
+    const s3Keys = (action: string) =>
+      ciCalls
+        .flatMap((c) => c.authorizations)
+        .filter((a) => a.action === action)
+        .map((a) => a.resource.replace(/^arn:aws:s3:::[^/]+\//, ''));
+    expect(s3Keys('s3:PutObject').length).toBeGreaterThan(0);
+    for (const key of s3Keys('s3:PutObject')) expect(key).toMatch(/^bundles\/[0-9a-f]{64}\.json$/);
+    expect(s3Keys('s3:GetObject').length).toBeGreaterThan(0);
+    for (const key of s3Keys('s3:GetObject')) expect(key).toMatch(/^plans\/.+\/plan\.(sql|json)$/);
     // The simulator drops kms:EncryptionContext keys (test/helpers/iam-simulation.ts); that condition of the CI
     // role is checked in test/infra/github-ci-iam.test.ts.
     const { simulated } = withoutEncryptionContext(deployment.resolved, 'GithubCiRole');
