@@ -465,7 +465,10 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       const baked = path.join(image.taskRoot, 'migrations');
       if (subs.migrationsDir && existsSync(baked)) {
         rmSync(baked, { recursive: true, force: true });
-        copyTree(path.resolve(subs.migrationsDir), baked);
+        // The backup and restore functions share this tree and need no migrations: a substituted folder that
+        // does not exist (`pgshift local backup` outside a project) leaves the task without any, so a Fargate
+        // apply fails on the missing folder instead of running the migrations baked in at synth.
+        if (existsSync(subs.migrationsDir)) copyTree(path.resolve(subs.migrationsDir), baked);
       }
     }
     return image;

@@ -19,7 +19,7 @@ import {
   type AppliedMigration,
 } from '../shared/history';
 import { silentLogger, type Log } from '../shared/logger';
-import { assertFitsBudget, cappedStatementTimeoutMs, type TimeBudget } from './budget';
+import { assertFitsBudget, cappedStatementTimeoutMs, durationMs, type TimeBudget } from './budget';
 import { statementsOf } from './files';
 import { scriptSteps, SESSION_RESETS, type TimeoutOptions } from './framing';
 import { lintMigrations, type LintOptions, type LintResult } from './lint';
@@ -425,6 +425,9 @@ async function capStatementTimeout(
 ): Promise<void> {
   if (!budget) return;
   const ms = cappedStatementTimeoutMs(configured, budget, (budget.now ?? Date.now)());
+  // Only when it lowers the framing's value: while the configured timeout fits, apply sends exactly the SQL the
+  // dry run printed (docs/migrations.md); once lowered it only goes lower, as the time left shrinks.
+  if (ms === durationMs(configured)) return;
   await client.query(`SET ${scope === 'local' ? 'LOCAL ' : ''}statement_timeout = ${ms}`);
 }
 

@@ -119,20 +119,36 @@ function matchFrom(printed: string, session: LoggedStatement[], start: number, f
   return matched;
 }
 
-/** The one backend session whose statements match the printed SQL (see matchPrintedSql), and its matches. */
+/**
+ * The statement_timeout cap pgshift sends on Lambda before a statement when the function has less time left than
+ * the configured timeout (lambdas/migrate/runner.ts capStatementTimeout): an unquoted number of ms, where the
+ * framing's own SETs are quoted ('13min'). The one statement a dry run cannot print in advance.
+ */
+const BUDGET_CAP = /^SET (LOCAL )?statement_timeout = \d+$/;
+
+/**
+ * The one backend session whose statements match the printed SQL (see matchPrintedSql), and its matches. The
+ * Lambda time budget's caps are taken out of the session first and returned in `caps`, each with the statement
+ * it came before, so a test can say where they may be.
+ */
 export function sessionMatching(
   printed: string,
   logged: LoggedStatement[],
-): { pid: number; matched: string[] } {
+): { pid: number; matched: string[]; caps: { sql: string; before: string }[] } {
   const problems: string[] = [];
   for (const pid of [...new Set(logged.map((s) => s.pid))]) {
+    const session = logged.filter((s) => s.pid === pid);
+    const caps = session.flatMap((s, i) =>
+      BUDGET_CAP.test(s.sql) ? [{ sql: s.sql, before: session[i + 1]?.sql ?? '' }] : [],
+    );
     try {
       return {
         pid,
         matched: matchPrintedSql(
           printed,
-          logged.filter((s) => s.pid === pid),
+          session.filter((s) => !BUDGET_CAP.test(s.sql)),
         ),
+        caps,
       };
     } catch (err) {
       problems.push(`pid ${pid}: ${(err as Error).message}`);

@@ -427,8 +427,8 @@ describe('alerts for every way a run ends (deployed functions; Scheduler mocked)
       { action: 'migrate' },
       {
         migrationsDir: dir,
-        // The local interpreter has no payload limit: the run stops where AWS would have failed it, and the
-        // event is the one AWS sends for that failure.
+        // The run stops where AWS would have failed it, and the event is the one AWS sends for that failure
+        // (test/workflow/state-budget.test.ts reaches the local runner's own 256 KB limit).
         abortWhen: (e) => e.type === 'entered' && e.state === 'Snapshot schema (before)',
         event: (e) => ({
           ...e,
@@ -448,7 +448,7 @@ describe('alerts for every way a run ends (deployed functions; Scheduler mocked)
       subject: `pgshift migrate FAILED on ${db.name}`,
       happened: /Failed: States\.DataLimitExceeded: The state\/task returned/,
       stateNow: /Unknown: run `pgshift start verify`/,
-      next: /Open the execution/,
+      next: /A pgshift defect \(a state over 256 KB\).*`pgshift start verify`/,
     });
   }, 180_000);
 });

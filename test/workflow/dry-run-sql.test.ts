@@ -76,8 +76,14 @@ describe('a dry run shows its SQL (CLI spawned, state machine run locally)', () 
     );
     expect(up.matched).toContain("SET LOCAL lock_timeout = '3s'"); // 0005's directive
     expect(up.matched.slice(-1)).toEqual(['COMMIT']);
+    // The one statement not printed: 0003's `statement-timeout 2h` is more than the migrate function's 15
+    // minutes, so on Lambda pgshift lowers it before that statement (and only there).
+    expect(up.caps.map((c) => c.before)).toEqual([
+      'CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_id_idx ON app.orders (customer_id)',
+    ]);
     const downSession = sessionMatching(dryDown.stdout, reverted);
     expect(downSession.matched).toContain('DROP TABLE app.customers');
+    expect(downSession.caps).toEqual([]);
     expect(await appliedVersions(db)).toEqual([]);
     await db.drop();
   }, 400_000);
