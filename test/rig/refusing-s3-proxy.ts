@@ -12,6 +12,8 @@ export interface RefusingProxy {
   refused: number[];
   /** AbortMultipartUpload requests that passed through. */
   aborts: number;
+  /** Every request seen: method, path with query, and headers (what the client sent S3). */
+  requests: { method: string; url: string; headers: Record<string, string | string[] | undefined> }[];
   close: () => Promise<void>;
 }
 
@@ -21,7 +23,13 @@ export async function startRefusingS3Proxy(
   options: { fromPart: number; code?: string; message?: string; status?: number },
 ): Promise<RefusingProxy> {
   const upstream = new URL(target);
-  const state: RefusingProxy = { endpoint: '', refused: [], aborts: 0, close: async () => undefined };
+  const state: RefusingProxy = {
+    endpoint: '',
+    refused: [],
+    aborts: 0,
+    requests: [],
+    close: async () => undefined,
+  };
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
     const out = request(
       {
@@ -44,6 +52,7 @@ export async function startRefusingS3Proxy(
   };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
+    state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
     const part = Number(url.searchParams.get('partNumber'));
     if (req.method === 'PUT' && url.searchParams.has('uploadId') && part >= options.fromPart) {
       state.refused.push(part);
