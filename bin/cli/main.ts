@@ -50,6 +50,8 @@ async function runLocal(cmd: ParsedCommand, io: Io): Promise<number> {
       ...deploymentRunOptions(deployment),
       input,
       onEvent: progress ? progressPrinter(io) : undefined,
+      // The cached assembly's folder: its definition is validated once, not on every run.
+      validatedDefinitionsDir: assembly.dir,
     });
     if (json) io.out(JSON.stringify(runDocument(input.action, local.databaseName, run), null, 2));
     else io.out(humanSummary(input.action, run));
