@@ -1,7 +1,9 @@
 /**
  * Backup (and restore) at the speed limit: every variant side by side, alternated in each round, medians of
  * BENCH_RUNS rounds, the baseline (raw pg_dump) measured in the same run, results written to
- * bench/results/backup-<timestamp>.md. `npm run bench:backup`.
+ * bench/results/backup-<timestamp>.md. `npm run bench:backup`; `npm run bench:backup:final` is the whole
+ * measurement docs/performance.md reports (250 MB and 1.2 GB with every variant, 5 GB with raw/discard/cli,
+ * restore on 250 MB, compression on 1.2 GB: about 12 minutes on a quiet 2-vCPU machine).
  *
  * Variants per database (BENCH_SIZES, MB; generated once and kept, see bench-db.ts):
  *   raw       pg_dump -Fc -Z1 > /dev/null (the limit at pgshift's settings), CPU and RSS from /usr/bin/time
@@ -10,7 +12,8 @@
  *   store     the same into the S3 stand-in (fauxqs)
  *   before    the streaming path as of BENCH_BASELINE_REV (lib-storage, SDK defaults) into the S3 stand-in
  *   cli       `bin/pgshift local backup` as a user runs it: whole process tree (CLI, function processes,
- *             pg_dump), wall including process start, peak RSS sampled every 20 ms
+ *             pg_dump), wall including process start, peak RSS sampled every 20 ms, CPU of the whole tree
+ *             (pg_dump's included: compare with raw's)
  *   cli-warm  the same with every function kept warm and V8's default young generation (the previous
  *             process model), for the memory comparison
  * BENCH_VARIANTS picks some (comma-separated). BENCH_RESTORE=<size> adds a restore comparison on that
@@ -152,8 +155,11 @@ async function cliBackup(
     mode === 'warm'
       ? [process.execPath, join(ROOT, 'bin', 'pgshift'), ...args, s3.endpoint]
       : [join(ROOT, 'bin', 'pgshift'), ...args, s3.endpoint];
+  // Under /usr/bin/time for the CPU of the whole tree (CLI, functions, pg_dump); its own ~2 MB of RSS is
+  // counted in the peak.
+  const timeFile = join(tmpdir(), `pgshift-bench-cli-time-${process.pid}`);
   const t0 = performance.now();
-  const child = spawn(argv[0], argv.slice(1), {
+  const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, ...argv], {
     cwd: ROOT,
     env: { ...env, ...(mode === 'warm' ? { PGSHIFT_LOCAL_WARM_FUNCTIONS: '1' } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,13 +173,15 @@ async function cliBackup(
   const ms = performance.now() - t0;
   const peak = sampler.stop();
   if (code !== 0) throw new Error(`pgshift local backup exited ${code}: ${stderr.slice(-1500)}`);
+  const [user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+  rmSync(timeFile, { force: true });
   const doc = JSON.parse(stdout) as { results?: { backup?: { key?: string; manifestKey?: string } } };
   const written = doc.results?.backup;
   const store = storeFor(s3);
   for (const key of [written?.key, written?.manifestKey]) {
     if (key) await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: key }));
   }
-  return { ms, rssMb: peak / 1048576 };
+  return { ms, rssMb: peak / 1048576, cpuMs: (user + sys) * 1000 };
 }
 
 /** The streaming path as of `rev` (dump.ts and upload-watch.ts from git), importable by a child. */
@@ -215,8 +223,12 @@ async function freshEmpty(admin: DatabaseTarget, name: string): Promise<Database
 
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 3);
-  const sizes = (process.env.BENCH_SIZES ?? '250,1200').split(',').map(Number);
-  const variants = (process.env.BENCH_VARIANTS ?? 'raw,discard,store,before,cli,cli-warm').split(',');
+  // "250,1200,5000:raw+discard+cli": a size may name its own variants (the large one only what it shows).
+  const sizes = (process.env.BENCH_SIZES ?? '250,1200').split(',').map((spec) => {
+    const [size, only] = spec.split(':');
+    return { sizeMb: Number(size), only: only?.split('+') };
+  });
+  const allVariants = (process.env.BENCH_VARIANTS ?? 'raw,discard,store,before,cli,cli-warm').split(',');
   const baselineRev = process.env.BENCH_BASELINE_REV ?? '43bb679';
   const restoreSize = process.env.BENCH_RESTORE ? Number(process.env.BENCH_RESTORE) : undefined;
   const compressionSize = process.env.BENCH_COMPRESSION ? Number(process.env.BENCH_COMPRESSION) : undefined;
@@ -249,10 +261,10 @@ async function main(): Promise<void> {
         'CREATE TABLE IF NOT EXISTS t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1000) g',
       ),
     );
-    if (variants.includes('before')) extractBaseline(baselineRev);
+    if (allVariants.includes('before')) extractBaseline(baselineRev);
     const pgDumpEnv = (target: DatabaseTarget) => ({ ...process.env, ...libpqEnv(target) });
     const rawArgv = [pgToolPath('pg_dump'), '--format=custom', '--compress=1', '--no-password'];
-    if (variants.some((v) => v.startsWith('cli'))) {
+    if ([...allVariants, ...sizes.flatMap((x) => x.only ?? [])].some((v) => v.startsWith('cli'))) {
       // A cached synthesis, as every run but the first after a change.
       await cliBackup(info, WARMUP_DB, 'current', cliEnv);
     }
@@ -267,8 +279,9 @@ async function main(): Promise<void> {
       '| database | variant | wall (median) | ÷ raw | dump | process CPU (median) | CPU per GB of database | peak RSS (max) | machine CPU (median) | walls |',
     );
     log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
-    for (const sizeMb of sizes) {
+    for (const { sizeMb, only } of sizes) {
       const { target, dbBytes, generated } = await ensureBenchDatabase(admin, info.pg.bin, sizeMb);
+      const variants = only ?? allVariants;
       if (generated) console.error(`generated ${target.database}: ${(dbBytes / 1e6).toFixed(0)} MB`);
       const res: Record<string, Sample[]> = {};
       const add = (k: string, s: Sample): void => {
