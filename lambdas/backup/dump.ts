@@ -84,17 +84,26 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
   const redact = (text: string): string => redactSecrets(text, target);
 
   // Connect first: wrong password, unreachable host or missing database fail here, before anything is written.
-  const serverVersion = await readServerVersion(target);
-  const pgDumpVersion = await pgToolVersion('pg_dump', deps.toolEnv);
+  // The server's version, pg_dump's and a free key are independent: asked together (one round trip of latency
+  // before pg_dump starts instead of four), their errors still surface in this order, the database's first.
+  const started = (options.now ?? (() => new Date()))();
+  const [server, tool, free] = await Promise.allSettled([
+    readServerVersion(target),
+    pgToolVersion('pg_dump', deps.toolEnv),
+    unusedKey(store, backupKey(database, started, options.prefix ?? DEFAULT_BACKUP_PREFIX)),
+  ]);
+  if (server.status === 'rejected') throw server.reason;
+  if (tool.status === 'rejected') throw tool.reason;
+  const serverVersion = server.value;
+  const pgDumpVersion = tool.value;
   assertToolNotOlder('pg_dump', pgDumpVersion, serverVersion);
   const compression = resolveCompression(
     options.compression ?? '1',
     pgDumpVersion.major,
     serverVersion.major,
   );
-
-  const started = (options.now ?? (() => new Date()))();
-  const key = await unusedKey(store, backupKey(database, started, options.prefix ?? DEFAULT_BACKUP_PREFIX));
+  if (free.status === 'rejected') throw free.reason;
+  const key = free.value;
   const manifestKey = manifestKeyFor(key);
   log.info('backup started', {
     database,
