@@ -23,7 +23,7 @@ export interface MultipartWriterOptions {
   >;
   /** Bytes per part (at least 5 MiB). */
   partSize: number;
-  /** Parts in flight at once; the writer holds queueSize + 1 part buffers, allocated once. */
+  /** Parts in flight at once; the writer holds at most queueSize + 1 part buffers (one being filled). */
   queueSize: number;
 }
 
@@ -69,6 +69,8 @@ export class MultipartWriter {
   private nextPart = 1;
   private readonly parts: CompletedPart[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** Full parts waiting for a free upload slot. */
+  private ready: { buf: Buffer; length: number; partNumber: number }[] = [];
   private created: Promise<string> | undefined;
   private failure: unknown;
   private rejectFailed!: (err: unknown) => void;
@@ -78,6 +80,7 @@ export class MultipartWriter {
     if (options.partSize < MIN_PART_SIZE) {
       throw new RangeError(`partSize must be at least ${MIN_PART_SIZE} bytes (S3's minimum part size)`);
     }
+    if (!(options.queueSize >= 1)) throw new RangeError('queueSize must be at least 1');
     this.failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
     this.failed.catch(() => undefined);
   }
@@ -140,12 +143,26 @@ export class MultipartWriter {
       );
       return;
     }
-    const task = this.uploadPart(buf, length, partNumber).finally(() => {
-      this.inFlight.delete(task);
-      this.free.push(buf);
-      this.release();
-    });
-    this.inFlight.add(task);
+    this.ready.push({ buf, length, partNumber });
+    this.startReady();
+  }
+
+  /** Starts full parts while fewer than queueSize are in flight. */
+  private startReady(): void {
+    while (
+      this.ready.length > 0 &&
+      this.inFlight.size < this.options.queueSize &&
+      this.failure === undefined
+    ) {
+      const { buf, length, partNumber } = this.ready.shift() as (typeof this.ready)[number];
+      const task = this.uploadPart(buf, length, partNumber).finally(() => {
+        this.inFlight.delete(task);
+        this.free.push(buf);
+        this.startReady();
+        this.release();
+      });
+      this.inFlight.add(task);
+    }
   }
 
   /** A buffer came back: move waiting chunks into it, and let the source go on once nothing waits. */
@@ -221,12 +238,13 @@ export class MultipartWriter {
     this.failure = err;
     this.watch.firstFailure = describeS3Failure(command, partNumber, err);
     this.overflow = [];
+    this.ready = [];
     this.rejectFailed(err);
   }
 
   /** Uploads what is left and completes the object; rejects with the first S3 error. */
   async finish(): Promise<void> {
-    while (this.overflow.length > 0 || this.inFlight.size > 0) {
+    while (this.overflow.length > 0 || this.ready.length > 0 || this.inFlight.size > 0) {
       if (this.failure !== undefined) throw this.failure;
       await Promise.race([...this.inFlight, this.failed]);
     }
@@ -243,7 +261,10 @@ export class MultipartWriter {
       return;
     }
     if (this.filled > 0) this.sendCurrent();
-    await Promise.all(this.inFlight);
+    while (this.ready.length > 0 || this.inFlight.size > 0) {
+      if (this.failure !== undefined) throw this.failure;
+      await Promise.race([...this.inFlight, this.failed]);
+    }
     if (this.failure !== undefined) throw this.failure;
     const uploadId = await this.created;
     const parts = [...this.parts].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
@@ -269,6 +290,7 @@ export class MultipartWriter {
       this.rejectFailed(this.failure);
     }
     this.overflow = [];
+    this.ready = [];
     await Promise.allSettled([...this.inFlight]);
     if (this.created === undefined) return;
     const uploadId = await this.created.catch(() => undefined);

@@ -25,7 +25,7 @@ describe('backup: multipart upload of a larger dump', () => {
     await db.drop();
   });
 
-  test('parts of 5 MiB, one in flight: the object is the dump byte for byte, each part carries a CRC32, the upload SSE-KMS', async () => {
+  test('parts of 5 MiB, never more than one in flight: the object is the dump byte for byte, each part carries a CRC32, the upload SSE-KMS', async () => {
     // Prepare: ~25 MB uncompressed, so five or more parts.
     await seedRows(db.target, 80000, { textBytes: 300 });
     const rig = rigStore();
@@ -52,6 +52,7 @@ describe('backup: multipart upload of a larger dump', () => {
     const parts = proxy.requests.filter((r) => r.method === 'PUT' && /[?&]partNumber=/.test(r.url));
     expect(parts.length).toBe(Math.ceil(result.manifest.sizeBytes / (5 * MIB)));
     expect(parts.length).toBeGreaterThanOrEqual(5);
+    expect(proxy.maxPartsInFlight).toBe(1);
     for (const p of parts) {
       expect(p.headers['x-amz-checksum-crc32']).toMatch(/^[A-Za-z0-9+/]{6}==$/);
       expect(p.headers['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
