@@ -1,23 +1,59 @@
 /**
- * Backup throughput and memory: raw pg_dump vs pgshift's streamed upload to the local S3 server, on generated
- * databases of ~250 MB and ~1 GB. `npm run bench:backup` (env BENCH_RUNS, default 3; BENCH_SIZES=250,1000).
- * Each pgshift run happens in its own Node process so its peak RSS is that run's, not the benchmark's.
+ * Backup (and restore) at the speed limit: every variant side by side, alternated in each round, medians of
+ * BENCH_RUNS rounds, the baseline (raw pg_dump) measured in the same run, results written to
+ * bench/results/backup-<timestamp>.md. `npm run bench:backup`; `npm run bench:backup:final` is the whole
+ * measurement docs/performance.md reports (250 MB and 1.2 GB with every variant, 5 GB with raw/discard/cli,
+ * restore on 250 MB, compression on 1.2 GB: about 12 minutes on a quiet 2-vCPU machine).
+ *
+ * Variants per database (BENCH_SIZES, MB; generated once and kept, see bench-db.ts):
+ *   raw       pg_dump -Fc -Z1 > /dev/null (the limit at pgshift's settings), CPU and RSS from /usr/bin/time
+ *   discard   pgshift's streaming path (hash + multipart upload, this checkout) into an S3 endpoint that reads
+ *             and discards (bench/discard-s3.mjs): pgshift's own cost without the S3 stand-in's
+ *   store     the same into the S3 stand-in (fauxqs)
+ *   before    the streaming path as of BENCH_BASELINE_REV (lib-storage, SDK defaults) into the S3 stand-in
+ *   cli       `bin/pgshift local backup` as a user runs it: whole process tree (CLI, function processes,
+ *             pg_dump), wall including process start, peak RSS sampled every 20 ms, CPU of the whole tree
+ *             (pg_dump's included: compare with raw's)
+ *   cli-warm  the same with every function kept warm and V8's default young generation (the previous
+ *             process model), for the memory comparison
+ * BENCH_VARIANTS picks some (comma-separated). BENCH_RESTORE=<size> adds a restore comparison on that
+ * database (pg_restore from a local file vs pgshift's streamed restore from the S3 stand-in, one job).
+ * BENCH_COMPRESSION=<size> adds compression methods on that database (one run each).
+ * Each streamed variant runs in its own Node process (after a warm-up backup of a tiny database, so module
+ * loading is not counted) and reports its own CPU time and peak RSS.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, openSync, closeSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { streamDumpToS3 } from '../lambdas/backup';
 import { libpqEnv, quoteIdent, targetFromUrl, withClient, type DatabaseTarget } from '../lambdas/shared/db';
 import { silentLogger } from '../lambdas/shared/logger';
 import { pgToolPath } from '../lambdas/shared/pgtools';
-import { createS3Client, type ObjectStore } from '../lambdas/shared/s3';
+import { createS3Client, getObjectStream, type ObjectStore } from '../lambdas/shared/s3';
 import type { RigInfo } from '../test/rig/servers.d.mts';
+import { benchClusterDir, ensureBenchDatabase } from './bench-db';
+import { machineBusyMs, samplePeakRss } from './process-tree';
+
+const ROOT = resolve(__dirname, '..');
+const BASELINE_DIR = join(ROOT, '.pgshift-local', 'bench-baseline');
+const WARMUP_DB = 'bench_warmup';
 
 interface ChildJob {
   target: DatabaseTarget;
   s3: { endpoint: string; bucket: string; region: string };
+  impl: 'current' | 'baseline';
+}
+
+interface Sample {
+  ms: number;
+  bytes?: number;
+  /** CPU time (user + system) of the measured process itself. */
+  cpuMs?: number;
+  /** Peak RSS: of the process, or of the whole tree for the CLI. */
+  rssMb?: number;
+  /** Busy CPU of the whole machine during the sample (every process, other users' included). */
+  machineCpuMs?: number;
 }
 
 function storeFor(s3: ChildJob['s3']): ObjectStore {
@@ -28,74 +64,68 @@ function storeFor(s3: ChildJob['s3']): ObjectStore {
   };
 }
 
-/** Child mode: one streamed backup, then its timing and this process's peak RSS as JSON on stdout. */
+/** Child mode: a warm-up backup, then one measured backup; its timing, CPU and peak RSS as JSON on stdout. */
 async function childRun(job: ChildJob): Promise<void> {
+  const { streamDumpToS3 } = (
+    job.impl === 'baseline' ? require(join(BASELINE_DIR, 'dump.ts')) : require('../lambdas/backup/dump')
+  ) as typeof import('../lambdas/backup/dump');
   const store = storeFor(job.s3);
-  // What the process holds before the backup starts (Node, the SDK, and tsx's compiler in this child), so the
-  // growth during the backup can be told apart from the runtime's baseline.
-  const rssStartMb = process.memoryUsage().rss / 1048576;
+  const once = async (target: DatabaseTarget) => {
+    const r = await streamDumpToS3(
+      { store, log: silentLogger },
+      { target, executionId: 'bench', compression: '1' },
+    );
+    await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: r.key }));
+    await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: r.manifestKey }));
+    return r;
+  };
+  // Loads every module the backup uses (a Lambda bundle has them compiled already), so what is measured
+  // below is the streaming path, not tsx's compiler or the SDK's first use.
+  await once({ ...job.target, database: WARMUP_DB });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const r = await streamDumpToS3(
-    { store, log: silentLogger },
-    {
-      target: job.target,
-      database: job.target.database,
-      executionId: 'bench',
-      compression: '1',
-      // BENCH_PART_MB / BENCH_QUEUE_SIZE try other multipart settings than the defaults (8 MiB × 4).
-      partSize: process.env.BENCH_PART_MB ? Number(process.env.BENCH_PART_MB) * 1048576 : undefined,
-      queueSize: process.env.BENCH_QUEUE_SIZE ? Number(process.env.BENCH_QUEUE_SIZE) : undefined,
-    },
-  );
+  const r = await once(job.target);
   const ms = performance.now() - t0;
-  await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: r.key }));
-  await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: r.manifestKey }));
+  const cpu = process.cpuUsage(cpu0);
   process.stdout.write(
     JSON.stringify({
       ms,
       bytes: r.manifest.sizeBytes,
-      maxRssMb: process.resourceUsage().maxRSS / 1024,
-      rssStartMb,
-      cpuMs: (() => {
-        const d = process.cpuUsage(cpu0);
-        return (d.user + d.system) / 1000;
-      })(),
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      rssMb: process.resourceUsage().maxRSS / 1024,
     }) + '\n',
   );
 }
 
-async function timed(fn: () => Promise<number>): Promise<{ ms: number; bytes: number }> {
-  const t0 = performance.now();
-  const bytes = await fn();
-  return { ms: performance.now() - t0, bytes };
+async function withMachineCpu(fn: () => Promise<Sample>): Promise<Sample> {
+  const m0 = machineBusyMs();
+  const s = await fn();
+  return { ...s, machineCpuMs: machineBusyMs() - m0 };
 }
 
-function pgDump(target: DatabaseTarget, args: string[], sink: 'devnull' | string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const fd = sink === 'devnull' ? openSync('/dev/null', 'w') : undefined;
-    const child = spawn(pgToolPath('pg_dump'), ['--format=custom', ...args, '--no-password'], {
-      env: libpqEnv(target),
-      stdio: ['ignore', fd ?? 'pipe', 'inherit'],
+/** Runs argv under /usr/bin/time: wall, the process tree's CPU and its largest RSS. */
+function timedCommand(argv: string[], env: NodeJS.ProcessEnv, stdoutFile = '/dev/null'): Promise<Sample> {
+  const timeFile = join(tmpdir(), `pgshift-bench-time-${process.pid}`);
+  return new Promise((resolvePromise, reject) => {
+    const out = openSync(stdoutFile, 'w');
+    const t0 = performance.now();
+    const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, ...argv], {
+      env,
+      stdio: ['ignore', out, 'inherit'],
     });
-    let bytes = 0;
-    if (fd === undefined) {
-      const out = createWriteStream(sink);
-      child.stdout!.on('data', (d: Buffer) => (bytes += d.length));
-      child.stdout!.pipe(out);
-    }
     child.on('close', (code) => {
-      if (fd !== undefined) closeSync(fd);
-      if (code !== 0) return reject(new Error(`pg_dump exited ${code}`));
-      resolve(fd === undefined ? statSync(sink).size : bytes);
+      closeSync(out);
+      const ms = performance.now() - t0;
+      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}`));
+      const [user, sys, maxKb] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ');
+      rmSync(timeFile, { force: true });
+      resolvePromise({ ms, cpuMs: (Number(user) + Number(sys)) * 1000, rssMb: Number(maxKb) / 1024 });
     });
   });
 }
 
-function streamedInChild(
-  job: ChildJob,
-): Promise<{ ms: number; bytes: number; maxRssMb: number; rssStartMb: number; cpuMs: number }> {
-  return new Promise((resolve, reject) => {
+function streamedInChild(job: ChildJob): Promise<Sample> {
+  return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', JSON.stringify(job)], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: process.env,
@@ -103,117 +133,323 @@ function streamedInChild(
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('close', (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`child exited ${code}`)),
+      code === 0 ? resolvePromise(JSON.parse(out) as Sample) : reject(new Error(`child exited ${code}`)),
     );
+  });
+}
+
+/** `bin/pgshift local backup` of `database`, wall from spawn to exit and the tree's peak RSS. */
+async function cliBackup(
+  info: RigInfo,
+  database: string,
+  mode: 'current' | 'warm',
+  env: NodeJS.ProcessEnv,
+): Promise<Sample> {
+  const { pg, s3 } = info;
+  const url =
+    `postgres://${pg.user}:${encodeURIComponent(pg.password)}@localhost:${pg.port}/${database}` +
+    (pg.caFile ? `?sslmode=verify-full&sslrootcert=${encodeURIComponent(pg.caFile)}` : '');
+  const args = ['local', 'backup', '--json', '--database-url', url, '--bucket', s3.bucket, '--s3-endpoint'];
+  // The previous process model: `node` without the shebang's heap flag, every function kept warm.
+  const argv =
+    mode === 'warm'
+      ? [process.execPath, join(ROOT, 'bin', 'pgshift'), ...args, s3.endpoint]
+      : [join(ROOT, 'bin', 'pgshift'), ...args, s3.endpoint];
+  // Under /usr/bin/time for the CPU of the whole tree (CLI, functions, pg_dump); its own ~2 MB of RSS is
+  // counted in the peak.
+  const timeFile = join(tmpdir(), `pgshift-bench-cli-time-${process.pid}`);
+  const t0 = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, ...argv], {
+    cwd: ROOT,
+    env: { ...env, ...(mode === 'warm' ? { PGSHIFT_LOCAL_WARM_FUNCTIONS: '1' } : {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const sampler = samplePeakRss(child.pid as number);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+  const ms = performance.now() - t0;
+  const peak = sampler.stop();
+  if (code !== 0) throw new Error(`pgshift local backup exited ${code}: ${stderr.slice(-1500)}`);
+  const [user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+  rmSync(timeFile, { force: true });
+  const doc = JSON.parse(stdout) as { results?: { backup?: { key?: string; manifestKey?: string } } };
+  const written = doc.results?.backup;
+  const store = storeFor(s3);
+  for (const key of [written?.key, written?.manifestKey]) {
+    if (key) await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: key }));
+  }
+  return { ms, rssMb: peak / 1048576, cpuMs: (user + sys) * 1000 };
+}
+
+/** The streaming path as of `rev` (dump.ts and upload-watch.ts from git), importable by a child. */
+function extractBaseline(rev: string): void {
+  rmSync(BASELINE_DIR, { recursive: true, force: true });
+  mkdirSync(BASELINE_DIR, { recursive: true });
+  for (const file of ['dump.ts', 'upload-watch.ts']) {
+    const text = execFileSync('git', ['show', `${rev}:lambdas/backup/${file}`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    })
+      .replace(/from '\.\.\/shared\//g, "from '../../lambdas/shared/")
+      .replace(/from '\.\/(?!upload-watch')([\w-]+)'/g, "from '../../lambdas/backup/$1'");
+    writeFileSync(join(BASELINE_DIR, file), text);
+  }
+}
+
+function startDiscardSink(): Promise<{ endpoint: string; stop: () => void }> {
+  const child = spawn(process.execPath, [join(__dirname, 'discard-s3.mjs')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  return new Promise((resolvePromise) => {
+    child.stdout.once('data', (d) => {
+      const { endpoint } = JSON.parse(String(d)) as { endpoint: string };
+      resolvePromise({ endpoint, stop: () => child.kill() });
+    });
   });
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (n: number | undefined, digits = 2): string => (n === undefined ? '' : n.toFixed(digits));
 
-/** pgbench tables (scale) plus a wide text/jsonb table (wideMb), generated server-side. */
-async function generate(info: RigInfo, admin: DatabaseTarget, name: string, scale: number, wideMb: number) {
+/** Empty database for a restore, dropped afterwards. */
+async function freshEmpty(admin: DatabaseTarget, name: string): Promise<DatabaseTarget> {
   await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`));
-  await withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`));
-  const target = { ...admin, database: name };
-  const r = spawnSync('/usr/lib/postgresql/15/bin/pgbench', ['-i', '-q', '-s', String(scale)], {
-    env: libpqEnv(target),
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  if (r.status !== 0) throw new Error('pgbench -i failed');
-  const rows = Math.round((wideMb * 1024 * 1024) / 1100);
-  await withClient(target, async (c) => {
-    await c.query('CREATE TABLE wide (id bigint PRIMARY KEY, body text, doc jsonb)');
-    // Random hex text compresses about 2:1, like real prose; jsonb adds structure. The subquery refers to g so
-    // that it runs per row: uncorrelated, PostgreSQL would compute it once and every row would be the same text.
-    await c.query(
-      `INSERT INTO wide SELECT g, (SELECT string_agg(md5(random()::text || i || g), ' ') FROM generate_series(1, 24) i),
-              jsonb_build_object('n', g, 'tags', jsonb_build_array(md5(g::text), random()), 'note', md5(random()::text))
-         FROM generate_series(1, $1) g`,
-      [rows],
-    );
-    await c.query('VACUUM ANALYZE');
-  });
-  void info;
-  return target;
+  await withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`));
+  return { ...admin, database: name };
 }
 
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 3);
-  const sizes = (process.env.BENCH_SIZES ?? '250,1000').split(',').map(Number);
+  // "250,1200,5000:raw+discard+cli": a size may name its own variants (the large one only what it shows).
+  const sizes = (process.env.BENCH_SIZES ?? '250,1200').split(',').map((spec) => {
+    const [size, only] = spec.split(':');
+    return { sizeMb: Number(size), only: only?.split('+') };
+  });
+  const allVariants = (process.env.BENCH_VARIANTS ?? 'raw,discard,store,before,cli,cli-warm').split(',');
+  const baselineRev = process.env.BENCH_BASELINE_REV ?? '43bb679';
+  const restoreSize = process.env.BENCH_RESTORE ? Number(process.env.BENCH_RESTORE) : undefined;
+  const compressionSize = process.env.BENCH_COMPRESSION ? Number(process.env.BENCH_COMPRESSION) : undefined;
+  process.env.PGSHIFT_RIG_PG_DIR = benchClusterDir();
   const { spawnRig } = await import('../test/rig/spawn-rig.mjs');
   const rig = await spawnRig();
   const info = rig.info as RigInfo;
   process.env.PGSHIFT_PG_BIN ??= info.pg.bin;
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  process.env.AWS_REGION ??= info.s3.region;
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const cliEnv: NodeJS.ProcessEnv = { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' };
   const admin = targetFromUrl(info.databaseUrl);
-  const dir = mkdtempSync(join(tmpdir(), 'pgshift-bench-'));
-  const rowsOut: string[] = [];
+  const sink = await startDiscardSink();
+  const lines: string[] = [];
+  const log = (s: string): void => {
+    console.log(s);
+    lines.push(s);
+  };
+  const load0 = loadavg();
+  const started = new Date();
   try {
-    for (const sizeMb of sizes) {
-      // pgbench scale 1 is ~15 MB on disk; three quarters pgbench, one quarter wide rows.
-      const scale = Math.max(1, Math.round((sizeMb * 0.75) / 15));
-      const t0 = performance.now();
-      const target = await generate(info, admin, `bench_${sizeMb}`, scale, sizeMb * 0.25);
-      const dbBytes = await withClient(target, async (c) =>
-        Number((await c.query('SELECT pg_database_size(current_database()) AS b')).rows[0].b),
-      );
-      console.error(
-        `generated ${target.database}: ${(dbBytes / 1e6).toFixed(0)} MB in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
-      );
-      const res: Record<
-        string,
-        { ms: number[]; bytes: number; rss?: number[]; rssStart?: number[]; cpu?: number[] }
-      > = {};
-      const add = (
-        k: string,
-        r: { ms: number; bytes: number; maxRssMb?: number; rssStartMb?: number; cpuMs?: number },
-      ): void => {
-        res[k] ??= { ms: [], bytes: r.bytes, rss: [], rssStart: [], cpu: [] };
-        res[k].ms.push(r.ms);
-        if (r.maxRssMb !== undefined) res[k].rss!.push(r.maxRssMb);
-        if (r.rssStartMb !== undefined) res[k].rssStart!.push(r.rssStartMb);
-        if (r.cpuMs !== undefined) res[k].cpu!.push(r.cpuMs);
+    await withClient(admin, async (c) => {
+      const has = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [WARMUP_DB]);
+      if (has.rowCount === 0) await c.query(`CREATE DATABASE ${WARMUP_DB}`);
+    });
+    await withClient({ ...admin, database: WARMUP_DB }, (c) =>
+      c.query(
+        'CREATE TABLE IF NOT EXISTS t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1000) g',
+      ),
+    );
+    if (allVariants.includes('before')) extractBaseline(baselineRev);
+    const pgDumpEnv = (target: DatabaseTarget) => ({ ...process.env, ...libpqEnv(target) });
+    const rawArgv = [pgToolPath('pg_dump'), '--format=custom', '--compress=1', '--no-password'];
+    if ([...allVariants, ...sizes.flatMap((x) => x.only ?? [])].some((v) => v.startsWith('cli'))) {
+      // A cached synthesis, as every run but the first after a change.
+      await cliBackup(info, WARMUP_DB, 'current', cliEnv);
+    }
+    log(
+      `# pgshift backup benchmark, ${started.toISOString()}\n\n` +
+        `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+        `Node.js ${process.version}, pg_dump ${execFileSync(pgToolPath('pg_dump'), ['--version'], { encoding: 'utf8' }).trim()}; ` +
+        `load average at start ${load0.map((l) => l.toFixed(2)).join(' ')}. Runs: ${runs}, variants alternated in ` +
+        `each run, medians shown. Baseline for "before": ${baselineRev}.\n`,
+    );
+    log(
+      '| database | variant | wall (median) | ÷ raw | dump | process CPU (median) | CPU per GB of database | peak RSS (max) | machine CPU (median) | walls |',
+    );
+    log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+    for (const { sizeMb, only } of sizes) {
+      const { target, dbBytes, generated } = await ensureBenchDatabase(admin, info.pg.bin, sizeMb);
+      const variants = only ?? allVariants;
+      if (generated) console.error(`generated ${target.database}: ${(dbBytes / 1e6).toFixed(0)} MB`);
+      const res: Record<string, Sample[]> = {};
+      const add = (k: string, s: Sample): void => {
+        (res[k] ??= []).push(s);
       };
+      const job = (s3: ChildJob['s3'], impl: ChildJob['impl']): ChildJob => ({ target, s3, impl });
       for (let i = 0; i < runs; i++) {
-        add('a', await timed(() => pgDump(target, ['--compress=1'], 'devnull')));
-        add("a'", await timed(() => pgDump(target, [], 'devnull')));
-        const file = join(dir, 'dump.bin');
-        add('b', await timed(() => pgDump(target, ['--compress=1'], file)));
-        rmSync(file, { force: true });
-        add('c', await streamedInChild({ target, s3: info.s3 }));
-        console.error(`  run ${i + 1}/${runs} done`);
+        // Rotate the order each run so no variant always follows the same one.
+        const order = variants.map((_, j) => variants[(i + j) % variants.length]);
+        for (const v of order) {
+          const sample = await withMachineCpu(async () => {
+            switch (v) {
+              case 'raw':
+                return timedCommand([...rawArgv, target.database], pgDumpEnv(target));
+              case 'discard':
+                return streamedInChild(job({ ...info.s3, endpoint: sink.endpoint }, 'current'));
+              case 'store':
+                return streamedInChild(job(info.s3, 'current'));
+              case 'before':
+                return streamedInChild(job(info.s3, 'baseline'));
+              case 'cli':
+                return cliBackup(info, target.database, 'current', cliEnv);
+              case 'cli-warm':
+                return cliBackup(info, target.database, 'warm', cliEnv);
+              default:
+                throw new Error(`unknown variant ${v}`);
+            }
+          });
+          add(v, sample);
+        }
+        console.error(`  ${target.database}: run ${i + 1}/${runs} done (load ${loadavg()[0].toFixed(2)})`);
       }
-      const a = median(res.a.ms);
-      const a2 = median(res["a'"].ms);
-      const line = (k: string, label: string): string => {
-        const m = median(res[k].ms);
-        const mbps = dbBytes / 1e6 / (m / 1000);
-        const rss =
-          res[k].rss && res[k].rss!.length
-            ? `${Math.max(...res[k].rss!).toFixed(0)} MB (${median(res[k].rssStart!).toFixed(0)} MB at start; ` +
-              `Node CPU ${(median(res[k].cpu!) / 1000).toFixed(2)} s)`
-            : '';
-        return `| ${(dbBytes / 1e6).toFixed(0)} MB | ${label} | ${(m / 1000).toFixed(2)} s | ${mbps.toFixed(0)} MB/s | ${res[k].bytes ? `${(res[k].bytes / 1e6).toFixed(0)} MB` : '—'} | ${(m / a).toFixed(2)} | ${(m / a2).toFixed(2)} | ${rss} |`;
-      };
-      rowsOut.push(
-        line('a', '(a) `pg_dump -Fc -Z1` → /dev/null'),
-        line("a'", "(a') `pg_dump -Fc` (default -Z6) → /dev/null"),
-        line('b', '(b) `pg_dump -Fc -Z1` → local file'),
-        line('c', '(c) pgshift streamed upload → local S3'),
+      const raw = res.raw ? median(res.raw.map((s) => s.ms)) : undefined;
+      for (const v of variants) {
+        const s = res[v];
+        const wall = median(s.map((x) => x.ms));
+        const cpu = s[0].cpuMs !== undefined ? median(s.map((x) => x.cpuMs as number)) : undefined;
+        const bytes = s.find((x) => x.bytes)?.bytes;
+        log(
+          `| ${(dbBytes / 1e6).toFixed(0)} MB | ${v} | ${fmt(wall / 1000)} s | ${raw ? fmt(wall / raw) : ''} | ` +
+            `${bytes ? `${(bytes / 1e6).toFixed(0)} MB` : ''} | ${cpu !== undefined ? `${fmt(cpu / 1000)} s` : ''} | ` +
+            `${cpu !== undefined ? `${fmt(cpu / 1000 / (dbBytes / 1e9))} s` : ''} | ` +
+            `${s[0].rssMb !== undefined ? `${Math.max(...s.map((x) => x.rssMb as number)).toFixed(0)} MB` : ''} | ` +
+            `${fmt(median(s.map((x) => x.machineCpuMs as number)) / 1000)} s | ` +
+            `${s.map((x) => fmt(x.ms / 1000)).join(', ')} |`,
+        );
+      }
+    }
+    if (restoreSize !== undefined) await restoreComparison(info, admin, restoreSize, runs, log);
+    if (compressionSize !== undefined) await compressionComparison(admin, info, compressionSize, log);
+    log(
+      `\nLoad average at the end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}.`,
+    );
+  } finally {
+    sink.stop();
+    rmSync(BASELINE_DIR, { recursive: true, force: true });
+    await rig.stop();
+  }
+  const dir = join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `backup-${started.toISOString().replace(/[:.]/g, '-')}.md`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  console.error(`results written to ${file}`);
+}
+
+/** pg_restore of a local file vs pgshift's streamed restore from the S3 stand-in, same dump, one job each. */
+async function restoreComparison(
+  info: RigInfo,
+  admin: DatabaseTarget,
+  sizeMb: number,
+  runs: number,
+  log: (s: string) => void,
+): Promise<void> {
+  const { target, dbBytes } = await ensureBenchDatabase(admin, info.pg.bin, sizeMb);
+  const { streamDumpToS3 } = await import('../lambdas/backup/dump');
+  const { pgRestoreFromStream } = await import('../lambdas/restore/stream');
+  const store = storeFor(info.s3);
+  const backup = await streamDumpToS3({ store, log: silentLogger }, { target, executionId: 'bench' });
+  const file = join(tmpdir(), `pgshift-bench-restore-${process.pid}.dump`);
+  const body = await getObjectStream(store, backup.key);
+  await new Promise<void>((ok, fail) => {
+    const { createWriteStream } = require('node:fs') as typeof import('node:fs');
+    body.pipe(createWriteStream(file)).on('finish', ok).on('error', fail);
+  });
+  const res: Record<string, Sample[]> = { file: [], streamed: [] };
+  try {
+    for (let i = 0; i < runs; i++) {
+      for (const v of i % 2 === 0 ? ['file', 'streamed'] : ['streamed', 'file']) {
+        const into = await freshEmpty(admin, `bench_restore_${v}`);
+        const m0 = machineBusyMs();
+        const t0 = performance.now();
+        if (v === 'file') {
+          const r = spawnSync(
+            pgToolPath('pg_restore'),
+            [`--dbname=${into.database}`, '--no-owner', '--exit-on-error', '--no-password', file],
+            { env: { ...process.env, ...libpqEnv(into) }, stdio: ['ignore', 'ignore', 'inherit'] },
+          );
+          if (r.status !== 0) throw new Error('pg_restore failed');
+        } else {
+          const r = await pgRestoreFromStream(await getObjectStream(store, backup.key), into);
+          if (!r.ok) throw new Error(r.error);
+        }
+        res[v].push({ ms: performance.now() - t0, machineCpuMs: machineBusyMs() - m0 });
+        await withClient(admin, (c) => c.query(`DROP DATABASE ${quoteIdent(into.database)}`));
+      }
+    }
+  } finally {
+    rmSync(file, { force: true });
+    await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: backup.key }));
+    await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: backup.manifestKey }));
+  }
+  const base = median(res.file.map((s) => s.ms));
+  log(
+    `\n## Restore, ${(dbBytes / 1e6).toFixed(0)} MB database (${(backup.manifest.sizeBytes / 1e6).toFixed(0)} MB dump), one job\n`,
+  );
+  log('| variant | wall (median) | ÷ file | machine CPU (median) | walls |');
+  log('|---|---:|---:|---:|---|');
+  for (const [v, label] of [
+    ['file', '`pg_restore` from a local file'],
+    ['streamed', 'pgshift streamed restore from the S3 stand-in'],
+  ] as const) {
+    const wall = median(res[v].map((s) => s.ms));
+    log(
+      `| ${label} | ${fmt(wall / 1000)} s | ${fmt(wall / base)} | ${fmt(median(res[v].map((s) => s.machineCpuMs as number)) / 1000)} s | ${res[v].map((s) => fmt(s.ms / 1000)).join(', ')} |`,
+    );
+  }
+}
+
+/**
+ * Compression on this database, one run each: pg_dump's gzip levels, and zstd/lz4 estimated as pg_dump -Z0
+ * piped into the zstd/lz4 tools (this machine's pg_dump is 15, which has neither built in).
+ */
+async function compressionComparison(
+  admin: DatabaseTarget,
+  info: RigInfo,
+  sizeMb: number,
+  log: (s: string) => void,
+): Promise<void> {
+  const { target } = await ensureBenchDatabase(admin, info.pg.bin, sizeMb);
+  const env = { ...process.env, ...libpqEnv(target) };
+  const dump = `${pgToolPath('pg_dump')} --format=custom --no-password`;
+  const cases: [string, string][] = [
+    ['gzip:0 (none)', `${dump} --compress=0 ${target.database}`],
+    ['gzip:1', `${dump} --compress=1 ${target.database}`],
+    ['gzip:6 (pg_dump default)', `${dump} --compress=6 ${target.database}`],
+    ['zstd:1 (-Z0 | zstd -1, estimate)', `${dump} --compress=0 ${target.database} | zstd -1 -q -c`],
+    ['zstd:3 (-Z0 | zstd -3, estimate)', `${dump} --compress=0 ${target.database} | zstd -3 -q -c`],
+    ['lz4:1 (-Z0 | lz4 -1, estimate)', `${dump} --compress=0 ${target.database} | lz4 -1 -q -c`],
+  ];
+  log(`\n## Compression, database bench_${sizeMb}, one run each\n`);
+  log('| method | wall | ÷ gzip:1 | CPU (pg_dump + compressor) | output |');
+  log('|---|---:|---:|---:|---:|');
+  const out = join(tmpdir(), `pgshift-bench-compress-${process.pid}`);
+  let gzip1: number | undefined;
+  try {
+    for (const [label, cmd] of cases) {
+      const s = await timedCommand(['sh', '-c', cmd], env, out);
+      const size = readFileSync(out).length;
+      if (label === 'gzip:1') gzip1 = s.ms;
+      log(
+        `| ${label} | ${fmt(s.ms / 1000)} s | ${gzip1 ? fmt(s.ms / gzip1) : ''} | ${fmt((s.cpuMs as number) / 1000)} s | ${(size / 1e6).toFixed(0)} MB |`,
       );
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
-    await rig.stop();
+    rmSync(out, { force: true });
   }
-  console.log(`runs per variant: ${runs} (median shown); throughput = database size / wall time`);
-  console.log(
-    "| database | variant | wall (median) | throughput | dump size | ÷ (a) | ÷ (a') | Node peak RSS (at start; CPU) |",
-  );
-  console.log('|---|---|---|---|---|---|---|---|');
-  for (const r of rowsOut) console.log(r);
 }
 
 const childIdx = process.argv.indexOf('--child');

@@ -7,38 +7,12 @@
  *   npm run bench:cli -- [runs=5] [--cold]    (--cold: empty the synthesis cache before the first run)
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { samplePeakRss } from './process-tree';
 
 const ROOT = path.resolve(__dirname, '..');
-
-function rssOfTree(rootPid: number): number {
-  const children = new Map<number, number[]>();
-  const rss = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ppid = Number(fields[1]);
-      const pages = Number(fields[21]);
-      const pid = Number(name);
-      rss.set(pid, pages * 4096);
-      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  let total = 0;
-  const stack = [rootPid];
-  while (stack.length) {
-    const pid = stack.pop() as number;
-    total += rss.get(pid) ?? 0;
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return total;
-}
 
 async function runOnce(
   args: string[],
@@ -52,12 +26,9 @@ async function runOnce(
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  let peak = 0;
-  const timer = setInterval(() => {
-    if (child.pid) peak = Math.max(peak, rssOfTree(child.pid));
-  }, 20);
+  const sampler = samplePeakRss(child.pid as number);
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
-  clearInterval(timer);
+  const peak = sampler.stop();
   if (code !== 0) throw new Error(`pgshift exited ${code}: ${stderr.slice(-2000)}`);
   return { ms: Number(process.hrtime.bigint() - started) / 1e6, peakMiB: peak / 1048576, code };
 }

@@ -21,6 +21,11 @@ export interface FunctionHostOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Each line the function writes (Powertools' JSON logs on stdout, anything on stderr). */
   onLog?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * Flags for the child's `node` (V8's heap sizing only: the code and its environment stay the deployed
+   * ones). @default none
+   */
+  nodeArgs?: string[];
 }
 
 /** An error as the Lambda service reports it: `errorType` is what a state's Retry/Catch matches. */
@@ -75,7 +80,7 @@ export class FunctionHost {
     const child = fork(LAMBDA_HOST, [], {
       cwd: o.taskRoot,
       env: { ...o.env, LAMBDA_TASK_ROOT: o.taskRoot, _HANDLER: o.handler },
-      execArgv: [],
+      execArgv: o.nodeArgs ?? [],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'advanced',
     });
@@ -145,6 +150,11 @@ export class FunctionHost {
         functionArn: this.options.functionArn,
       });
     });
+  }
+
+  /** True while an invocation is running (the environment must not be ended then). */
+  get busy(): boolean {
+    return this.pending.size > 0;
   }
 
   /** Ends the environment (the child process). */

@@ -130,6 +130,14 @@ export interface LocalDeploymentOptions {
   scheduleDelayMs?: (at: Date) => number;
   onProgress?: (event: ProgressEvent) => void;
   onLog?: (source: string, line: string) => void;
+  /**
+   * Ends a function's idle environment when another function starts, so one function process lives at a
+   * time (a one-off CLI run gains nothing from warm environments and pays their memory; a test suite that
+   * reuses a deployment keeps them). @default false
+   */
+  oneFunctionAtATime?: boolean;
+  /** Flags for each function's `node` (V8 heap sizing), see FunctionHostOptions.nodeArgs. @default none */
+  functionNodeArgs?: string[];
 }
 
 export interface LocalDeployment {
@@ -484,10 +492,12 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
   };
 
   const hosts = new Map<string, FunctionHost>();
-  const byStep = new Map(functions.map((f) => [f.step, f]));
-  const hostFor = async (fn: DeployedFunction): Promise<FunctionHost> => {
-    const existing = hosts.get(fn.logicalId);
-    if (existing) return existing;
+  // A function's code and environment are prepared once; a stopped environment is started again from them
+  // (a cold start), never copied twice.
+  const prepared = new Map<string, Promise<{ taskRoot: string; env: Record<string, string> }>>();
+  const prepare = async (
+    fn: DeployedFunction,
+  ): Promise<{ taskRoot: string; env: Record<string, string> }> => {
     let taskRoot: string;
     let imageEnv: Record<string, string> = {};
     if (fn.kind === 'image') {
@@ -506,6 +516,27 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
     const endpoint = await gateway.endpointFor(fn.roleArn, fn.logicalId);
     const env = { ...imageEnv, ...fn.env, ...lambdaRuntimeEnv(fn, endpoint), ...substitutedEnv(subs) };
     if (!subs.topicArn) delete env.PGSHIFT_TOPIC_ARN;
+    return { taskRoot, env };
+  };
+  const byStep = new Map(functions.map((f) => [f.step, f]));
+  const hostFor = async (fn: DeployedFunction): Promise<FunctionHost> => {
+    const existing = hosts.get(fn.logicalId);
+    if (existing) return existing;
+    if (options.oneFunctionAtATime) {
+      for (const [id, idle] of hosts) {
+        if (idle.busy) continue;
+        hosts.delete(id);
+        await idle.stop();
+      }
+    }
+    let ready = prepared.get(fn.logicalId);
+    if (!ready) {
+      ready = prepare(fn);
+      prepared.set(fn.logicalId, ready);
+    }
+    const { taskRoot, env } = await ready;
+    const again = hosts.get(fn.logicalId);
+    if (again) return again;
     const host = new FunctionHost({
       name: fn.logicalId,
       taskRoot,
@@ -515,6 +546,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       functionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${fn.logicalId}`,
       onProgress: options.onProgress,
       onLog: (line) => options.onLog?.(fn.logicalId, line),
+      nodeArgs: options.functionNodeArgs,
     });
     hosts.set(fn.logicalId, host);
     return host;

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { packMigrations, uploadBundle, type BundleRef } from '../../lambdas/migrate/bundle';
-import { verifyBackups, type BackupSoundness } from '../../lambdas/backup/verify';
+import type { BundleRef } from '../../lambdas/migrate/bundle';
+import type { BackupSoundness } from '../../lambdas/backup/verify';
 import { ConfigurationError, InputValidationError } from '../../lambdas/shared/errors';
 import { parseExecutionInput, type ExecutionInput } from '../../lambdas/shared/input';
 import { silentLogger } from '../../lambdas/shared/logger';
@@ -11,22 +11,25 @@ import type { StepResults } from '../../lambdas/shared/step';
 import { PGSHIFT_VERSION } from '../../lambdas/shared/version';
 import { executionInputFrom, parseCommandLine, USAGE, type ParsedCommand } from './args';
 import { dryRunHuman, dryRunSqlOf, fetchDryRun, planMarkdown, type DryRunDocument } from './dry-run';
-import { runDiffCommand, runLintCommand } from './offline';
 import { assertBucketReachable, localEnvironment, localRunFrom, type LocalRun } from './local-env';
 import { deploymentRunOptions, localStackContext, startLocalDeployment } from './local-deployment';
 import { runLocalWorkflow, type LocalRunResult } from './local-runner';
 import { errorLine, exitCodeFor, formatBytes, processIo, EXIT_CODES, type Io } from './output';
-import {
-  describeExecution,
-  findStateMachineArn,
-  lastStateOutput,
-  remoteClients,
-  startExecution,
-  waitForExecution,
-  type ExecutionStatus,
-} from './remote';
+// './remote' (the AWS SDK's Step Functions and CloudFormation clients) and './offline' (the SQL parser's
+// WebAssembly) are loaded on use: `pgshift local` needs neither (docs/performance.md, startup).
+import type { ExecutionStatus } from './remote';
 import { humanSummary, progressPrinter, runDocument, withWholeResults } from './render';
 import { synthesizeAssembly } from './synth';
+
+/**
+ * A one-off run keeps one function process at a time and a small young generation in each (V8 otherwise
+ * lets every process grow to ~50 MB of young objects and dead pipe buffers before it collects): what keeps
+ * `pgshift local backup` small (docs/performance.md). The env var lets the benchmark compare.
+ */
+const LOCAL_RUN_MEMORY =
+  process.env.PGSHIFT_LOCAL_WARM_FUNCTIONS === '1'
+    ? {}
+    : { oneFunctionAtATime: true, functionNodeArgs: ['--max-semi-space-size=2'] };
 
 /** Runs one execution of the synthesized state machine locally; progress on stderr unless --json. */
 async function executeLocal(
@@ -48,6 +51,7 @@ async function executeLocal(
     // Bytes dumped, migration N of M: drawn on stderr (never on stdout, which --json owns).
     onProgress: progress ? (p) => io.err(`      ${p.message}`) : undefined,
     onLog: debug ? (source, line) => io.err(`[${source}] ${line}`) : undefined,
+    ...LOCAL_RUN_MEMORY,
   });
   if (progress) io.err(`pgshift local ${input.action} on ${local.databaseName}`);
   try {
@@ -55,6 +59,8 @@ async function executeLocal(
       ...deploymentRunOptions(deployment),
       input,
       onEvent: progress ? progressPrinter(io) : undefined,
+      // The cached assembly's folder: its definition is validated once, not on every run.
+      validatedDefinitionsDir: assembly.dir,
     });
     // Outputs spilled to S3 (the state's byte budget) are read back whole for the summary and --json.
     const store = {
@@ -176,6 +182,8 @@ async function bundleFolder(cmd: ParsedCommand, dir: string): Promise<BundleRef 
         'outputs BucketName and BucketKeyArn), or set PGSHIFT_BUCKET and PGSHIFT_KMS_KEY_ID',
     );
   }
+  const { packMigrations, uploadBundle } =
+    require('../../lambdas/migrate/bundle') as typeof import('../../lambdas/migrate/bundle');
   const packed = await packMigrations(path.resolve(dir));
   const store = {
     s3: createS3Client({ endpoint: flag('s3-endpoint'), region: flag('region') }),
@@ -220,6 +228,8 @@ async function executeRemote(
     if (!quiet) io.err(`bundled ${count} migrations as ${bundle}`);
     input = parseExecutionInput({ ...input, migrations: { bundle, sha256 } });
   }
+  const { findStateMachineArn, lastStateOutput, remoteClients, startExecution, waitForExecution } =
+    require('./remote') as typeof import('./remote');
   const clients = remoteClients(stringFlag(cmd, 'region'));
   const arn = await findStateMachineArn(clients, {
     stateMachineArn: stringFlag(cmd, 'state-machine-arn'),
@@ -341,6 +351,7 @@ async function runStatus(cmd: ParsedCommand, io: Io): Promise<number> {
   const [executionArn, ...extra] = cmd.positionals;
   if (!executionArn || extra.length > 0)
     throw new InputValidationError(['usage: pgshift status <execution-arn>']);
+  const { describeExecution, remoteClients } = require('./remote') as typeof import('./remote');
   const status = await describeExecution(
     remoteClients(typeof cmd.flags.region === 'string' ? cmd.flags.region : undefined),
     executionArn,
@@ -363,7 +374,9 @@ async function runBackups(cmd: ParsedCommand, io: Io): Promise<number> {
   const store = { s3: createS3Client({ endpoint: vars.AWS_ENDPOINT_URL_S3 }), bucket: vars.PGSHIFT_BUCKET };
   const database = vars.PGSHIFT_DATABASE;
   const backups: BackupSoundness[] = cmd.flags.verify
-    ? await verifyBackups({ store, log: silentLogger }, database, vars.PGSHIFT_BACKUP_PREFIX)
+    ? await (
+        require('../../lambdas/backup/verify') as typeof import('../../lambdas/backup/verify')
+      ).verifyBackups({ store, log: silentLogger }, database, vars.PGSHIFT_BACKUP_PREFIX)
     : (await listBackupEntries(store, database, vars.PGSHIFT_BACKUP_PREFIX)).map((e) => ({
         key: e.key,
         sound: e.manifest !== undefined,
@@ -418,10 +431,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await runStatus(cmd, io);
       case 'backups':
         return await runBackups(cmd, io);
+      // Loaded on use, as the other commands' modules: `pgshift local` then loads no SQL parser (WASM) and
+      // no remote clients (docs/performance.md, startup).
       case 'lint':
-        return await runLintCommand(cmd, io);
+        return await (require('./offline') as typeof import('./offline')).runLintCommand(cmd, io);
       case 'diff':
-        return await runDiffCommand(cmd, io);
+        return await (require('./offline') as typeof import('./offline')).runDiffCommand(cmd, io);
       case 'bundle':
         return await runBundle(cmd, io);
       case 'plan':

@@ -1,8 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
 import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { libpqSessionEnv, redactSecrets, toolConninfo, withClient, type DatabaseTarget } from '../shared/db';
 import { DumpFailedError } from '../shared/errors';
 import { backupKey, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from '../shared/keys';
@@ -14,7 +12,8 @@ import { PGSHIFT_VERSION } from '../shared/version';
 import { resolveCompression } from './compression';
 import { collectStderr, describeExit, exitedCleanly, waitForExit, type ExitStatus } from './process';
 import { verifyBackup, type VerifyResult } from './verify';
-import { s3FailureText, watchUpload } from './upload-watch';
+import { MultipartWriter } from './multipart';
+import { s3FailureText } from './upload-watch';
 import { assertToolNotOlder } from './versions';
 
 /** What the backup core needs from its caller: the store, a logger, and where the PostgreSQL tools are. */
@@ -70,29 +69,6 @@ export async function readServerVersion(target: DatabaseTarget): Promise<ToolVer
   );
 }
 
-/** Hashes and counts bytes as they pass; holds back end-of-stream until `gate` says pg_dump succeeded. */
-class DigestGate extends Transform {
-  readonly hash = createHash('sha256');
-  bytes = 0;
-  constructor(
-    private readonly gate: Promise<Error | undefined>,
-    private readonly onBytes?: (bytes: number) => void,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    this.onBytes?.(this.bytes);
-    done(null, chunk);
-  }
-  // pg_dump's stdout ends cleanly even when it fails or is killed; ending the upload's body then would let
-  // lib-storage complete the object. The exit status decides: an error here makes the Upload abort instead.
-  override _flush(done: TransformCallback): void {
-    this.gate.then((err) => done(err ?? null), done);
-  }
-}
-
 const MIB = 1024 * 1024;
 
 /**
@@ -108,17 +84,26 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
   const redact = (text: string): string => redactSecrets(text, target);
 
   // Connect first: wrong password, unreachable host or missing database fail here, before anything is written.
-  const serverVersion = await readServerVersion(target);
-  const pgDumpVersion = await pgToolVersion('pg_dump', deps.toolEnv);
+  // The server's version, pg_dump's and a free key are independent: asked together (one round trip of latency
+  // before pg_dump starts instead of four), their errors still surface in this order, the database's first.
+  const started = (options.now ?? (() => new Date()))();
+  const [server, tool, free] = await Promise.allSettled([
+    readServerVersion(target),
+    pgToolVersion('pg_dump', deps.toolEnv),
+    unusedKey(store, backupKey(database, started, options.prefix ?? DEFAULT_BACKUP_PREFIX)),
+  ]);
+  if (server.status === 'rejected') throw server.reason;
+  if (tool.status === 'rejected') throw tool.reason;
+  const serverVersion = server.value;
+  const pgDumpVersion = tool.value;
   assertToolNotOlder('pg_dump', pgDumpVersion, serverVersion);
   const compression = resolveCompression(
     options.compression ?? '1',
     pgDumpVersion.major,
     serverVersion.major,
   );
-
-  const started = (options.now ?? (() => new Date()))();
-  const key = await unusedKey(store, backupKey(database, started, options.prefix ?? DEFAULT_BACKUP_PREFIX));
+  if (free.status === 'rejected') throw free.reason;
+  const key = free.value;
   const manifestKey = manifestKeyFor(key);
   log.info('backup started', {
     database,
@@ -152,49 +137,59 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
 
-  let status: ExitStatus | undefined;
-  const gate = exited.then((s) => {
-    status = s;
-    return exitedCleanly(s) ? undefined : new Error(describeExit('pg_dump', s));
-  });
-  const body = new DigestGate(gate, options.onProgress);
-  child.stdout.pipe(body);
-  child.stdout.on('error', (err) => body.destroy(err));
-
-  const watch = watchUpload(store.s3);
-  const uploaded = { bytes: 0, parts: 0 };
-  const upload = new Upload({
-    client: watch.client,
+  // Bytes go from pg_dump's stdout straight into the hash and the part buffers: no stream stages between, so
+  // each of the many small reads of the pipe costs one hash update and one copy (docs/performance.md).
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const writer = new MultipartWriter({
+    s3: store.s3,
     params: {
       Bucket: store.bucket,
       Key: key,
-      Body: body,
       ContentType: 'application/octet-stream',
       ...encryptionParams(store),
     },
     partSize: options.partSize ?? 8 * MIB,
     queueSize: options.queueSize ?? 4,
-    leavePartsOnError: false,
   });
-  upload.on('httpUploadProgress', (p) => {
-    uploaded.bytes = p.loaded ?? uploaded.bytes;
-    if (p.part !== undefined) uploaded.parts += 1;
+  const resume = (): void => {
+    child.stdout.resume();
+  };
+  child.stdout.on('data', (chunk: Buffer) => {
+    hash.update(chunk);
+    bytes += chunk.length;
+    options.onProgress?.(bytes);
+    if (!writer.write(chunk)) {
+      child.stdout.pause();
+      writer.onDrain(resume);
+    }
   });
 
+  let status: ExitStatus | undefined;
   try {
-    await upload.done();
+    // pg_dump's stdout ends cleanly even when it fails or is killed: its exit status decides whether the
+    // object may be completed. An S3 failure while pg_dump still writes ends the wait at once.
+    status = await Promise.race([exited, writer.failed]);
+    if (!exitedCleanly(status)) throw new Error(describeExit('pg_dump', status));
+    await writer.finish();
   } catch (err) {
-    // S3 failed (pg_dump may still be writing) or pg_dump failed (the gate errored the body). Either way the
-    // upload has been aborted by lib-storage (leavePartsOnError: false); make sure pg_dump is gone too.
-    // A kill of ours is a consequence, never the cause: the first failure is what the error names.
+    // S3 failed (pg_dump may still be writing) or pg_dump failed. Either way the multipart upload is aborted
+    // and pg_dump is gone. A kill of ours is a consequence, never the cause: the first failure is what the
+    // error names.
     const killedByUs = child.exitCode === null && child.signalCode === null;
-    if (killedByUs) child.kill('SIGKILL');
+    if (killedByUs) {
+      child.kill('SIGKILL');
+      child.stdout.removeAllListeners('data');
+      child.stdout.resume();
+    }
+    await writer.abort(err);
     const exit = status ?? (await exited);
     options.signal?.removeEventListener('abort', onAbort);
+    const watch = writer.watch;
     const s3Failed = watch.firstFailure !== undefined && (killedByUs || exitedCleanly(exit));
     const dumpFailed = !s3Failed && !exitedCleanly(exit);
     const cause = s3Failed
-      ? s3FailureText(watch, { bucket: store.bucket, key }, uploaded)
+      ? s3FailureText(watch, { bucket: store.bucket, key }, writer.uploaded)
       : dumpFailed
         ? describeExit('pg_dump', exit)
         : `upload to S3 failed (${errorText(err)})`;
@@ -211,15 +206,15 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
         exitCode: exit.code,
         signal: exit.signal,
         stderr: redact(stderr()),
-        bytesStreamed: body.bytes,
+        bytesStreamed: bytes,
         ...(s3Failed && watch.firstFailure
           ? {
               s3ErrorCode: watch.firstFailure.code,
               s3Message: watch.firstFailure.message,
               s3Command: watch.firstFailure.command,
               partNumber: watch.firstFailure.partNumber,
-              bytesUploaded: uploaded.bytes,
-              partsUploaded: uploaded.parts,
+              bytesUploaded: writer.uploaded.bytes,
+              partsUploaded: writer.uploaded.parts,
               multipartAborted: watch.aborted || !watch.uploadId,
               ...(watch.uploadId && !watch.aborted ? { uploadId: watch.uploadId } : {}),
             }
@@ -238,8 +233,8 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     pgDumpVersion: pgDumpVersion.text,
     format: 'custom',
     compression: compression.label,
-    sizeBytes: body.bytes,
-    sha256: body.hash.digest('hex'),
+    sizeBytes: bytes,
+    sha256: hash.digest('hex'),
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),

@@ -1,5 +1,3 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-
 /** The first S3 call of an upload that failed, as S3 answered it. */
 export interface S3Failure {
   /** The SDK command, e.g. "UploadPartCommand". */
@@ -14,8 +12,6 @@ export interface S3Failure {
 
 /** What one multipart upload did on S3, seen from the calls it made. */
 export interface UploadWatch {
-  /** The client to give lib-storage's Upload: the same client, its `send` observed. */
-  client: S3Client;
   firstFailure?: S3Failure;
   uploadId?: string;
   /** AbortMultipartUpload went through (S3 dropped the parts). */
@@ -23,7 +19,8 @@ export interface UploadWatch {
   abortError?: S3Failure;
 }
 
-function describe(command: string, input: { PartNumber?: number }, err: unknown): S3Failure {
+/** An S3 error as the SDK raised it, reduced to what a person needs: the call, the part and S3's answer. */
+export function describeS3Failure(command: string, partNumber: number | undefined, err: unknown): S3Failure {
   const e = err as {
     name?: string;
     Code?: string;
@@ -32,46 +29,12 @@ function describe(command: string, input: { PartNumber?: number }, err: unknown)
   };
   return {
     command,
-    ...(input.PartNumber !== undefined ? { partNumber: input.PartNumber } : {}),
+    ...(partNumber !== undefined ? { partNumber } : {}),
     code: e.Code ?? e.name ?? 'Error',
     message: e.message ?? String(err),
     httpStatus: e.$metadata?.httpStatusCode,
     requestId: e.$metadata?.requestId,
   };
-}
-
-/**
- * Watches the S3 calls of one upload (lib-storage reports only the error, not which part failed or whether
- * its abort went through): a Proxy over the shared client whose `send` records the first failure, the upload
- * id and the abort. Nothing else of the client changes.
- */
-export function watchUpload(s3: S3Client): UploadWatch {
-  const watch: UploadWatch = { client: s3, aborted: false };
-  watch.client = new Proxy(s3, {
-    get(target, prop, receiver) {
-      if (prop !== 'send') return Reflect.get(target, prop, receiver) as unknown;
-      return async (
-        command: { constructor: { name: string }; input: { PartNumber?: number } },
-        ...rest: unknown[]
-      ) => {
-        const name = command.constructor.name;
-        try {
-          const out =
-            (await (target.send as (...a: unknown[]) => Promise<{ UploadId?: string }>)(command, ...rest)) ??
-            {};
-          if (name === 'CreateMultipartUploadCommand') watch.uploadId = out.UploadId;
-          if (name === 'AbortMultipartUploadCommand') watch.aborted = true;
-          return out;
-        } catch (err) {
-          const failure = describe(name, command.input, err);
-          if (name === 'AbortMultipartUploadCommand') watch.abortError = failure;
-          else watch.firstFailure ??= failure;
-          throw err;
-        }
-      };
-    },
-  });
-  return watch;
 }
 
 /** One sentence on what S3 refused and what is left in the bucket, for the operator who must look at S3. */

@@ -12,6 +12,10 @@ export interface RefusingProxy {
   refused: number[];
   /** AbortMultipartUpload requests that passed through. */
   aborts: number;
+  /** The most UploadPart requests that were open at the same time. */
+  maxPartsInFlight: number;
+  /** Every request seen: method, path with query, and headers (what the client sent S3). */
+  requests: { method: string; url: string; headers: Record<string, string | string[] | undefined> }[];
   close: () => Promise<void>;
 }
 
@@ -21,7 +25,14 @@ export async function startRefusingS3Proxy(
   options: { fromPart: number; code?: string; message?: string; status?: number },
 ): Promise<RefusingProxy> {
   const upstream = new URL(target);
-  const state: RefusingProxy = { endpoint: '', refused: [], aborts: 0, close: async () => undefined };
+  const state: RefusingProxy = {
+    endpoint: '',
+    refused: [],
+    aborts: 0,
+    maxPartsInFlight: 0,
+    requests: [],
+    close: async () => undefined,
+  };
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
     const out = request(
       {
@@ -42,8 +53,10 @@ export async function startRefusingS3Proxy(
     });
     req.pipe(out);
   };
+  let partsInFlight = 0;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
+    state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
     const part = Number(url.searchParams.get('partNumber'));
     if (req.method === 'PUT' && url.searchParams.has('uploadId') && part >= options.fromPart) {
       state.refused.push(part);
@@ -58,6 +71,11 @@ export async function startRefusingS3Proxy(
       return;
     }
     if (req.method === 'DELETE' && url.searchParams.has('uploadId')) state.aborts += 1;
+    if (req.method === 'PUT' && url.searchParams.has('partNumber')) {
+      partsInFlight += 1;
+      state.maxPartsInFlight = Math.max(state.maxPartsInFlight, partsInFlight);
+      res.on('close', () => (partsInFlight -= 1));
+    }
     forward(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

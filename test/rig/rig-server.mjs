@@ -3,7 +3,8 @@
 // SIGTERM/SIGINT or until its parent goes away (stdin closes), and cleans up either way.
 import { startRig } from './servers.mjs';
 
-const rig = await startRig();
+// PGSHIFT_RIG_PG_DIR keeps the cluster in that directory across runs (benchmarks generate their data once).
+const rig = await startRig({ persistentDir: process.env.PGSHIFT_RIG_PG_DIR || undefined });
 process.stdout.write(JSON.stringify(rig.describe()) + '\n');
 
 let stopping = false;

@@ -13,6 +13,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -136,20 +137,8 @@ function makeTlsFiles(dir) {
   return { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') };
 }
 
-/**
- * Starts a throwaway cluster: fsync off, its own socket dir, password auth over TCP (so a wrong password really
- * fails), TLS when openssl is present. Returns connection facts and a stop function.
- */
-export async function startPostgres({ port, baseDir } = {}) {
-  const bin = findPgBin();
-  const dir = mkdtempSync(join(baseDir ?? tmpdir(), 'pgshift-pg-'));
-  chmodSync(dir, 0o755);
-  ownByServerUser(dir);
-  const dataDir = join(dir, 'data');
-  const socketDir = join(dir, 'sock');
-  mkdirSync(socketDir);
-  ownByServerUser(socketDir);
-  const password = randomBytes(12).toString('hex');
+/** initdb with the superuser's password; a persistent cluster also keeps the password for its next start. */
+async function initCluster(bin, dir, dataDir, password) {
   const pwFile = join(dir, 'pwfile');
   writeFileSync(pwFile, password + '\n', { mode: 0o600 });
   ownByServerUser(pwFile);
@@ -167,7 +156,36 @@ export async function startPostgres({ port, baseDir } = {}) {
     '--no-sync',
   ]);
   rmSync(pwFile);
-  const tls = makeTlsFiles(dir);
+  writeFileSync(join(dir, 'password'), password + '\n', { mode: 0o600 });
+}
+
+/** The TLS files a persistent cluster made on its first start (undefined when it has none). */
+function tlsFilesIn(dir) {
+  if (!existsSync(join(dir, 'ca.crt'))) return undefined;
+  return { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') };
+}
+
+/**
+ * Starts a throwaway cluster: fsync off, its own socket dir, password auth over TCP (so a wrong password really
+ * fails), TLS when openssl is present. Returns connection facts and a stop function.
+ */
+export async function startPostgres({ port, baseDir, persistentDir } = {}) {
+  const bin = findPgBin();
+  // A persistent cluster (benchmarks: a 1 GB database is generated once and kept) is reused as it was left.
+  const reuse = persistentDir !== undefined && existsSync(join(persistentDir, 'data', 'PG_VERSION'));
+  const dir = persistentDir ?? mkdtempSync(join(baseDir ?? tmpdir(), 'pgshift-pg-'));
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  ownByServerUser(dir);
+  const dataDir = join(dir, 'data');
+  const socketDir = join(dir, 'sock');
+  mkdirSync(socketDir, { recursive: true });
+  ownByServerUser(socketDir);
+  const password = reuse
+    ? readFileSync(join(dir, 'password'), 'utf8').trim()
+    : randomBytes(12).toString('hex');
+  if (!reuse) await initCluster(bin, dir, dataDir, password);
+  const tls = reuse ? tlsFilesIn(dir) : makeTlsFiles(dir);
   const pgPort = port ?? (await freePort());
   const opts = [
     `-c port=${pgPort}`,
@@ -195,20 +213,21 @@ export async function startPostgres({ port, baseDir } = {}) {
     'start',
   ]);
   // A template with pgshift's usual extensions-free starting point: tests clone it (CREATE DATABASE ... TEMPLATE).
-  asServerUser(join(bin, 'psql'), [
-    '-h',
-    socketDir,
-    '-p',
-    String(pgPort),
-    '-U',
-    'postgres',
-    '-d',
-    'postgres',
-    '-v',
-    'ON_ERROR_STOP=1',
-    '-c',
-    `CREATE DATABASE ${TEMPLATE_DATABASE}`,
-  ]);
+  if (!reuse)
+    asServerUser(join(bin, 'psql'), [
+      '-h',
+      socketDir,
+      '-p',
+      String(pgPort),
+      '-U',
+      'postgres',
+      '-d',
+      'postgres',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-c',
+      `CREATE DATABASE ${TEMPLATE_DATABASE}`,
+    ]);
   const url = (database = 'postgres') =>
     `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/${encodeURIComponent(database)}`;
   let stopped = false;
@@ -227,9 +246,16 @@ export async function startPostgres({ port, baseDir } = {}) {
       if (stopped) return;
       stopped = true;
       try {
-        asServerUser(join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+        asServerUser(join(bin, 'pg_ctl'), [
+          '-D',
+          dataDir,
+          '-m',
+          persistentDir ? 'fast' : 'immediate',
+          '-w',
+          'stop',
+        ]);
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        if (!persistentDir) rmSync(dir, { recursive: true, force: true });
       }
     },
   };
