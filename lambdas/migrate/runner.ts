@@ -1,6 +1,7 @@
 import type { ClientBase } from 'pg';
 import {
   DriftDetectedError,
+  InterruptedMigrationError,
   LockTimeoutError,
   MigrationFailedError,
   PartialMigrationError,
@@ -529,7 +530,7 @@ export async function applyMigrations(
           ? mayHaveRun(statements, died).filter((x) => !isRerunnable(x))
           : [];
       if (unsafe.length > 0) {
-        throw new PartialMigrationError(
+        throw new InterruptedMigrationError(
           `${m.file}: an earlier run was interrupted (${how}). It ran outside a transaction, so these statements may ` +
             `have run and stayed (which of them is unknown), and running them again is not safe: ` +
             `${unsafe.map((x) => `line ${x.line}: ${shorten(x.text, 120)}`).join('; ')}. pgshift does not re-run it as is. ` +

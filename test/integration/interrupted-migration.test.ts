@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'pg';
 import { applyMigrations, loadMigrations, verifyMigrations } from '../../lambdas/migrate';
-import { MigrationFailedError, PartialMigrationError } from '../../lambdas/shared/errors';
+import { InterruptedMigrationError, MigrationFailedError } from '../../lambdas/shared/errors';
 import { ensureHistoryTables, readHistory, type HistoryRow } from '../../lambdas/shared/history';
 import { waitFor } from '../helpers/wait-for';
 import { freshDatabase, type TestDatabase } from '../rig/helpers';
@@ -180,10 +180,10 @@ describe('interrupted no-transaction migration (real PostgreSQL, real killed pro
       (e: unknown) => e,
     );
 
-    expect(err).toBeInstanceOf(PartialMigrationError);
+    expect(err).toBeInstanceOf(InterruptedMigrationError);
     expect((err as Error).message).toContain('the client of execution child-run died');
     expect((err as Error).message).toContain('CREATE TABLE slow (id bigint)');
-    expect((err as PartialMigrationError).details).toMatchObject({
+    expect((err as InterruptedMigrationError).details).toMatchObject({
       version: '1',
       mayHaveRun: ['CREATE TABLE slow (id bigint)', 'SELECT pg_sleep(60)'],
     });
@@ -193,7 +193,7 @@ describe('interrupted no-transaction migration (real PostgreSQL, real killed pro
     expect(events[1].details).toMatchObject({ interrupted: true, invalidIndexes: [] });
     // Still refused on the next run (the file did not change)
     await expect(applyMigrations(client, await loadMigrations(dir), { executionId: EXEC })).rejects.toThrow(
-      PartialMigrationError,
+      InterruptedMigrationError,
     );
 
     // The statement that ran, made idempotent: it runs again
