@@ -22,6 +22,7 @@ const REFUSED = new Set([
   'BackupCorruptError',
   'UnsafeMigrationError',
   'MigrationLockedError',
+  'InterruptedMigrationError',
   'DriftDetectedError',
   'RestoreRefusedError',
   'MigrationBundleMismatchError',

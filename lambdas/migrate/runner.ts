@@ -1,6 +1,7 @@
 import type { ClientBase } from 'pg';
 import {
   DriftDetectedError,
+  InterruptedMigrationError,
   LockTimeoutError,
   MigrationFailedError,
   PartialMigrationError,
@@ -25,7 +26,7 @@ import { scriptSteps, SESSION_RESETS, type TimeoutOptions } from './framing';
 import { lintMigrations, type LintOptions, type LintResult } from './lint';
 import { withMigrationLock } from './lock';
 import { planScript, renderPlanSql, type PlannedScript } from './plan-sql';
-import { ensureParser, nodeKind, shorten } from './statements';
+import { ensureParser, idempotentForm, nodeKind, shorten } from './statements';
 import type { Migration, MigrationScript, ParsedStatement, ProgressCallback } from './types';
 
 export type { TimeoutOptions } from './framing';
@@ -262,7 +263,7 @@ function quote(name: string): string {
 }
 
 /** Index names a migration builds (to find the INVALID ones a failed concurrent build leaves). */
-function indexesBuilt(statements: ParsedStatement[]): { schema?: string; index: string }[] {
+export function indexesBuilt(statements: ParsedStatement[]): { schema?: string; index: string }[] {
   return statements.flatMap((s) => {
     const { kind, body } = nodeKind(s.node);
     if (kind !== 'IndexStmt' || typeof body.idxname !== 'string') return [];
@@ -311,6 +312,147 @@ async function recordFailure(
   }).catch(() => undefined);
 }
 
+/** A no-transaction migration whose run stopped with no result recorded (its client died). */
+export interface InterruptedMigration {
+  version: string;
+  name: string;
+  checksum: string;
+  executionId: string;
+  startedAt: string;
+  invalidIndexes: InvalidIndex[];
+}
+
+/**
+ * 'up' events still 'running' with no later 'up' event for their version. Only meaningful while holding the
+ * migration lock (or when none is held): otherwise the run may be live.
+ */
+export async function findUnfinishedRuns(
+  client: ClientBase,
+): Promise<
+  { id: string; version: string; name: string; checksum: string; executionId: string; startedAt: string }[]
+> {
+  if (!(await historyTablesExist(client))) return [];
+  const res = await client.query<{
+    id: string;
+    version: string;
+    name: string;
+    checksum: string;
+    execution_id: string;
+    started_at: Date;
+  }>(
+    `SELECT r.id::text AS id, r.version::text AS version, r.name, r.checksum, r.execution_id, r.started_at
+       FROM ${HISTORY_TABLE} r
+      WHERE r.event = 'up' AND r.status = 'running'
+        AND NOT EXISTS (SELECT 1 FROM ${HISTORY_TABLE} l WHERE l.event = 'up' AND l.version = r.version AND l.id > r.id)
+      ORDER BY r.id`,
+  );
+  return res.rows.map((r) => ({
+    id: r.id,
+    version: r.version,
+    name: r.name,
+    checksum: r.checksum,
+    executionId: r.execution_id,
+    startedAt: new Date(r.started_at).toISOString(),
+  }));
+}
+
+/** What `recordInterrupted` writes as the failure's error text (verify says the same). */
+export function interruptedMessage(
+  r: { version: string; name: string; executionId: string; startedAt: string },
+  invalid: InvalidIndex[],
+): string {
+  return (
+    `Migration ${r.version} ${r.name} was interrupted: the client of execution ${r.executionId} died or was stopped ` +
+    `while running it (started ${r.startedAt}), so no result was recorded. It ran outside a transaction ` +
+    `(-- pgshift:no-transaction): which of its statements ran is unknown, and those that ran stayed.` +
+    invalidIndexAdvice(invalid)
+  );
+}
+
+/** Records each unfinished run as failed (in the name of the execution that ran it); call under the lock. */
+async function recordInterrupted(
+  client: ClientBase,
+  migrations: Migration[],
+  executionId: string,
+): Promise<InterruptedMigration[]> {
+  const out: InterruptedMigration[] = [];
+  for (const r of await findUnfinishedRuns(client)) {
+    const m = migrations.find((x) => x.version === r.version);
+    const invalidIndexes = m
+      ? await findInvalidIndexes(client, indexesBuilt(statementsOf(m.up, m.file)))
+      : [];
+    await recordHistoryEvent(client, {
+      event: 'up',
+      status: 'failed',
+      executionId: r.executionId,
+      version: r.version,
+      name: r.name,
+      checksum: r.checksum,
+      startedAt: new Date(r.startedAt),
+      error: interruptedMessage(r, invalidIndexes),
+      details: { interrupted: true, runningEventId: r.id, recordedBy: executionId, invalidIndexes },
+    });
+    out.push({ ...r, invalidIndexes });
+  }
+  return out;
+}
+
+interface InterruptedAttempt {
+  executionId: string;
+  startedAt: string;
+  checksum: string;
+  /** INVALID indexes it had left when the next run recorded it (they name the statement that was running). */
+  invalidIndexes: InvalidIndex[];
+}
+
+/** Per version, the interrupted failure when it is the latest 'up' event of that version. */
+async function lastInterrupted(client: ClientBase): Promise<Map<string, InterruptedAttempt>> {
+  const res = await client.query<{
+    version: string;
+    execution_id: string;
+    started_at: Date;
+    checksum: string;
+    details: { invalidIndexes?: InvalidIndex[] };
+  }>(
+    `SELECT version, execution_id, started_at, checksum, details FROM (
+       SELECT DISTINCT ON (version) version::text AS version, status, execution_id, started_at, checksum, details
+         FROM ${HISTORY_TABLE} WHERE event = 'up' AND version IS NOT NULL ORDER BY version, id DESC) last
+      WHERE status = 'failed' AND details ->> 'interrupted' = 'true'`,
+  );
+  return new Map(
+    res.rows.map((r) => [
+      r.version,
+      {
+        executionId: r.execution_id,
+        startedAt: new Date(r.started_at).toISOString(),
+        checksum: r.checksum,
+        invalidIndexes: r.details.invalidIndexes ?? [],
+      },
+    ]),
+  );
+}
+
+/**
+ * The statements an interrupted run may have run. Statements run in order and the client died during one: when
+ * it left an INVALID index, the statement building it was the one running, so only those before it ran (and
+ * its own leftover is gone once dropped). Otherwise any of them may have.
+ */
+function mayHaveRun(statements: ParsedStatement[], attempt: InterruptedAttempt): ParsedStatement[] {
+  const running = statements.findIndex((s) =>
+    indexesBuilt([s]).some((b) => attempt.invalidIndexes.some((i) => i.index === b.index)),
+  );
+  return running >= 0 ? statements.slice(0, running) : statements;
+}
+
+/**
+ * Safe to run again whether or not it ran before: an IF [NOT] EXISTS form (or SET). Kinds without such a form
+ * (INSERT, UPDATE, SELECT f()...) are not. (CREATE INDEX ... IF NOT EXISTS skips an INVALID leftover, which
+ * the runner refuses first.)
+ */
+function isRerunnable(s: ParsedStatement): boolean {
+  return idempotentForm(s.node) === true;
+}
+
 /** Refuses a run over a folder that disagrees with what is applied (edited files, late versions). */
 function checkPlan(plan: MigrationPlan, allowOutOfOrder: boolean): void {
   if (plan.checksumMismatches.length > 0) {
@@ -341,6 +483,9 @@ export async function applyMigrations(
   await ensureParser();
   return withMigrationLock(client, async () => {
     await ensureHistoryTables(client);
+    // Under the lock no other run is live: a 'running' event with no result is a run whose client died.
+    const recorded = await recordInterrupted(client, migrations, options.executionId);
+    for (const r of recorded) log.warn('recorded an interrupted migration as failed', { ...r });
     const plan = await planMigrations(client, migrations);
     checkPlan(plan, options.allowOutOfOrder === true);
     if (options.singleTransaction) {
@@ -364,13 +509,41 @@ export async function applyMigrations(
         { details: { errors: lint.errors, findings: first } },
       );
     }
+    const interrupted = await lastInterrupted(client);
     // A concurrent index build that failed earlier left an INVALID index; IF NOT EXISTS would skip it silently.
     for (const m of plan.pending.filter((x) => x.up.noTransaction)) {
-      const leftovers = await findInvalidIndexes(client, indexesBuilt(statementsOf(m.up, m.file)));
+      const statements = statementsOf(m.up, m.file);
+      const leftovers = await findInvalidIndexes(client, indexesBuilt(statements));
+      const died = interrupted.get(m.version);
+      const how = died
+        ? `the client of execution ${died.executionId} died while running it (started ${died.startedAt})`
+        : undefined;
       if (leftovers.length > 0) {
         throw new MigrationFailedError(
-          `${m.file}: an earlier failed run left INVALID index(es) ${leftovers.map((i) => `${i.schema}.${i.index}`).join(', ')}; run ${leftovers.map((i) => i.fix).join(' ')} and apply again`,
-          { details: { version: m.version, file: m.file, invalidIndexes: leftovers } },
+          `${m.file}: an earlier ${how ? `run was interrupted (${how}) and` : 'failed run'} left INVALID index(es) ${leftovers.map((i) => `${i.schema}.${i.index}`).join(', ')}; run ${leftovers.map((i) => i.fix).join(' ')} and apply again`,
+          { details: { version: m.version, file: m.file, invalidIndexes: leftovers, interrupted: died } },
+        );
+      }
+      // Unchanged since it was interrupted and not safe to re-run: someone must look at what ran first.
+      const unsafe =
+        died && died.checksum === m.checksum
+          ? mayHaveRun(statements, died).filter((x) => !isRerunnable(x))
+          : [];
+      if (unsafe.length > 0) {
+        throw new InterruptedMigrationError(
+          `${m.file}: an earlier run was interrupted (${how}). It ran outside a transaction, so these statements may ` +
+            `have run and stayed (which of them is unknown), and running them again is not safe: ` +
+            `${unsafe.map((x) => `line ${x.line}: ${shorten(x.text, 120)}`).join('; ')}. pgshift does not re-run it as is. ` +
+            'Check the database for what they create or change, then make them idempotent (IF NOT EXISTS / IF EXISTS) ' +
+            'or remove the ones that ran (an edited file is how pgshift knows it was looked at), and apply again.',
+          {
+            details: {
+              version: m.version,
+              file: m.file,
+              interrupted: died,
+              mayHaveRun: unsafe.map((x) => shorten(x.text, 500)),
+            },
+          },
         );
       }
     }
@@ -469,6 +642,17 @@ async function runInTransaction(
 
 async function runOutsideTransaction(client: ClientBase, m: Migration, options: ApplyOptions): Promise<void> {
   const { steps, statements, lockTimeout, statementTimeout } = scriptSteps(m, m.up, options);
+  // Committed before the first statement (each statement commits on its own): if this client dies, the next
+  // run finds a 'running' event with no result after it and records the migration as interrupted.
+  await recordHistoryEvent(client, {
+    event: 'up',
+    status: 'running',
+    executionId: options.executionId,
+    version: m.version,
+    name: m.name,
+    checksum: m.checksum,
+    details: { noTransaction: true, statements: statements.length },
+  });
   const started = Date.now();
   let current: ParsedStatement | undefined;
   try {

@@ -92,6 +92,36 @@ export function nodeKind(node: Record<string, unknown>): { kind: string; body: R
   return { kind, body: (node[kind] ?? {}) as Record<string, unknown> };
 }
 
+/**
+ * Whether a statement can run again after a partial failure without erroring or doing it twice, for the kinds
+ * that have an IF [NOT] EXISTS form (and SET): true/false; undefined for the other kinds, which callers judge
+ * (the lint rule lets them pass, the runner's re-run of an interrupted migration does not).
+ */
+export function idempotentForm(node: Record<string, unknown>): boolean | undefined {
+  const { kind, body } = nodeKind(node);
+  switch (kind) {
+    case 'IndexStmt':
+    case 'CreateStmt':
+      return body.if_not_exists === true;
+    case 'DropStmt':
+      return body.missing_ok === true;
+    case 'AlterEnumStmt':
+      return body.skipIfNewValExists === true || body.oldVal !== undefined;
+    case 'AlterTableStmt':
+      return ((body.cmds as { AlterTableCmd?: Record<string, unknown> }[]) ?? []).every((w) => {
+        const cmd = w.AlterTableCmd ?? {};
+        if (cmd.subtype === 'AT_AddColumn') return cmd.missing_ok === true;
+        if (cmd.subtype === 'AT_DropColumn' || cmd.subtype === 'AT_DropConstraint')
+          return cmd.missing_ok === true;
+        return cmd.subtype !== 'AT_AddConstraint';
+      });
+    case 'VariableSetStmt':
+      return true;
+    default:
+      return undefined;
+  }
+}
+
 /** Shortens a statement for messages and outputs. */
 export function shorten(text: string, max = 200): string {
   const flat = text.replace(/\s+/g, ' ');

@@ -8,8 +8,16 @@ import {
   readAppliedMigrations,
   recordHistoryEvent,
 } from '../shared/history';
-import { withMigrationLock } from './lock';
-import { findInvalidIndexes, planMigrations, type InvalidIndex } from './runner';
+import { statementsOf } from './files';
+import { migrationLockHolder, withMigrationLock } from './lock';
+import {
+  findInvalidIndexes,
+  findUnfinishedRuns,
+  indexesBuilt,
+  interruptedMessage,
+  planMigrations,
+  type InvalidIndex,
+} from './runner';
 import type { Migration } from './types';
 
 /** What `verify` found. `ok` is false when something needs a human; the state machine's Choice reads it. */
@@ -25,7 +33,7 @@ export interface VerifyStatus {
   missingFiles: { version: string; name: string }[];
   checksumMismatches: { version: string; name: string; applied: string; file: string }[];
   outOfOrder: string[];
-  /** Migrations whose latest attempt failed (a no-transaction one may be half-applied). */
+  /** Migrations whose latest attempt failed or was interrupted (a no-transaction one may be half-applied). */
   failed: { version: string; name: string; error: string; invalidIndexes: InvalidIndex[] }[];
   invalidIndexes: InvalidIndex[];
   /** Alembic's `alembic_version` rows, for teams arriving from Flask-Migrate; null when the table is absent. */
@@ -88,6 +96,21 @@ export async function verifyMigrations(client: ClientBase, migrations: Migration
     );
     return { version: f.version, name: f.name, error: f.error.slice(0, 500), invalidIndexes: left };
   });
+  // A no-transaction migration still 'running' while no run holds the lock: its client died; the next apply
+  // records it as failed. Listed with the failed ones (verify writes nothing).
+  if (!(await migrationLockHolder(client))) {
+    for (const r of await findUnfinishedRuns(client)) {
+      const m = migrations.find((x) => x.version === r.version);
+      const built = m ? indexesBuilt(statementsOf(m.up, m.file)) : [];
+      const left = invalidIndexes.filter((i) => built.some((b) => b.index === i.index));
+      failed.push({
+        version: r.version,
+        name: r.name,
+        error: interruptedMessage(r, left),
+        invalidIndexes: left,
+      });
+    }
+  }
   const alembicVersion = await readAlembicVersion(client);
   const problems: string[] = [];
   for (const c of plan.checksumMismatches) {
@@ -103,7 +126,7 @@ export async function verifyMigrations(client: ClientBase, migrations: Migration
     );
   for (const f of failed) {
     problems.push(
-      `migration ${f.version} ${f.name} failed last time` +
+      `migration ${f.version} ${f.name} ${f.error.includes('was interrupted') ? 'was interrupted last time (its client died)' : 'failed last time'}` +
         (f.invalidIndexes.length > 0
           ? ` and left INVALID index(es): run ${f.invalidIndexes.map((i) => i.fix).join(' ')} then apply again`
           : ': fix the cause and apply again'),

@@ -38,6 +38,12 @@ function afterMigrateStepFailure(alert: Alert, name: string): string {
       '(the error lists them) and it is recorded as failed. Migrations before it in this run stay applied.'
     );
   }
+  if (name === 'InterruptedMigrationError') {
+    return (
+      'Unchanged by this run: it refused before applying anything. An earlier run died during a no-transaction ' +
+      'migration (the error names its execution); which of its statements ran is unknown, and those that ran stay.'
+    );
+  }
   if (name === 'MigrationTimeBudgetError') {
     return 'Partly applied: the run stopped between migrations for lack of time; those applied stay recorded, the rest are pending (named in the error).';
   }
@@ -113,6 +119,8 @@ const NEXT_BY_ERROR: Record<string, string> = {
     'Find the session that holds the table lock (pg_locks, pg_stat_activity), then run again.',
   PartialMigrationError:
     'Do not rerun it as is: make its statements idempotent (IF NOT EXISTS) or move those that ran into an applied migration.',
+  InterruptedMigrationError:
+    'Check what the statements the error lists did, make them idempotent (IF NOT EXISTS / IF EXISTS) or remove those that ran, then run again.',
   MigrationFailedError:
     'Fix the failing migration (its name and statement are in the error), then run again.',
   MigrationFileError: 'Fix the migrations folder (the error names the file and line), then run again.',

@@ -96,6 +96,15 @@ export class LockTimeoutError extends PgshiftError {}
 export class PartialMigrationError extends PgshiftError {}
 
 /**
+ * Apply refused to re-run a no-transaction migration whose earlier run was interrupted (its client died): which
+ * of its statements ran is unknown and some that may have are not idempotent. Nothing was applied by this run.
+ * details.mayHaveRun lists them, details.interrupted names the execution and when it started.
+ */
+export class InterruptedMigrationError extends PgshiftError {
+  override readonly outcome = 'refused';
+}
+
+/**
  * The runner stopped between migrations because the next one's estimate (plus a margin) does not fit the time
  * its runner has left (Lambda's remaining time). What ran stays applied and recorded; details.applied and
  * details.pending name both sides. The state machine continues the pending ones on Fargate.

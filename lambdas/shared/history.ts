@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS ${HISTORY_TABLE} (
   version       bigint,
   name          text,
   checksum      text,
-  status        text        NOT NULL CHECK (status IN ('succeeded', 'failed')),
+  status        text        NOT NULL CONSTRAINT history_status_check
+                              CHECK (status IN ('succeeded', 'failed', 'running')),
   started_at    timestamptz NOT NULL DEFAULT now(),
   finished_at   timestamptz,
   duration_ms   integer,
@@ -47,14 +48,36 @@ CREATE TABLE IF NOT EXISTS ${HISTORY_TABLE} (
 ALTER TABLE ${HISTORY_TABLE} ADD COLUMN IF NOT EXISTS bundle_sha256 text;
 ALTER TABLE ${HISTORY_TABLE}
   ALTER COLUMN bundle_sha256 SET DEFAULT NULLIF(current_setting('${BUNDLE_SETTING}', true), '');
+-- 'running' added for no-transaction migrations (a committed "started" event, so a run whose client died is
+-- found by the next run). Earlier tables have the narrower check, under the same name PostgreSQL gave it: it is
+-- replaced only when it lacks 'running', NOT VALID since every old row satisfies the narrower one (no scan,
+-- no rewrite).
+DO $widen$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_constraint
+              WHERE conrelid = '${HISTORY_TABLE}'::regclass AND conname = 'history_status_check'
+                AND pg_get_constraintdef(oid) NOT LIKE '%running%') THEN
+    ALTER TABLE ${HISTORY_TABLE} DROP CONSTRAINT history_status_check;
+    ALTER TABLE ${HISTORY_TABLE} ADD CONSTRAINT history_status_check
+      CHECK (status IN ('succeeded', 'failed', 'running')) NOT VALID;
+  END IF;
+END
+$widen$;
 `;
 
 /** What the history log records; migrate adds `up`/`down`/`baseline`, restore adds `restore`, and so on. */
 export type HistoryEventKind = 'up' | 'down' | 'baseline' | 'restore' | 'preflight-skip' | 'cleanup';
 
+/**
+ * `running`: a no-transaction migration was started (recorded, committed, before its first statement); its
+ * result follows as a later `succeeded`/`failed` event, or, when the client died, the next run records the
+ * `failed` one (`interrupted: true` in details).
+ */
+export type HistoryStatus = 'succeeded' | 'failed' | 'running';
+
 export interface HistoryEvent {
   event: HistoryEventKind;
-  status: 'succeeded' | 'failed';
+  status: HistoryStatus;
   executionId: string;
   version?: number | string;
   name?: string;
@@ -72,7 +95,7 @@ export interface HistoryRow {
   version: string | null;
   name: string | null;
   checksum: string | null;
-  status: 'succeeded' | 'failed';
+  status: HistoryStatus;
   startedAt: string;
   finishedAt: string | null;
   durationMs: number | null;
@@ -123,7 +146,8 @@ export async function recordHistoryEvent(client: ClientBase, e: HistoryEvent): P
   await client.query(
     `INSERT INTO ${HISTORY_TABLE}
        (event, version, name, checksum, status, started_at, finished_at, duration_ms, execution_id, error, details)
-     VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()), COALESCE($7, now()), $8, $9, $10, $11)`,
+     VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()),
+             COALESCE($7, CASE WHEN $5::text = 'running' THEN NULL ELSE now() END), $8, $9, $10, $11)`,
     [
       e.event,
       e.version === undefined ? null : String(e.version),

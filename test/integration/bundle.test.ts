@@ -84,7 +84,9 @@ describe('migration bundles', () => {
     expect(loaded.migrations.map((m) => m.checksum)).toEqual(packed.migrations.map((m) => m.checksum));
     expect(result.applied).toHaveLength(packed.migrations.length);
     const history = await readHistory(client);
-    expect(history.filter((h) => h.event === 'up')).toHaveLength(packed.migrations.length);
+    expect(history.filter((h) => h.event === 'up' && h.status === 'succeeded')).toHaveLength(
+      packed.migrations.length,
+    );
     expect(new Set(history.map((h) => h.bundleSha256))).toEqual(new Set([ref.sha256]));
     await db.drop();
   });

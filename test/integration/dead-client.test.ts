@@ -17,6 +17,7 @@ import { libpqEnv } from '../../lambdas/shared/db';
 import { DumpFailedError } from '../../lambdas/shared/errors';
 import { silentLogger } from '../../lambdas/shared/logger';
 import { pgToolPath } from '../../lambdas/shared/pgtools';
+import { waitFor } from '../helpers/wait-for';
 import { freshDatabase, rigStore, type TestDatabase } from '../rig/helpers';
 
 const ROOT = join(__dirname, '../..');
@@ -53,16 +54,6 @@ async function expectBackendGoneAfterKill(client: Client, pid: number, backend: 
     return alive.rowCount === 0 ? true : undefined;
   });
   expect(Date.now() - killedAt).toBeLessThan(10_000);
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('dead client (real PostgreSQL, real killed process)', () => {

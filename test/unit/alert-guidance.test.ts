@@ -113,6 +113,12 @@ describe('the state line follows the step that failed', () => {
       'Partly changed: the no-transaction migration stopped at a lock timeout; its statements that ran stay (the error lists them) and it is recorded as failed. Migrations before it in this run stay applied.',
     ],
     [
+      'InterruptedMigrationError: this run changed nothing, an earlier run died mid no-transaction migration',
+      failure('migrate', snapshotted, 'InterruptedMigrationError'),
+      'migrate',
+      'Unchanged by this run: it refused before applying anything. An earlier run died during a no-transaction migration (the error names its execution); which of its statements ran is unknown, and those that ran stay.',
+    ],
+    [
       'a down-migration that failed: rolled back, the ones before it stay reverted',
       failure('downgrade', { backup: ok('backup'), snapshotBefore: ok('schema') }, 'MigrationFailedError'),
       'migrate',

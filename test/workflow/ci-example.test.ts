@@ -279,7 +279,7 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     expect(summary).toMatch(/### pgshift apply\n```text\n[\s\S]*SUCCEEDED[\s\S]*```/);
     const packed = await packMigrations(path.join(workspace, 'migrations'));
     const history = await readHistory(await db.client());
-    const up = history.filter((h) => h.event === 'up');
+    const up = history.filter((h) => h.event === 'up' && h.status === 'succeeded');
     expect(up).toHaveLength(packed.migrations.length);
     expect(new Set(up.map((h) => h.bundleSha256))).toEqual(new Set([packed.sha256]));
   }, 600_000);

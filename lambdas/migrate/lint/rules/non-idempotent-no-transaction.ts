@@ -1,29 +1,5 @@
-import { nodeKind } from '../../statements';
+import { idempotentForm } from '../../statements';
 import type { PgshiftRule, RuleHit } from '../rule';
-
-/** Whether a statement can run again after a partial failure without erroring. */
-function idempotent(node: Record<string, unknown>): boolean {
-  const { kind, body } = nodeKind(node);
-  switch (kind) {
-    case 'IndexStmt':
-    case 'CreateStmt':
-      return body.if_not_exists === true;
-    case 'DropStmt':
-      return body.missing_ok === true;
-    case 'AlterEnumStmt':
-      return body.skipIfNewValExists === true || body.oldVal !== undefined;
-    case 'AlterTableStmt':
-      return ((body.cmds as { AlterTableCmd?: Record<string, unknown> }[]) ?? []).every((w) => {
-        const cmd = w.AlterTableCmd ?? {};
-        if (cmd.subtype === 'AT_AddColumn') return cmd.missing_ok === true;
-        if (cmd.subtype === 'AT_DropColumn' || cmd.subtype === 'AT_DropConstraint')
-          return cmd.missing_ok === true;
-        return cmd.subtype !== 'AT_AddConstraint';
-      });
-    default:
-      return true;
-  }
-}
 
 /**
  * A `-- pgshift:no-transaction` migration can stop half-way; its statements must be safe to run again
@@ -36,7 +12,8 @@ export const nonIdempotentNoTransaction: PgshiftRule = {
     if (!ctx.migration.up.noTransaction) return [];
     const hits: RuleHit[] = [];
     for (const stmt of ctx.statements) {
-      if (idempotent(stmt.node)) continue;
+      // A kind without an IF [NOT] EXISTS form is not flagged (a warning on every UPDATE would be noise).
+      if (idempotentForm(stmt.node) !== false) continue;
       hits.push({
         statementIndex: stmt.index,
         severity: 'warning',
