@@ -47,6 +47,10 @@ function afterMigrateStepFailure(alert: Alert, name: string): string {
   if (name === 'MigrationTimeBudgetError') {
     return 'Partly applied: the run stopped between migrations for lack of time; those applied stay recorded, the rest are pending (named in the error).';
   }
+  // The refusal before a migration whose earlier run left an INVALID index: nothing of it ran this time.
+  if (name === 'MigrationFailedError' && /left INVALID index/.test(alert.error?.message ?? '')) {
+    return 'Refused before running it: an earlier run of this migration left an INVALID index (named in the error); migrations before it in this run stay applied.';
+  }
   if (name === 'MigrationFailedError' || name === 'LockTimeoutError') {
     return alert.action === 'downgrade'
       ? 'The failing down-migration was rolled back; down-migrations before it in this run stay reverted.'

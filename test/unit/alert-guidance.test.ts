@@ -321,3 +321,14 @@ describe('every error name in docs/errors.md has its own next step', () => {
     expect(next).not.toEqual(generic);
   });
 });
+
+test('a refusal over an INVALID index an earlier run left does not say the migration was rolled back', () => {
+  const alert = failure(
+    'migrate',
+    snapshotted,
+    'MigrationFailedError',
+    '0003_index.up.sql: an earlier failed run left INVALID index(es) app.orders_idx; run DROP INDEX CONCURRENTLY IF EXISTS app.orders_idx; and apply again',
+  );
+  expect(stateNow(alert)).toMatch(/^Refused before running it: an earlier run .* INVALID index/);
+  expect(stateNow(alert)).not.toMatch(/rolled back/);
+});
