@@ -1,11 +1,16 @@
 import type { ClientBase } from 'pg';
-import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
+import {
+  cachedTargetResolver,
+  loadApplyTimeConfig,
+  loadConfig,
+  loadLintConfig,
+  retryOnRotatedSecret,
+} from '../shared/config';
 import { withClient } from '../shared/db';
-import { ConfigurationError, DatabaseConnectionError, InputValidationError } from '../shared/errors';
+import { DatabaseConnectionError, InputValidationError } from '../shared/errors';
 import { setBundleForSession } from '../shared/history';
 import type { ExecutionInput } from '../shared/input';
 import { planKeys } from '../shared/keys';
-import { optionalEnv } from '../shared/env';
 import { createLogger } from '../shared/logger';
 import { reportProgress } from '../shared/progress';
 import { createS3Client, putJson, putText, type ObjectStore } from '../shared/s3';
@@ -19,7 +24,6 @@ import {
   dryRun,
   loadBundle,
   loadMigrations,
-  parseSeverityOverrides,
   verifyMigrations,
   type LintOptions,
   type Migration,
@@ -35,37 +39,13 @@ const store: ObjectStore = {
   bucket: config.bucket,
   kmsKeyId: config.kmsKeyId,
 };
-const lintOptions: Omit<LintOptions, 'client'> = (() => {
-  try {
-    const bytes = process.env.PGSHIFT_LINT_LARGE_TABLE_BYTES;
-    const rows = process.env.PGSHIFT_LINT_LARGE_TABLE_ROWS;
-    return {
-      severities: parseSeverityOverrides(process.env.PGSHIFT_LINT_SEVERITIES),
-      thresholds: {
-        ...(bytes ? { largeTableBytes: Number(bytes) } : {}),
-        ...(rows ? { largeTableRows: Number(rows) } : {}),
-      },
-    };
-  } catch (err) {
-    throw new ConfigurationError(`PGSHIFT_LINT_SEVERITIES: ${(err as Error).message}`);
-  }
-})();
+const lintOptions: Omit<LintOptions, 'client'> = loadLintConfig();
 const databaseTarget = cachedTargetResolver(config);
-const marginMs = timeMarginMs(process.env);
-
 /**
  * What apply/downgrade keep free before Lambda's deadline (PGSHIFT_APPLY_TIME_MARGIN_SECONDS, set by the stack
  * from the function's timeout): the rollback of a cancelled statement, recording, unlocking, returning.
  */
-function timeMarginMs(env: NodeJS.ProcessEnv): number {
-  const raw = optionalEnv('PGSHIFT_APPLY_TIME_MARGIN_SECONDS', env) ?? '60';
-  if (!/^\d+$/.test(raw)) {
-    throw new ConfigurationError(
-      `PGSHIFT_APPLY_TIME_MARGIN_SECONDS must be a whole number of seconds, not "${raw}"`,
-    );
-  }
-  return Number(raw) * 1000;
-}
+const marginMs = loadApplyTimeConfig().marginMs ?? 60_000;
 
 /** Lambda's context, as far as this handler reads it. */
 interface InvocationContext {

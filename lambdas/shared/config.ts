@@ -1,6 +1,17 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { targetFromSecret, targetFromUrl, type DatabaseTarget, type SslMode } from './db';
+import { parseSeverityOverrides, type SeverityOverrides } from '../migrate/lint/severity';
+import { SSL_MODES, targetFromSecret, targetFromUrl, type DatabaseTarget, type SslMode } from './db';
 import { taskRootPath } from './env';
+import {
+  envBoolean,
+  envBytes,
+  envEnum,
+  envInteger,
+  envParsed,
+  envSecondsMs,
+  envString,
+  type Env,
+} from './env-parsers';
 import { ConfigurationError, DatabaseConnectionError } from './errors';
 import { DEFAULT_BACKUP_PREFIX } from './keys';
 
@@ -50,10 +61,7 @@ export interface PgshiftConfig {
   rdsClusterId?: string;
 }
 
-function read(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v === '' ? undefined : v;
-}
+const read = (env: Env, name: string): string | undefined => envString(env, name);
 
 /** Reads PgshiftConfig from environment variables; lists every missing one in a single error. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig {
@@ -67,6 +75,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
   const port = read(env, 'PGSHIFT_DB_PORT');
   const sslRootCert = read(env, 'PGSHIFT_DB_SSLROOTCERT');
   if (port !== undefined && !/^\d+$/.test(port)) problems.push('PGSHIFT_DB_PORT is not a number');
+  let sslMode: SslMode | undefined;
+  try {
+    // A misspelt mode would otherwise connect without TLS (connect only enables it for the modes it knows).
+    sslMode = envEnum(env, 'PGSHIFT_DB_SSLMODE', SSL_MODES);
+  } catch (err) {
+    if (!(err instanceof ConfigurationError)) throw err;
+    problems.push(err.message);
+  }
   if (problems.length > 0)
     throw new ConfigurationError(`Configuration incomplete: ${problems.join('; ')}`, {
       details: { problems },
@@ -82,7 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
           host: read(env, 'PGSHIFT_DB_HOST'),
           port: port === undefined ? undefined : Number(port),
           name: read(env, 'PGSHIFT_DB_NAME'),
-          sslMode: read(env, 'PGSHIFT_DB_SSLMODE') as SslMode | undefined,
+          sslMode,
           // Like every file a function opens: a relative path is read from the task root.
           sslRootCert: sslRootCert === undefined ? undefined : taskRootPath(sslRootCert, env),
         }
@@ -96,6 +112,124 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
     s3Endpoint: read(env, 'AWS_ENDPOINT_URL_S3'),
     rdsInstanceId: read(env, 'PGSHIFT_RDS_INSTANCE_ID'),
     rdsClusterId: read(env, 'PGSHIFT_RDS_CLUSTER_ID'),
+  };
+}
+
+/*
+ * Per-step sections. Each step's handler reads its own section once, at module scope, so a bad value fails that
+ * step's first invocation with a ConfigurationError naming the variable and the value; a step never validates
+ * another step's variables (the stack sets each function only what it reads).
+ */
+
+/** The lint's overrides (migrate function). */
+export interface LintConfig {
+  /** Per-rule severities (PGSHIFT_LINT_SEVERITIES, a JSON object). @default {} */
+  severities: SeverityOverrides;
+  /** Size thresholds; absent ones keep the lint's defaults (100 MiB, 1,000,000 rows). */
+  thresholds: { largeTableBytes?: number; largeTableRows?: number };
+}
+
+export function loadLintConfig(env: Env = process.env): LintConfig {
+  const largeTableBytes = envBytes(env, 'PGSHIFT_LINT_LARGE_TABLE_BYTES');
+  const largeTableRows = envInteger(env, 'PGSHIFT_LINT_LARGE_TABLE_ROWS', { unit: 'rows' });
+  return {
+    severities: envParsed(env, 'PGSHIFT_LINT_SEVERITIES', parseSeverityOverrides) ?? {},
+    thresholds: {
+      ...(largeTableBytes === undefined ? {} : { largeTableBytes }),
+      ...(largeTableRows === undefined ? {} : { largeTableRows }),
+    },
+  };
+}
+
+/** The schema step's options. */
+export interface SchemaConfig {
+  /** Owners and grants in snapshots (PGSHIFT_SCHEMA_OWNERSHIP); they differ per environment. @default false */
+  includeOwnership: boolean;
+  /** From this size a table is large for the diff's "locking" class (PGSHIFT_LARGE_TABLE_BYTES). @default 100 MiB */
+  largeTableBytes?: number;
+}
+
+export function loadSchemaConfig(env: Env = process.env): SchemaConfig {
+  return {
+    includeOwnership: envBoolean(env, 'PGSHIFT_SCHEMA_OWNERSHIP') ?? false,
+    largeTableBytes: envBytes(env, 'PGSHIFT_LARGE_TABLE_BYTES'),
+  };
+}
+
+/** The report step's thresholds; absent ones keep the report's defaults. */
+export interface ReportConfig {
+  /** Queries running longer are listed (PGSHIFT_REPORT_LONG_QUERY_SECONDS). @default 60 */
+  longQuerySeconds?: number;
+  /** Tables up to this size get an exact row count (PGSHIFT_REPORT_EXACT_COUNT_MAX_BYTES). @default 50 MiB */
+  exactCountMaxBytes?: number;
+  /** Lifetime of the report's presigned URL (PGSHIFT_REPORT_URL_SECONDS). */
+  urlSeconds?: number;
+}
+
+/**
+ * The report runs after the database changed: an unusable value there is logged through `ignored` (naming the
+ * variable and value) and the default kept, rather than failing the run's last step; see docs/decisions.md.
+ */
+export function loadReportConfig(
+  env: Env = process.env,
+  ignored: (err: ConfigurationError) => void = () => undefined,
+): ReportConfig {
+  const lenient = (read: () => number | undefined): number | undefined => {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof ConfigurationError)) throw err;
+      ignored(err);
+      return undefined;
+    }
+  };
+  return {
+    longQuerySeconds: lenient(() =>
+      envInteger(env, 'PGSHIFT_REPORT_LONG_QUERY_SECONDS', { unit: 'seconds' }),
+    ),
+    exactCountMaxBytes: lenient(() => envBytes(env, 'PGSHIFT_REPORT_EXACT_COUNT_MAX_BYTES')),
+    urlSeconds: lenient(() => envInteger(env, 'PGSHIFT_REPORT_URL_SECONDS', { unit: 'seconds' })),
+  };
+}
+
+/** The restore step's pg_restore options and retention. */
+export interface RestoreConfig {
+  /** pg_restore --no-owner (PGSHIFT_RESTORE_NO_OWNER). @default true */
+  noOwner: boolean;
+  /** pg_restore --no-privileges (PGSHIFT_RESTORE_NO_PRIVILEGES). @default false */
+  noPrivileges: boolean;
+  /** Drop `__pgshift_before_*` copies older than this after each restore (PGSHIFT_RESTORE_RETENTION_DAYS). */
+  retentionDays?: number;
+}
+
+export function loadRestoreConfig(env: Env = process.env): RestoreConfig {
+  return {
+    noOwner: envBoolean(env, 'PGSHIFT_RESTORE_NO_OWNER') ?? true,
+    noPrivileges: envBoolean(env, 'PGSHIFT_RESTORE_NO_PRIVILEGES') ?? false,
+    retentionDays: envInteger(env, 'PGSHIFT_RESTORE_RETENTION_DAYS', { unit: 'days' }),
+  };
+}
+
+/**
+ * The apply's time budget as the stack sets it from the migrate function's and the Fargate state's timeouts
+ * (PGSHIFT_APPLY_TIME_BUDGET_SECONDS, PGSHIFT_APPLY_TIME_MARGIN_SECONDS, PGSHIFT_FARGATE_TIME_BUDGET_SECONDS),
+ * in milliseconds; undefined where unset (each reader keeps its own default).
+ */
+export interface ApplyTimeConfig {
+  budgetMs?: number;
+  marginMs?: number;
+  fargateBudgetMs?: number;
+}
+
+/**
+ * `minSeconds` 1 for pre-flight, which divides by these and has always refused 0; the migrate function accepts a
+ * margin of 0.
+ */
+export function loadApplyTimeConfig(env: Env = process.env, minSeconds = 0): ApplyTimeConfig {
+  return {
+    budgetMs: envSecondsMs(env, 'PGSHIFT_APPLY_TIME_BUDGET_SECONDS', { min: minSeconds }),
+    marginMs: envSecondsMs(env, 'PGSHIFT_APPLY_TIME_MARGIN_SECONDS', { min: minSeconds }),
+    fargateBudgetMs: envSecondsMs(env, 'PGSHIFT_FARGATE_TIME_BUDGET_SECONDS', { min: minSeconds }),
   };
 }
 
