@@ -1,4 +1,5 @@
 import {
+  loadAlertConfig,
   loadApplyTimeConfig,
   loadConfig,
   loadLintConfig,
@@ -233,5 +234,23 @@ describe('per-step configuration', () => {
     expect(ignored.map((e) => e.message)).toEqual([
       'PGSHIFT_REPORT_LONG_QUERY_SECONDS must be a whole number of seconds, not "1m"',
     ]);
+  });
+
+  it('alerts: every setting is optional, and an unusable watchdog delay is reported and the 60 minutes kept', () => {
+    expect(loadAlertConfig({})).toEqual({ warningMinutes: 60 });
+    expect(
+      loadAlertConfig({
+        PGSHIFT_TOPIC_ARN: 'arn:topic',
+        PGSHIFT_BUCKET: 'b',
+        PGSHIFT_SCHEDULE_GROUP: 'g',
+        PGSHIFT_DURATION_WARNING_MINUTES: '90',
+      }),
+    ).toMatchObject({ topicArn: 'arn:topic', bucket: 'b', scheduleGroup: 'g', warningMinutes: 90 });
+    const ignored: string[] = [];
+    const config = loadAlertConfig({ PGSHIFT_DURATION_WARNING_MINUTES: '1h' }, (err) =>
+      ignored.push(err.message),
+    );
+    expect(config.warningMinutes).toBe(60);
+    expect(ignored).toEqual(['PGSHIFT_DURATION_WARNING_MINUTES must be a whole number of minutes, not "1h"']);
   });
 });
