@@ -1,24 +1,25 @@
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { optionalEnv } from '../shared/env';
+import { loadAlertConfig } from '../shared/config-sections';
 import { createLogger } from '../shared/logger';
 import { createS3Client } from '../shared/s3';
 import { alertFailureCounter } from '../notify/metrics';
 import { onExecutionEnded, type EndedOutcome, type ExecutionStatusChange } from './ended';
 
 const log = createLogger('ended');
-const bucket = optionalEnv('PGSHIFT_BUCKET');
+const config = loadAlertConfig();
+const { bucket } = config;
 const deps = {
   channel: {
-    sns: new SNSClient({ endpoint: optionalEnv('AWS_ENDPOINT_URL_SNS') }),
-    topicArn: optionalEnv('PGSHIFT_TOPIC_ARN'),
-    store: bucket ? { s3: createS3Client(), bucket, kmsKeyId: optionalEnv('PGSHIFT_KMS_KEY_ID') } : undefined,
+    sns: new SNSClient({ endpoint: config.snsEndpoint }),
+    topicArn: config.topicArn,
+    store: bucket ? { s3: createS3Client(), bucket, kmsKeyId: config.kmsKeyId } : undefined,
     log,
     countFailure: alertFailureCounter('ended'),
   },
   scheduler: new SchedulerClient({}),
-  scheduleGroup: optionalEnv('PGSHIFT_SCHEDULE_GROUP'),
-  defaultDatabase: optionalEnv('PGSHIFT_DATABASE'),
+  scheduleGroup: config.scheduleGroup,
+  defaultDatabase: config.defaultDatabase,
   bucket,
 };
 

@@ -1,6 +1,6 @@
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { optionalEnv } from '../shared/env';
+import { loadAlertConfig } from '../shared/config-sections';
 import { createLogger } from '../shared/logger';
 import { createS3Client } from '../shared/s3';
 import type { StepOutput } from '../shared/step';
@@ -9,23 +9,23 @@ import { alertFailureCounter } from './metrics';
 import { runNotify, type NotifyEvent } from './notify';
 
 const log = createLogger('notify');
-const topicArn = optionalEnv('PGSHIFT_TOPIC_ARN');
-const bucket = optionalEnv('PGSHIFT_BUCKET');
+const config = loadAlertConfig(process.env, (err) =>
+  log.warn('notify setting ignored, its default kept', { error: err.message, ...err.details }),
+);
+const { topicArn, bucket } = config;
 // AWS_ENDPOINT_URL_SNS is also read by the SDK itself; passing it keeps local runs explicit.
-const sns = new SNSClient({ endpoint: optionalEnv('AWS_ENDPOINT_URL_SNS') });
+const sns = new SNSClient({ endpoint: config.snsEndpoint });
 const scheduler = new SchedulerClient({});
-const store = bucket
-  ? { s3: createS3Client(), bucket, kmsKeyId: optionalEnv('PGSHIFT_KMS_KEY_ID') }
-  : undefined;
+const store = bucket ? { s3: createS3Client(), bucket, kmsKeyId: config.kmsKeyId } : undefined;
 const deps = {
   channel: { sns, topicArn, store, log, countFailure: alertFailureCounter('notify') },
   scheduler,
   watchdog: {
-    roleArn: optionalEnv('PGSHIFT_SCHEDULER_ROLE_ARN'),
-    groupName: optionalEnv('PGSHIFT_SCHEDULE_GROUP'),
-    warningMinutes: Number(optionalEnv('PGSHIFT_DURATION_WARNING_MINUTES') ?? '60'),
+    roleArn: config.schedulerRoleArn,
+    groupName: config.scheduleGroup,
+    warningMinutes: config.warningMinutes,
   },
-  defaultDatabase: optionalEnv('PGSHIFT_DATABASE'),
+  defaultDatabase: config.defaultDatabase,
   bucket,
 };
 

@@ -1,8 +1,12 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
+import {
+  cachedTargetResolver,
+  loadApplyTimeConfig,
+  loadConfig,
+  retryOnRotatedSecret,
+} from '../shared/config';
 import { connect } from '../shared/db';
-import { ConfigurationError, InputValidationError } from '../shared/errors';
-import { optionalEnv } from '../shared/env';
+import { InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
 import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
@@ -15,20 +19,6 @@ import { thresholdsFromEnv } from './thresholds';
 /** Lambda's maximum timeout: the most the migrate function's apply can ever have when the stack says nothing. */
 const LAMBDA_MAX_SECONDS = 900;
 
-/** A number of seconds from the environment, in ms; `fallback` when unset. */
-function secondsEnvMs(
-  name: string,
-  env: NodeJS.ProcessEnv,
-  fallback: number | undefined,
-): number | undefined {
-  const raw = optionalEnv(name, env);
-  if (raw === undefined) return fallback === undefined ? undefined : fallback * 1000;
-  if (!/^\d+$/.test(raw) || Number(raw) === 0) {
-    throw new ConfigurationError(`${name} must be a positive number of seconds, not "${raw}"`);
-  }
-  return Number(raw) * 1000;
-}
-
 // Read once per container: a bad value fails every invocation with a ConfigurationError naming it.
 const config = loadConfig();
 const thresholds = thresholdsFromEnv();
@@ -38,9 +28,10 @@ const thresholds = thresholdsFromEnv();
  * apply's (PGSHIFT_FARGATE_TIME_BUDGET_SECONDS, the Fargate state's timeout; unset: no Fargate). Not this
  * function's own remaining time: preflight's timeout says nothing about how long the apply may run.
  */
-const timeBudgetMs = secondsEnvMs('PGSHIFT_APPLY_TIME_BUDGET_SECONDS', process.env, LAMBDA_MAX_SECONDS);
-const timeMarginMs = secondsEnvMs('PGSHIFT_APPLY_TIME_MARGIN_SECONDS', process.env, 0);
-const fargateTimeBudgetMs = secondsEnvMs('PGSHIFT_FARGATE_TIME_BUDGET_SECONDS', process.env, undefined);
+const applyTime = loadApplyTimeConfig(process.env, 1);
+const timeBudgetMs = applyTime.budgetMs ?? LAMBDA_MAX_SECONDS * 1000;
+const timeMarginMs = applyTime.marginMs ?? 0;
+const fargateTimeBudgetMs = applyTime.fargateBudgetMs;
 const pgDumpVersion = backupPgDumpVersion();
 const log = createLogger('preflight');
 // Created even when no RDS id is configured: construction is offline and cheap, and it keeps one client per container.

@@ -1,4 +1,4 @@
-import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
+import { cachedTargetResolver, loadConfig, loadReportConfig, retryOnRotatedSecret } from '../shared/config';
 import { redactSecrets, withClient } from '../shared/db';
 import { createLogger } from '../shared/logger';
 import { createS3Client, getJson, type ObjectStore } from '../shared/s3';
@@ -17,10 +17,9 @@ const store: ObjectStore = {
 };
 const databaseTarget = cachedTargetResolver(config);
 
-function numberFromEnv(name: string): number | undefined {
-  const v = process.env[name];
-  return v && /^\d+$/.test(v) ? Number(v) : undefined;
-}
+const thresholds = loadReportConfig(process.env, (err) =>
+  log.warn('report setting ignored, its default kept', { error: err.message, ...err.details }),
+);
 
 /** Report step: gathers the database report, folds in this run's results, writes report.{json,md,html}. */
 async function run(event: StepEvent): Promise<StepOutput> {
@@ -43,15 +42,15 @@ async function run(event: StepEvent): Promise<StepOutput> {
             backupPrefix: config.backupPrefix,
             results,
             diff,
-            longQuerySeconds: numberFromEnv('PGSHIFT_REPORT_LONG_QUERY_SECONDS'),
-            exactCountMaxBytes: numberFromEnv('PGSHIFT_REPORT_EXACT_COUNT_MAX_BYTES'),
+            longQuerySeconds: thresholds.longQuerySeconds,
+            exactCountMaxBytes: thresholds.exactCountMaxBytes,
             redact: (text) => redactSecrets(text, dbTarget),
           },
         ),
       'pgshift-report',
     );
     out = await writeReport(store, report, {
-      expiresInSeconds: numberFromEnv('PGSHIFT_REPORT_URL_SECONDS'),
+      expiresInSeconds: thresholds.urlSeconds,
     });
   } catch (err) {
     throw reportFailure(err, database);

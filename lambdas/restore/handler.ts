@@ -1,27 +1,11 @@
-import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
-import { optionalEnv } from '../shared/env';
-import { ConfigurationError, InputValidationError } from '../shared/errors';
+import { cachedTargetResolver, loadConfig, loadRestoreConfig, retryOnRotatedSecret } from '../shared/config';
+import { InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
 import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
 import { withStepBudget } from '../shared/step-budget';
 import { cleanupRestoreCopies } from './cleanup';
 import { restoreDatabase } from './restore';
-
-function flag(name: string, fallback: boolean): boolean {
-  const v = optionalEnv(name);
-  if (v === undefined) return fallback;
-  if (v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw new ConfigurationError(`${name} must be true or false, got "${v}"`);
-}
-
-function days(name: string): number | undefined {
-  const v = optionalEnv(name);
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new ConfigurationError(`${name} must be a whole number of days, got "${v}"`);
-  return Number(v);
-}
 
 const config = loadConfig();
 const log = createLogger('restore');
@@ -30,12 +14,7 @@ const store: ObjectStore = {
   bucket: config.bucket,
   kmsKeyId: config.kmsKeyId,
 };
-/** pg_restore --no-owner (PGSHIFT_RESTORE_NO_OWNER). @default true */
-const noOwner = flag('PGSHIFT_RESTORE_NO_OWNER', true);
-/** pg_restore --no-privileges (PGSHIFT_RESTORE_NO_PRIVILEGES). @default false */
-const noPrivileges = flag('PGSHIFT_RESTORE_NO_PRIVILEGES', false);
-/** Drop `__pgshift_before_*` copies older than this after each restore (PGSHIFT_RESTORE_RETENTION_DAYS). */
-const retentionDays = days('PGSHIFT_RESTORE_RETENTION_DAYS');
+const { noOwner, noPrivileges, retentionDays } = loadRestoreConfig();
 const databaseTarget = cachedTargetResolver(config);
 
 /** Restore step: `params.operation` "restore" (default) or "cleanup" (drop the copies restores kept). */

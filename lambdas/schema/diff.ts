@@ -7,6 +7,7 @@ import {
   type TableStats,
 } from './snapshot';
 import { classifyTypeChange } from './types';
+import { DEFAULT_LARGE_TABLE_BYTES } from '../shared/large-table';
 
 /**
  * - `destructive`: data or code can be lost (a dropped table, column, enum label, function...; a type narrowed);
@@ -62,7 +63,7 @@ export interface DiffOptions {
   largeTableBytes?: number;
 }
 
-export const DEFAULT_LARGE_TABLE_BYTES = 100 * 1024 * 1024;
+export { DEFAULT_LARGE_TABLE_BYTES };
 
 /** Drops of these lose data or code that something depends on. */
 const DESTRUCTIVE_DROPS = new Set<ObjectKind>([

@@ -1,4 +1,4 @@
-import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
+import { cachedTargetResolver, loadConfig, loadSchemaConfig, retryOnRotatedSecret } from '../shared/config';
 import { InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
 import { createS3Client, type ObjectStore } from '../shared/s3';
@@ -15,12 +15,7 @@ const store: ObjectStore = {
 };
 const databaseTarget = cachedTargetResolver(config);
 
-/** Owners and grants in snapshots (PGSHIFT_SCHEMA_OWNERSHIP=true); off by default, they differ per environment. */
-const includeOwnership = process.env.PGSHIFT_SCHEMA_OWNERSHIP === 'true';
-/** From this size a table counts as large for the diff's "locking" class (PGSHIFT_LARGE_TABLE_BYTES). */
-const largeTableBytes = process.env.PGSHIFT_LARGE_TABLE_BYTES
-  ? Number(process.env.PGSHIFT_LARGE_TABLE_BYTES)
-  : undefined;
+const { includeOwnership, largeTableBytes } = loadSchemaConfig();
 
 /** Actions after which the "after" snapshot is the schema pgshift made, i.e. what drift compares with. */
 const RECORDING_ACTIONS = new Set(['migrate', 'downgrade', 'baseline']);

@@ -1,8 +1,12 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { targetFromSecret, targetFromUrl, type DatabaseTarget, type SslMode } from './db';
+import { SSL_MODES, targetFromSecret, targetFromUrl, type DatabaseTarget, type SslMode } from './db';
 import { taskRootPath } from './env';
+import { envEnum, envString, type Env } from './env-parsers';
 import { ConfigurationError, DatabaseConnectionError } from './errors';
 import { DEFAULT_BACKUP_PREFIX } from './keys';
+
+// Each step's own section (lint, schema, report, restore, apply time, alerts): one place to read the environment.
+export * from './config-sections';
 
 /**
  * pgshift's configuration, read once from the environment. The CDK stack sets these variables on each
@@ -50,10 +54,7 @@ export interface PgshiftConfig {
   rdsClusterId?: string;
 }
 
-function read(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v === '' ? undefined : v;
-}
+const read = (env: Env, name: string): string | undefined => envString(env, name);
 
 /** Reads PgshiftConfig from environment variables; lists every missing one in a single error. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig {
@@ -67,6 +68,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
   const port = read(env, 'PGSHIFT_DB_PORT');
   const sslRootCert = read(env, 'PGSHIFT_DB_SSLROOTCERT');
   if (port !== undefined && !/^\d+$/.test(port)) problems.push('PGSHIFT_DB_PORT is not a number');
+  let sslMode: SslMode | undefined;
+  try {
+    // A misspelt mode would otherwise connect without TLS (connect only enables it for the modes it knows).
+    sslMode = envEnum(env, 'PGSHIFT_DB_SSLMODE', SSL_MODES);
+  } catch (err) {
+    if (!(err instanceof ConfigurationError)) throw err;
+    problems.push(err.message);
+  }
   if (problems.length > 0)
     throw new ConfigurationError(`Configuration incomplete: ${problems.join('; ')}`, {
       details: { problems },
@@ -82,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
           host: read(env, 'PGSHIFT_DB_HOST'),
           port: port === undefined ? undefined : Number(port),
           name: read(env, 'PGSHIFT_DB_NAME'),
-          sslMode: read(env, 'PGSHIFT_DB_SSLMODE') as SslMode | undefined,
+          sslMode,
           // Like every file a function opens: a relative path is read from the task root.
           sslRootCert: sslRootCert === undefined ? undefined : taskRootPath(sslRootCert, env),
         }

@@ -7,7 +7,7 @@ import { ConfigurationError, DatabaseConnectionError } from './errors';
 
 /** libpq's TLS modes that pgshift supports; `verify-full` is the default on AWS (RDS CA bundle in every asset). */
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
-const SSL_MODES: readonly SslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
+export const SSL_MODES: readonly SslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
 
 /**
  * Where the RDS CA bundle sits: `certs/rds-global-bundle.pem` in the task root of every zip function and of the

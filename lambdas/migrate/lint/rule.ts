@@ -1,4 +1,5 @@
 import type { TableTouch } from '../../shared/analysis';
+import { DEFAULT_LARGE_TABLE_BYTES } from '../../shared/large-table';
 import type { Migration, ParsedStatement, Severity } from '../types';
 import type { StatementTouch } from './analyze';
 
@@ -11,7 +12,7 @@ export interface SizeThresholds {
 }
 
 export const DEFAULT_THRESHOLDS: SizeThresholds = {
-  largeTableBytes: 100 * 1024 * 1024,
+  largeTableBytes: DEFAULT_LARGE_TABLE_BYTES,
   largeTableRows: 1_000_000,
 };
 
