@@ -31,6 +31,13 @@ function summarize(diff: SchemaDiff): string[] {
   );
 }
 
+const NO_CHANGES: SchemaDiff = {
+  formatVersion: 1,
+  changes: [],
+  counts: { total: 0, destructive: 0, locking: 0, safe: 0 },
+  destructive: false,
+};
+
 describe('schema snapshot and diff (real PostgreSQL)', () => {
   let db: TestDatabase;
   let client: Client;
@@ -50,6 +57,8 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
     const before = await snapshotSchema(client, { includeStats: true, ...options.snapshot });
     await client.query(change);
     const after = await snapshotSchema(client, { includeStats: true, ...options.snapshot });
+    // Every case also checks that each snapshot diffed with itself reports nothing.
+    for (const same of [before, after]) expect(diffSnapshots(same, same, options.diff)).toEqual(NO_CHANGES);
     return { diff: diffSnapshots(before, after, options.diff), before, after };
   }
 
@@ -62,12 +71,7 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
     const b = await snapshotSchema(client);
     // Assess
     expect(serializeSnapshot(a)).toBe(serializeSnapshot(b));
-    expect(diffSnapshots(a, b)).toEqual({
-      formatVersion: 1,
-      changes: [],
-      counts: { total: 0, destructive: 0, locking: 0, safe: 0 },
-      destructive: false,
-    });
+    expect(diffSnapshots(a, b)).toEqual(NO_CHANGES);
     expect(a.stats).toBeUndefined();
     expect(Object.keys(a.objects.table)).toContain('nochange.t');
   });
