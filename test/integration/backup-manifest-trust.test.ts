@@ -16,10 +16,9 @@ import { withClient } from '../../lambdas/shared/db';
 import { manifestKeyFor } from '../../lambdas/shared/keys';
 import { putJson, putText } from '../../lambdas/shared/s3';
 import { fetchObject, freshDatabase, seedRows, tableChecksum, type TestDatabase } from '../rig/helpers';
-import { rigDeps, testExecutionId } from '../helpers/rig-deps';
+import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
 
 const { store, deps } = rigDeps();
-const run = testExecutionId;
 
 describe('backup manifests are trusted only for their own object', () => {
   let db: TestDatabase;

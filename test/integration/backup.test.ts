@@ -35,10 +35,9 @@ import {
   tableChecksum,
   type TestDatabase,
 } from '../rig/helpers';
-import { rigDeps, testExecutionId } from '../helpers/rig-deps';
+import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
 
 const { store, deps } = rigDeps();
-const run = testExecutionId;
 
 /** Restores an archive (bytes) into an existing database with the real pg_restore. */
 async function pgRestoreInto(target: DatabaseTarget, archive: Buffer): Promise<void> {

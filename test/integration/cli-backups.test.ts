@@ -8,10 +8,9 @@ import type { Io } from '../../bin/cli/output';
 import { createBackup } from '../../lambdas/backup';
 import { putJson } from '../../lambdas/shared/s3';
 import { fetchObject, freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
-import { rigDeps, testExecutionId } from '../helpers/rig-deps';
+import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
 
 const { store, deps } = rigDeps();
-const run = testExecutionId;
 
 async function pgshift(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];

@@ -18,10 +18,9 @@ import {
   tableChecksum,
   type TestDatabase,
 } from '../rig/helpers';
-import { rigDeps, testExecutionId } from '../helpers/rig-deps';
+import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
 
 const { store, deps } = rigDeps();
-const run = testExecutionId;
 
 async function checksums(db: TestDatabase): Promise<unknown[]> {
   return [await tableChecksum(db.target, 'items'), await tableChecksum(db.target, 'other')];
