@@ -58,7 +58,8 @@ function hashTree(hash: ReturnType<typeof createHash>, root: string, rel: string
   const st = statSync(abs);
   if (st.isDirectory()) {
     for (const name of readdirSync(abs).sort()) {
-      if (name === 'node_modules' || name === 'cdk.out') continue;
+      // Tests beside the code (lambdas/**/*.test.ts) are never bundled, so editing one keeps the cache.
+      if (name === 'node_modules' || name === 'cdk.out' || name.endsWith('.test.ts')) continue;
       hashTree(hash, root, path.join(rel, name));
     }
     return;

@@ -133,6 +133,26 @@ describe('the image', () => {
   });
 });
 
+describe('every asset', () => {
+  test('bundles no test file and no test helper (lint-rule tests sit beside the rules under lambdas/)', () => {
+    const dirs = [imageDir, ...zipFunctions().map((f) => f.dir)];
+    const sources: string[] = [];
+    const files: string[] = [];
+    for (const dir of dirs) {
+      for (const rel of fs.readdirSync(dir, { recursive: true }) as string[]) {
+        files.push(rel);
+        if (!rel.endsWith('.js.map')) continue;
+        const map = JSON.parse(fs.readFileSync(path.join(dir, rel), 'utf8')) as { sources: string[] };
+        sources.push(...map.sources);
+      }
+    }
+    // The source maps name every module esbuild put in a bundle; the rules' own sources must be among them.
+    expect(sources.some((s) => s.includes('lambdas/migrate/lint/rules/'))).toBe(true);
+    expect(sources.filter((s) => /\.test\.ts$|(^|\/)test\//.test(s))).toEqual([]);
+    expect(files.filter((f) => /\.test\.[jt]s$/.test(f))).toEqual([]);
+  });
+});
+
 describe('the zip functions', () => {
   test('each asset has its handler and the RDS CA bundle at certs/rds-global-bundle.pem', () => {
     const fns = zipFunctions();

@@ -3,7 +3,6 @@
  * that exact object's sha256 and size are checked. `latest` never falls back silently past a newest backup
  * that fails verification, and `verifyBackups` says which backups are sound.
  */
-import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   createBackup,
@@ -15,20 +14,11 @@ import {
 import { cleanupRestoreCopies, restoreDatabase } from '../../lambdas/restore';
 import { withClient } from '../../lambdas/shared/db';
 import { manifestKeyFor } from '../../lambdas/shared/keys';
-import { silentLogger } from '../../lambdas/shared/logger';
 import { putJson, putText } from '../../lambdas/shared/s3';
-import {
-  fetchObject,
-  freshDatabase,
-  rigStore,
-  seedRows,
-  tableChecksum,
-  type TestDatabase,
-} from '../rig/helpers';
+import { fetchObject, freshDatabase, seedRows, tableChecksum, type TestDatabase } from '../rig/helpers';
+import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
 
-const store = rigStore();
-const deps = { store, log: silentLogger };
-const run = (): string => `test-${randomBytes(4).toString('hex')}`;
+const { store, deps } = rigDeps();
 
 describe('backup manifests are trusted only for their own object', () => {
   let db: TestDatabase;

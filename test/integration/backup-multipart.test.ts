@@ -3,11 +3,10 @@
  * of the S3 stand-in): with one part in flight and two buffers, pg_dump's output is paused and resumed many
  * times, and still the object is the dump byte for byte; SSE-KMS on the upload, a CRC32 S3 checks on every part.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { streamDumpToS3 } from '../../lambdas/backup';
-import { silentLogger } from '../../lambdas/shared/logger';
-import { createS3Client } from '../../lambdas/shared/s3';
-import { fetchObject, freshDatabase, rigInfo, rigStore, seedRows, type TestDatabase } from '../rig/helpers';
+import { fetchObject, freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
+import { rigDeps, testExecutionId } from '../helpers/rig-deps';
 import { startRefusingS3Proxy, type RefusingProxy } from '../rig/refusing-s3-proxy';
 
 const MIB = 1024 * 1024;
@@ -28,21 +27,17 @@ describe('backup: multipart upload of a larger dump', () => {
   test('parts of 5 MiB, never more than one in flight: the object is the dump byte for byte, each part carries a CRC32, the upload SSE-KMS', async () => {
     // Prepare: ~25 MB uncompressed, so five or more parts.
     await seedRows(db.target, 80000, { textBytes: 300 });
-    const rig = rigStore();
-    const store = { ...rig, s3: createS3Client({ endpoint: proxy.endpoint, region: rigInfo().s3.region }) };
+    const { store: rig, deps } = rigDeps(proxy.endpoint);
     const progress: number[] = [];
     // Act
-    const result = await streamDumpToS3(
-      { store, log: silentLogger },
-      {
-        target: db.target,
-        executionId: `test-${randomBytes(4).toString('hex')}`,
-        compression: 'none',
-        partSize: 5 * MIB,
-        queueSize: 1,
-        onProgress: (b) => progress.push(b),
-      },
-    );
+    const result = await streamDumpToS3(deps, {
+      target: db.target,
+      executionId: testExecutionId(),
+      compression: 'none',
+      partSize: 5 * MIB,
+      queueSize: 1,
+      onProgress: (b) => progress.push(b),
+    });
     // Assess
     const back = await fetchObject(rig, result.key);
     expect(back.bytes.length).toBe(result.manifest.sizeBytes);

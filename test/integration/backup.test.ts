@@ -22,7 +22,7 @@ import {
   PgVersionMismatchError,
 } from '../../lambdas/shared/errors';
 import { backupPrefix, manifestKeyFor } from '../../lambdas/shared/keys';
-import { captureLogger, silentLogger } from '../../lambdas/shared/logger';
+import { captureLogger } from '../../lambdas/shared/logger';
 import { pgToolPath } from '../../lambdas/shared/pgtools';
 import { isNotFound, listKeys, putJson, type ObjectStore } from '../../lambdas/shared/s3';
 import {
@@ -30,16 +30,14 @@ import {
   fetchObject,
   freshDatabase,
   rigInfo,
-  rigStore,
   rigTarget,
   seedRows,
   tableChecksum,
   type TestDatabase,
 } from '../rig/helpers';
+import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
 
-const store = rigStore();
-const deps = { store, log: silentLogger };
-const run = (): string => `test-${randomBytes(4).toString('hex')}`;
+const { store, deps } = rigDeps();
 
 /** Restores an archive (bytes) into an existing database with the real pg_restore. */
 async function pgRestoreInto(target: DatabaseTarget, archive: Buffer): Promise<void> {

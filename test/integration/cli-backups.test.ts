@@ -2,18 +2,15 @@
  * `pgshift backups [--verify]` in-process against the rig's S3 stand-in: which backups are sound, and why the
  * others are not.
  */
-import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { main } from '../../bin/cli/main';
 import type { Io } from '../../bin/cli/output';
 import { createBackup } from '../../lambdas/backup';
-import { silentLogger } from '../../lambdas/shared/logger';
 import { putJson } from '../../lambdas/shared/s3';
-import { fetchObject, freshDatabase, rigInfo, rigStore, seedRows, type TestDatabase } from '../rig/helpers';
+import { fetchObject, freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
+import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
 
-const store = rigStore();
-const deps = { store, log: silentLogger };
-const run = (): string => `test-${randomBytes(4).toString('hex')}`;
+const { store, deps } = rigDeps();
 
 async function pgshift(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];

@@ -8,6 +8,7 @@ import { taskResultKey } from '../../lambdas/shared/keys';
 import type { StepEvent, StepOutput } from '../../lambdas/shared/step';
 import { captureLogger } from '../../lambdas/shared/logger';
 import { fetchObject, freshDatabase, rigInfo, rigStore, seedRows, type TestDatabase } from '../rig/helpers';
+import { stepEvent } from '../helpers/step-event';
 
 type TaskModule = typeof import('../../lambdas/fargate/task');
 
@@ -35,13 +36,8 @@ async function runMain(log = captureLogger()): Promise<number> {
   return code;
 }
 
-function event(db: TestDatabase, name: string): StepEvent {
-  return {
-    input: { action: 'backup', database: db.name },
-    execution: { id: `arn:aws:states:us-east-1:000000000000:execution:pgshift:${name}`, name },
-    params: {},
-  };
-}
+const event = (db: TestDatabase, name: string): StepEvent =>
+  stepEvent({ action: 'backup', database: db.name }, { execution: name, params: {} });
 
 describe('Fargate task entry', () => {
   let db: TestDatabase;

@@ -3,23 +3,15 @@
  * real PostgreSQL: the runner stops between migrations with MigrationTimeBudgetError naming what was applied
  * and what is pending, keeps what it applied recorded, and lowers statement_timeout to the time left.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Client } from 'pg';
 import { applyMigrations, downgradeMigrations, loadMigrations } from '../../lambdas/migrate';
 import { durationMs, type TimeBudget } from '../../lambdas/migrate/budget';
 import { MigrationFailedError, MigrationTimeBudgetError } from '../../lambdas/shared/errors';
 import { readAppliedMigrations, readHistory } from '../../lambdas/shared/history';
 import { freshDatabase, type TestDatabase } from '../rig/helpers';
+import { migrationFolder as folder } from '../helpers/migration-folder';
 
 const EXEC = 'arn:aws:states:us-east-1:000000000000:execution:pgshift:budget-test';
-
-async function folder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'pgshift-budget-'));
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
 
 /** A budget of `remainingMs` from now on the real clock. */
 function budget(remainingMs: number, marginMs: number, estimates: Record<string, number> = {}): TimeBudget {

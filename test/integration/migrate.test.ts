@@ -3,8 +3,7 @@
  * downgrade, baseline, and the half-applied CREATE INDEX CONCURRENTLY recovery.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from 'pg';
@@ -23,17 +22,11 @@ import { readAppliedMigrations, readHistory } from '../../lambdas/shared/history
 import { captureLogger } from '../../lambdas/shared/logger';
 import { pgToolPath } from '../../lambdas/shared/pgtools';
 import { freshDatabase, seedRows, type TestDatabase } from '../rig/helpers';
+import { migrationFolder as folder } from '../helpers/migration-folder';
 
 const run = promisify(execFile);
 const EXAMPLES = join(__dirname, '../../examples/migrations');
 const EXEC = 'arn:aws:states:us-east-1:000000000000:execution:pgshift:migrate-test';
-
-async function folder(files: Record<string, string>, base?: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'pgshift-it-'));
-  if (base) await cp(base, dir, { recursive: true });
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
 
 /** The schema as pg_dump --schema-only prints it (what the schema snapshot compares). */
 async function schemaDump(target: DatabaseTarget): Promise<string> {

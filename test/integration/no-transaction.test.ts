@@ -3,21 +3,13 @@
  * `CREATE INDEX CONCURRENTLY` (golang-migrate's usual form) runs outside one without a directive, morph's and
  * dbmate's directives are honoured, and empty or comment-only files are no-ops.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Client } from 'pg';
 import { applyMigrations, downgradeMigrations, dryRun, loadMigrations } from '../../lambdas/migrate';
 import { readAppliedMigrations } from '../../lambdas/shared/history';
 import { freshDatabase, seedRows, type TestDatabase } from '../rig/helpers';
+import { migrationFolder as folder } from '../helpers/migration-folder';
 
 const EXEC = 'arn:aws:states:us-east-1:000000000000:execution:pgshift:no-transaction-test';
-
-async function folder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'pgshift-notx-'));
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
 
 async function validIndexes(client: Client): Promise<string[]> {
   const res = await client.query<{ relname: string }>(

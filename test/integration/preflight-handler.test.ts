@@ -10,6 +10,8 @@ import { connect } from '../../lambdas/shared/db';
 import { readHistory } from '../../lambdas/shared/history';
 import type { PreflightCheckResult, StepEvent, StepOutput } from '../../lambdas/shared/step';
 import { freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
+import { migrationAnalysis } from '../helpers/migration-analysis';
+import { stepEvent } from '../helpers/step-event';
 
 type Handler = (event: StepEvent) => Promise<StepOutput>;
 type CloudWatchModule = typeof import('@aws-sdk/client-cloudwatch');
@@ -58,29 +60,18 @@ function loadHandler(
   return loaded!;
 }
 
-function analysis(table: string, lock: LockLevel, rewrite: boolean): MigrationAnalysis {
-  return {
-    version: '20240101000000',
-    name: `alter_${table}`,
-    noTransaction: false,
-    lockTimeout: '5s',
-    statementTimeout: '15min',
-    touches: [
-      { schema: 'public', table, lock, rewrite, indexBuild: false, fullScan: false, statementIndex: 0 },
-    ],
-  };
-}
+const analysis = (table: string, lock: LockLevel, rewrite: boolean): MigrationAnalysis =>
+  migrationAnalysis([{ table, lock, rewrite }], { name: `alter_${table}` });
 
-function event(input: Partial<StepEvent['input']>, analyses: MigrationAnalysis[] | undefined): StepEvent {
-  return {
-    input: { action: 'migrate', ...input },
-    execution: {
-      id: 'arn:aws:states:us-east-1:000000000000:execution:pgshift:preflight-handler',
+const event = (input: Partial<StepEvent['input']>, analyses: MigrationAnalysis[] | undefined): StepEvent =>
+  stepEvent(
+    { action: 'migrate', ...input },
+    {
+      execution: 'preflight-handler',
       name: 'pf',
+      results: { plan: { step: 'migrate', ok: true, ...(analyses ? { analyses } : {}) } },
     },
-    results: { plan: { step: 'migrate', ok: true, ...(analyses ? { analyses } : {}) } },
-  };
-}
+  );
 
 function checkOf(out: StepOutput, id: string): PreflightCheckResult {
   const found = (out.checks as PreflightCheckResult[]).find((c) => c.id === id);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Client } from 'pg';
-import type { LockLevel, MigrationAnalysis } from '../../lambdas/shared/analysis';
+import type { MigrationAnalysis } from '../../lambdas/shared/analysis';
 import { connect } from '../../lambdas/shared/db';
 import { InputValidationError } from '../../lambdas/shared/errors';
 import { historyTablesExist, readHistory } from '../../lambdas/shared/history';
@@ -20,34 +20,9 @@ import { backupPgDumpVersion } from '../../lambdas/preflight/pg-dump-version';
 import { runPreflight } from '../../lambdas/preflight/run-preflight';
 import type { PreflightDeps, PreflightOptions } from '../../lambdas/preflight/types';
 import { freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
+import { migrationAnalysis } from '../helpers/migration-analysis';
 
-interface TouchSpec {
-  table: string;
-  lock?: LockLevel;
-  rewrite?: boolean;
-  indexBuild?: boolean;
-  fullScan?: boolean;
-}
-
-function analysis(touches: TouchSpec[], extra: Partial<MigrationAnalysis> = {}): MigrationAnalysis {
-  return {
-    version: '20240101000000',
-    name: 'alter_items',
-    noTransaction: false,
-    lockTimeout: '5s',
-    statementTimeout: '15min',
-    touches: touches.map((t, i) => ({
-      schema: 'public',
-      table: t.table,
-      lock: t.lock ?? 'ACCESS EXCLUSIVE',
-      rewrite: t.rewrite ?? false,
-      indexBuild: t.indexBuild ?? false,
-      fullScan: t.fullScan ?? false,
-      statementIndex: i,
-    })),
-    ...extra,
-  };
-}
+const analysis = migrationAnalysis;
 
 function deps(
   db: TestDatabase,

@@ -9,21 +9,18 @@ import { withClient } from '../../lambdas/shared/db';
 import { BackupCorruptError, RestoreFailedError, RestoreRefusedError } from '../../lambdas/shared/errors';
 import { readHistory } from '../../lambdas/shared/history';
 import { manifestKeyFor } from '../../lambdas/shared/keys';
-import { silentLogger } from '../../lambdas/shared/logger';
 import { putJson } from '../../lambdas/shared/s3';
 import {
   fetchObject,
   freshDatabase,
-  rigStore,
   rigTarget,
   seedRows,
   tableChecksum,
   type TestDatabase,
 } from '../rig/helpers';
+import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
 
-const store = rigStore();
-const deps = { store, log: silentLogger };
-const run = (): string => `test-${randomBytes(4).toString('hex')}`;
+const { store, deps } = rigDeps();
 
 async function checksums(db: TestDatabase): Promise<unknown[]> {
   return [await tableChecksum(db.target, 'items'), await tableChecksum(db.target, 'other')];

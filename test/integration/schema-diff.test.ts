@@ -31,6 +31,13 @@ function summarize(diff: SchemaDiff): string[] {
   );
 }
 
+const NO_CHANGES: SchemaDiff = {
+  formatVersion: 1,
+  changes: [],
+  counts: { total: 0, destructive: 0, locking: 0, safe: 0 },
+  destructive: false,
+};
+
 describe('schema snapshot and diff (real PostgreSQL)', () => {
   let db: TestDatabase;
   let client: Client;
@@ -50,6 +57,8 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
     const before = await snapshotSchema(client, { includeStats: true, ...options.snapshot });
     await client.query(change);
     const after = await snapshotSchema(client, { includeStats: true, ...options.snapshot });
+    // Every case also checks that each snapshot diffed with itself reports nothing.
+    for (const same of [before, after]) expect(diffSnapshots(same, same, options.diff)).toEqual(NO_CHANGES);
     return { diff: diffSnapshots(before, after, options.diff), before, after };
   }
 
@@ -62,12 +71,7 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
     const b = await snapshotSchema(client);
     // Assess
     expect(serializeSnapshot(a)).toBe(serializeSnapshot(b));
-    expect(diffSnapshots(a, b)).toEqual({
-      formatVersion: 1,
-      changes: [],
-      counts: { total: 0, destructive: 0, locking: 0, safe: 0 },
-      destructive: false,
-    });
+    expect(diffSnapshots(a, b)).toEqual(NO_CHANGES);
     expect(a.stats).toBeUndefined();
     expect(Object.keys(a.objects.table)).toContain('nochange.t');
   });
@@ -511,6 +515,85 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
     expect(snap.stats?.tables['public.sized'].totalBytes).toBeGreaterThan(
       snap.stats!.tables['public.sized'].tableBytes,
     );
+  });
+
+  /**
+   * One change per row, each in its own schema so rows stay independent: the verdict a reviewer reads for each
+   * kind of object added, dropped or altered. diffAround also diffs each snapshot with itself (no change).
+   */
+  test.each<{ case: string; setup: string; change: string; diff?: DiffOptions; changes: string[] }>([
+    {
+      case: 'a schema added is safe',
+      setup: '',
+      change: 'CREATE SCHEMA row_s1',
+      changes: ['added schema row_s1 safe'],
+    },
+    {
+      case: 'a schema dropped is destructive',
+      setup: 'CREATE SCHEMA row_s2',
+      change: 'DROP SCHEMA row_s2',
+      changes: ['removed schema row_s2 destructive'],
+    },
+    {
+      case: 'a table added is safe, and so is each of its columns',
+      setup: 'CREATE SCHEMA row_t1',
+      change: 'CREATE TABLE row_t1.t (a int, b text)',
+      changes: ['added table row_t1.t safe', 'added column row_t1.t.a safe', 'added column row_t1.t.b safe'],
+    },
+    {
+      case: 'a column dropped is destructive',
+      setup: 'CREATE SCHEMA row_c1; CREATE TABLE row_c1.t (a int, b int)',
+      change: 'ALTER TABLE row_c1.t DROP COLUMN b',
+      changes: ['removed column row_c1.t.b destructive'],
+    },
+    {
+      case: 'a narrowed column type is destructive',
+      setup: 'CREATE SCHEMA row_c2; CREATE TABLE row_c2.t (name varchar(100))',
+      change: 'ALTER TABLE row_c2.t ALTER COLUMN name TYPE varchar(50)',
+      changes: ['altered column row_c2.t.name destructive [type]'],
+    },
+    {
+      case: 'a widened column type on a large table is locking',
+      setup: 'CREATE SCHEMA row_c3; CREATE TABLE row_c3.t (n integer); INSERT INTO row_c3.t VALUES (1)',
+      change: 'ALTER TABLE row_c3.t ALTER COLUMN n TYPE bigint',
+      diff: { largeTableBytes: 1 },
+      changes: ['altered column row_c3.t.n locking [type]'],
+    },
+    {
+      case: 'an index dropped from a large table is locking',
+      setup:
+        'CREATE SCHEMA row_i1; CREATE TABLE row_i1.t (a int); INSERT INTO row_i1.t VALUES (1); CREATE INDEX t_a ON row_i1.t (a)',
+      change: 'DROP INDEX row_i1.t_a',
+      diff: { largeTableBytes: 1 },
+      changes: ['removed index row_i1.t_a locking'],
+    },
+    {
+      case: 'a view dropped is safe (it holds no data)',
+      setup: 'CREATE SCHEMA row_v1; CREATE VIEW row_v1.v AS SELECT 1 AS one',
+      change: 'DROP VIEW row_v1.v',
+      changes: ['removed view row_v1.v safe'],
+    },
+    {
+      case: 'a materialized view dropped is destructive',
+      setup: 'CREATE SCHEMA row_v2; CREATE MATERIALIZED VIEW row_v2.mv AS SELECT 1 AS one',
+      change: 'DROP MATERIALIZED VIEW row_v2.mv',
+      changes: ['removed materialized_view row_v2.mv destructive'],
+    },
+    {
+      case: 'an enum label removed is destructive',
+      setup: "CREATE SCHEMA row_e1; CREATE TYPE row_e1.mood AS ENUM ('sad', 'ok')",
+      change: "DROP TYPE row_e1.mood; CREATE TYPE row_e1.mood AS ENUM ('sad')",
+      changes: ['altered enum row_e1.mood destructive [labels]'],
+    },
+    {
+      case: 'a function dropped is destructive',
+      setup: 'CREATE SCHEMA row_f1; CREATE FUNCTION row_f1.one() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$',
+      change: 'DROP FUNCTION row_f1.one()',
+      changes: ['removed function row_f1.one() destructive'],
+    },
+  ])('$case', async ({ setup, change, diff: diffOptions, changes }) => {
+    const { diff } = await diffAround(setup, change, { diff: diffOptions });
+    expect(summarize(diff)).toEqual(changes);
   });
 
   test('pg_dump --schema-only text and its unified diff', async () => {

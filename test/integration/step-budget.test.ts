@@ -16,18 +16,15 @@ import {
   withStepBudget,
 } from '../../lambdas/shared/step-budget';
 import { fetchObject, rigStore, sha256 } from '../rig/helpers';
+import { stepEvent } from '../helpers/step-event';
 
-function event(executionName: string, params: Record<string, unknown>, results = {}): StepEvent {
-  return {
-    input: { action: 'migrate', database: 'budget db/1' } as StepEvent['input'],
-    execution: {
-      id: `arn:aws:states:us-east-1:000000000000:execution:m:${executionName}`,
-      name: executionName,
-    },
+const event = (executionName: string, params: Record<string, unknown>, results = {}): StepEvent =>
+  stepEvent({ action: 'migrate', database: 'budget db/1' } as StepEvent['input'], {
+    execution: executionName,
+    stateMachine: 'm',
     params,
     results,
-  };
-}
+  });
 
 /** A plan output as big as a 3,000-statement migration makes it: one analysis touching a table per statement. */
 function bigPlan(statements: number): StepOutput {

@@ -1,13 +1,7 @@
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checksumOf, loadMigrations } from '../../lambdas/migrate';
-
-async function folder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'pgshift-mig-'));
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
+import { migrationFolder as folder } from '../helpers/migration-folder';
 
 describe('loadMigrations', () => {
   test('reads golang-migrate up/down pairs in numeric order with checksums and directives', async () => {

@@ -1,10 +1,15 @@
 /** The pure parts of the schema diff: type-change verdicts, Markdown escaping, the unified diff. */
 import {
   classifyTypeChange,
+  diffSnapshots,
   mdCode,
+  OBJECT_KINDS,
   renderDiffMarkdown,
   unifiedSchemaDiff,
+  type ObjectKind,
   type SchemaDiff,
+  type SchemaObject,
+  type SchemaSnapshot,
 } from '../../lambdas/schema';
 import { escapeHtml } from '../../lambdas/report';
 
@@ -91,5 +96,162 @@ describe('rendering', () => {
     expect(patch).toContain('--- before.sql');
     expect(patch).toContain('+CREATE TABLE b ();');
     expect(unifiedSchemaDiff('x\n', 'x\n')).toBe('');
+  });
+});
+
+/** A snapshot holding `objects` (every other kind empty), with table sizes when given. */
+function snapshot(
+  objects: Partial<Record<ObjectKind, Record<string, SchemaObject>>>,
+  sizes?: Record<string, number>,
+): SchemaSnapshot {
+  const all = Object.fromEntries(OBJECT_KINDS.map((k) => [k, objects[k] ?? {}])) as SchemaSnapshot['objects'];
+  return {
+    formatVersion: 1,
+    options: { includeOwnership: false },
+    objects: all,
+    ...(sizes
+      ? {
+          stats: {
+            tables: Object.fromEntries(
+              Object.entries(sizes).map(([t, bytes]) => [
+                t,
+                { totalBytes: bytes, tableBytes: bytes, indexBytes: 0, estimatedRows: 1 },
+              ]),
+            ),
+          },
+        }
+      : {}),
+  };
+}
+
+const MiB = 1024 * 1024;
+const column = (type: string, extra: Record<string, unknown> = {}): SchemaObject => ({
+  schema: 'public',
+  table: 'public.t',
+  type,
+  ...extra,
+});
+
+describe('diffSnapshots, one case per row (each snapshot diffed with itself reports nothing)', () => {
+  test.each<{
+    case: string;
+    before: SchemaSnapshot;
+    after: SchemaSnapshot;
+    changes: { change: string; name: string; risk: string; reason: string }[];
+  }>([
+    {
+      case: 'a narrowed column type is destructive and says the conversion can lose data',
+      before: snapshot({ column: { 'public.t.c': column('bigint') } }),
+      after: snapshot({ column: { 'public.t.c': column('integer') } }),
+      changes: [
+        {
+          change: 'altered',
+          name: 'public.t.c',
+          risk: 'destructive',
+          reason: 'type bigint → integer can lose data (narrowing or unproven conversion)',
+        },
+      ],
+    },
+    {
+      case: 'a widened column type on a table of unknown size is safe and says the size is unknown',
+      before: snapshot({ column: { 'public.t.c': column('integer') } }),
+      after: snapshot({ column: { 'public.t.c': column('bigint') } }),
+      changes: [
+        {
+          change: 'altered',
+          name: 'public.t.c',
+          risk: 'safe',
+          reason: 'changing column type; table size unknown',
+        },
+      ],
+    },
+    {
+      case: 'a widened column type on a table of 100 MiB or more is locking',
+      before: snapshot({ column: { 'public.t.c': column('integer') } }, { 'public.t': 200 * MiB }),
+      after: snapshot({ column: { 'public.t.c': column('bigint') } }, { 'public.t': 200 * MiB }),
+      changes: [
+        {
+          change: 'altered',
+          name: 'public.t.c',
+          risk: 'locking',
+          reason: expect.stringMatching(
+            /^changing column type locks public\.t, which is large \(200(\.0)? MiB\)$/,
+          ),
+        },
+      ],
+    },
+    {
+      case: 'a comment on a column of a large table is metadata only: safe',
+      before: snapshot({ column: { 'public.t.c': column('text') } }, { 'public.t': 200 * MiB }),
+      after: snapshot(
+        { column: { 'public.t.c': column('text', { comment: 'why' }) } },
+        { 'public.t': 200 * MiB },
+      ),
+      changes: [{ change: 'altered', name: 'public.t.c', risk: 'safe', reason: 'column changed (comment)' }],
+    },
+    {
+      case: 'an enum label removed is destructive and names the label',
+      before: snapshot({ enum: { 'public.mood': { schema: 'public', labels: ['sad', 'ok'] } } }),
+      after: snapshot({ enum: { 'public.mood': { schema: 'public', labels: ['sad'] } } }),
+      changes: [
+        {
+          change: 'altered',
+          name: 'public.mood',
+          risk: 'destructive',
+          reason: 'enum labels removed: ok (rows using them break)',
+        },
+      ],
+    },
+    {
+      case: 'a composite type attribute removed is destructive and names it',
+      before: snapshot({
+        composite_type: { 'public.pair': { schema: 'public', attributes: ['a integer', 'b text'] } },
+      }),
+      after: snapshot({ composite_type: { 'public.pair': { schema: 'public', attributes: ['a integer'] } } }),
+      changes: [
+        { change: 'altered', name: 'public.pair', risk: 'destructive', reason: 'attributes removed: b text' },
+      ],
+    },
+    {
+      case: 'a table dropped is destructive: it takes its data',
+      before: snapshot({ table: { 'public.t': { schema: 'public' } } }),
+      after: snapshot({}),
+      changes: [
+        {
+          change: 'removed',
+          name: 'public.t',
+          risk: 'destructive',
+          reason: 'dropping a table loses it and its data',
+        },
+      ],
+    },
+    {
+      case: 'a view dropped is safe: it held no data',
+      before: snapshot({ view: { 'public.v': { schema: 'public', definition: 'SELECT 1' } } }),
+      after: snapshot({}),
+      changes: [
+        { change: 'removed', name: 'public.v', risk: 'safe', reason: 'view dropped; it held no data' },
+      ],
+    },
+    {
+      case: 'a new schema is safe',
+      before: snapshot({}),
+      after: snapshot({ schema: { app: { schema: 'app' } } }),
+      changes: [{ change: 'added', name: 'app', risk: 'safe', reason: 'new schema' }],
+    },
+  ])('$case', ({ before, after, changes }) => {
+    for (const same of [before, after]) {
+      expect(diffSnapshots(same, same)).toEqual({
+        formatVersion: 1,
+        changes: [],
+        counts: { total: 0, destructive: 0, locking: 0, safe: 0 },
+        destructive: false,
+      });
+    }
+    const diff = diffSnapshots(before, after);
+    expect(diff.changes.map(({ change, name, risk, reason }) => ({ change, name, risk, reason }))).toEqual(
+      changes,
+    );
+    expect(diff.destructive).toBe(changes.some((c) => c.risk === 'destructive'));
   });
 });

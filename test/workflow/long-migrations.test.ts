@@ -5,22 +5,14 @@
  * and pre-flight's rewrite rate (`PGSHIFT_PREFLIGHT_REWRITE_BYTES_PER_SECOND`, an operator setting) is set
  * from the test table's measured size so its estimate is known: the knobs a deployment has, made small.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { Client } from 'pg';
 import type { RecordedCall } from '../../bin/cli/aws-gateway';
 import type { SynthesizedAssembly } from '../../bin/cli/synth';
 import { freshDatabase, type TestDatabase } from '../rig/helpers';
 import { EXAMPLE_MIGRATIONS, runWorkflow, synthesizedAssemblyWith, type RunOptions } from './harness';
+import { migrationFolder as folder } from '../helpers/migration-folder';
 
 const MIGRATE_TIMEOUT_SECONDS = 30;
-
-async function folder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'pgshift-long-'));
-  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
-  return dir;
-}
 
 async function appliedVersions(client: Client): Promise<string[]> {
   const { rows } = await client.query<{ version: string }>(
