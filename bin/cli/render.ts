@@ -4,6 +4,7 @@ import type { StepOutput } from '../../lambdas/shared/step';
 import { loadStepResults } from '../../lambdas/shared/step-budget';
 import type { LocalRunResult, StateEvent } from './local-runner';
 import { formatBytes, type Io } from './output';
+import { errorMessage } from '../../lambdas/shared/errors';
 
 /** Every S3 key the run wrote, as `<result>.<what>` (e.g. `backup.dump`, `report.html`). */
 export function writtenKeys(results: Record<string, StepOutput | undefined>): Record<string, string> {
@@ -33,7 +34,7 @@ export async function withWholeResults(
   } catch (err) {
     return {
       run,
-      note: `some results are shown as the workflow state carried them: ${(err as Error).message}`,
+      note: `some results are shown as the workflow state carried them: ${errorMessage(err)}`,
     };
   }
 }

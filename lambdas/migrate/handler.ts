@@ -1,7 +1,12 @@
 import type { ClientBase } from 'pg';
 import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
 import { withClient } from '../shared/db';
-import { ConfigurationError, DatabaseConnectionError, InputValidationError } from '../shared/errors';
+import {
+  ConfigurationError,
+  DatabaseConnectionError,
+  InputValidationError,
+  errorMessage,
+} from '../shared/errors';
 import { setBundleForSession } from '../shared/history';
 import type { ExecutionInput } from '../shared/input';
 import { planKeys } from '../shared/keys';
@@ -47,7 +52,7 @@ const lintOptions: Omit<LintOptions, 'client'> = (() => {
       },
     };
   } catch (err) {
-    throw new ConfigurationError(`PGSHIFT_LINT_SEVERITIES: ${(err as Error).message}`);
+    throw new ConfigurationError(`PGSHIFT_LINT_SEVERITIES: ${errorMessage(err)}`);
   }
 })();
 const databaseTarget = cachedTargetResolver(config);

@@ -3,7 +3,7 @@ import { createBackup, type BackupDeps, type BackupResult } from '../backup/dump
 import { verifyBackup } from '../backup/verify';
 import { assertToolNotOlder } from '../backup/versions';
 import { quoteIdent, redactSecrets, withClient, withDatabaseName, type DatabaseTarget } from '../shared/db';
-import { BackupCorruptError, RestoreFailedError, RestoreRefusedError } from '../shared/errors';
+import { BackupCorruptError, RestoreFailedError, RestoreRefusedError, errorMessage } from '../shared/errors';
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
 import { timestampUtc } from '../shared/keys';
 import type { BackupManifest } from '../shared/manifest';
@@ -171,7 +171,7 @@ export async function restoreDatabase(deps: BackupDeps, options: RestoreOptions)
   const fail = async (stage: string, err: unknown): Promise<never> => {
     await dropQuietly(maintenance, restoreName);
     const message = redact(
-      `Restore of "${target.database}" from ${manifest.key} failed while ${stage}: ${(err as Error).message}. ` +
+      `Restore of "${target.database}" from ${manifest.key} failed while ${stage}: ${errorMessage(err)}. ` +
         `The original database is untouched and serving.`,
     );
     log.error('restore failed', { database: target.database, stage, error: message });
@@ -194,7 +194,7 @@ export async function restoreDatabase(deps: BackupDeps, options: RestoreOptions)
   } catch (err) {
     // Nothing was created: do not drop a database of that name that someone else owns.
     throw new RestoreFailedError(
-      redact(`Restore of "${target.database}" failed creating ${restoreName}: ${(err as Error).message}`),
+      redact(`Restore of "${target.database}" failed creating ${restoreName}: ${errorMessage(err)}`),
       { cause: err, details: { database: target.database, stage: 'creating the restore database' } },
     );
   }
@@ -370,6 +370,6 @@ async function recordRestore(
     'pgshift-restore',
   ).catch((err: unknown) =>
     // The restore itself stands; only its history row is missing, which the log says.
-    log.warn('restore not recorded in history', { database: target.database, error: (err as Error).message }),
+    log.warn('restore not recorded in history', { database: target.database, error: errorMessage(err) }),
   );
 }

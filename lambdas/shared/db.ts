@@ -3,7 +3,7 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { Client, type ClientBase, type ClientConfig } from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { taskRootPath } from './env';
-import { ConfigurationError, DatabaseConnectionError } from './errors';
+import { ConfigurationError, DatabaseConnectionError, errorMessage } from './errors';
 
 /** libpq's TLS modes that pgshift supports; `verify-full` is the default on AWS (RDS CA bundle in every asset). */
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
@@ -310,7 +310,7 @@ export async function connect(target: DatabaseTarget, applicationName = 'pgshift
     await client.end().catch(() => undefined);
     throw new DatabaseConnectionError(
       `Connected to database "${target.database}" at ${target.host}:${target.port} but could not set the session ` +
-        `safety settings (${redactSecrets((err as Error).message ?? String(err), target)}); nothing was run.`,
+        `safety settings (${redactSecrets(errorMessage(err), target)}); nothing was run.`,
       { cause: err, details: { host: target.host, port: target.port, database: target.database } },
     );
   }

@@ -231,3 +231,12 @@ export function describeError(err: unknown): { name: string; message: string; ou
   if (err instanceof Error) return { name: err.name, message: err.message, outcome: 'failed' };
   return { name: 'Error', message: String(err), outcome: 'failed' };
 }
+
+/** What a thrown value says: an Error's message, or the value itself as text when something else was thrown. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') {
+    return err.message;
+  }
+  return String(err);
+}

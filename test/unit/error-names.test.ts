@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as errors from '../../lambdas/shared/errors';
-import { ERROR_NAMES, InputValidationError, PgshiftError } from '../../lambdas/shared/errors';
+import { ERROR_NAMES, errorMessage, InputValidationError, PgshiftError } from '../../lambdas/shared/errors';
 
 /** The names in docs/errors.md's first table, and which of them the doc marks "CLI only". */
 function documentedErrors(): { name: string; cliOnly: boolean }[] {
@@ -59,5 +59,15 @@ describe('error names', () => {
       .map((row) => row.name);
     expect([...ERROR_NAMES].sort()).toEqual(forWorkflow.sort());
     expect(new Set(ERROR_NAMES).size).toBe(ERROR_NAMES.length);
+  });
+});
+
+describe('errorMessage', () => {
+  it("gives an Error's message, a message-bearing object's message, or anything else as text", () => {
+    expect(errorMessage(new TypeError('bad type'))).toBe('bad type');
+    expect(errorMessage({ message: 'from a plain object' })).toBe('from a plain object');
+    expect(errorMessage('a thrown string')).toBe('a thrown string');
+    expect(errorMessage(42)).toBe('42');
+    expect(errorMessage(undefined)).toBe('undefined');
   });
 });

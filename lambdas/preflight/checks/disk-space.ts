@@ -2,6 +2,7 @@ import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { PreflightCheckResult } from '../../shared/step';
 import { estimateCosts, formatBytes } from '../estimate';
 import type { CheckContext, PreflightCheck, StorageMetricsSource } from '../types';
+import { errorMessage } from '../../shared/errors';
 
 interface FreeStorage {
   metric: 'FreeStorageSpace' | 'FreeLocalStorage';
@@ -92,7 +93,7 @@ export const diskSpaceCheck: PreflightCheck = {
         status: 'warn',
         value: { requiredBytes, tables },
         message:
-          `Could not read free storage from CloudWatch (${(err as Error).name}: ${(err as Error).message}); ` +
+          `Could not read free storage from CloudWatch (${(err as Error).name}: ${errorMessage(err)}); ` +
           `the pending migrations may need about ${formatBytes(requiredBytes)}. Grant cloudwatch:GetMetricData.`,
       };
     }
