@@ -7,6 +7,7 @@ import {
   type TableStats,
 } from './snapshot';
 import { classifyTypeChange } from './types';
+import { formatBytes } from '../shared/format';
 
 /**
  * - `destructive`: data or code can be lost (a dropped table, column, enum label, function...; a type narrowed);
@@ -95,17 +96,6 @@ function changedAttributes(before: SchemaObject, after: SchemaObject): Attribute
     if (!isEqual(b, a)) out.push({ attribute, before: b, after: a });
   }
   return out;
-}
-
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
 /**
