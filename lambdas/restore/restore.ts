@@ -2,7 +2,14 @@ import type { ClientBase } from 'pg';
 import { createBackup, type BackupDeps, type BackupResult } from '../backup/dump';
 import { verifyBackup } from '../backup/verify';
 import { assertToolNotOlder } from '../backup/versions';
-import { quoteIdent, redactSecrets, withClient, withDatabaseName, type DatabaseTarget } from '../shared/db';
+import {
+  quoteIdent,
+  quoteLiteral,
+  redactSecrets,
+  withClient,
+  withDatabaseName,
+  type DatabaseTarget,
+} from '../shared/db';
 import { BackupCorruptError, RestoreFailedError, RestoreRefusedError, errorMessage } from '../shared/errors';
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
 import { timestampUtc } from '../shared/keys';
@@ -82,17 +89,13 @@ async function readDatabaseShape(maintenance: ClientBase, name: string): Promise
   return res.rows[0]?.d;
 }
 
-function literal(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
 /** CREATE DATABASE for the restore copy with the original's encoding and locale (pg_dump -Fc does not carry them). */
 function createDatabaseSql(name: string, shape: DatabaseShape | undefined): string {
   let sql = `CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`;
   if (!shape) return sql;
-  sql += ` ENCODING ${literal(shape.encoding)} LC_COLLATE ${literal(shape.datcollate)} LC_CTYPE ${literal(shape.datctype)}`;
+  sql += ` ENCODING ${quoteLiteral(shape.encoding)} LC_COLLATE ${quoteLiteral(shape.datcollate)} LC_CTYPE ${quoteLiteral(shape.datctype)}`;
   if (shape.datlocprovider === 'i') {
-    sql += ` LOCALE_PROVIDER icu ICU_LOCALE ${literal(shape.datlocale ?? shape.daticulocale ?? 'und')}`;
+    sql += ` LOCALE_PROVIDER icu ICU_LOCALE ${quoteLiteral(shape.datlocale ?? shape.daticulocale ?? 'und')}`;
   }
   return sql;
 }

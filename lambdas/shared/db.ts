@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Client, type ClientBase, type ClientConfig } from 'pg';
+import { Client, escapeIdentifier, type ClientBase, type ClientConfig } from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { taskRootPath } from './env';
 import { ConfigurationError, DatabaseConnectionError, errorMessage } from './errors';
@@ -331,7 +331,15 @@ export async function withClient<T>(
   }
 }
 
-/** Double-quotes an identifier for SQL text (names with quotes, spaces, unicode, mixed case). */
+/** Double-quotes an identifier for SQL text (names with quotes, spaces, unicode, mixed case): pg's own quoting. */
 export function quoteIdent(name: string): string {
-  return '"' + name.replace(/"/g, '""') + '"';
+  return escapeIdentifier(name);
+}
+
+/**
+ * Single-quotes a string literal for SQL text, doubling its quotes. Not pg's `escapeLiteral`: that one also
+ * doubles backslashes and writes ` E'...'`, which would change the SQL pgshift prints and runs.
+ */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
 }
