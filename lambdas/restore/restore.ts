@@ -1,7 +1,11 @@
 import type { ClientBase } from 'pg';
-import { createBackup, type BackupDeps, type BackupResult } from '../backup/dump';
-import { verifyBackup } from '../backup/verify';
-import { assertToolNotOlder } from '../backup/versions';
+import {
+  assertToolNotOlder,
+  createBackup,
+  verifyBackup,
+  type BackupDeps,
+  type BackupResult,
+} from '../backup';
 import {
   quoteIdent,
   quoteLiteral,

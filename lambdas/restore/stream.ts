@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { collectStderr, describeExit, exitedCleanly, waitForExit } from '../backup/process';
+import { collectStderr, describeExit, exitedCleanly, waitForExit } from '../backup';
 import { libpqSessionEnv, toolConninfo, type DatabaseTarget } from '../shared/db';
 import { pgToolPath } from '../shared/pgtools';
 
