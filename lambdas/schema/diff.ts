@@ -6,7 +6,7 @@ import {
   type SchemaSnapshot,
   type TableStats,
 } from './snapshot';
-import { classifyTypeChange } from './types';
+import { classifyTypeChange } from './type-change';
 import { formatBytes } from '../shared/format';
 
 /**
