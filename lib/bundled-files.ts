@@ -7,7 +7,7 @@ import * as path from 'node:path';
 /**
  * Files the bundling adds next to the code, resolved at synth on the developer's machine (no Docker, no download
  * at build except the documented Squawk fallback). Used by lib/pgshift-function.ts (zip functions),
- * lib/step-functions.ts (migrate) and lib/pg-tools-image.ts (the image).
+ * lib/step-lambdas.ts (migrate) and lib/pg-tools-image.ts (the image).
  */
 
 const REPO_ROOT = path.resolve(__dirname, '..');

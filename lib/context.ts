@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseExecutionInput } from '../lambdas/shared/input';
+import { errorMessage } from '../lambdas/shared/errors';
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 const LOG_RETENTION_DAYS = [
@@ -27,7 +28,7 @@ const maintenanceWindowSchema = z
     try {
       parseExecutionInput(w.input);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', path: ['input'], message: (err as Error).message });
+      ctx.addIssue({ code: 'custom', path: ['input'], message: errorMessage(err) });
     }
   });
 

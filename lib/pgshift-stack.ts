@@ -16,7 +16,7 @@ import { MaintenanceWindows } from './maintenance-windows';
 import { acknowledgeWildcardResource } from './nag';
 import { PgToolsImage } from './pg-tools-image';
 import { REPO_ROOT } from './pgshift-function';
-import { BUCKET_ACCESS, MIGRATE_TASK_FILES, StepFunctions } from './step-functions';
+import { BUCKET_ACCESS, MIGRATE_TASK_FILES, StepLambdas } from './step-lambdas';
 import { PgshiftVpcEndpoints } from './vpc-endpoints';
 import { Workflow } from './workflow';
 
@@ -35,7 +35,7 @@ function reservedConcurrency(value: boolean | number): number | undefined {
 export class PgshiftStack extends Stack {
   readonly backups: BackupBucket;
   readonly alerts: Alerts;
-  readonly functions: StepFunctions;
+  readonly functions: StepLambdas;
   readonly fargate: FargateRunner;
   readonly workflow: Workflow;
   readonly maintenance: MaintenanceWindows;
@@ -129,7 +129,7 @@ export class PgshiftStack extends Stack {
     const migrateTimeout = Duration.seconds(config.workflow.migrateTimeoutSeconds);
     const fargateTimeout = Duration.minutes(config.fargate.timeoutMinutes);
 
-    this.functions = new StepFunctions(this, 'Steps', {
+    this.functions = new StepLambdas(this, 'Steps', {
       backups: this.backups,
       topic: this.alerts.topic,
       database: config.database,

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InputValidationError } from '../../lambdas/shared/errors';
+import { InputValidationError, errorMessage } from '../../lambdas/shared/errors';
 import { ACTIONS, parseExecutionInput, type Action, type ExecutionInput } from '../../lambdas/shared/input';
 
 /** Flags every command understands. */
@@ -85,7 +85,7 @@ function parse(argv: string[], options: ParseArgsConfig['options']): { positiona
     return { positionals, flags: values as Flags };
   } catch (err) {
     // node's messages are already one clear line ("Unknown option '--dryrun'...").
-    throw new InputValidationError([(err as Error).message.replace(/\. To specify a positional.*$/, '')]);
+    throw new InputValidationError([errorMessage(err).replace(/\. To specify a positional.*$/, '')]);
   }
 }
 

@@ -12,7 +12,7 @@ import type { MigrationAnalysis, TableTouch } from '../../lambdas/shared/analysi
 import { PlanSqlMismatchError } from '../../lambdas/shared/errors';
 import { getJson, getText } from '../../lambdas/shared/s3';
 import type { StepResults } from '../../lambdas/shared/step';
-import { formatBytes } from './output';
+import { formatBytes } from '../../lambdas/shared/format';
 
 /** Where a step wrote a dry run's SQL, as its output says (`plan.sql` of the plan step, `sql` of a downgrade). */
 export interface SqlObjectRef {
@@ -148,7 +148,7 @@ function oneLine(text: string): string {
 
 function sizeOf(t: TableTouch): string {
   if (t.sizeBytes === undefined) return 'new or unmeasured';
-  return `${formatBytes(t.sizeBytes)}, ~${t.estimatedRows ?? 0} rows`;
+  return `${formatBytes(t.sizeBytes, { wholeBytes: true })}, ~${t.estimatedRows ?? 0} rows`;
 }
 
 /** What is said beside each statement: its lint findings, then the lock it takes on each table it touches. */

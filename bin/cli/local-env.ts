@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { targetFromUrl } from '../../lambdas/shared/db';
-import { ConfigurationError } from '../../lambdas/shared/errors';
+import { ConfigurationError, errorMessage } from '../../lambdas/shared/errors';
 import { createS3Client } from '../../lambdas/shared/s3';
 import { existsSync, readdirSync } from 'node:fs';
 import type { SslMode } from '../../lambdas/shared/db';
@@ -30,7 +30,7 @@ export function localEnvironment(flags: Flags, env: NodeJS.ProcessEnv = process.
     try {
       databaseName = targetFromUrl(databaseUrl as string).database;
     } catch (err) {
-      throw new ConfigurationError(`--database-url is not a PostgreSQL URL: ${(err as Error).message}`);
+      throw new ConfigurationError(`--database-url is not a PostgreSQL URL: ${errorMessage(err)}`);
     }
   }
   const out: Record<string, string | undefined> = {
@@ -122,7 +122,7 @@ export async function assertBucketReachable(
         ? 'does not exist'
         : status === 403
           ? 'is not accessible with these credentials'
-          : `cannot be reached (${(err as Error).name}: ${(err as Error).message})`;
+          : `cannot be reached (${(err as Error).name}: ${errorMessage(err)})`;
     throw new ConfigurationError(`bucket "${subs.bucket}" ${why} at ${subs.storeEndpoint}`);
   } finally {
     s3.destroy();

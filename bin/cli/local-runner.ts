@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { StepEvent, StepOutput, StepResults } from '../../lambdas/shared/step';
 import type { ExecutionInput } from '../../lambdas/shared/input';
 import { jsonBytes, STATE_LIMIT_BYTES } from '../../lambdas/shared/step-budget';
+import { errorMessage } from '../../lambdas/shared/errors';
 
 /**
  * Runs the deployed workflow locally: the state machine definition comes from the synthesized CloudFormation
@@ -528,7 +529,7 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
     const cause = (err as { cause?: { name?: string; message?: string } }).cause;
     const error = cause?.name
       ? { name: cause.name, message: cause.message ?? cause.name }
-      : { name: (err as Error).name ?? 'Error', message: (err as Error).message ?? String(err) };
+      : { name: (err as Error).name ?? 'Error', message: errorMessage(err) };
     return {
       ok: false,
       status,

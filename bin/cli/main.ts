@@ -14,12 +14,13 @@ import { dryRunHuman, dryRunSqlOf, fetchDryRun, planMarkdown, type DryRunDocumen
 import { assertBucketReachable, localEnvironment, localRunFrom, type LocalRun } from './local-env';
 import { deploymentRunOptions, localStackContext, startLocalDeployment } from './local-deployment';
 import { runLocalWorkflow, type LocalRunResult } from './local-runner';
-import { errorLine, exitCodeFor, formatBytes, processIo, EXIT_CODES, type Io } from './output';
+import { errorLine, exitCodeFor, processIo, EXIT_CODES, type Io } from './output';
 // './remote' (the AWS SDK's Step Functions and CloudFormation clients) and './offline' (the SQL parser's
 // WebAssembly) are loaded on use: `pgshift local` needs neither (docs/performance.md, startup).
 import type { ExecutionStatus } from './remote';
 import { humanSummary, progressPrinter, runDocument, withWholeResults } from './render';
 import { synthesizeAssembly } from './synth';
+import { formatBytes } from '../../lambdas/shared/format';
 
 /**
  * A one-off run keeps one function process at a time and a small young generation in each (V8 otherwise
@@ -400,7 +401,7 @@ async function runBackups(cmd: ParsedCommand, io: Io): Promise<number> {
     for (const b of backups) {
       io.out(
         b.sound
-          ? `${cmd.flags.verify ? '✓ ' : ''}${b.finishedAt}  ${formatBytes(b.sizeBytes ?? 0).padStart(10)}  ${b.key}`
+          ? `${cmd.flags.verify ? '✓ ' : ''}${b.finishedAt}  ${formatBytes(b.sizeBytes ?? 0, { wholeBytes: true }).padStart(10)}  ${b.key}`
           : `✗ NOT SOUND  ${b.key}: ${b.problem}`,
       );
     }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { InputValidationError } from '../../lambdas/shared/errors';
+import { InputValidationError, errorMessage } from '../../lambdas/shared/errors';
 import { lintMigrations, loadMigrations } from '../../lambdas/migrate';
 import { diffSnapshots, renderDiffMarkdown, type SchemaSnapshot } from '../../lambdas/schema';
 import { EXIT_CODES, type Io } from './output';
@@ -50,7 +50,7 @@ async function readSnapshot(file: string): Promise<SchemaSnapshot> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new InputValidationError([
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`,
     ]);
   }
   try {

@@ -45,6 +45,7 @@ export async function findStateMachineArn(
 
 /** A failed execution, with the error name the failing state raised (so the CLI can map its exit code). */
 export class ExecutionFailedError extends PgshiftError {
+  override name: string = 'ExecutionFailedError';
   constructor(
     readonly executionArn: string,
     readonly status: string,

@@ -3,7 +3,9 @@ import type { ObjectStore } from '../../lambdas/shared/s3';
 import type { StepOutput } from '../../lambdas/shared/step';
 import { loadStepResults } from '../../lambdas/shared/step-budget';
 import type { LocalRunResult, StateEvent } from './local-runner';
-import { formatBytes, type Io } from './output';
+import type { Io } from './output';
+import { errorMessage } from '../../lambdas/shared/errors';
+import { formatBytes } from '../../lambdas/shared/format';
 
 /** Every S3 key the run wrote, as `<result>.<what>` (e.g. `backup.dump`, `report.html`). */
 export function writtenKeys(results: Record<string, StepOutput | undefined>): Record<string, string> {
@@ -33,7 +35,7 @@ export async function withWholeResults(
   } catch (err) {
     return {
       run,
-      note: `some results are shown as the workflow state carried them: ${(err as Error).message}`,
+      note: `some results are shown as the workflow state carried them: ${errorMessage(err)}`,
     };
   }
 }
@@ -91,7 +93,12 @@ export function humanSummary(action: string, run: LocalRunResult): string {
   );
   const backup = r.backup as (StepOutput & { key?: string; sizeBytes?: number }) | undefined;
   if (backup?.key)
-    out.push(line('backup', `${backup.key}${backup.sizeBytes ? ` (${formatBytes(backup.sizeBytes)})` : ''}`));
+    out.push(
+      line(
+        'backup',
+        `${backup.key}${backup.sizeBytes ? ` (${formatBytes(backup.sizeBytes, { wholeBytes: true })})` : ''}`,
+      ),
+    );
   const plan = r.plan as
     | (StepOutput & {
         pending?: { version: string; name: string; noTransaction?: unknown; empty?: boolean }[];

@@ -4,25 +4,17 @@ import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { libpqSessionEnv, redactSecrets, toolConninfo, withClient, type DatabaseTarget } from '../shared/db';
 import { DumpFailedError } from '../shared/errors';
 import { backupKey, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from '../shared/keys';
-import type { Log } from '../shared/logger';
 import type { BackupManifest } from '../shared/manifest';
 import { parsePgVersion, pgToolPath, pgToolVersion, type ToolVersion } from '../shared/pgtools';
 import { encryptionParams, isNotFound, putJson, type ObjectStore } from '../shared/s3';
 import { PGSHIFT_VERSION } from '../shared/version';
 import { resolveCompression } from './compression';
+import type { BackupDeps } from './deps';
 import { collectStderr, describeExit, exitedCleanly, waitForExit, type ExitStatus } from './process';
 import { verifyBackup, type VerifyResult } from './verify';
 import { MultipartWriter } from './multipart';
 import { s3FailureText } from './upload-watch';
 import { assertToolNotOlder } from './versions';
-
-/** What the backup core needs from its caller: the store, a logger, and where the PostgreSQL tools are. */
-export interface BackupDeps {
-  store: ObjectStore;
-  log: Log;
-  /** Environment for `pgToolPath` (PGSHIFT_PG_BIN); defaults to process.env. */
-  toolEnv?: NodeJS.ProcessEnv;
-}
 
 export interface DumpOptions {
   /** The database to dump (credentials travel to pg_dump only as PGPASSWORD). */

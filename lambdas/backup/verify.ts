@@ -7,7 +7,7 @@ import { listBackupEntries, parseManifest, type BackupManifest } from '../shared
 import { pgToolPath } from '../shared/pgtools';
 import { getObjectStream, getText, isNotFound, type ObjectStore } from '../shared/s3';
 import { collectStderr, describeExit, exitedCleanly, waitForExit } from './process';
-import type { BackupDeps } from './dump';
+import type { BackupDeps } from './deps';
 
 export interface VerifyResult {
   key: string;

@@ -3,6 +3,7 @@ import { alertFromEvent, type Alert } from '../notify/alert';
 import { deliverAlert, readAlertMarker, type AlertChannel, type AlertDelivery } from '../notify/deliver';
 import { stopDurationWatchdog } from '../notify/watchdog';
 import type { ExecutionInput } from '../shared/input';
+import { errorMessage } from '../shared/errors';
 
 /** The EventBridge event Step Functions sends when an execution changes status (the fields pgshift reads). */
 export interface ExecutionStatusChange {
@@ -82,7 +83,7 @@ export async function onExecutionEnded(
       ),
     );
   } catch (err) {
-    watchdog.error = (err as Error).message;
+    watchdog.error = errorMessage(err);
     log.error('the duration watchdog could not be deleted: a false "still running" may follow', {
       executionArn: d.executionArn,
       error: watchdog.error,
@@ -117,7 +118,7 @@ export async function onExecutionEnded(
       }
     } catch (err) {
       // Unsure whether Notify alerted: a second alert is better than none.
-      log.warn('the alert marker could not be read; alerting anyway', { error: (err as Error).message });
+      log.warn('the alert marker could not be read; alerting anyway', { error: errorMessage(err) });
     }
   }
 

@@ -1,6 +1,6 @@
 import { loadConfig } from '../shared/config';
 import { requireEnv } from '../shared/env';
-import { InputValidationError, PgshiftError } from '../shared/errors';
+import { InputValidationError, PgshiftError, errorMessage } from '../shared/errors';
 import { createLogger, type Log } from '../shared/logger';
 import { createS3Client, putJson, type ObjectStore } from '../shared/s3';
 import { taskResultKey } from '../shared/keys';
@@ -32,7 +32,7 @@ export function parseTaskEvent(raw: string): StepEvent {
   try {
     parsed = JSON.parse(raw);
   } catch (err) {
-    throw new InputValidationError([`PGSHIFT_EVENT: not JSON (${(err as Error).message})`]);
+    throw new InputValidationError([`PGSHIFT_EVENT: not JSON (${errorMessage(err)})`]);
   }
   const problems: string[] = [];
   const event = parsed as Partial<StepEvent> | null;

@@ -20,6 +20,7 @@ import {
   type AppliedMigration,
 } from '../shared/history';
 import { silentLogger, type Log } from '../shared/logger';
+import { quoteIdent } from '../shared/db';
 import { assertFitsBudget, cappedStatementTimeoutMs, durationMs, type TimeBudget } from './budget';
 import { statementsOf } from './files';
 import { scriptSteps, SESSION_RESETS, type TimeoutOptions } from './framing';
@@ -258,8 +259,9 @@ export async function findInvalidIndexes(
   }));
 }
 
+/** Quotes a name only when it needs it, so the printed fix reads as a person would write it. */
 function quote(name: string): string {
-  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : quoteIdent(name);
 }
 
 /** Index names a migration builds (to find the INVALID ones a failed concurrent build leaves). */

@@ -1,5 +1,5 @@
 import { loadModule, parseSync, scanSync } from 'libpg-query';
-import { MigrationFileError } from '../shared/errors';
+import { MigrationFileError, errorMessage } from '../shared/errors';
 import type { ParsedStatement } from './types';
 
 let loaded: Promise<void> | undefined;
@@ -53,7 +53,7 @@ export function parseStatements(sql: string, file: string, firstLine = 1): Parse
     const at = lineAt(bytes, Buffer.byteLength(sql.slice(0, position), 'utf8'));
     const line = at.line + firstLine - 1;
     throw new MigrationFileError(
-      `${file}:${line}:${at.column}: SQL syntax error: ${details?.message ?? (err as Error).message}`,
+      `${file}:${line}:${at.column}: SQL syntax error: ${details?.message ?? errorMessage(err)}`,
       { cause: err, details: { file, line, column: at.column } },
     );
   }

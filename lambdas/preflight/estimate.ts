@@ -2,6 +2,7 @@ import type { MigrationAnalysis, TableTouch } from '../shared/analysis';
 import { relationKey } from './relations';
 import type { PreflightThresholds } from './thresholds';
 import type { TouchedRelation } from './types';
+import type { FormatBytesOptions } from '../shared/format';
 
 /** What one statement's effect on one table costs: temporary disk, WAL, and time under its lock. */
 export interface TouchCost {
@@ -70,18 +71,6 @@ function touchKind(t: TableTouch): TouchCost['kind'] | undefined {
   return undefined;
 }
 
-/** Bytes as a person reads them (1.5 GiB). */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
-}
-
 /** Seconds as a person reads them (2m 05s). */
 export function formatSeconds(seconds: number): string {
   if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)}s`;
@@ -89,3 +78,6 @@ export function formatSeconds(seconds: number): string {
   const s = Math.round(seconds % 60);
   return m < 60 ? `${m}m ${String(s).padStart(2, '0')}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
 }
+
+/** How pre-flight messages print bytes: whole bytes below 1 KiB, and negative amounts scaled like positive ones. */
+export const PREFLIGHT_BYTES: FormatBytesOptions = { wholeBytes: true, scaleNegative: true };

@@ -5,7 +5,6 @@ export { summarizeRun } from './run';
 export type { ChecklistItem, RunSummary } from './run';
 export {
   escapeHtml,
-  formatBytes,
   renderReportHtml,
   renderReportJson,
   renderReportMarkdown,

@@ -1,17 +1,6 @@
 import { mdCode, renderDiffMarkdown, shortValue } from '../schema';
 import type { DatabaseReport } from './build';
-
-/** Human-readable bytes (binary units). */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
+import { formatBytes } from '../shared/format';
 
 /** The report as JSON text (what report.json holds). */
 export function renderReportJson(report: DatabaseReport): string {

@@ -1,5 +1,5 @@
 import { quoteIdent, withClient, withDatabaseName, type DatabaseTarget } from '../shared/db';
-import { RestoreRefusedError } from '../shared/errors';
+import { RestoreRefusedError, errorMessage } from '../shared/errors';
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
 import type { Log } from '../shared/logger';
 import { parseCopyName, type CopyKind } from './names';
@@ -85,7 +85,7 @@ export async function cleanupRestoreCopies(
         details: { dropped: dropped.map((d) => d.name), olderThanDays: options.olderThanDays ?? 0 },
       });
     }).catch((err: unknown) =>
-      deps.log.warn('cleanup not recorded in history', { error: (err as Error).message }),
+      deps.log.warn('cleanup not recorded in history', { error: errorMessage(err) }),
     );
   }
   return { dropped, kept };

@@ -1,5 +1,4 @@
-import type { BackupDeps } from '../backup/dump';
-import { readManifest, untrustedManifest } from '../backup/verify';
+import { readManifest, untrustedManifest, type BackupDeps } from '../backup';
 import { BackupCorruptError, BackupNotFoundError, RestoreRefusedError } from '../shared/errors';
 import { DEFAULT_BACKUP_PREFIX } from '../shared/keys';
 import { listBackupEntries, MANIFEST_SUFFIX, type BackupManifest } from '../shared/manifest';

@@ -1,9 +1,20 @@
 import type { ClientBase } from 'pg';
-import { createBackup, type BackupDeps, type BackupResult } from '../backup/dump';
-import { verifyBackup } from '../backup/verify';
-import { assertToolNotOlder } from '../backup/versions';
-import { quoteIdent, redactSecrets, withClient, withDatabaseName, type DatabaseTarget } from '../shared/db';
-import { BackupCorruptError, RestoreFailedError, RestoreRefusedError } from '../shared/errors';
+import {
+  assertToolNotOlder,
+  createBackup,
+  verifyBackup,
+  type BackupDeps,
+  type BackupResult,
+} from '../backup';
+import {
+  quoteIdent,
+  quoteLiteral,
+  redactSecrets,
+  withClient,
+  withDatabaseName,
+  type DatabaseTarget,
+} from '../shared/db';
+import { BackupCorruptError, RestoreFailedError, RestoreRefusedError, errorMessage } from '../shared/errors';
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
 import { timestampUtc } from '../shared/keys';
 import type { BackupManifest } from '../shared/manifest';
@@ -82,17 +93,13 @@ async function readDatabaseShape(maintenance: ClientBase, name: string): Promise
   return res.rows[0]?.d;
 }
 
-function literal(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
 /** CREATE DATABASE for the restore copy with the original's encoding and locale (pg_dump -Fc does not carry them). */
 function createDatabaseSql(name: string, shape: DatabaseShape | undefined): string {
   let sql = `CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`;
   if (!shape) return sql;
-  sql += ` ENCODING ${literal(shape.encoding)} LC_COLLATE ${literal(shape.datcollate)} LC_CTYPE ${literal(shape.datctype)}`;
+  sql += ` ENCODING ${quoteLiteral(shape.encoding)} LC_COLLATE ${quoteLiteral(shape.datcollate)} LC_CTYPE ${quoteLiteral(shape.datctype)}`;
   if (shape.datlocprovider === 'i') {
-    sql += ` LOCALE_PROVIDER icu ICU_LOCALE ${literal(shape.datlocale ?? shape.daticulocale ?? 'und')}`;
+    sql += ` LOCALE_PROVIDER icu ICU_LOCALE ${quoteLiteral(shape.datlocale ?? shape.daticulocale ?? 'und')}`;
   }
   return sql;
 }
@@ -171,7 +178,7 @@ export async function restoreDatabase(deps: BackupDeps, options: RestoreOptions)
   const fail = async (stage: string, err: unknown): Promise<never> => {
     await dropQuietly(maintenance, restoreName);
     const message = redact(
-      `Restore of "${target.database}" from ${manifest.key} failed while ${stage}: ${(err as Error).message}. ` +
+      `Restore of "${target.database}" from ${manifest.key} failed while ${stage}: ${errorMessage(err)}. ` +
         `The original database is untouched and serving.`,
     );
     log.error('restore failed', { database: target.database, stage, error: message });
@@ -194,7 +201,7 @@ export async function restoreDatabase(deps: BackupDeps, options: RestoreOptions)
   } catch (err) {
     // Nothing was created: do not drop a database of that name that someone else owns.
     throw new RestoreFailedError(
-      redact(`Restore of "${target.database}" failed creating ${restoreName}: ${(err as Error).message}`),
+      redact(`Restore of "${target.database}" failed creating ${restoreName}: ${errorMessage(err)}`),
       { cause: err, details: { database: target.database, stage: 'creating the restore database' } },
     );
   }
@@ -370,6 +377,6 @@ async function recordRestore(
     'pgshift-restore',
   ).catch((err: unknown) =>
     // The restore itself stands; only its history row is missing, which the log says.
-    log.warn('restore not recorded in history', { database: target.database, error: (err as Error).message }),
+    log.warn('restore not recorded in history', { database: target.database, error: errorMessage(err) }),
   );
 }

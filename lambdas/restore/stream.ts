@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { collectStderr, describeExit, exitedCleanly, waitForExit } from '../backup/process';
+import { collectStderr, describeExit, exitedCleanly, waitForExit } from '../backup';
 import { libpqSessionEnv, toolConninfo, type DatabaseTarget } from '../shared/db';
 import { pgToolPath } from '../shared/pgtools';
+import { errorMessage } from '../shared/errors';
 
 export interface PgRestoreOptions {
   /** `--no-owner`: objects belong to the restoring user (RDS users cannot take ownership as others). @default true */
@@ -55,7 +56,7 @@ export async function pgRestoreFromStream(
   const error = ok
     ? ''
     : exitedCleanly(status)
-      ? `reading the backup failed (${(streamError as Error).message})`
+      ? `reading the backup failed (${errorMessage(streamError)})`
       : `${describeExit('pg_restore', status)}: ${stderr()}`;
   return { ok, sha256: hash.digest('hex'), sizeBytes, error };
 }

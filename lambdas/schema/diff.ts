@@ -6,7 +6,8 @@ import {
   type SchemaSnapshot,
   type TableStats,
 } from './snapshot';
-import { classifyTypeChange } from './types';
+import { classifyTypeChange } from './type-change';
+import { formatBytes } from '../shared/format';
 import { DEFAULT_LARGE_TABLE_BYTES } from '../shared/large-table';
 
 /**
@@ -96,17 +97,6 @@ function changedAttributes(before: SchemaObject, after: SchemaObject): Attribute
     if (!isEqual(b, a)) out.push({ attribute, before: b, after: a });
   }
   return out;
-}
-
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
 /**

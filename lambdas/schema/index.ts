@@ -17,7 +17,7 @@ export {
   RISK_CLASSES,
 } from './diff';
 export type { AttributeChange, DiffCounts, DiffOptions, RiskClass, SchemaChange, SchemaDiff } from './diff';
-export { classifyTypeChange, parseFormattedType } from './types';
+export { classifyTypeChange, parseFormattedType } from './type-change';
 export { mdCode, renderDiffMarkdown, shortValue } from './render';
 export { unifiedSchemaDiff } from './unified';
 export { dumpSchemaSql } from './dump';

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Client, type ClientBase, type ClientConfig } from 'pg';
+import { Client, escapeIdentifier, type ClientBase, type ClientConfig } from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { taskRootPath } from './env';
-import { ConfigurationError, DatabaseConnectionError } from './errors';
+import { ConfigurationError, DatabaseConnectionError, errorMessage } from './errors';
 
 /** libpq's TLS modes that pgshift supports; `verify-full` is the default on AWS (RDS CA bundle in every asset). */
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
@@ -310,7 +310,7 @@ export async function connect(target: DatabaseTarget, applicationName = 'pgshift
     await client.end().catch(() => undefined);
     throw new DatabaseConnectionError(
       `Connected to database "${target.database}" at ${target.host}:${target.port} but could not set the session ` +
-        `safety settings (${redactSecrets((err as Error).message ?? String(err), target)}); nothing was run.`,
+        `safety settings (${redactSecrets(errorMessage(err), target)}); nothing was run.`,
       { cause: err, details: { host: target.host, port: target.port, database: target.database } },
     );
   }
@@ -331,7 +331,15 @@ export async function withClient<T>(
   }
 }
 
-/** Double-quotes an identifier for SQL text (names with quotes, spaces, unicode, mixed case). */
+/** Double-quotes an identifier for SQL text (names with quotes, spaces, unicode, mixed case): pg's own quoting. */
 export function quoteIdent(name: string): string {
-  return '"' + name.replace(/"/g, '""') + '"';
+  return escapeIdentifier(name);
+}
+
+/**
+ * Single-quotes a string literal for SQL text, doubling its quotes. Not pg's `escapeLiteral`: that one also
+ * doubles backslashes and writes ` E'...'`, which would change the SQL pgshift prints and runs.
+ */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
 }

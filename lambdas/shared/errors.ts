@@ -13,12 +13,16 @@ export interface PgshiftErrorOptions {
 }
 
 export class PgshiftError extends Error {
+  /**
+   * Each class writes its name as a literal: esbuild bundles the Lambdas and a minifier renames classes, so a name
+   * taken from `new.target.name` could change silently and no Retry/Catch would match it again.
+   */
+  override name: string = 'PgshiftError';
   readonly outcome: ErrorOutcome = 'failed';
   readonly details: Record<string, unknown>;
 
   constructor(message: string, options: PgshiftErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
     this.details = options.details ?? {};
   }
 
@@ -30,6 +34,7 @@ export class PgshiftError extends Error {
 
 /** Execution input or CLI flags are wrong; `problems` lists every one of them, not just the first. */
 export class InputValidationError extends PgshiftError {
+  override readonly name = 'InputValidationError';
   override readonly outcome = 'bad-input';
   constructor(
     readonly problems: string[],
@@ -41,59 +46,78 @@ export class InputValidationError extends PgshiftError {
 
 /** Required configuration is missing or unusable (an env var, a secret, a secret's field). */
 export class ConfigurationError extends PgshiftError {
+  override readonly name = 'ConfigurationError';
   override readonly outcome = 'bad-input';
 }
 
 /** The database could not be reached or refused the login (wrong password, missing database, TLS failure). */
-export class DatabaseConnectionError extends PgshiftError {}
+export class DatabaseConnectionError extends PgshiftError {
+  override readonly name = 'DatabaseConnectionError';
+}
 
 /** A pre-flight check failed: the database cannot take the migration right now. Nothing was written. */
 export class PreflightFailedError extends PgshiftError {
+  override readonly name = 'PreflightFailedError';
   override readonly outcome = 'refused';
 }
 
 /** pg_dump failed, was killed, or the upload failed; no complete-looking object or manifest was left. */
-export class DumpFailedError extends PgshiftError {}
+export class DumpFailedError extends PgshiftError {
+  override readonly name = 'DumpFailedError';
+}
 
 /** A client tool (pg_dump, pg_restore) is older than the server it must talk to. */
-export class PgVersionMismatchError extends PgshiftError {}
+export class PgVersionMismatchError extends PgshiftError {
+  override readonly name = 'PgVersionMismatchError';
+}
 
 /** No backup matches the request (named key missing, or no complete backup for `latest`). */
 export class BackupNotFoundError extends PgshiftError {
+  override readonly name = 'BackupNotFoundError';
   override readonly outcome = 'bad-input';
 }
 
 /** A backup failed its integrity checks (sha256, size, pg_restore --list) or belongs to another database. */
 export class BackupCorruptError extends PgshiftError {
+  override readonly name = 'BackupCorruptError';
   override readonly outcome = 'refused';
 }
 
 /** The migrations folder is malformed (duplicate versions, a down without an up, unreadable file...). */
 export class MigrationFileError extends PgshiftError {
+  override readonly name = 'MigrationFileError';
   override readonly outcome = 'bad-input';
 }
 
 /** The linter found error-level problems and the input did not say allowUnsafe. */
 export class UnsafeMigrationError extends PgshiftError {
+  override readonly name = 'UnsafeMigrationError';
   override readonly outcome = 'refused';
 }
 
 /** A migration failed and was rolled back; details name the file, statement, SQLSTATE and position. */
-export class MigrationFailedError extends PgshiftError {}
+export class MigrationFailedError extends PgshiftError {
+  override readonly name = 'MigrationFailedError';
+}
 
 /** Another run holds pgshift's advisory lock for this database. */
 export class MigrationLockedError extends PgshiftError {
+  override readonly name = 'MigrationLockedError';
   override readonly outcome = 'refused';
 }
 
 /** A statement waited longer than lock_timeout for its lock; safe to retry with backoff. */
-export class LockTimeoutError extends PgshiftError {}
+export class LockTimeoutError extends PgshiftError {
+  override readonly name = 'LockTimeoutError';
+}
 
 /**
  * A statement of a no-transaction migration hit lock_timeout after earlier statements had run (and stayed):
  * never retried, since a retry would re-run them. details.ran lists them.
  */
-export class PartialMigrationError extends PgshiftError {}
+export class PartialMigrationError extends PgshiftError {
+  override readonly name = 'PartialMigrationError';
+}
 
 /**
  * Apply refused to re-run a no-transaction migration whose earlier run was interrupted (its client died): which
@@ -109,40 +133,52 @@ export class InterruptedMigrationError extends PgshiftError {
  * its runner has left (Lambda's remaining time). What ran stays applied and recorded; details.applied and
  * details.pending name both sides. The state machine continues the pending ones on Fargate.
  */
-export class MigrationTimeBudgetError extends PgshiftError {}
+export class MigrationTimeBudgetError extends PgshiftError {
+  override readonly name = 'MigrationTimeBudgetError';
+}
 
 /** verify found drift, a checksum mismatch, or applied versions without files. */
 export class DriftDetectedError extends PgshiftError {
+  override readonly name = 'DriftDetectedError';
   override readonly outcome = 'refused';
 }
 
 /** Restore refused before touching anything (missing/wrong confirm, foreign backup...). */
 export class RestoreRefusedError extends PgshiftError {
+  override readonly name = 'RestoreRefusedError';
   override readonly outcome = 'refused';
 }
 
 /** Restore failed; the original database is untouched and still serving (details say where things are). */
-export class RestoreFailedError extends PgshiftError {}
+export class RestoreFailedError extends PgshiftError {
+  override readonly name = 'RestoreFailedError';
+}
 
 /** A Fargate task ended without leaving its result in S3 (it crashed before writing it). */
-export class TaskResultMissingError extends PgshiftError {}
+export class TaskResultMissingError extends PgshiftError {
+  override readonly name = 'TaskResultMissingError';
+}
 
 /**
  * The report could not be built or written. After a backup, migrate or restore that succeeded this is a
  * warning of a successful run (the workflow catches it); only `action: report` fails on it.
  */
-export class ReportFailedError extends PgshiftError {}
+export class ReportFailedError extends PgshiftError {
+  override readonly name = 'ReportFailedError';
+}
 
 /**
  * A migrations bundle (`bundles/<sha256>.json`) does not hash to the sha256 the execution input names, or its
  * key does not name that hash: it was changed after `pgshift bundle` packed it. Nothing was run.
  */
 export class MigrationBundleMismatchError extends PgshiftError {
+  override readonly name = 'MigrationBundleMismatchError';
   override readonly outcome = 'refused';
 }
 
 /** The execution input names a migrations bundle that is not in the bucket, or is not a pgshift bundle. */
 export class MigrationBundleNotFoundError extends PgshiftError {
+  override readonly name = 'MigrationBundleNotFoundError';
   override readonly outcome = 'bad-input';
 }
 
@@ -151,16 +187,21 @@ export class MigrationBundleNotFoundError extends PgshiftError {
  * with every large field moved to S3, what must stay in the state (ok, keys, routing fields) is over it. The
  * step's own work finished; its complete output is in S3 when `details.key` says so.
  */
-export class StepOutputTooLargeError extends PgshiftError {}
+export class StepOutputTooLargeError extends PgshiftError {
+  override readonly name = 'StepOutputTooLargeError';
+}
 
 /** A step output moved to S3 (`spilled.key`) is missing or no longer matches its recorded size and sha256. */
-export class SpilledOutputUnreadableError extends PgshiftError {}
+export class SpilledOutputUnreadableError extends PgshiftError {
+  override readonly name = 'SpilledOutputUnreadableError';
+}
 
 /**
  * The CLI fetched a dry run's SQL from S3 and its bytes do not hash to the sha256 the execution output recorded:
  * the object changed after the migrate step wrote it. Raised by the CLI only (the state machine never sees it).
  */
 export class PlanSqlMismatchError extends PgshiftError {
+  override readonly name = 'PlanSqlMismatchError';
   override readonly outcome = 'refused';
 }
 
@@ -198,4 +239,13 @@ export function describeError(err: unknown): { name: string; message: string; ou
   if (err instanceof PgshiftError) return { name: err.name, message: err.message, outcome: err.outcome };
   if (err instanceof Error) return { name: err.name, message: err.message, outcome: 'failed' };
   return { name: 'Error', message: String(err), outcome: 'failed' };
+}
+
+/** What a thrown value says: an Error's message, or the value itself as text when something else was thrown. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') {
+    return err.message;
+  }
+  return String(err);
 }

@@ -88,7 +88,7 @@ export function alertMarkerKey(database: string, executionName: string, kind: st
 /**
  * Where a step output that does not fit the workflow state's budget goes (lambdas/shared/step-budget.ts):
  * `runs/<db>/<execution name>/outputs/<label>.json`, the label starting with the function's step name so each
- * function's write grant covers only its own outputs (lib/step-functions.ts `spillPrefix`).
+ * function's write grant covers only its own outputs (lib/step-lambdas.ts `spillPrefix`).
  */
 export function spilledOutputKey(database: string, executionName: string, label: string): string {
   return `runs/${keySegment(database)}/${keySegment(executionName)}/outputs/${label}.json`;

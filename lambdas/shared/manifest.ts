@@ -1,5 +1,6 @@
 import { backupPrefix, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from './keys';
 import { getText, listKeys, type ObjectStore } from './s3';
+import { errorMessage } from './errors';
 
 /**
  * The manifest written next to a dump (`<key>.manifest.json`) only after the upload completed. A backup
@@ -58,7 +59,7 @@ export function parseManifest(text: string, key: string): { manifest?: BackupMan
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { problem: `${manifestKeyFor(key)} is not readable JSON (${(err as Error).message})` };
+    return { problem: `${manifestKeyFor(key)} is not readable JSON (${errorMessage(err)})` };
   }
   const problem = manifestProblem(value, key);
   return problem ? { problem } : { manifest: value as BackupManifest };

@@ -8,7 +8,7 @@
  * output (pre-flight's analyses, the report, the CLI) go through {@link loadStepOutput} / {@link loadStepResults}.
  */
 import { createHash } from 'node:crypto';
-import { SpilledOutputUnreadableError, StepOutputTooLargeError } from './errors';
+import { SpilledOutputUnreadableError, StepOutputTooLargeError, errorMessage } from './errors';
 import { spilledOutputKey } from './keys';
 import type { Log } from './logger';
 import { getText, isNotFound, putText, type ObjectStore } from './s3';
@@ -227,7 +227,7 @@ export async function loadStepOutput<T extends StepOutput | undefined>(
   } catch (err) {
     throw new SpilledOutputUnreadableError(
       `The ${String(output?.step)} step's output was moved to S3 at ${ref.key}, and reading it failed: ` +
-        `${isNotFound(err) ? 'the object does not exist (deleted, or expired by the bucket lifecycle)' : (err as Error).message}.`,
+        `${isNotFound(err) ? 'the object does not exist (deleted, or expired by the bucket lifecycle)' : errorMessage(err)}.`,
       { cause: err, details: { key: ref.key } },
     );
   }

@@ -3,6 +3,7 @@ import type { PreflightCheckResult, TerminatedSession } from '../../shared/step'
 import { formatSeconds } from '../estimate';
 import { lockLevelFromPgLocksMode, locksConflict } from '../locks';
 import { CLIENT_BACKEND, type CheckContext, type PreflightCheck } from '../types';
+import { errorMessage } from '../../shared/errors';
 
 /** A session that would make the migration queue (and every query behind it). */
 export interface BlockingSession {
@@ -150,7 +151,7 @@ async function terminateIdle(
       if (row?.ok) terminated.push({ pid, user: row.usename, application: row.application_name });
       else if (row) failed.push({ pid, error: 'pg_terminate_backend returned false' });
     } catch (err) {
-      failed.push({ pid, error: (err as Error).message });
+      failed.push({ pid, error: errorMessage(err) });
     }
   }
   return { terminated, failed };

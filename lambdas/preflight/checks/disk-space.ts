@@ -1,7 +1,9 @@
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { PreflightCheckResult } from '../../shared/step';
-import { estimateCosts, formatBytes } from '../estimate';
+import { PREFLIGHT_BYTES, estimateCosts } from '../estimate';
 import type { CheckContext, PreflightCheck, StorageMetricsSource } from '../types';
+import { errorMessage } from '../../shared/errors';
+import { formatBytes } from '../../shared/format';
 
 interface FreeStorage {
   metric: 'FreeStorageSpace' | 'FreeLocalStorage';
@@ -79,7 +81,7 @@ export const diskSpaceCheck: PreflightCheck = {
         value: { requiredBytes, tables },
         message:
           `Free storage unknown: no CloudWatch source configured (local run, or PGSHIFT_RDS_INSTANCE_ID / ` +
-          `PGSHIFT_RDS_CLUSTER_ID unset). The pending migrations may need about ${formatBytes(requiredBytes)}; ` +
+          `PGSHIFT_RDS_CLUSTER_ID unset). The pending migrations may need about ${formatBytes(requiredBytes, PREFLIGHT_BYTES)}; ` +
           `check the server's free disk yourself.`,
       };
     }
@@ -92,8 +94,8 @@ export const diskSpaceCheck: PreflightCheck = {
         status: 'warn',
         value: { requiredBytes, tables },
         message:
-          `Could not read free storage from CloudWatch (${(err as Error).name}: ${(err as Error).message}); ` +
-          `the pending migrations may need about ${formatBytes(requiredBytes)}. Grant cloudwatch:GetMetricData.`,
+          `Could not read free storage from CloudWatch (${(err as Error).name}: ${errorMessage(err)}); ` +
+          `the pending migrations may need about ${formatBytes(requiredBytes, PREFLIGHT_BYTES)}. Grant cloudwatch:GetMetricData.`,
       };
     }
     if (!free) {
@@ -104,18 +106,18 @@ export const diskSpaceCheck: PreflightCheck = {
         message:
           `CloudWatch has no free-storage datapoint in the last 30 minutes for ` +
           `${src.rdsInstanceId ? `RDS instance ${src.rdsInstanceId}` : `Aurora cluster ${src.rdsClusterId}`}: ` +
-          `is the id right? The pending migrations may need about ${formatBytes(requiredBytes)}.`,
+          `is the id right? The pending migrations may need about ${formatBytes(requiredBytes, PREFLIGHT_BYTES)}.`,
       };
     }
     const value = { freeBytes: free.bytes, metric: free.metric, at: free.at, requiredBytes, tables };
-    const need = `need about ${formatBytes(requiredBytes)} (rewrites/index builds + WAL, x${th.diskSafetyFactor})`;
+    const need = `need about ${formatBytes(requiredBytes, PREFLIGHT_BYTES)} (rewrites/index builds + WAL, x${th.diskSafetyFactor})`;
     if (requiredBytes > free.bytes) {
       return {
         id: this.id,
         status: 'fail',
         value,
         message:
-          `${free.source} has ${formatBytes(free.bytes)} free (${free.metric}) but the pending migrations ${need}. ` +
+          `${free.source} has ${formatBytes(free.bytes, PREFLIGHT_BYTES)} free (${free.metric}) but the pending migrations ${need}. ` +
           `Grow the storage first, or rewrite the table in batches (new column + backfill) instead.`,
       };
     }
@@ -125,7 +127,7 @@ export const diskSpaceCheck: PreflightCheck = {
         status: 'warn',
         value,
         message:
-          `${free.source} has ${formatBytes(free.bytes)} free; the pending migrations ${need}, more than ` +
+          `${free.source} has ${formatBytes(free.bytes, PREFLIGHT_BYTES)} free; the pending migrations ${need}, more than ` +
           `${Math.round(th.diskWarnRatio * 100)}% of it. Consider growing the storage first.`,
       };
     }
@@ -133,7 +135,7 @@ export const diskSpaceCheck: PreflightCheck = {
       id: this.id,
       status: 'pass',
       value,
-      message: `${free.source} has ${formatBytes(free.bytes)} free; the pending migrations ${need}.`,
+      message: `${free.source} has ${formatBytes(free.bytes, PREFLIGHT_BYTES)} free; the pending migrations ${need}.`,
     };
   },
 };

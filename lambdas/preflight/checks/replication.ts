@@ -1,6 +1,7 @@
 import type { PreflightCheckResult } from '../../shared/step';
-import { estimateCosts, formatBytes, formatSeconds } from '../estimate';
+import { PREFLIGHT_BYTES, estimateCosts, formatSeconds } from '../estimate';
 import type { CheckContext, PreflightCheck } from '../types';
+import { formatBytes } from '../../shared/format';
 
 /**
  * replication: on a primary, each streaming replica's replay lag and each replication slot's retained WAL;
@@ -79,11 +80,11 @@ export const replicationCheck: PreflightCheck = {
       const retained = s.retained_bytes ?? 0;
       if (retained > th.slotRetainedWalBytes) {
         problems.push(
-          `slot "${s.slot_name}" (${s.active ? 'active' : 'inactive'}) retains ${formatBytes(retained)} of WAL`,
+          `slot "${s.slot_name}" (${s.active ? 'active' : 'inactive'}) retains ${formatBytes(retained, PREFLIGHT_BYTES)} of WAL`,
         );
       } else if (!s.active && rewriteWal > 0) {
         problems.push(
-          `inactive slot "${s.slot_name}" will retain all ${formatBytes(rewriteWal)} of WAL the migration's rewrites generate`,
+          `inactive slot "${s.slot_name}" will retain all ${formatBytes(rewriteWal, PREFLIGHT_BYTES)} of WAL the migration's rewrites generate`,
         );
       }
     }

@@ -2,6 +2,7 @@ import type { ClientBase } from 'pg';
 import type { PreflightCheckResult } from '../../shared/step';
 import { estimateCosts, formatSeconds } from '../estimate';
 import type { CheckContext, PreflightCheck } from '../types';
+import { errorMessage } from '../../shared/errors';
 
 /**
  * A timeout setting in milliseconds as the server reads it ("5s", "15min", "500" = ms; 0 = none), so pgshift
@@ -102,7 +103,7 @@ export const timeoutsCheck: PreflightCheck = {
         statementMs = await timeoutMs(ctx.client, 'statement_timeout', a.statementTimeout);
         lockMs = await timeoutMs(ctx.client, 'lock_timeout', a.lockTimeout);
       } catch (err) {
-        failures.push(`${id}: unusable timeout setting (${(err as Error).message})`);
+        failures.push(`${id}: unusable timeout setting (${errorMessage(err)})`);
         continue;
       }
       const perStatement = new Map<number, number>();

@@ -1,5 +1,6 @@
 import type { PreflightCheckResult } from '../../shared/step';
 import type { CheckContext, PreflightCheck } from '../types';
+import { errorMessage } from '../../shared/errors';
 
 type PgDumpFact = { text: string; major: number } | { unknown: string };
 
@@ -12,7 +13,7 @@ async function readPgDump(ctx: CheckContext): Promise<PgDumpFact> {
     const v = await ctx.deps.pgDumpVersion();
     return { text: v.text, major: v.major };
   } catch (err) {
-    return { unknown: (err as Error).message };
+    return { unknown: errorMessage(err) };
   }
 }
 

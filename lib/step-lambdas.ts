@@ -80,7 +80,7 @@ export interface DatabaseSettings {
   readonly rdsClusterId?: string;
 }
 
-export interface StepFunctionsProps {
+export interface StepLambdasProps {
   readonly backups: BackupBucket;
   readonly topic: sns.ITopic;
   readonly database: DatabaseSettings;
@@ -121,15 +121,17 @@ export interface StepFunctionsProps {
 }
 
 /**
- * The step functions: NodejsFunction for workflow, notify, ended, migrate, preflight and report; the pg tools image
+ * The steps' Lambda functions (not the state machine: lib/workflow.ts builds that). Its construct id stays
+ * "Steps", so the functions' logical ids did not change when it was renamed from StepFunctions.
+ * NodejsFunction for workflow, notify, ended, migrate, preflight and report; the pg tools image
  * for backup, restore and schema. Sizing: steps that stream dumps get memory (CPU and network scale with it)
  * and the 15-minute maximum; apply and restore get reserved concurrency only when asked (`reservedConcurrency`).
  * Only steps that talk to the database sit in its VPC.
  */
-export class StepFunctions extends Construct {
+export class StepLambdas extends Construct {
   readonly byStep: Record<StepName, PgshiftFunction>;
 
-  constructor(scope: Construct, id: string, props: StepFunctionsProps) {
+  constructor(scope: Construct, id: string, props: StepLambdasProps) {
     super(scope, id);
     const { backups, network, logRetention } = props;
     const migrationsDir = props.migrationsDir === undefined ? 'migrations' : props.migrationsDir;
