@@ -125,6 +125,7 @@ export class PartialMigrationError extends PgshiftError {
  * details.mayHaveRun lists them, details.interrupted names the execution and when it started.
  */
 export class InterruptedMigrationError extends PgshiftError {
+  override readonly name = 'InterruptedMigrationError';
   override readonly outcome = 'refused';
 }
 
@@ -222,6 +223,7 @@ export const ERROR_NAMES = [
   'LockTimeoutError',
   'PartialMigrationError',
   'MigrationTimeBudgetError',
+  'InterruptedMigrationError',
   'DriftDetectedError',
   'RestoreRefusedError',
   'RestoreFailedError',
