@@ -148,6 +148,11 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
   const resume = (): void => {
     child.stdout.resume();
   };
+  // A failed read of pg_dump's output loses bytes even when pg_dump then exits 0: it fails the backup.
+  let readError: Error | undefined;
+  child.stdout.on('error', (err) => {
+    readError ??= err;
+  });
   child.stdout.on('data', (chunk: Buffer) => {
     hash.update(chunk);
     bytes += chunk.length;
@@ -164,6 +169,7 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     // object may be completed. An S3 failure while pg_dump still writes ends the wait at once.
     status = await Promise.race([exited, writer.failed]);
     if (!exitedCleanly(status)) throw new Error(describeExit('pg_dump', status));
+    if (readError) throw readError;
     await writer.finish();
   } catch (err) {
     // S3 failed (pg_dump may still be writing) or pg_dump failed. Either way the multipart upload is aborted
@@ -185,7 +191,9 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
       ? s3FailureText(watch, { bucket: store.bucket, key }, writer.uploaded)
       : dumpFailed
         ? describeExit('pg_dump', exit)
-        : `upload to S3 failed (${errorText(err)})`;
+        : readError
+          ? `reading pg_dump's output failed (${errorText(readError)})`
+          : `upload to S3 failed (${errorText(err)})`;
     const message = redact(
       `Backup of "${database}" failed: ${options.signal?.aborted ? 'aborted; ' : ''}${cause}` +
         (dumpFailed && stderr() ? `: ${stderr()}` : ''),
