@@ -41,6 +41,8 @@ export interface DumpOptions {
   partSize?: number;
   /** Parts uploaded concurrently. @default 4 */
   queueSize?: number;
+  /** Most parts of one object. @default 10,000 (S3's limit; lower only to test reaching it) */
+  maxParts?: number;
   /** Clock, for tests. */
   now?: () => Date;
   /** Aborts the dump (e.g. the Lambda is running out of time): pg_dump is killed and nothing is left. */
@@ -144,6 +146,7 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     },
     partSize: options.partSize ?? 8 * MIB,
     queueSize: options.queueSize ?? 4,
+    maxParts: options.maxParts,
   });
   const resume = (): void => {
     child.stdout.resume();
@@ -186,14 +189,17 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     options.signal?.removeEventListener('abort', onAbort);
     const watch = writer.watch;
     const s3Failed = watch.firstFailure !== undefined && (killedByUs || exitedCleanly(exit));
-    const dumpFailed = !s3Failed && !exitedCleanly(exit);
+    // pgshift stopping the upload (the part limit) kills pg_dump too; that kill is not pg_dump's failure.
+    const dumpFailed = !s3Failed && !killedByUs && !exitedCleanly(exit);
     const cause = s3Failed
       ? s3FailureText(watch, { bucket: store.bucket, key }, writer.uploaded)
       : dumpFailed
         ? describeExit('pg_dump', exit)
         : readError
           ? `reading pg_dump's output failed (${errorText(readError)})`
-          : `upload to S3 failed (${errorText(err)})`;
+          : killedByUs && !watch.firstFailure
+            ? `${(err as Error).message}; pgshift stopped pg_dump and aborted the multipart upload: nothing was left`
+            : `upload to S3 failed (${errorText(err)})`;
     const message = redact(
       `Backup of "${database}" failed: ${options.signal?.aborted ? 'aborted; ' : ''}${cause}` +
         (dumpFailed && stderr() ? `: ${stderr()}` : ''),
