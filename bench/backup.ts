@@ -3,7 +3,7 @@
  * BENCH_RUNS rounds, the baseline (raw pg_dump) measured in the same run, results written to
  * bench/results/backup-<timestamp>.md. `npm run bench:backup`; `npm run bench:backup:final` is the whole
  * measurement docs/performance.md reports (250 MB and 1.2 GB with every variant, 5 GB with raw/discard/cli,
- * restore on 250 MB, compression on 1.2 GB: about 12 minutes on a quiet 2-vCPU machine).
+ * restore and compression on 1.2 GB: about 12 minutes on a 2-vCPU machine).
  *
  * Variants per database (BENCH_SIZES, MB; generated once and kept, see bench-db.ts):
  *   raw       pg_dump -Fc -Z1 > /dev/null (the limit at pgshift's settings), CPU and RSS from /usr/bin/time
@@ -429,9 +429,9 @@ async function compressionComparison(
     ['gzip:0 (none)', `${dump} --compress=0 ${target.database}`],
     ['gzip:1', `${dump} --compress=1 ${target.database}`],
     ['gzip:6 (pg_dump default)', `${dump} --compress=6 ${target.database}`],
-    ['zstd:1 (-Z0 | zstd -1, estimate)', `${dump} --compress=0 ${target.database} | zstd -1 -q -c`],
-    ['zstd:3 (-Z0 | zstd -3, estimate)', `${dump} --compress=0 ${target.database} | zstd -3 -q -c`],
-    ['lz4:1 (-Z0 | lz4 -1, estimate)', `${dump} --compress=0 ${target.database} | lz4 -1 -q -c`],
+    ['zstd:1 (-Z0 piped into zstd -1, estimate)', `${dump} --compress=0 ${target.database} | zstd -1 -q -c`],
+    ['zstd:3 (-Z0 piped into zstd -3, estimate)', `${dump} --compress=0 ${target.database} | zstd -3 -q -c`],
+    ['lz4:1 (-Z0 piped into lz4 -1, estimate)', `${dump} --compress=0 ${target.database} | lz4 -1 -q -c`],
   ];
   log(`\n## Compression, database bench_${sizeMb}, one run each\n`);
   log('| method | wall | ÷ gzip:1 | CPU (pg_dump + compressor) | output |');

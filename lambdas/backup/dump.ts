@@ -33,6 +33,8 @@ export interface DumpOptions {
   partSize?: number;
   /** Parts uploaded concurrently. @default 4 */
   queueSize?: number;
+  /** Most parts of one object. @default 10,000 (S3's limit; lower only to test reaching it) */
+  maxParts?: number;
   /** Clock, for tests. */
   now?: () => Date;
   /** Aborts the dump (e.g. the Lambda is running out of time): pg_dump is killed and nothing is left. */
@@ -143,10 +145,16 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     },
     partSize: options.partSize ?? 8 * MIB,
     queueSize: options.queueSize ?? 4,
+    maxParts: options.maxParts,
   });
   const resume = (): void => {
     child.stdout.resume();
   };
+  // A failed read of pg_dump's output loses bytes even when pg_dump then exits 0: it fails the backup.
+  let readError: Error | undefined;
+  child.stdout.on('error', (err) => {
+    readError ??= err;
+  });
   child.stdout.on('data', (chunk: Buffer) => {
     hash.update(chunk);
     bytes += chunk.length;
@@ -163,6 +171,7 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     // object may be completed. An S3 failure while pg_dump still writes ends the wait at once.
     status = await Promise.race([exited, writer.failed]);
     if (!exitedCleanly(status)) throw new Error(describeExit('pg_dump', status));
+    if (readError) throw readError;
     await writer.finish();
   } catch (err) {
     // S3 failed (pg_dump may still be writing) or pg_dump failed. Either way the multipart upload is aborted
@@ -179,12 +188,17 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     options.signal?.removeEventListener('abort', onAbort);
     const watch = writer.watch;
     const s3Failed = watch.firstFailure !== undefined && (killedByUs || exitedCleanly(exit));
-    const dumpFailed = !s3Failed && !exitedCleanly(exit);
+    // pgshift stopping the upload (the part limit) kills pg_dump too; that kill is not pg_dump's failure.
+    const dumpFailed = !s3Failed && !killedByUs && !exitedCleanly(exit);
     const cause = s3Failed
       ? s3FailureText(watch, { bucket: store.bucket, key }, writer.uploaded)
       : dumpFailed
         ? describeExit('pg_dump', exit)
-        : `upload to S3 failed (${errorText(err)})`;
+        : readError
+          ? `reading pg_dump's output failed (${errorText(readError)})`
+          : killedByUs && !watch.firstFailure
+            ? `${(err as Error).message}; pgshift stopped pg_dump and aborted the multipart upload: nothing was left`
+            : `upload to S3 failed (${errorText(err)})`;
     const message = redact(
       `Backup of "${database}" failed: ${options.signal?.aborted ? 'aborted; ' : ''}${cause}` +
         (dumpFailed && stderr() ? `: ${stderr()}` : ''),

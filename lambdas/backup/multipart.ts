@@ -25,6 +25,8 @@ export interface MultipartWriterOptions {
   partSize: number;
   /** Parts in flight at once; the writer holds at most queueSize + 1 part buffers (one being filled). */
   queueSize: number;
+  /** Most parts of one object. @default 10,000 (S3's limit; lower only to test reaching it) */
+  maxParts?: number;
 }
 
 /**
@@ -133,13 +135,15 @@ export class MultipartWriter {
     this.current = undefined;
     this.filled = 0;
     const partNumber = this.nextPart++;
-    if (partNumber > MAX_PARTS) {
+    const maxParts = this.options.maxParts ?? MAX_PARTS;
+    if (partNumber > maxParts) {
+      // pgshift's own stop, not S3's answer: no S3 failure is recorded.
       this.fail(
-        new RangeError(
-          `the dump is larger than ${MAX_PARTS} parts of ${this.options.partSize} bytes; raise the part size`,
+        new Error(
+          `the dump is larger than ${maxParts} parts of ${this.options.partSize} bytes ` +
+            `(${((maxParts * this.options.partSize) / 2 ** 30).toFixed(1)} GiB), the most one S3 object can have: ` +
+            'raise the part size (partSize) for this database',
         ),
-        'UploadPartCommand',
-        partNumber,
       );
       return;
     }
@@ -233,10 +237,11 @@ export class MultipartWriter {
     }
   }
 
-  private fail(err: unknown, command: string, partNumber: number | undefined): void {
+  /** Records the first failure; `command` names the S3 call when S3 refused, absent for pgshift's own stop. */
+  private fail(err: unknown, command?: string, partNumber?: number): void {
     if (this.failure !== undefined) return;
     this.failure = err;
-    this.watch.firstFailure = describeS3Failure(command, partNumber, err);
+    if (command) this.watch.firstFailure = describeS3Failure(command, partNumber, err);
     this.overflow = [];
     this.ready = [];
     this.rejectFailed(err);

@@ -4,9 +4,12 @@
  * times, and still the object is the dump byte for byte; SSE-KMS on the upload, a CRC32 S3 checks on every part.
  */
 import { createHash } from 'node:crypto';
-import { streamDumpToS3 } from '../../lambdas/backup';
-import { fetchObject, freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
-import { rigDeps, testExecutionId } from '../helpers/rig-deps';
+import type { BackupResult } from '../../lambdas/backup';
+import { DumpFailedError } from '../../lambdas/shared/errors';
+import { backupPrefix } from '../../lambdas/shared/keys';
+import { listKeys } from '../../lambdas/shared/s3';
+import { fetchObject, freshDatabase, rigInfo, type TestDatabase } from '../rig/helpers';
+import { seededBackupThrough } from '../rig/proxied-backup';
 import { startRefusingS3Proxy, type RefusingProxy } from '../rig/refusing-s3-proxy';
 
 const MIB = 1024 * 1024;
@@ -25,19 +28,10 @@ describe('backup: multipart upload of a larger dump', () => {
   });
 
   test('parts of 5 MiB, never more than one in flight: the object is the dump byte for byte, each part carries a CRC32, the upload SSE-KMS', async () => {
-    // Prepare: ~25 MB uncompressed, so five or more parts.
-    await seedRows(db.target, 80000, { textBytes: 300 });
-    const { store: rig, deps } = rigDeps(proxy.endpoint);
+    // Prepare / Act: ~25 MB uncompressed, so five or more parts.
     const progress: number[] = [];
-    // Act
-    const result = await streamDumpToS3(deps, {
-      target: db.target,
-      executionId: testExecutionId(),
-      compression: 'none',
-      partSize: 5 * MIB,
-      queueSize: 1,
-      onProgress: (b) => progress.push(b),
-    });
+    const { outcome, rig } = await seededBackupThrough(proxy, db, { onProgress: (b) => progress.push(b) });
+    const result = outcome as BackupResult;
     // Assess
     const back = await fetchObject(rig, result.key);
     expect(back.bytes.length).toBe(result.manifest.sizeBytes);
@@ -63,5 +57,18 @@ describe('backup: multipart upload of a larger dump', () => {
     const manifest = proxy.requests.findIndex((r) => r.method === 'PUT' && r.url.includes('.manifest.json'));
     expect(complete).toBeGreaterThan(-1);
     expect(manifest).toBeGreaterThan(complete);
+  });
+  test('a dump needing more parts than one object may have fails naming the limit and what to change, and leaves nothing', async () => {
+    // Prepare / Act: ~25 MB uncompressed in 5 MiB parts, against a limit of 2 parts (S3's is 10,000).
+    const { outcome: err, rig } = await seededBackupThrough(proxy, db, { maxParts: 2 });
+    // Assess
+    expect(err).toBeInstanceOf(DumpFailedError);
+    const message = (err as Error).message;
+    expect(message).toContain('larger than 2 parts of 5242880 bytes');
+    expect(message).toContain('raise the part size');
+    expect(message).toContain('nothing was left');
+    expect(message).not.toMatch(/S3 refused|SIGKILL/);
+    expect(proxy.aborts).toBe(1);
+    expect(await listKeys(rig, backupPrefix(db.name))).toEqual([]);
   });
 });

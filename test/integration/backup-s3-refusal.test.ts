@@ -2,12 +2,11 @@
  * S3 refusing parts in the middle of a backup: the error names S3's failure (code, message, part, bytes
  * uploaded) and says nothing was left, instead of blaming pg_dump for the kill that followed.
  */
-import { streamDumpToS3 } from '../../lambdas/backup';
 import { DumpFailedError } from '../../lambdas/shared/errors';
 import { backupPrefix } from '../../lambdas/shared/keys';
 import { listKeys } from '../../lambdas/shared/s3';
-import { freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
-import { rigDeps, testExecutionId } from '../helpers/rig-deps';
+import { freshDatabase, rigInfo, type TestDatabase } from '../rig/helpers';
+import { seededBackupThrough } from '../rig/proxied-backup';
 import { startRefusingS3Proxy, type RefusingProxy } from '../rig/refusing-s3-proxy';
 
 const MIB = 1024 * 1024;
@@ -29,17 +28,8 @@ describe('backup: S3 refuses parts mid-upload', () => {
   });
 
   test('the error names the S3 code and message, the part and the bytes uploaded, and says the upload was aborted', async () => {
-    // Prepare: ~25 MB uncompressed, uploaded one 5 MiB part at a time through the proxy.
-    await seedRows(db.target, 80000, { textBytes: 300 });
-    const { store: rig, deps } = rigDeps(proxy.endpoint);
-    // Act
-    const err = await streamDumpToS3(deps, {
-      target: db.target,
-      executionId: testExecutionId(),
-      compression: 'none',
-      partSize: 5 * MIB,
-      queueSize: 1,
-    }).catch((e: unknown) => e);
+    // Prepare / Act: ~25 MB uncompressed, uploaded one 5 MiB part at a time through the proxy.
+    const { outcome: err, rig } = await seededBackupThrough(proxy, db);
     // Assess
     expect(err).toBeInstanceOf(DumpFailedError);
     const message = (err as Error).message;
