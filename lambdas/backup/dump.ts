@@ -1,7 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { libpqSessionEnv, redactSecrets, toolConninfo, withClient, type DatabaseTarget } from '../shared/db';
+import type { ClientBase } from 'pg';
+import {
+  libpqSessionEnvWith,
+  redactSecrets,
+  sessionSafetyOptions,
+  toolConninfo,
+  withClient,
+  type DatabaseTarget,
+} from '../shared/db';
 import { DumpFailedError } from '../shared/errors';
 import { backupKey, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from '../shared/keys';
 import type { BackupManifest } from '../shared/manifest';
@@ -51,14 +59,26 @@ export interface BackupResult {
   manifest: BackupManifest;
 }
 
+async function serverVersionOf(c: ClientBase): Promise<ToolVersion> {
+  const res = await c.query<{ server_version: string }>('SHOW server_version');
+  return parsePgVersion(res.rows[0].server_version);
+}
+
 /** The server's version, read over a normal connection (this also proves the credentials and database). */
 export async function readServerVersion(target: DatabaseTarget): Promise<ToolVersion> {
+  return withClient(target, serverVersionOf, 'pgshift-backup');
+}
+
+/**
+ * What the dump needs from the server, over the one connection that also proves the credentials: its version
+ * and the session safety settings it knows (PGOPTIONS for pg_dump's own session, see libpqSessionEnv).
+ */
+async function readServerForDump(
+  target: DatabaseTarget,
+): Promise<{ version: ToolVersion; pgOptions: string }> {
   return withClient(
     target,
-    async (c) => {
-      const res = await c.query<{ server_version: string }>('SHOW server_version');
-      return parsePgVersion(res.rows[0].server_version);
-    },
+    async (c) => ({ version: await serverVersionOf(c), pgOptions: await sessionSafetyOptions(c) }),
     'pgshift-backup',
   );
 }
@@ -82,13 +102,13 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
   // before pg_dump starts instead of four), their errors still surface in this order, the database's first.
   const started = (options.now ?? (() => new Date()))();
   const [server, tool, free] = await Promise.allSettled([
-    readServerVersion(target),
+    readServerForDump(target),
     pgToolVersion('pg_dump', deps.toolEnv),
     unusedKey(store, backupKey(database, started, options.prefix ?? DEFAULT_BACKUP_PREFIX)),
   ]);
   if (server.status === 'rejected') throw server.reason;
   if (tool.status === 'rejected') throw tool.reason;
-  const serverVersion = server.value;
+  const serverVersion = server.value.version;
   const pgDumpVersion = tool.value;
   assertToolNotOlder('pg_dump', pgDumpVersion, serverVersion);
   const compression = resolveCompression(
@@ -116,7 +136,7 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     ...compression.args,
     '--no-password',
   ];
-  const env = await libpqSessionEnv(target, 'pgshift-backup');
+  const env = libpqSessionEnvWith(target, server.value.pgOptions, 'pgshift-backup');
   const child = spawn(pgToolPath('pg_dump', deps.toolEnv), args, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

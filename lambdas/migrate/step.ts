@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import { withClient, type DatabaseTarget } from '../shared/db';
+import { databaseSizeBytes, withClient, type DatabaseTarget } from '../shared/db';
 import { DatabaseConnectionError, InputValidationError } from '../shared/errors';
 import { setBundleForSession } from '../shared/history';
 import type { ExecutionInput } from '../shared/input';
@@ -141,9 +141,7 @@ async function plan(
     allowUnsafe: req.input.allowUnsafe === true,
     lint: req.lint,
   });
-  const size = await client.query<{ bytes: string }>(
-    'SELECT pg_database_size(current_database())::text AS bytes',
-  );
+  const sizeBytes = await databaseSizeBytes(client);
   const keys = planKeys(req.database, executionSegment(req.execution));
   await putText(store, keys.sql, result.sql, 'application/sql; charset=utf-8');
   await putJson(store, keys.json, {
@@ -176,7 +174,7 @@ async function plan(
     // All of them: pre-flight judges each. Over the state's budget they go to S3 (shared/step-budget.ts).
     analyses: result.lint.analyses,
     blocking: result.blocking,
-    databaseSizeBytes: Number(size.rows[0].bytes),
+    databaseSizeBytes: sizeBytes,
     written: { sql: keys.sql, findings: keys.json },
     // The SQL stays in S3 (outputs have a budget); its size and hash let a reader check what they fetch.
     sql: sqlObject(store, keys.sql, result.sql),

@@ -1,5 +1,6 @@
 import type { ClientBase } from 'pg';
 import { assertRestoreConfirmed, resolveBackup } from '../restore/resolve';
+import { databaseSizeBytes } from '../shared/db';
 import { ConfigurationError, DatabaseConnectionError } from '../shared/errors';
 import type { ObjectStore } from '../shared/s3';
 import type { SizeProbe } from '../shared/step';
@@ -58,11 +59,7 @@ async function currentDatabaseSize(deps: SizeProbeDeps, missingIsEmpty: boolean)
     throw err;
   }
   try {
-    // The catalog's sum of the database's files: no table is read, nothing is locked beyond the catalog lookup.
-    const res = await client.query<{ bytes: string }>(
-      'SELECT pg_database_size(current_database())::text AS bytes',
-    );
-    return Number(res.rows[0].bytes);
+    return await databaseSizeBytes(client);
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -281,7 +281,16 @@ export async function libpqSessionEnv(
   applicationName = 'pgshift',
 ): Promise<NodeJS.ProcessEnv> {
   const options = await withClient(target, sessionSafetyOptions, applicationName);
-  return { ...libpqEnv(target, applicationName), PGOPTIONS: options };
+  return libpqSessionEnvWith(target, options, applicationName);
+}
+
+/** libpqSessionEnv with PGOPTIONS already read (`sessionSafetyOptions`) over a connection the caller had open. */
+export function libpqSessionEnvWith(
+  target: DatabaseTarget,
+  pgOptions: string,
+  applicationName = 'pgshift',
+): NodeJS.ProcessEnv {
+  return { ...libpqEnv(target, applicationName), PGOPTIONS: pgOptions };
 }
 
 /** Connects a node-postgres client, turning every failure into a DatabaseConnectionError that names where, not how. */
@@ -342,4 +351,15 @@ export function quoteIdent(name: string): string {
  */
 export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
+}
+
+/**
+ * The current database's size in bytes (`pg_database_size`): the catalog's sum of its files, so no table is read
+ * and nothing is locked beyond the catalog lookup. What the runner choices (Lambda or Fargate) compare.
+ */
+export async function databaseSizeBytes(client: ClientBase): Promise<number> {
+  const res = await client.query<{ bytes: string }>(
+    'SELECT pg_database_size(current_database())::text AS bytes',
+  );
+  return Number(res.rows[0].bytes);
 }
