@@ -8,7 +8,7 @@ import { silentLogger } from '../../lambdas/shared/logger';
 import { listBackupEntries } from '../../lambdas/shared/manifest';
 import { createS3Client } from '../../lambdas/shared/s3';
 import type { StepResults } from '../../lambdas/shared/step';
-import { PGSHIFT_VERSION } from '../../lambdas/shared/version';
+import { PGSHIFT_VERSION } from '../../lambdas/shared/pgshift-version';
 import { executionInputFrom, parseCommandLine, USAGE, type ParsedCommand } from './args';
 import { dryRunHuman, dryRunSqlOf, fetchDryRun, planMarkdown, type DryRunDocument } from './dry-run';
 import { assertBucketReachable, localEnvironment, localRunFrom, type LocalRun } from './local-env';

@@ -13,16 +13,16 @@ import {
 import { DumpFailedError } from '../shared/errors';
 import { backupKey, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from '../shared/keys';
 import type { BackupManifest } from '../shared/manifest';
-import { parsePgVersion, pgToolPath, pgToolVersion, type ToolVersion } from '../shared/pgtools';
+import { assertToolNotOlder, parsePgVersion, pgToolVersion, type PgVersion } from '../shared/pg-version';
+import { pgToolPath } from '../shared/pgtools';
 import { encryptionParams, isNotFound, putJson, type ObjectStore } from '../shared/s3';
-import { PGSHIFT_VERSION } from '../shared/version';
+import { PGSHIFT_VERSION } from '../shared/pgshift-version';
 import { resolveCompression } from './compression';
 import type { BackupDeps } from './deps';
 import { collectStderr, describeExit, exitedCleanly, waitForExit, type ExitStatus } from './process';
 import { verifyBackup, type VerifyResult } from './verify';
 import { MultipartWriter } from './multipart';
 import { s3FailureText } from './upload-watch';
-import { assertToolNotOlder } from './versions';
 
 export interface DumpOptions {
   /** The database to dump (credentials travel to pg_dump only as PGPASSWORD). */
@@ -59,13 +59,13 @@ export interface BackupResult {
   manifest: BackupManifest;
 }
 
-async function serverVersionOf(c: ClientBase): Promise<ToolVersion> {
+async function serverVersionOf(c: ClientBase): Promise<PgVersion> {
   const res = await c.query<{ server_version: string }>('SHOW server_version');
   return parsePgVersion(res.rows[0].server_version);
 }
 
 /** The server's version, read over a normal connection (this also proves the credentials and database). */
-export async function readServerVersion(target: DatabaseTarget): Promise<ToolVersion> {
+export async function readServerVersion(target: DatabaseTarget): Promise<PgVersion> {
   return withClient(target, serverVersionOf, 'pgshift-backup');
 }
 
@@ -73,9 +73,7 @@ export async function readServerVersion(target: DatabaseTarget): Promise<ToolVer
  * What the dump needs from the server, over the one connection that also proves the credentials: its version
  * and the session safety settings it knows (PGOPTIONS for pg_dump's own session, see libpqSessionEnv).
  */
-async function readServerForDump(
-  target: DatabaseTarget,
-): Promise<{ version: ToolVersion; pgOptions: string }> {
+async function readServerForDump(target: DatabaseTarget): Promise<{ version: PgVersion; pgOptions: string }> {
   return withClient(
     target,
     async (c) => ({ version: await serverVersionOf(c), pgOptions: await sessionSafetyOptions(c) }),

@@ -6,6 +6,6 @@ export { listArchive, readManifest, untrustedManifest, verifyBackup, verifyBacku
 export type { BackupSoundness, VerifyResult } from './verify';
 export { resolveCompression } from './compression';
 export type { DumpCompression } from './compression';
-export { assertToolNotOlder } from './versions';
+export { assertToolNotOlder } from '../shared/pg-version';
 export { collectStderr, describeExit, exitedCleanly, waitForExit } from './process';
 export { listBackupEntries, listBackups } from '../shared/manifest';

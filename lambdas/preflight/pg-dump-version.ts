@@ -1,6 +1,6 @@
 import { ConfigurationError } from '../shared/errors';
 import { optionalEnv } from '../shared/env';
-import { pgToolVersion, type ToolVersion } from '../shared/pgtools';
+import { pgToolVersion, type PgVersion } from '../shared/pg-version';
 
 /**
  * The pg_dump major of the image that runs the backup, from PGSHIFT_IMAGE_PG_MAJOR (the CDK stack sets it to the
@@ -8,7 +8,7 @@ import { pgToolVersion, type ToolVersion } from '../shared/pgtools';
  * the only way to know which pg_dump the backup will run. Undefined when unset; a value that is not a major
  * version is a ConfigurationError (read at module scope, so a bad deploy fails every invocation loudly).
  */
-export function imagePgDumpVersion(env: NodeJS.ProcessEnv = process.env): ToolVersion | undefined {
+export function imagePgDumpVersion(env: NodeJS.ProcessEnv = process.env): PgVersion | undefined {
   const raw = optionalEnv('PGSHIFT_IMAGE_PG_MAJOR', env);
   if (raw === undefined) return undefined;
   if (!/^\d{1,3}$/.test(raw.trim())) {
@@ -26,7 +26,7 @@ export function imagePgDumpVersion(env: NodeJS.ProcessEnv = process.env): ToolVe
  * local pg_dump (`pgToolVersion`, honouring PGSHIFT_PG_BIN). Rejects when neither is available; the versions
  * check then says `skipped` with the reason.
  */
-export function backupPgDumpVersion(env: NodeJS.ProcessEnv = process.env): () => Promise<ToolVersion> {
+export function backupPgDumpVersion(env: NodeJS.ProcessEnv = process.env): () => Promise<PgVersion> {
   const image = imagePgDumpVersion(env);
   return image ? () => Promise.resolve(image) : () => pgToolVersion('pg_dump', env);
 }

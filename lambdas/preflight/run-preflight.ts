@@ -1,6 +1,6 @@
 import { InputValidationError, PreflightFailedError } from '../shared/errors';
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
-import { parsePgVersion } from '../shared/pgtools';
+import { readServerPgVersion } from '../shared/pg-version';
 import type { PreflightCheckResult, PreflightReport, TerminatedSession } from '../shared/step';
 import { blockingTransactionsCheck } from './checks/blocking-transactions';
 import { connectionsCheck } from './checks/connections';
@@ -68,10 +68,7 @@ export async function runPreflight(deps: PreflightDeps, options: PreflightOption
         reason: options.skip?.reason,
       });
     }
-    const versionRow = await client.query<{ v: string; num: string }>(
-      `SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS num`,
-    );
-    const server = { ...parsePgVersion(versionRow.rows[0].v), num: Number(versionRow.rows[0].num) };
+    const server = await readServerPgVersion(client);
     const ctx: CheckContext = {
       client,
       analyses: options.analyses,

@@ -2,7 +2,7 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { ClientBase } from 'pg';
 import type { LockLevel, MigrationAnalysis } from '../shared/analysis';
 import type { Log } from '../shared/logger';
-import type { ToolVersion } from '../shared/pgtools';
+import type { PgVersion } from '../shared/pg-version';
 import type { PreflightCheckResult } from '../shared/step';
 import type { PreflightThresholds } from './thresholds';
 
@@ -49,7 +49,7 @@ export interface PreflightDeps {
    * The version of the pg_dump the backup will run (`backupPgDumpVersion()`: the image's declared major on AWS,
    * the local pg_dump otherwise). Absent or rejecting: the versions check says `skipped` for pg_dump.
    */
-  pgDumpVersion?: () => Promise<ToolVersion>;
+  pgDumpVersion?: () => Promise<PgVersion>;
   log: Log;
 }
 
@@ -90,7 +90,7 @@ export interface CheckContext {
   client: ClientBase;
   analyses: MigrationAnalysis[];
   thresholds: PreflightThresholds;
-  server: ToolVersion;
+  server: PgVersion;
   relations: TouchedRelation[];
   deps: PreflightDeps;
   options: PreflightOptions;

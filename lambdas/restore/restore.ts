@@ -18,7 +18,7 @@ import { BackupCorruptError, RestoreFailedError, RestoreRefusedError, errorMessa
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
 import { timestampUtc } from '../shared/keys';
 import type { BackupManifest } from '../shared/manifest';
-import { parsePgVersion, pgToolVersion } from '../shared/pgtools';
+import { parsePgVersion, pgToolVersion } from '../shared/pg-version';
 import { getObjectStream } from '../shared/s3';
 import { cleanupRestoreCopies, type RestoreCopy } from './cleanup';
 import { copyName } from './names';

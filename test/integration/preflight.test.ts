@@ -14,7 +14,7 @@ import { connect } from '../../lambdas/shared/db';
 import { InputValidationError } from '../../lambdas/shared/errors';
 import { historyTablesExist, readHistory } from '../../lambdas/shared/history';
 import { captureLogger } from '../../lambdas/shared/logger';
-import { pgToolVersion } from '../../lambdas/shared/pgtools';
+import { pgToolVersion } from '../../lambdas/shared/pg-version';
 import type { PreflightCheckResult, PreflightReport } from '../../lambdas/shared/step';
 import { backupPgDumpVersion } from '../../lambdas/preflight/pg-dump-version';
 import { runPreflight } from '../../lambdas/preflight/run-preflight';

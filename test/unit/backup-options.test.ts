@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { assertToolNotOlder, resolveCompression } from '../../lambdas/backup';
+import { resolveCompression } from '../../lambdas/backup';
 import { ConfigurationError, PgVersionMismatchError } from '../../lambdas/shared/errors';
-import { parsePgVersion } from '../../lambdas/shared/pgtools';
+import { assertToolNotOlder, parsePgVersion } from '../../lambdas/shared/pg-version';
 
 describe('backup compression', () => {
   test('the default "1" is gzip level 1, spelled the way each pg_dump major understands', () => {

@@ -2,7 +2,7 @@ import type { ClientBase } from 'pg';
 import type { MigrationAnalysis, TableTouch } from '../../shared/analysis';
 import { quoteIdent } from '../../shared/db';
 import { compareVersions } from '../../shared/history';
-import { parsePgVersion } from '../../shared/pgtools';
+import { parsePgVersion } from '../../shared/pg-version';
 import { ensureParser, nodeKind, parseStatements, shorten } from '../statements';
 import type { LintFinding, Migration, ParsedStatement, Severity } from '../types';
 import { statementTouches, tableKey, type StatementTouch } from './analyze';

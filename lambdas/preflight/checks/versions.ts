@@ -1,6 +1,7 @@
 import type { PreflightCheckResult } from '../../shared/step';
 import type { CheckContext, PreflightCheck } from '../types';
 import { errorMessage } from '../../shared/errors';
+import { formatVersionNum } from '../../shared/pg-version';
 
 type PgDumpFact = { text: string; major: number } | { unknown: string };
 
@@ -67,9 +68,3 @@ export const versionsCheck: PreflightCheck = {
     };
   },
 };
-
-/** 120000 → "12", 90600 → "9.6". */
-function formatVersionNum(num: number): string {
-  const major = Math.floor(num / 10000);
-  return major >= 10 ? String(major) : `${major}.${Math.floor((num % 10000) / 100)}`;
-}
