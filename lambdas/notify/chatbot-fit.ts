@@ -76,7 +76,8 @@ export function fitDescription(parts: DescriptionParts, max: number = CHATBOT_LI
   for (const i of parts.shrinkFirst) {
     const excess = joinedLength(head) - headRoom;
     if (excess <= 0) break;
-    head[i] = clip(head[i], Math.max(head[i].length - excess, MIN_CLIPPED_LINE));
+    const line = head[i];
+    if (line !== undefined) head[i] = clip(line, Math.max(line.length - excess, MIN_CLIPPED_LINE));
   }
   if (joinedLength(head) > room) {
     const text = clip(head.join('\n'), Math.max(room, 0));
@@ -86,11 +87,11 @@ export function fitDescription(parts: DescriptionParts, max: number = CHATBOT_LI
   if (joinedLength([...head, ...parts.details]) <= room)
     return [...head, ...parts.details, ...tail].join('\n');
   const kept: string[] = [];
-  for (let i = 0; i < parts.details.length; i += 1) {
+  for (const [i, detail] of parts.details.entries()) {
     const left = parts.details.length - i - 1;
     const reserve = left > 0 ? moreNote(left).length + 1 : 0;
-    if (joinedLength([...head, ...kept, parts.details[i]]) + reserve <= room) {
-      kept.push(parts.details[i]);
+    if (joinedLength([...head, ...kept, detail]) + reserve <= room) {
+      kept.push(detail);
       continue;
     }
     const note = moreNote(parts.details.length - i);

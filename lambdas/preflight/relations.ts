@@ -37,19 +37,18 @@ export async function measureTouchedRelations(
        LEFT JOIN pg_class c ON c.oid = to_regclass(quote_ident(t.schema_name) || '.' || quote_ident(t.table_name))`,
     [entries.map((e) => e.touch.schema), entries.map((e) => e.touch.table)],
   );
-  return res.rows
-    .sort((x, y) => x.ord - y.ord)
-    .map((row) => {
-      const { touch, lock } = entries[row.ord - 1];
-      const measured = row.oid !== null;
-      return {
-        schema: touch.schema,
-        table: touch.table,
-        oid: measured ? Number(row.oid) : null,
-        tableBytes: measured ? Number(row.table_bytes) : (touch.sizeBytes ?? 0),
-        indexBytes: measured ? Number(row.index_bytes) : (touch.indexBytes ?? 0),
-        measured,
-        strongestLock: lock,
-      };
-    });
+  const rowByOrd = new Map(res.rows.map((row) => [row.ord, row]));
+  return entries.map(({ touch, lock }, i) => {
+    const row = rowByOrd.get(i + 1);
+    const measured = row !== undefined && row.oid !== null;
+    return {
+      schema: touch.schema,
+      table: touch.table,
+      oid: measured ? Number(row.oid) : null,
+      tableBytes: measured ? Number(row.table_bytes) : (touch.sizeBytes ?? 0),
+      indexBytes: measured ? Number(row.index_bytes) : (touch.indexBytes ?? 0),
+      measured,
+      strongestLock: lock,
+    };
+  });
 }

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Client, escapeIdentifier, type ClientBase, type ClientConfig } from 'pg';
+import { Client, escapeIdentifier, type ClientBase, type ClientConfig, type QueryResultRow } from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { taskRootPath } from './env';
-import { ConfigurationError, DatabaseConnectionError, errorMessage } from './errors';
+import { ConfigurationError, DatabaseConnectionError, errorCode, errorMessage, errorName } from './errors';
 
 /** libpq's TLS modes that pgshift supports; `verify-full` is the default on AWS (RDS CA bundle in every asset). */
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
@@ -33,10 +33,11 @@ function parseSslMode(value: string | undefined, fallback: SslMode): SslMode {
   if (value === undefined || value === '') return fallback;
   // libpq's `prefer`/`allow` try TLS and fall back silently; pgshift does not fall back, so they mean require.
   if (value === 'prefer' || value === 'allow') return 'require';
-  if (!(SSL_MODES as readonly string[]).includes(value)) {
+  const mode = SSL_MODES.find((m) => m === value);
+  if (mode === undefined) {
     throw new ConfigurationError(`Unknown sslmode "${value}" (expected one of ${SSL_MODES.join(', ')})`);
   }
-  return value as SslMode;
+  return mode;
 }
 
 /**
@@ -55,14 +56,17 @@ export function targetFromUrl(databaseUrl: string): DatabaseTarget {
   } catch (err) {
     throw new ConfigurationError('DATABASE_URL is not a valid postgres:// URL', { cause: err });
   }
-  const missing = [!parsed.host && 'host', !parsed.database && 'database name'].filter(Boolean);
-  if (missing.length > 0) throw new ConfigurationError(`DATABASE_URL lacks ${missing.join(' and ')}`);
+  const { host, database } = parsed;
+  if (!host || !database) {
+    const missing = [!host && 'host', !database && 'database name'].filter(Boolean);
+    throw new ConfigurationError(`DATABASE_URL lacks ${missing.join(' and ')}`);
+  }
   return {
-    host: parsed.host as string,
+    host,
     port: parsed.port ? Number(parsed.port) : 5432,
     user: parsed.user ?? 'postgres',
     password: parsed.password ?? '',
-    database: parsed.database as string,
+    database,
     sslMode: parseSslMode(url.searchParams.get('sslmode') ?? undefined, 'disable'),
     sslRootCert: url.searchParams.get('sslrootcert') ?? undefined,
   };
@@ -89,8 +93,7 @@ export async function targetFromSecret(
     const res = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
     secretString = res.SecretString;
   } catch (err) {
-    const name = (err as { name?: string }).name ?? 'Error';
-    throw new ConfigurationError(`Cannot read database secret ${secretId}: ${name}`, {
+    throw new ConfigurationError(`Cannot read database secret ${secretId}: ${errorName(err)}`, {
       cause: err,
       details: { secretId },
     });
@@ -98,7 +101,8 @@ export async function targetFromSecret(
   if (!secretString) throw new ConfigurationError(`Database secret ${secretId} has no SecretString`);
   let fields: Record<string, unknown>;
   try {
-    fields = JSON.parse(secretString) as Record<string, unknown>;
+    const parsed: unknown = JSON.parse(secretString);
+    fields = Object.fromEntries(Object.entries(parsed ?? {}));
   } catch {
     throw new ConfigurationError(`Database secret ${secretId} is not JSON in the RDS secret shape`);
   }
@@ -108,24 +112,24 @@ export async function targetFromSecret(
   const user = str(fields.username);
   const password = str(fields.password);
   const database = overrides.database ?? str(fields.dbname);
-  const missing = [
-    !host && 'host',
-    !user && 'username',
-    !password && 'password',
-    !database && 'dbname',
-    !Number.isInteger(portValue) && 'port (a number)',
-  ].filter(Boolean);
-  if (missing.length > 0) {
+  if (!host || !user || !password || !database || !Number.isInteger(portValue)) {
+    const missing = [
+      !host && 'host',
+      !user && 'username',
+      !password && 'password',
+      !database && 'dbname',
+      !Number.isInteger(portValue) && 'port (a number)',
+    ].filter(Boolean);
     throw new ConfigurationError(`Database secret ${secretId} lacks ${missing.join(', ')}`, {
       details: { secretId, missing },
     });
   }
   return {
-    host: host as string,
+    host,
     port: portValue,
-    user: user as string,
-    password: password as string,
-    database: database as string,
+    user,
+    password,
+    database,
     sslMode: overrides.sslMode ?? 'verify-full',
     sslRootCert: overrides.sslRootCert ?? rdsCaBundlePath(),
   };
@@ -150,7 +154,7 @@ export function pgClientConfig(target: DatabaseTarget, applicationName = 'pgshif
     } catch (err) {
       throw new ConfigurationError(
         `sslmode=${target.sslMode} for ${target.host}:${target.port} needs the CA file ${target.sslRootCert}, ` +
-          `which cannot be read (${(err as { code?: string }).code ?? String(err)}). Nothing was sent to the ` +
+          `which cannot be read (${errorCode(err) ?? String(err)}). Nothing was sent to the ` +
           'database. On AWS the bundle ships in every asset at certs/rds-global-bundle.pem (redeploy if it is ' +
           'missing); locally, give sslrootcert=<file> in the URL or PGSHIFT_DB_SSLROOTCERT.',
         { cause: err, details: { sslRootCert: target.sslRootCert, host: target.host } },
@@ -300,14 +304,14 @@ export async function connect(target: DatabaseTarget, applicationName = 'pgshift
     await client.connect();
   } catch (err) {
     await client.end().catch(() => undefined);
-    const e = err as { code?: string; message?: string };
-    const reason = (e.code && CONNECTION_SQLSTATES[e.code]) ?? e.code ?? 'connection failed';
+    const code = errorCode(err);
+    const reason = (code && CONNECTION_SQLSTATES[code]) ?? code ?? 'connection failed';
     const where = `database "${target.database}" at ${target.host}:${target.port} as "${target.user}"`;
     throw new DatabaseConnectionError(
-      `Cannot connect to ${where}: ${reason} (${redactSecrets(e.message ?? String(err), target)})`,
+      `Cannot connect to ${where}: ${reason} (${redactSecrets(errorMessage(err), target)})`,
       {
         cause: err,
-        details: { sqlState: e.code, host: target.host, port: target.port, database: target.database },
+        details: { sqlState: code, host: target.host, port: target.port, database: target.database },
       },
     );
   }
@@ -358,8 +362,24 @@ export function quoteLiteral(value: string): string {
  * and nothing is locked beyond the catalog lookup. What the runner choices (Lambda or Fargate) compare.
  */
 export async function databaseSizeBytes(client: ClientBase): Promise<number> {
-  const res = await client.query<{ bytes: string }>(
+  const row = await queryOneRow<{ bytes: string }>(
+    client,
     'SELECT pg_database_size(current_database())::text AS bytes',
   );
-  return Number(res.rows[0].bytes);
+  return Number(row.bytes);
+}
+
+/**
+ * The one row of a query that always returns exactly one (a SELECT of settings or aggregates without FROM/WHERE):
+ * no row is the server breaking that promise, an Error rather than an undefined read later.
+ */
+export async function queryOneRow<R extends QueryResultRow>(
+  client: ClientBase,
+  sql: string,
+  values?: unknown[],
+): Promise<R> {
+  const { rows } = await client.query<R>(sql, values);
+  const [row] = rows;
+  if (row === undefined) throw new Error(`Expected one row, got none: ${sql.trim().split('\n')[0]}`);
+  return row;
 }

@@ -251,3 +251,17 @@ export function errorMessage(err: unknown): string {
   }
   return String(err);
 }
+
+/** A thrown value's `code` when it is text: Node's errno code (ENOENT) or PostgreSQL's SQLSTATE (57014). */
+export function errorCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string')
+    return err.code;
+  return undefined;
+}
+
+/** A thrown value's `name` (an AWS SDK error's is its exception type), or "Error" when it has none. */
+export function errorName(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'name' in err && typeof err.name === 'string')
+    return err.name;
+  return 'Error';
+}

@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import { queryOneRow } from './db';
 
 /**
  * pgshift's bookkeeping inside the target database, schema `pgshift`:
@@ -134,11 +135,12 @@ export async function ensureHistoryTables(client: ClientBase): Promise<void> {
 
 /** True when this database has pgshift's tables (a report of a never-migrated database must not create them). */
 export async function historyTablesExist(client: ClientBase): Promise<boolean> {
-  const res = await client.query<{ ok: boolean }>(
+  const row = await queryOneRow<{ ok: boolean }>(
+    client,
     `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ok`,
     [MIGRATIONS_TABLE, HISTORY_TABLE],
   );
-  return res.rows[0].ok;
+  return row.ok;
 }
 
 /** Appends one event; call inside the same transaction as the change it records where there is one. */

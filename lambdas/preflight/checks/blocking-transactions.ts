@@ -1,4 +1,3 @@
-import type { LockLevel } from '../../shared/analysis';
 import type { PreflightCheckResult, TerminatedSession } from '../../shared/step';
 import { formatSeconds } from '../estimate';
 import { lockLevelFromPgLocksMode, locksConflict } from '../locks';
@@ -35,22 +34,10 @@ interface ActivityRow {
 }
 
 /**
- * Sessions of this database (locks on its tables can only come from here) whose transaction is long, idle in
- * transaction, or holds a lock that conflicts with what a pending migration takes on a table it touches.
+ * Per session, each lock it holds or waits for on a touched table that conflicts with the lock the migration
+ * takes there (pg_locks is readable by every role).
  */
-async function findBlockingSessions(
-  ctx: CheckContext,
-): Promise<{ blocking: BlockingSession[]; hidden: number[] }> {
-  const th = ctx.thresholds;
-  const activity = await ctx.client.query<ActivityRow>(
-    `SELECT pid, usename, application_name, state,
-            extract(epoch FROM clock_timestamp() - xact_start)::float8 AS xact_seconds,
-            extract(epoch FROM clock_timestamp() - state_change)::float8 AS state_seconds,
-            left(query, 200) AS query
-       FROM pg_stat_activity
-      WHERE datname = current_database() AND pid <> pg_backend_pid() AND ${CLIENT_BACKEND}
-        AND (xact_start IS NOT NULL OR state IS NULL)`,
-  );
+async function conflictingLockReasons(ctx: CheckContext): Promise<Map<number, string[]>> {
   const touched = ctx.relations.filter((r) => r.oid !== null);
   const locks =
     touched.length === 0
@@ -70,10 +57,31 @@ async function findBlockingSessions(
   for (const l of locks) {
     const rel = relByOid.get(l.relation);
     const held = lockLevelFromPgLocksMode(l.mode);
-    if (!rel || !held || !locksConflict(rel.strongestLock as LockLevel, held)) continue;
+    if (!rel || !held || !locksConflict(rel.strongestLock, held)) continue;
     const what = `${l.granted ? 'holds' : 'waits for'} ${l.mode} on ${rel.schema}.${rel.table}, which conflicts with the migration's ${rel.strongestLock}`;
     lockReasons.set(l.pid, [...(lockReasons.get(l.pid) ?? []), what]);
   }
+  return lockReasons;
+}
+
+/**
+ * Sessions of this database (locks on its tables can only come from here) whose transaction is long, idle in
+ * transaction, or holds a lock that conflicts with what a pending migration takes on a table it touches.
+ */
+async function findBlockingSessions(
+  ctx: CheckContext,
+): Promise<{ blocking: BlockingSession[]; hidden: number[] }> {
+  const th = ctx.thresholds;
+  const activity = await ctx.client.query<ActivityRow>(
+    `SELECT pid, usename, application_name, state,
+            extract(epoch FROM clock_timestamp() - xact_start)::float8 AS xact_seconds,
+            extract(epoch FROM clock_timestamp() - state_change)::float8 AS state_seconds,
+            left(query, 200) AS query
+       FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid() AND ${CLIENT_BACKEND}
+        AND (xact_start IS NOT NULL OR state IS NULL)`,
+  );
+  const lockReasons = await conflictingLockReasons(ctx);
   const out: BlockingSession[] = [];
   // Without pg_monitor (pg_read_all_stats), other roles' sessions show no state or times: only pg_locks (readable
   // by all) still says what they hold. Such a session holding a conflicting lock blocks; the others are counted.

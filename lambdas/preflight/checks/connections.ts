@@ -1,22 +1,24 @@
+import type { ClientBase } from 'pg';
+import { queryOneRow } from '../../shared/db';
 import type { PreflightCheckResult } from '../../shared/step';
 import { CLIENT_BACKEND, type CheckContext, type PreflightCheck } from '../types';
 
-/** connections: client connections vs max_connections (minus reserved), this database's and role's limits. */
-export const connectionsCheck: PreflightCheck = {
-  id: 'connections',
-  async run(ctx: CheckContext): Promise<PreflightCheckResult> {
-    const th = ctx.thresholds;
-    const res = await ctx.client.query<{
-      max: number;
-      reserved: number;
-      used: number;
-      db_used: number;
-      db_limit: number;
-      role_used: number;
-      role_limit: number;
-      by_app: { application: string; count: number }[];
-    }>(
-      `SELECT current_setting('max_connections')::int AS max,
+interface ConnectionCounts {
+  max: number;
+  reserved: number;
+  used: number;
+  db_used: number;
+  db_limit: number;
+  role_used: number;
+  role_limit: number;
+  by_app: { application: string; count: number }[];
+}
+
+/** Connection counts and limits of the server, this database and pgshift's role, and the biggest users. */
+function readConnectionCounts(client: ClientBase): Promise<ConnectionCounts> {
+  return queryOneRow<ConnectionCounts>(
+    client,
+    `SELECT current_setting('max_connections')::int AS max,
               current_setting('superuser_reserved_connections')::int
                 + COALESCE(current_setting('reserved_connections', true)::int, 0)
                 + COALESCE(current_setting('rds.rds_superuser_reserved_connections', true)::int, 0) AS reserved,
@@ -30,20 +32,40 @@ export const connectionsCheck: PreflightCheck = {
               (SELECT COALESCE(json_agg(json_build_object('application', app, 'count', n) ORDER BY n DESC, app), '[]')
                  FROM (SELECT COALESCE(NULLIF(application_name, ''), '(none)') AS app, count(*)::int AS n
                          FROM pg_stat_activity WHERE ${CLIENT_BACKEND} GROUP BY 1) s) AS by_app`,
-    );
-    const r = res.rows[0];
+  );
+}
+
+interface ConnectionLimit {
+  scope: string;
+  used: number;
+  limit: number;
+  free: number;
+}
+
+/** Each limit that applies (the server's usable connections; the database's and role's when set) and its room. */
+function connectionLimits(r: ConnectionCounts, usable: number): ConnectionLimit[] {
+  const limits = [{ scope: 'server', used: r.used, limit: usable, free: usable - r.used }];
+  if (r.db_limit >= 0)
+    limits.push({ scope: 'database', used: r.db_used, limit: r.db_limit, free: r.db_limit - r.db_used });
+  if (r.role_limit >= 0)
+    limits.push({
+      scope: 'role',
+      used: r.role_used,
+      limit: r.role_limit,
+      free: r.role_limit - r.role_used,
+    });
+  return limits;
+}
+
+/** connections: client connections vs max_connections (minus reserved), this database's and role's limits. */
+export const connectionsCheck: PreflightCheck = {
+  id: 'connections',
+  async run(ctx: CheckContext): Promise<PreflightCheckResult> {
+    const th = ctx.thresholds;
+    const r = await readConnectionCounts(ctx.client);
     const usable = Math.max(r.max - r.reserved, 0);
     const free = usable - r.used;
-    const limits = [{ scope: 'server', used: r.used, limit: usable, free }];
-    if (r.db_limit >= 0)
-      limits.push({ scope: 'database', used: r.db_used, limit: r.db_limit, free: r.db_limit - r.db_used });
-    if (r.role_limit >= 0)
-      limits.push({
-        scope: 'role',
-        used: r.role_used,
-        limit: r.role_limit,
-        free: r.role_limit - r.role_used,
-      });
+    const limits = connectionLimits(r, usable);
     const value = {
       maxConnections: r.max,
       reserved: r.reserved,

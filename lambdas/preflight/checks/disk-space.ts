@@ -1,6 +1,7 @@
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { PreflightCheckResult } from '../../shared/step';
-import { PREFLIGHT_BYTES, estimateCosts } from '../estimate';
+import { PREFLIGHT_BYTES, estimateCosts, type TouchCost } from '../estimate';
+import type { PreflightThresholds } from '../thresholds';
 import type { CheckContext, PreflightCheck, StorageMetricsSource } from '../types';
 import { errorMessage } from '../../shared/errors';
 import { formatBytes } from '../../shared/format';
@@ -54,25 +55,78 @@ async function readFreeStorage(src: StorageMetricsSource): Promise<FreeStorage |
   };
 }
 
+/** What the pending rewrites and index builds may write to the instance's disk, in all and per table. */
+function diskNeeds(ctx: CheckContext): { requiredBytes: number; tables: DiskNeed[] } {
+  const th = ctx.thresholds;
+  const costs = estimateCosts(ctx.analyses, ctx.relations, th).filter((c) => c.kind !== 'full-scan');
+  const aurora = !ctx.deps.storageMetrics?.rdsInstanceId && !!ctx.deps.storageMetrics?.rdsClusterId;
+  // On Aurora, rewrites land on the self-growing cluster volume; only sort/temp space of index builds is local.
+  const counted = aurora ? costs.filter((c) => c.kind === 'index-build') : costs;
+  const requiredBytes = Math.ceil(
+    counted.reduce((sum, c) => sum + c.diskBytes + (aurora ? 0 : c.walBytes), 0) * th.diskSafetyFactor,
+  );
+  const tables = counted.map((c) => ({
+    table: c.table,
+    kind: c.kind,
+    migration: c.migration,
+    bytes: c.diskBytes,
+    walBytes: aurora ? 0 : c.walBytes,
+  }));
+  return { requiredBytes, tables };
+}
+
+interface DiskNeed {
+  table: string;
+  kind: TouchCost['kind'];
+  migration: string;
+  bytes: number;
+  walBytes: number;
+}
+
+/** Free storage against what the migrations need: fail when it does not fit, warn when it fits narrowly. */
+function diskVerdict(
+  id: string,
+  free: FreeStorage,
+  requiredBytes: number,
+  tables: DiskNeed[],
+  th: PreflightThresholds,
+): PreflightCheckResult {
+  const value = { freeBytes: free.bytes, metric: free.metric, at: free.at, requiredBytes, tables };
+  const need = `need about ${formatBytes(requiredBytes, PREFLIGHT_BYTES)} (rewrites/index builds + WAL, x${th.diskSafetyFactor})`;
+  if (requiredBytes > free.bytes) {
+    return {
+      id,
+      status: 'fail',
+      value,
+      message:
+        `${free.source} has ${formatBytes(free.bytes, PREFLIGHT_BYTES)} free (${free.metric}) but the pending migrations ${need}. ` +
+        `Grow the storage first, or rewrite the table in batches (new column + backfill) instead.`,
+    };
+  }
+  if (requiredBytes > free.bytes * th.diskWarnRatio) {
+    return {
+      id,
+      status: 'warn',
+      value,
+      message:
+        `${free.source} has ${formatBytes(free.bytes, PREFLIGHT_BYTES)} free; the pending migrations ${need}, more than ` +
+        `${Math.round(th.diskWarnRatio * 100)}% of it. Consider growing the storage first.`,
+    };
+  }
+  return {
+    id,
+    status: 'pass',
+    value,
+    message: `${free.source} has ${formatBytes(free.bytes, PREFLIGHT_BYTES)} free; the pending migrations ${need}.`,
+  };
+}
+
 /** disk-space: free storage on the instance against what the pending rewrites and index builds may write. */
 export const diskSpaceCheck: PreflightCheck = {
   id: 'disk-space',
   async run(ctx: CheckContext): Promise<PreflightCheckResult> {
     const th = ctx.thresholds;
-    const costs = estimateCosts(ctx.analyses, ctx.relations, th).filter((c) => c.kind !== 'full-scan');
-    const aurora = !ctx.deps.storageMetrics?.rdsInstanceId && !!ctx.deps.storageMetrics?.rdsClusterId;
-    // On Aurora, rewrites land on the self-growing cluster volume; only sort/temp space of index builds is local.
-    const counted = aurora ? costs.filter((c) => c.kind === 'index-build') : costs;
-    const requiredBytes = Math.ceil(
-      counted.reduce((sum, c) => sum + c.diskBytes + (aurora ? 0 : c.walBytes), 0) * th.diskSafetyFactor,
-    );
-    const tables = counted.map((c) => ({
-      table: c.table,
-      kind: c.kind,
-      migration: c.migration,
-      bytes: c.diskBytes,
-      walBytes: aurora ? 0 : c.walBytes,
-    }));
+    const { requiredBytes, tables } = diskNeeds(ctx);
     const src = ctx.deps.storageMetrics;
     if (!src || (!src.rdsInstanceId && !src.rdsClusterId)) {
       return {
@@ -94,7 +148,7 @@ export const diskSpaceCheck: PreflightCheck = {
         status: 'warn',
         value: { requiredBytes, tables },
         message:
-          `Could not read free storage from CloudWatch (${(err as Error).name}: ${errorMessage(err)}); ` +
+          `Could not read free storage from CloudWatch (${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}); ` +
           `the pending migrations may need about ${formatBytes(requiredBytes, PREFLIGHT_BYTES)}. Grant cloudwatch:GetMetricData.`,
       };
     }
@@ -109,33 +163,6 @@ export const diskSpaceCheck: PreflightCheck = {
           `is the id right? The pending migrations may need about ${formatBytes(requiredBytes, PREFLIGHT_BYTES)}.`,
       };
     }
-    const value = { freeBytes: free.bytes, metric: free.metric, at: free.at, requiredBytes, tables };
-    const need = `need about ${formatBytes(requiredBytes, PREFLIGHT_BYTES)} (rewrites/index builds + WAL, x${th.diskSafetyFactor})`;
-    if (requiredBytes > free.bytes) {
-      return {
-        id: this.id,
-        status: 'fail',
-        value,
-        message:
-          `${free.source} has ${formatBytes(free.bytes, PREFLIGHT_BYTES)} free (${free.metric}) but the pending migrations ${need}. ` +
-          `Grow the storage first, or rewrite the table in batches (new column + backfill) instead.`,
-      };
-    }
-    if (requiredBytes > free.bytes * th.diskWarnRatio) {
-      return {
-        id: this.id,
-        status: 'warn',
-        value,
-        message:
-          `${free.source} has ${formatBytes(free.bytes, PREFLIGHT_BYTES)} free; the pending migrations ${need}, more than ` +
-          `${Math.round(th.diskWarnRatio * 100)}% of it. Consider growing the storage first.`,
-      };
-    }
-    return {
-      id: this.id,
-      status: 'pass',
-      value,
-      message: `${free.source} has ${formatBytes(free.bytes, PREFLIGHT_BYTES)} free; the pending migrations ${need}.`,
-    };
+    return diskVerdict(this.id, free, requiredBytes, tables, th);
   },
 };

@@ -1,6 +1,8 @@
 import type { ClientBase } from 'pg';
+import { queryOneRow } from '../../shared/db';
+import type { MigrationAnalysis } from '../../shared/analysis';
 import type { PreflightCheckResult } from '../../shared/step';
-import { estimateCosts, formatSeconds } from '../estimate';
+import { estimateCosts, formatSeconds, type TouchCost } from '../estimate';
 import type { CheckContext, PreflightCheck } from '../types';
 import { errorMessage } from '../../shared/errors';
 
@@ -16,10 +18,12 @@ async function timeoutMs(
   await client.query('BEGIN');
   try {
     await client.query('SELECT set_config($1, $2, true)', [name, value]);
-    const res = await client.query<{ ms: string }>('SELECT setting AS ms FROM pg_settings WHERE name = $1', [
-      name,
-    ]);
-    return Number(res.rows[0].ms);
+    const row = await queryOneRow<{ ms: string }>(
+      client,
+      'SELECT setting AS ms FROM pg_settings WHERE name = $1',
+      [name],
+    );
+    return Number(row.ms);
   } finally {
     await client.query('ROLLBACK');
   }
@@ -81,6 +85,73 @@ export function chooseApplyRunner(
   };
 }
 
+interface MigrationTiming {
+  entry: {
+    migration: string;
+    statementTimeoutMs: number;
+    lockTimeoutMs: number;
+    estimatedSeconds: number;
+    longestStatementSeconds: number;
+  };
+  seconds: number;
+  failures: string[];
+  warnings: string[];
+}
+
+/**
+ * One migration's estimated time against its own statement_timeout and lock_timeout, or why its timeout
+ * settings are unusable.
+ */
+async function migrationTiming(
+  ctx: CheckContext,
+  a: MigrationAnalysis,
+  costs: TouchCost[],
+): Promise<MigrationTiming | { unusable: string }> {
+  const th = ctx.thresholds;
+  const failures: string[] = [];
+  const warnings: string[] = [];
+  const id = `${a.version}_${a.name}`;
+  let statementMs: number;
+  let lockMs: number;
+  try {
+    statementMs = await timeoutMs(ctx.client, 'statement_timeout', a.statementTimeout);
+    lockMs = await timeoutMs(ctx.client, 'lock_timeout', a.lockTimeout);
+  } catch (err) {
+    return { unusable: `${id}: unusable timeout setting (${errorMessage(err)})` };
+  }
+  const perStatement = new Map<number, number>();
+  for (const c of costs.filter((x) => x.migration === id)) {
+    perStatement.set(c.statementIndex, (perStatement.get(c.statementIndex) ?? 0) + c.seconds);
+  }
+  const longest = Math.max(0, ...perStatement.values());
+  const seconds = [...perStatement.values()].reduce((s, x) => s + x, 0);
+  const entry = {
+    migration: id,
+    statementTimeoutMs: statementMs,
+    lockTimeoutMs: lockMs,
+    estimatedSeconds: Math.round(seconds * 10) / 10,
+    longestStatementSeconds: Math.round(longest * 10) / 10,
+  };
+  if (statementMs > 0 && longest * 1000 > statementMs) {
+    failures.push(
+      `${id}: its slowest statement may take ~${formatSeconds(longest)}, longer than its statement_timeout ` +
+        `${a.statementTimeout}, so PostgreSQL would cancel it; raise that migration's statement_timeout ` +
+        `("-- pgshift:statement-timeout") or split the work`,
+    );
+  } else if (statementMs > 0 && longest * 1000 > statementMs * th.timeoutWarnRatio) {
+    warnings.push(
+      `${id}: its slowest statement may take ~${formatSeconds(longest)} against statement_timeout ` +
+        `${a.statementTimeout}; raise that migration's statement_timeout or split the work`,
+    );
+  }
+  if (lockMs === 0) {
+    warnings.push(
+      `${id}: lock_timeout is disabled, so a blocked ALTER waits forever while every query queues behind it`,
+    );
+  }
+  return { entry, seconds, failures, warnings };
+}
+
 /**
  * timeouts: each statement's estimated time (rewrite/index build: size / measured rate; locked scan: size /
  * scan rate) against the migration's statement_timeout, and the whole run against the runners' time budgets
@@ -93,50 +164,18 @@ export const timeoutsCheck: PreflightCheck = {
     const costs = estimateCosts(ctx.analyses, ctx.relations, th);
     const warnings: string[] = [];
     const failures: string[] = [];
-    const migrations = [];
+    const migrations: MigrationTiming['entry'][] = [];
     let totalSeconds = 0;
     for (const a of ctx.analyses) {
-      const id = `${a.version}_${a.name}`;
-      let statementMs: number;
-      let lockMs: number;
-      try {
-        statementMs = await timeoutMs(ctx.client, 'statement_timeout', a.statementTimeout);
-        lockMs = await timeoutMs(ctx.client, 'lock_timeout', a.lockTimeout);
-      } catch (err) {
-        failures.push(`${id}: unusable timeout setting (${errorMessage(err)})`);
+      const timing = await migrationTiming(ctx, a, costs);
+      if ('unusable' in timing) {
+        failures.push(timing.unusable);
         continue;
       }
-      const perStatement = new Map<number, number>();
-      for (const c of costs.filter((x) => x.migration === id)) {
-        perStatement.set(c.statementIndex, (perStatement.get(c.statementIndex) ?? 0) + c.seconds);
-      }
-      const longest = Math.max(0, ...perStatement.values());
-      const seconds = [...perStatement.values()].reduce((s, x) => s + x, 0);
-      totalSeconds += seconds;
-      migrations.push({
-        migration: id,
-        statementTimeoutMs: statementMs,
-        lockTimeoutMs: lockMs,
-        estimatedSeconds: Math.round(seconds * 10) / 10,
-        longestStatementSeconds: Math.round(longest * 10) / 10,
-      });
-      if (statementMs > 0 && longest * 1000 > statementMs) {
-        failures.push(
-          `${id}: its slowest statement may take ~${formatSeconds(longest)}, longer than its statement_timeout ` +
-            `${a.statementTimeout}, so PostgreSQL would cancel it; raise that migration's statement_timeout ` +
-            `("-- pgshift:statement-timeout") or split the work`,
-        );
-      } else if (statementMs > 0 && longest * 1000 > statementMs * th.timeoutWarnRatio) {
-        warnings.push(
-          `${id}: its slowest statement may take ~${formatSeconds(longest)} against statement_timeout ` +
-            `${a.statementTimeout}; raise that migration's statement_timeout or split the work`,
-        );
-      }
-      if (lockMs === 0) {
-        warnings.push(
-          `${id}: lock_timeout is disabled, so a blocked ALTER waits forever while every query queues behind it`,
-        );
-      }
+      totalSeconds += timing.seconds;
+      migrations.push(timing.entry);
+      failures.push(...timing.failures);
+      warnings.push(...timing.warnings);
     }
     const budgetMs = ctx.deps.timeBudgetMs;
     const choice = chooseApplyRunner(
