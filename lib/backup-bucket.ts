@@ -41,6 +41,65 @@ export interface BackupBucketProps {
   readonly accessLogExpireAfterDays?: number;
 }
 
+/** Every retention problem in one error: expiry before the move to Glacier, a lock longer than the expiry. */
+function refuseInvalidRetention(
+  glacierAfterDays: number,
+  expireAfterDays: number,
+  objectLock: BackupObjectLock | undefined,
+): void {
+  const problems: string[] = [];
+  if (expireAfterDays <= glacierAfterDays) {
+    problems.push(
+      `expireAfterDays (${expireAfterDays}) must be greater than glacierAfterDays (${glacierAfterDays})`,
+    );
+  }
+  if (objectLock && objectLock.days > expireAfterDays) {
+    problems.push(`objectLock.days (${objectLock.days}) exceeds expireAfterDays (${expireAfterDays})`);
+  }
+  if (problems.length > 0) throw new Error(`BackupBucket: ${problems.join('; ')}`);
+}
+
+function objectLockRetention(lock: BackupObjectLock): s3.ObjectLockRetention {
+  return lock.mode === 'COMPLIANCE'
+    ? s3.ObjectLockRetention.compliance(Duration.days(lock.days))
+    : s3.ObjectLockRetention.governance(Duration.days(lock.days));
+}
+
+/** Backups to Glacier then expired, run files expired with them, old versions and abandoned uploads removed. */
+function backupLifecycleRules(
+  glacierAfterDays: number,
+  expireAfterDays: number,
+  noncurrentExpireAfterDays: number,
+): s3.LifecycleRule[] {
+  return [
+    // Backups move to Glacier Instant Retrieval, then expire: the retention policy.
+    {
+      id: 'backups-retention',
+      prefix: 'backups/',
+      transitions: [
+        {
+          storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+          transitionAfter: Duration.days(glacierAfterDays),
+        },
+      ],
+      expiration: Duration.days(expireAfterDays),
+    },
+    // What a run works with expires with the backups. schemas/ (schemas/<db>/latest.json is the drift
+    // baseline) and reports/ (the record of what changed) are never expired.
+    ...EXPIRING_RUN_PREFIXES.map((prefix) => ({
+      id: `${prefix.replace(/\/$/, '')}-retention`,
+      prefix,
+      expiration: Duration.days(expireAfterDays),
+    })),
+    // Bucket-wide, touching no current object: old versions and abandoned multipart uploads.
+    {
+      id: 'noncurrent-versions-and-uploads',
+      noncurrentVersionExpiration: Duration.days(noncurrentExpireAfterDays),
+      abortIncompleteMultipartUploadAfter: Duration.days(2),
+    },
+  ];
+}
+
 /**
  * The bucket for backups, schemas, diffs and reports: SSE-KMS with its own rotating key (and a policy that
  * refuses any other encryption), TLS only, private, versioned, access-logged, with lifecycle and optional
@@ -56,18 +115,7 @@ export class BackupBucket extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const glacierAfterDays = props.glacierAfterDays ?? 30;
     const expireAfterDays = props.expireAfterDays ?? 365;
-    const problems: string[] = [];
-    if (expireAfterDays <= glacierAfterDays) {
-      problems.push(
-        `expireAfterDays (${expireAfterDays}) must be greater than glacierAfterDays (${glacierAfterDays})`,
-      );
-    }
-    if (props.objectLock && props.objectLock.days > expireAfterDays) {
-      problems.push(
-        `objectLock.days (${props.objectLock.days}) exceeds expireAfterDays (${expireAfterDays})`,
-      );
-    }
-    if (problems.length > 0) throw new Error(`BackupBucket: ${problems.join('; ')}`);
+    refuseInvalidRetention(glacierAfterDays, expireAfterDays, props.objectLock);
 
     this.key = new kms.Key(this, 'Key', {
       description: 'pgshift backups, schemas and reports',
@@ -107,41 +155,19 @@ export class BackupBucket extends Construct {
       serverAccessLogsBucket: this.logBucket,
       serverAccessLogsPrefix: 'backups/',
       objectLockEnabled: props.objectLock !== undefined,
-      objectLockDefaultRetention: props.objectLock
-        ? props.objectLock.mode === 'COMPLIANCE'
-          ? s3.ObjectLockRetention.compliance(Duration.days(props.objectLock.days))
-          : s3.ObjectLockRetention.governance(Duration.days(props.objectLock.days))
-        : undefined,
-      lifecycleRules: [
-        // Backups move to Glacier Instant Retrieval, then expire: the retention policy.
-        {
-          id: 'backups-retention',
-          prefix: 'backups/',
-          transitions: [
-            {
-              storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
-              transitionAfter: Duration.days(glacierAfterDays),
-            },
-          ],
-          expiration: Duration.days(expireAfterDays),
-        },
-        // What a run works with expires with the backups. schemas/ (schemas/<db>/latest.json is the drift
-        // baseline) and reports/ (the record of what changed) are never expired.
-        ...EXPIRING_RUN_PREFIXES.map((prefix) => ({
-          id: `${prefix.replace(/\/$/, '')}-retention`,
-          prefix,
-          expiration: Duration.days(expireAfterDays),
-        })),
-        // Bucket-wide, touching no current object: old versions and abandoned multipart uploads.
-        {
-          id: 'noncurrent-versions-and-uploads',
-          noncurrentVersionExpiration: Duration.days(props.noncurrentExpireAfterDays ?? 30),
-          abortIncompleteMultipartUploadAfter: Duration.days(2),
-        },
-      ],
+      objectLockDefaultRetention: props.objectLock ? objectLockRetention(props.objectLock) : undefined,
+      lifecycleRules: backupLifecycleRules(
+        glacierAfterDays,
+        expireAfterDays,
+        props.noncurrentExpireAfterDays ?? 30,
+      ),
       removalPolicy,
     });
 
+    this.denyOtherEncryption();
+  }
+
+  private denyOtherEncryption(): void {
     // Every object ends up encrypted with this stack's key: without headers the bucket default applies (this key);
     // a request naming SSE-S3 or another KMS key is denied. Each deny applies only when its header is there
     // (`Null: false`): UploadPart and CompleteMultipartUpload carry no encryption headers (CreateMultipartUpload

@@ -80,6 +80,21 @@ export class FargateRunner extends Construct {
       readonlyRootFilesystem: false,
     });
 
+    this.grantDatabaseSecret(props);
+    this.grantBucket(props);
+    Validations.of(this.taskDefinition.obtainExecutionRole()).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken (pulling the image) supports only Resource "*".',
+    });
+    Validations.of(this.taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason:
+        'The environment holds configuration only (bucket, key ARN, secret ARN); credentials are read from Secrets Manager at run time.',
+    });
+  }
+
+  /** Read the database's secret (and decrypt it with its customer-managed key, if any, through Secrets Manager). */
+  private grantDatabaseSecret(props: FargateRunnerProps): void {
     const role = this.taskDefinition.taskRole;
     const secret = secretsmanager.Secret.fromSecretCompleteArn(
       this,
@@ -98,6 +113,11 @@ export class FargateRunner extends Construct {
         }),
       );
     }
+  }
+
+  /** The bucket's prefixes as `access` lists them, and the bucket key. */
+  private grantBucket(props: FargateRunnerProps): void {
+    const role = this.taskDefinition.taskRole;
     const { bucket, access } = props;
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -140,14 +160,5 @@ export class FargateRunner extends Construct {
         `Object-level access is limited to the "${p}" prefix; keys below it are per database and run.`,
       );
     }
-    Validations.of(this.taskDefinition.obtainExecutionRole()).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ecr:GetAuthorizationToken (pulling the image) supports only Resource "*".',
-    });
-    Validations.of(this.taskDefinition).acknowledge({
-      id: 'AwsSolutions-ECS2',
-      reason:
-        'The environment holds configuration only (bucket, key ARN, secret ARN); credentials are read from Secrets Manager at run time.',
-    });
   }
 }

@@ -41,6 +41,24 @@ export interface GithubCiRoleProps {
   readonly maxSessionDuration?: Duration;
 }
 
+/** Every problem of the props in one error: a session outside IAM's range, a wildcard in the repository or branch. */
+function refuseInvalidProps(props: GithubCiRoleProps, maxSessionDuration: Duration): void {
+  const problems: string[] = [];
+  if (maxSessionDuration.toSeconds() < 3600 || maxSessionDuration.toSeconds() > 12 * 3600) {
+    problems.push(`maxSessionDuration must be 1 to 12 hours (IAM's range), not ${maxSessionDuration}`);
+  }
+  for (const [name, value] of Object.entries({
+    owner: props.owner,
+    repo: props.repo,
+    branch: props.branch,
+  })) {
+    // A wildcard would widen the trust if anyone switched the condition to StringLike.
+    if (/[*?\s:]/.test(value) || value === '')
+      problems.push(`${name} "${value}" must not be empty or hold * ? : or spaces`);
+  }
+  if (problems.length > 0) throw new Error(`GithubCiRole: ${problems.join('; ')}`);
+}
+
 /**
  * The IAM role a GitHub Actions workflow assumes through OIDC to run pgshift from CI (docs/ci.md): trusted only
  * for the repository's pull requests and pushes to one branch, allowed to upload migration bundles (SSE-KMS
@@ -57,20 +75,7 @@ export class GithubCiRole extends Construct {
   constructor(scope: Construct, id: string, props: GithubCiRoleProps) {
     super(scope, id);
     const maxSessionDuration = props.maxSessionDuration ?? Duration.hours(1);
-    const problems: string[] = [];
-    if (maxSessionDuration.toSeconds() < 3600 || maxSessionDuration.toSeconds() > 12 * 3600) {
-      problems.push(`maxSessionDuration must be 1 to 12 hours (IAM's range), not ${maxSessionDuration}`);
-    }
-    for (const [name, value] of Object.entries({
-      owner: props.owner,
-      repo: props.repo,
-      branch: props.branch,
-    })) {
-      // A wildcard would widen the trust if anyone switched the condition to StringLike.
-      if (/[*?\s:]/.test(value) || value === '')
-        problems.push(`${name} "${value}" must not be empty or hold * ? : or spaces`);
-    }
-    if (problems.length > 0) throw new Error(`GithubCiRole: ${problems.join('; ')}`);
+    refuseInvalidProps(props, maxSessionDuration);
 
     this.oidcProviderArn =
       props.oidcProviderArn ??
@@ -94,8 +99,28 @@ export class GithubCiRole extends Construct {
       maxSessionDuration,
     });
 
-    const stack = Stack.of(this);
-    const executionsArn = stack.formatArn({
+    const executionsArn = this.grantStateMachine(props);
+    const { bundles, plans } = this.grantBundlesAndPlans(props);
+    acknowledgeWildcardResource(
+      this.role,
+      executionsArn,
+      "Execution ARNs are made at start time; the wildcard covers only this state machine's executions.",
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      bundles,
+      'Bundles are content-addressed (bundles/<sha256>.json), unknown in advance; only that prefix, only with the stack key.',
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      plans,
+      "A dry run's plan is written per execution (plans/<db>/<execution>/); read-only, only that prefix.",
+    );
+  }
+
+  /** Start this state machine and follow its executions; returns the executions' ARN pattern. */
+  private grantStateMachine(props: GithubCiRoleProps): string {
+    const executionsArn = Stack.of(this).formatArn({
       service: 'states',
       resource: 'execution',
       resourceName: `${props.stateMachineName}:*`,
@@ -116,6 +141,12 @@ export class GithubCiRole extends Construct {
         resources: [executionsArn],
       }),
     );
+    return executionsArn;
+  }
+
+  /** Upload bundles and read dry-run plans, with the stack key through S3 only; returns both prefixes' ARNs. */
+  private grantBundlesAndPlans(props: GithubCiRoleProps): { bundles: string; plans: string } {
+    const stack = Stack.of(this);
     const bundles = props.bucket.arnForObjects(`${CI_BUNDLE_PREFIX}*`);
     this.role.addToPolicy(
       new iam.PolicyStatement({
@@ -164,20 +195,6 @@ export class GithubCiRole extends Construct {
       }),
     );
 
-    acknowledgeWildcardResource(
-      this.role,
-      executionsArn,
-      "Execution ARNs are made at start time; the wildcard covers only this state machine's executions.",
-    );
-    acknowledgeWildcardResource(
-      this.role,
-      bundles,
-      'Bundles are content-addressed (bundles/<sha256>.json), unknown in advance; only that prefix, only with the stack key.',
-    );
-    acknowledgeWildcardResource(
-      this.role,
-      plans,
-      "A dry run's plan is written per execution (plans/<db>/<execution>/); read-only, only that prefix.",
-    );
+    return { bundles, plans };
   }
 }

@@ -50,6 +50,12 @@ export function copyIntoBundle(outputDir: string, files: () => Record<string, st
   ]);
 }
 
+/** The execution role of a function pgshift created (CDK gives every function it creates without one a role). */
+export function executionRole(fn: lambda.IFunction): iam.IRole {
+  if (!fn.role) throw new Error(`pgshift: the function ${fn.node.path} has no execution role`);
+  return fn.role;
+}
+
 /** Where a function sits in the network: the database's VPC, its subnets and the security group it may use. */
 export interface FunctionNetwork {
   readonly vpc: ec2.IVpc;
@@ -158,7 +164,7 @@ export class PgshiftFunction extends Construct {
     } else {
       this.function = new lambda.DockerImageFunction(this, 'Function', { ...common, code: props.code.image });
     }
-    const role = this.function.role as iam.Role;
+    const role = executionRole(this.function);
     const managed = props.network
       ? ['AWSLambdaBasicExecutionRole', 'AWSLambdaVPCAccessExecutionRole']
       : ['AWSLambdaBasicExecutionRole'];
@@ -233,7 +239,7 @@ export class PgshiftFunction extends Construct {
     for (const s of statements) this.function.addToRolePolicy(s);
     for (const p of new Set([...read, ...write])) {
       acknowledgeWildcardResource(
-        this.function.role as iam.Role,
+        executionRole(this.function),
         bucket.arnForObjects(`${p}*`),
         `Object-level access is limited to the "${p}" prefix this step owns; keys below it are per run.`,
       );
@@ -264,7 +270,7 @@ export class PgshiftFunction extends Construct {
     this.addEnvironment('PGSHIFT_TOPIC_ARN', topic.topicArn);
     topic.grantPublish(this.function);
     acknowledgeWildcardAction(
-      this.function.role as iam.Role,
+      executionRole(this.function),
       'kms:GenerateDataKey*',
       "Added by topic.grantPublish for the topic's KMS key, and limited to that one key.",
     );

@@ -2,10 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { Alerts } from './alerts';
 import { BackupBucket } from './backup-bucket';
@@ -15,7 +17,7 @@ import { GithubCiRole } from './github-ci-role';
 import { MaintenanceWindows } from './maintenance-windows';
 import { acknowledgeWildcardResource } from './nag';
 import { PgToolsImage } from './pg-tools-image';
-import { REPO_ROOT } from './pgshift-function';
+import { executionRole, REPO_ROOT, type FunctionNetwork, type StepName } from './pgshift-function';
 import { BUCKET_ACCESS, MIGRATE_TASK_FILES, StepLambdas } from './step-lambdas';
 import { PgshiftVpcEndpoints } from './vpc-endpoints';
 import { Workflow } from './workflow';
@@ -29,6 +31,30 @@ export interface PgshiftStackProps extends StackProps {
 function reservedConcurrency(value: boolean | number): number | undefined {
   if (value === false) return undefined;
   return value === true ? 1 : value;
+}
+
+/** `logRetentionDays` as CDK's enum (the context accepts only the values CloudWatch Logs does). */
+function logRetentionOf(config: PgshiftContext): logs.RetentionDays {
+  const days = config.logRetentionDays;
+  const retention = Object.values(logs.RetentionDays).find((v): v is logs.RetentionDays => v === days);
+  if (retention === undefined)
+    throw new Error(`pgshift: logRetentionDays ${days} is no CloudWatch Logs retention`);
+  return retention;
+}
+
+const migrateTimeoutOf = (config: PgshiftContext) => Duration.seconds(config.workflow.migrateTimeoutSeconds);
+const fargateTimeoutOf = (config: PgshiftContext) => Duration.minutes(config.fargate.timeoutMinutes);
+
+/** The migrations folder (relative to the repository), refused at synth when it does not exist. */
+function requireMigrationsDir(migrationsDir: string | null): string | null {
+  if (migrationsDir !== null && !fs.existsSync(path.join(REPO_ROOT, migrationsDir))) {
+    throw new Error(
+      `pgshift: the migrations folder "${path.join(REPO_ROOT, migrationsDir)}" does not exist, so the migrate ` +
+        `function would ship no migrations. Set the context key pgshift.migrationsDir (cdk.json) to your ` +
+        `migrations folder, relative to ${REPO_ROOT}, or to null to deploy without migrations.`,
+    );
+  }
+  return migrationsDir;
 }
 
 /** Wires pgshift's constructs together. No business logic here: that lives in lambdas/. */
@@ -47,7 +73,6 @@ export class PgshiftStack extends Stack {
     // Access logs are delivered under a bucket policy, not the legacy LogDeliveryWrite ACL (ACLs stay disabled).
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const config = props.config ?? parsePgshiftContext(SAMPLE_CONTEXT);
-    const logRetention = config.logRetentionDays as logs.RetentionDays;
     const stateMachineName = `${this.stackName}-pgshift`;
 
     this.backups = new BackupBucket(this, 'Backups', {
@@ -56,14 +81,38 @@ export class PgshiftStack extends Stack {
       noncurrentExpireAfterDays: config.backups.noncurrentExpireAfterDays,
       objectLock: config.backups.objectLock,
     });
-    const durationWarning = Duration.minutes(config.workflow.durationWarningMinutes);
     this.alerts = new Alerts(this, 'Alerts', {
       emails: config.alerts.emails,
       slack: config.alerts.slack,
-      durationWarning,
+      durationWarning: Duration.minutes(config.workflow.durationWarningMinutes),
     });
+    const network = this.importNetwork(config);
+    const migrationsDir = requireMigrationsDir(config.migrationsDir);
+    // One image for backup, restore and schema (Lambda) and the Fargate task (which also applies migrations).
+    const image = new PgToolsImage(this, 'PgTools', {
+      pgMajor: config.pgMajor,
+      migrationsDir: migrationsDir === null ? null : path.join(REPO_ROOT, migrationsDir),
+    }).asset;
+    this.functions = this.stepLambdas(config, network, image);
+    this.fargate = this.fargateRunner(config, network, image);
+    this.workflow = this.workflowOf(config, stateMachineName);
+    const stateMachine = this.workflow.stateMachine;
+    this.alerts.watch(stateMachine, this.functions.fn('ended'), [
+      this.functions.fn('notify'),
+      this.functions.fn('ended'),
+    ]);
+    this.grantLockCheck(stateMachineName);
+    this.grantWatchdog();
+    this.maintenance = new MaintenanceWindows(this, 'MaintenanceWindows', {
+      stateMachine,
+      windows: config.maintenanceWindows,
+    });
+    this.ci = this.githubCi(config, stateMachine, stateMachineName);
+    this.outputs(stateMachine);
+  }
 
-    // The database's network, imported without lookups (synth needs no credentials).
+  /** The database's network, imported without lookups (synth needs no credentials). */
+  private importNetwork(config: PgshiftContext): FunctionNetwork {
     const net = config.network;
     const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
       vpcId: net.vpcId,
@@ -84,8 +133,13 @@ export class PgshiftStack extends Stack {
         ec2.SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', net.securityGroupId, { mutable: false }),
       ],
     };
+    this.openDatabaseAndEndpoints(config, network);
+    return network;
+  }
 
-    // Database ingress and VPC endpoints, both opt-in (docs/deploy.md, "Network").
+  /** Database ingress and VPC endpoints, both opt-in (docs/deploy.md, "Network"). */
+  private openDatabaseAndEndpoints(config: PgshiftContext, network: FunctionNetwork): void {
+    const net = config.network;
     if (net.databaseSecurityGroupId) {
       ec2.SecurityGroup.fromSecurityGroupId(this, 'DatabaseSecurityGroup', net.databaseSecurityGroupId, {
         mutable: true,
@@ -98,7 +152,7 @@ export class PgshiftStack extends Stack {
     if (net.createEndpoints && net.routeTableIds) {
       const diskCheck = Boolean(config.database.rdsInstanceId || config.database.rdsClusterId);
       new PgshiftVpcEndpoints(this, 'Endpoints', {
-        vpc,
+        vpc: network.vpc,
         subnets: network.subnets,
         clientSecurityGroupId: net.securityGroupId,
         routeTableIds: net.routeTableIds,
@@ -111,25 +165,14 @@ export class PgshiftStack extends Stack {
         ],
       });
     }
+  }
 
-    const migrationsDir = config.migrationsDir;
-    if (migrationsDir !== null && !fs.existsSync(path.join(REPO_ROOT, migrationsDir))) {
-      throw new Error(
-        `pgshift: the migrations folder "${path.join(REPO_ROOT, migrationsDir)}" does not exist, so the migrate ` +
-          `function would ship no migrations. Set the context key pgshift.migrationsDir (cdk.json) to your ` +
-          `migrations folder, relative to ${REPO_ROOT}, or to null to deploy without migrations.`,
-      );
-    }
-
-    // One image for backup, restore and schema (Lambda) and the Fargate task (which also applies migrations).
-    const image = new PgToolsImage(this, 'PgTools', {
-      pgMajor: config.pgMajor,
-      migrationsDir: migrationsDir === null ? null : path.join(REPO_ROOT, migrationsDir),
-    }).asset;
-    const migrateTimeout = Duration.seconds(config.workflow.migrateTimeoutSeconds);
-    const fargateTimeout = Duration.minutes(config.fargate.timeoutMinutes);
-
-    this.functions = new StepLambdas(this, 'Steps', {
+  private stepLambdas(
+    config: PgshiftContext,
+    network: FunctionNetwork,
+    image: DockerImageAsset,
+  ): StepLambdas {
+    return new StepLambdas(this, 'Steps', {
       backups: this.backups,
       topic: this.alerts.topic,
       database: config.database,
@@ -137,22 +180,29 @@ export class PgshiftStack extends Stack {
       network,
       image: (cmd) => lambda.DockerImageCode.fromEcr(image.repository, { tagOrDigest: image.imageTag, cmd }),
       imagePgMajor: config.pgMajor,
-      migrationsDir,
+      migrationsDir: config.migrationsDir,
       lockTimeout: config.workflow.lockTimeout,
       statementTimeout: config.workflow.statementTimeout,
       backupCompression: config.workflow.backupCompression,
-      migrateTimeout,
-      fargateTimeout,
+      migrateTimeout: migrateTimeoutOf(config),
+      fargateTimeout: fargateTimeoutOf(config),
       reservedConcurrency: reservedConcurrency(config.workflow.reservedConcurrency),
-      logRetention,
+      logRetention: logRetentionOf(config),
       watchdog: {
         scheduleGroupName: this.alerts.scheduleGroup.scheduleGroupName,
         schedulerRole: this.alerts.schedulerRole,
         warningMinutes: config.workflow.durationWarningMinutes,
       },
     });
+  }
 
-    this.fargate = new FargateRunner(this, 'Fargate', {
+  private fargateRunner(
+    config: PgshiftContext,
+    network: FunctionNetwork,
+    image: DockerImageAsset,
+  ): FargateRunner {
+    const db = config.database;
+    return new FargateRunner(this, 'Fargate', {
       network,
       image: ecs.ContainerImage.fromDockerImageAsset(image),
       bucket: this.backups.bucket,
@@ -162,52 +212,54 @@ export class PgshiftStack extends Stack {
         write: BUCKET_ACCESS.fargate.write ?? [],
         delete: BUCKET_ACCESS.fargate.delete,
       },
-      databaseSecretArn: config.database.secretArn,
-      databaseSecretKmsKeyArn: config.database.secretKmsKeyArn,
+      databaseSecretArn: db.secretArn,
+      databaseSecretKmsKeyArn: db.secretKmsKeyArn,
       environment: {
         PGSHIFT_DATABASE: config.databaseName,
         PGSHIFT_BACKUP_COMPRESSION: config.workflow.backupCompression,
         ...MIGRATE_TASK_FILES,
         PGSHIFT_LOCK_TIMEOUT: config.workflow.lockTimeout,
         PGSHIFT_STATEMENT_TIMEOUT: config.workflow.statementTimeout,
-        ...(config.database.host ? { PGSHIFT_DB_HOST: config.database.host } : {}),
-        ...(config.database.port !== undefined ? { PGSHIFT_DB_PORT: String(config.database.port) } : {}),
-        ...(config.database.name ? { PGSHIFT_DB_NAME: config.database.name } : {}),
-        ...(config.database.sslMode ? { PGSHIFT_DB_SSLMODE: config.database.sslMode } : {}),
+        ...(db.host ? { PGSHIFT_DB_HOST: db.host } : {}),
+        ...(db.port !== undefined ? { PGSHIFT_DB_PORT: String(db.port) } : {}),
+        ...(db.name ? { PGSHIFT_DB_NAME: db.name } : {}),
+        ...(db.sslMode ? { PGSHIFT_DB_SSLMODE: db.sslMode } : {}),
       },
       cpu: config.fargate.cpu,
       memoryMiB: config.fargate.memoryMiB,
-      logRetention,
+      logRetention: logRetentionOf(config),
     });
+  }
 
-    this.workflow = new Workflow(this, 'Workflow', {
+  private workflowOf(config: PgshiftContext, stateMachineName: string): Workflow {
+    const fn = (step: Exclude<StepName, 'ended'>) => this.functions.fn(step);
+    return new Workflow(this, 'Workflow', {
       functions: {
-        workflow: this.functions.fn('workflow'),
-        notify: this.functions.fn('notify'),
-        migrate: this.functions.fn('migrate'),
-        preflight: this.functions.fn('preflight'),
-        schema: this.functions.fn('schema'),
-        report: this.functions.fn('report'),
-        backup: this.functions.fn('backup'),
-        restore: this.functions.fn('restore'),
+        workflow: fn('workflow'),
+        notify: fn('notify'),
+        migrate: fn('migrate'),
+        preflight: fn('preflight'),
+        schema: fn('schema'),
+        report: fn('report'),
+        backup: fn('backup'),
+        restore: fn('restore'),
       },
       fargate: this.fargate,
       stateMachineName,
       fargateThresholdBytes: config.workflow.fargateThresholdBytes,
       executionTimeout: Duration.minutes(config.workflow.executionTimeoutMinutes),
       lockRetry: config.workflow.lockRetry,
-      migrateTimeout,
-      fargateTimeout,
-      logRetention,
+      migrateTimeout: migrateTimeoutOf(config),
+      fargateTimeout: fargateTimeoutOf(config),
+      logRetention: logRetentionOf(config),
     });
-    const stateMachine = this.workflow.stateMachine;
-    this.alerts.watch(stateMachine, this.functions.fn('ended'), [
-      this.functions.fn('notify'),
-      this.functions.fn('ended'),
-    ]);
+  }
 
-    // The lock check at start: the workflow function lists this state machine's RUNNING executions. The ARN is
-    // built from the fixed name, as referencing the state machine would make a dependency cycle.
+  /**
+   * The lock check at start: the workflow function lists this state machine's RUNNING executions. The ARN is
+   * built from the fixed name, as referencing the state machine would make a dependency cycle.
+   */
+  private grantLockCheck(stateMachineName: string): void {
     const stateMachineArn = this.formatArn({
       service: 'states',
       resource: 'stateMachine',
@@ -229,11 +281,14 @@ export class PgshiftStack extends Stack {
       new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executionsArn] }),
     );
     acknowledgeWildcardResource(
-      workflowFn.role as iam.Role,
+      executionRole(workflowFn),
       executionsArn,
       "Execution ARNs are made at start time; the wildcard covers only this state machine's executions.",
     );
-    // The watchdog: one-time schedules in its own group, passing only the scheduler role.
+  }
+
+  /** The watchdog: one-time schedules in its own group, passing only the scheduler role. */
+  private grantWatchdog(): void {
     const notify = this.functions.fn('notify');
     const scheduleArn = this.formatArn({
       service: 'scheduler',
@@ -254,7 +309,7 @@ export class PgshiftStack extends Stack {
       }),
     );
     acknowledgeWildcardResource(
-      notify.role as iam.Role,
+      executionRole(notify),
       scheduleArn,
       "Watchdog schedules are created per execution (names unknown in advance), only inside pgshift's own schedule group.",
     );
@@ -264,34 +319,38 @@ export class PgshiftStack extends Stack {
       new iam.PolicyStatement({ actions: ['scheduler:DeleteSchedule'], resources: [scheduleArn] }),
     );
     acknowledgeWildcardResource(
-      ended.role as iam.Role,
+      executionRole(ended),
       scheduleArn,
       "Deletes the per-execution watchdog schedule (named from the execution ARN), only inside pgshift's own group.",
     );
+  }
 
-    this.maintenance = new MaintenanceWindows(this, 'MaintenanceWindows', {
-      stateMachine,
-      windows: config.maintenanceWindows,
-    });
-
+  /** The GitHub Actions role and its output, with context `ci.githubOidc`. */
+  private githubCi(
+    config: PgshiftContext,
+    stateMachine: sfn.IStateMachine,
+    stateMachineName: string,
+  ): GithubCiRole | undefined {
     const github = config.ci.githubOidc;
-    if (github) {
-      // The session lasts as long as an execution may, so `pgshift start --wait` is not cut off (IAM: 1-12 h).
-      const sessionMinutes = Math.min(720, Math.max(60, config.workflow.executionTimeoutMinutes));
-      this.ci = new GithubCiRole(this, 'GithubCi', {
-        owner: github.owner,
-        repo: github.repo,
-        branch: github.branch,
-        oidcProviderArn: github.providerArn,
-        stateMachine,
-        stateMachineName,
-        bucket: this.backups.bucket,
-        key: this.backups.key,
-        maxSessionDuration: Duration.minutes(sessionMinutes),
-      });
-      new CfnOutput(this, 'CiRoleArn', { key: 'CiRoleArn', value: this.ci.role.roleArn });
-    }
+    if (!github) return undefined;
+    // The session lasts as long as an execution may, so `pgshift start --wait` is not cut off (IAM: 1-12 h).
+    const sessionMinutes = Math.min(720, Math.max(60, config.workflow.executionTimeoutMinutes));
+    const ci = new GithubCiRole(this, 'GithubCi', {
+      owner: github.owner,
+      repo: github.repo,
+      branch: github.branch,
+      oidcProviderArn: github.providerArn,
+      stateMachine,
+      stateMachineName,
+      bucket: this.backups.bucket,
+      key: this.backups.key,
+      maxSessionDuration: Duration.minutes(sessionMinutes),
+    });
+    new CfnOutput(this, 'CiRoleArn', { key: 'CiRoleArn', value: ci.role.roleArn });
+    return ci;
+  }
 
+  private outputs(stateMachine: sfn.IStateMachine): void {
     new CfnOutput(this, 'StateMachineArn', { key: 'StateMachineArn', value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'BucketName', { key: 'BucketName', value: this.backups.bucket.bucketName });
     // `pgshift bundle` / `start --migrations` name this key (the bucket policy refuses any other).

@@ -10,7 +10,9 @@ import type { BackupBucket } from './backup-bucket';
 import { squawkBinary } from './bundled-files';
 import {
   copyIntoBundle,
+  executionRole,
   PgshiftFunction,
+  type PgshiftFunctionProps,
   type BucketAccess,
   type FunctionNetwork,
   type StepName,
@@ -120,6 +122,13 @@ export interface StepLambdasProps {
   };
 }
 
+/** A step function's props, less what StepLambdas sets for every one (step, log retention, node code by default). */
+type StepFunctionOptions = Omit<PgshiftFunctionProps, 'step' | 'logRetention' | 'code'> & {
+  readonly code?: PgshiftFunctionProps['code'];
+  /** In the database's VPC, with its secret and connection settings. @default false */
+  readonly database?: boolean;
+};
+
 /**
  * The steps' Lambda functions (not the state machine: lib/workflow.ts builds that). Its construct id stays
  * "Steps", so the functions' logical ids did not change when it was renamed from StepFunctions.
@@ -130,66 +139,103 @@ export interface StepLambdasProps {
  */
 export class StepLambdas extends Construct {
   readonly byStep: Record<StepName, PgshiftFunction>;
+  private readonly props: StepLambdasProps;
+  private readonly secret: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: StepLambdasProps) {
     super(scope, id);
-    const { backups, network, logRetention } = props;
-    const migrationsDir = props.migrationsDir === undefined ? 'migrations' : props.migrationsDir;
-    const secret = secretsmanager.Secret.fromSecretCompleteArn(
+    this.props = props;
+    this.secret = secretsmanager.Secret.fromSecretCompleteArn(
       this,
       'DatabaseSecret',
       props.database.secretArn,
     );
-
-    const make = (
-      step: StepName,
-      options: Omit<ConstructorParameters<typeof PgshiftFunction>[2], 'step' | 'logRetention' | 'code'> & {
-        code?: ConstructorParameters<typeof PgshiftFunction>[2]['code'];
-        database?: boolean;
-      },
-    ): PgshiftFunction => {
-      const fn = new PgshiftFunction(this, step[0].toUpperCase() + step.slice(1), {
-        ...options,
-        step,
-        logRetention,
-        code: options.code ?? { kind: 'node' },
-        network: options.database ? network : undefined,
-      });
-      fn.addEnvironment('PGSHIFT_DATABASE', props.databaseName);
-      fn.bindBucket(backups.bucket, backups.key, BUCKET_ACCESS[step]);
-      if (options.database) {
-        fn.bindSecret(props.database.secretArn, (g) => secret.grantRead(g), props.database.secretKmsKeyArn);
-        const db = props.database;
-        if (db.host) fn.addEnvironment('PGSHIFT_DB_HOST', db.host);
-        if (db.port !== undefined) fn.addEnvironment('PGSHIFT_DB_PORT', String(db.port));
-        if (db.name) fn.addEnvironment('PGSHIFT_DB_NAME', db.name);
-        if (db.sslMode) fn.addEnvironment('PGSHIFT_DB_SSLMODE', db.sslMode);
-        fn.addEnvironment('PGSHIFT_LOCK_TIMEOUT', props.lockTimeout ?? '5s');
-        fn.addEnvironment('PGSHIFT_STATEMENT_TIMEOUT', props.statementTimeout ?? '13min');
-      }
-      return fn;
-    };
-
-    const workflow = make('workflow', { memorySize: 256, timeout: Duration.seconds(60) });
-    const notify = make('notify', { memorySize: 256, timeout: Duration.seconds(60) }).bindTopic(props.topic);
-    notify
-      .addEnvironment('PGSHIFT_SCHEDULE_GROUP', props.watchdog.scheduleGroupName)
-      .addEnvironment('PGSHIFT_SCHEDULER_ROLE_ARN', props.watchdog.schedulerRole.roleArn)
-      .addEnvironment('PGSHIFT_DURATION_WARNING_MINUTES', String(props.watchdog.warningMinutes));
-    // On the EventBridge rule: alerts what the state machine cannot catch and deletes the watchdog.
-    const ended = make('ended', { memorySize: 256, timeout: Duration.seconds(60) }).bindTopic(props.topic);
-    ended.addEnvironment('PGSHIFT_SCHEDULE_GROUP', props.watchdog.scheduleGroupName);
+    const { workflow, notify, ended } = this.workflowAndAlertFunctions();
     const migrateTimeout = props.migrateTimeout ?? Duration.minutes(15);
-    const margin = String(applyTimeMarginSeconds(migrateTimeout));
-    const migrate = make('migrate', {
+    const migrate = this.migrateFunction(migrateTimeout);
+    const preflight = this.preflightFunction(migrateTimeout);
+    const report = this.make('report', { database: true, memorySize: 512, timeout: Duration.minutes(2) });
+    const image = (step: StepName) => ({
+      kind: 'image' as const,
+      image: props.image([`${step}/handler.handler`]),
+    });
+    const schema = this.make('schema', {
+      database: true,
+      code: image('schema'),
+      memorySize: 1024,
+      timeout: Duration.minutes(5),
+    });
+    const backup = this.make('backup', {
+      database: true,
+      code: image('backup'),
+      memorySize: 3008,
+      timeout: Duration.minutes(15),
+      environment: { PGSHIFT_BACKUP_COMPRESSION: props.backupCompression ?? '1' },
+    });
+    const restore = this.make('restore', {
+      database: true,
+      code: image('restore'),
+      memorySize: 3008,
+      timeout: Duration.minutes(15),
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      environment: { PGSHIFT_BACKUP_COMPRESSION: props.backupCompression ?? '1' },
+    });
+    this.byStep = { workflow, notify, migrate, preflight, schema, report, backup, restore, ended };
+  }
+
+  private make(step: StepName, options: StepFunctionOptions): PgshiftFunction {
+    const props = this.props;
+    const fn = new PgshiftFunction(this, step[0].toUpperCase() + step.slice(1), {
+      ...options,
+      step,
+      logRetention: props.logRetention,
+      code: options.code ?? { kind: 'node' },
+      network: options.database ? props.network : undefined,
+    });
+    fn.addEnvironment('PGSHIFT_DATABASE', props.databaseName);
+    fn.bindBucket(props.backups.bucket, props.backups.key, BUCKET_ACCESS[step]);
+    if (options.database) {
+      fn.bindSecret(
+        props.database.secretArn,
+        (g) => this.secret.grantRead(g),
+        props.database.secretKmsKeyArn,
+      );
+      const db = props.database;
+      if (db.host) fn.addEnvironment('PGSHIFT_DB_HOST', db.host);
+      if (db.port !== undefined) fn.addEnvironment('PGSHIFT_DB_PORT', String(db.port));
+      if (db.name) fn.addEnvironment('PGSHIFT_DB_NAME', db.name);
+      if (db.sslMode) fn.addEnvironment('PGSHIFT_DB_SSLMODE', db.sslMode);
+      fn.addEnvironment('PGSHIFT_LOCK_TIMEOUT', props.lockTimeout ?? '5s');
+      fn.addEnvironment('PGSHIFT_STATEMENT_TIMEOUT', props.statementTimeout ?? '13min');
+    }
+    return fn;
+  }
+
+  private workflowAndAlertFunctions(): Record<'workflow' | 'notify' | 'ended', PgshiftFunction> {
+    const { topic, watchdog } = this.props;
+    const workflow = this.make('workflow', { memorySize: 256, timeout: Duration.seconds(60) });
+    const notify = this.make('notify', { memorySize: 256, timeout: Duration.seconds(60) }).bindTopic(topic);
+    notify
+      .addEnvironment('PGSHIFT_SCHEDULE_GROUP', watchdog.scheduleGroupName)
+      .addEnvironment('PGSHIFT_SCHEDULER_ROLE_ARN', watchdog.schedulerRole.roleArn)
+      .addEnvironment('PGSHIFT_DURATION_WARNING_MINUTES', String(watchdog.warningMinutes));
+    // On the EventBridge rule: alerts what the state machine cannot catch and deletes the watchdog.
+    const ended = this.make('ended', { memorySize: 256, timeout: Duration.seconds(60) }).bindTopic(topic);
+    ended.addEnvironment('PGSHIFT_SCHEDULE_GROUP', watchdog.scheduleGroupName);
+    return { workflow, notify, ended };
+  }
+
+  private migrateFunction(migrateTimeout: Duration): PgshiftFunction {
+    const migrationsDir = this.props.migrationsDir === undefined ? 'migrations' : this.props.migrationsDir;
+    return this.make('migrate', {
       database: true,
       memorySize: 1024,
       timeout: migrateTimeout,
-      reservedConcurrentExecutions: props.reservedConcurrency,
+      reservedConcurrentExecutions: this.props.reservedConcurrency,
       // Relative to the task root (LAMBDA_TASK_ROOT): lambdas/shared/config.ts and the lint code resolve them.
       environment: {
         ...MIGRATE_TASK_FILES,
-        PGSHIFT_APPLY_TIME_MARGIN_SECONDS: margin,
+        PGSHIFT_APPLY_TIME_MARGIN_SECONDS: String(applyTimeMarginSeconds(migrateTimeout)),
       },
       code: {
         kind: 'node',
@@ -209,58 +255,36 @@ export class StepLambdas extends Construct {
         },
       },
     });
-    const preflight = make('preflight', {
+  }
+
+  private preflightFunction(migrateTimeout: Duration): PgshiftFunction {
+    const { database, fargateTimeout, imagePgMajor } = this.props;
+    const preflight = this.make('preflight', {
       database: true,
       memorySize: 512,
       timeout: Duration.minutes(2),
       environment: {
-        PGSHIFT_IMAGE_PG_MAJOR: String(props.imagePgMajor),
+        PGSHIFT_IMAGE_PG_MAJOR: String(imagePgMajor),
         // The apply's runners: what the migrations' estimated time must fit in, Lambda's first, then Fargate's.
         PGSHIFT_APPLY_TIME_BUDGET_SECONDS: String(migrateTimeout.toSeconds()),
-        PGSHIFT_APPLY_TIME_MARGIN_SECONDS: margin,
-        PGSHIFT_FARGATE_TIME_BUDGET_SECONDS: String((props.fargateTimeout ?? Duration.hours(12)).toSeconds()),
-        ...(props.database.rdsInstanceId ? { PGSHIFT_RDS_INSTANCE_ID: props.database.rdsInstanceId } : {}),
-        ...(props.database.rdsClusterId ? { PGSHIFT_RDS_CLUSTER_ID: props.database.rdsClusterId } : {}),
+        PGSHIFT_APPLY_TIME_MARGIN_SECONDS: String(applyTimeMarginSeconds(migrateTimeout)),
+        PGSHIFT_FARGATE_TIME_BUDGET_SECONDS: String((fargateTimeout ?? Duration.hours(12)).toSeconds()),
+        ...(database.rdsInstanceId ? { PGSHIFT_RDS_INSTANCE_ID: database.rdsInstanceId } : {}),
+        ...(database.rdsClusterId ? { PGSHIFT_RDS_CLUSTER_ID: database.rdsClusterId } : {}),
       },
     });
-    if (props.database.rdsInstanceId || props.database.rdsClusterId) {
+    if (database.rdsInstanceId || database.rdsClusterId) {
       preflight.function.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
       );
       acknowledgeWildcardResource(
-        preflight.function.role as iam.Role,
+        executionRole(preflight.function),
         '*',
         'cloudwatch:GetMetricData supports no resource-level permissions (AWS service authorization reference); ' +
           'it is read-only and grants metric values, not data.',
       );
     }
-    const report = make('report', { database: true, memorySize: 512, timeout: Duration.minutes(2) });
-    const image = (step: StepName) => ({
-      kind: 'image' as const,
-      image: props.image([`${step}/handler.handler`]),
-    });
-    const schema = make('schema', {
-      database: true,
-      code: image('schema'),
-      memorySize: 1024,
-      timeout: Duration.minutes(5),
-    });
-    const backup = make('backup', {
-      database: true,
-      code: image('backup'),
-      memorySize: 3008,
-      timeout: Duration.minutes(15),
-      environment: { PGSHIFT_BACKUP_COMPRESSION: props.backupCompression ?? '1' },
-    });
-    const restore = make('restore', {
-      database: true,
-      code: image('restore'),
-      memorySize: 3008,
-      timeout: Duration.minutes(15),
-      reservedConcurrentExecutions: props.reservedConcurrency,
-      environment: { PGSHIFT_BACKUP_COMPRESSION: props.backupCompression ?? '1' },
-    });
-    this.byStep = { workflow, notify, migrate, preflight, schema, report, backup, restore, ended };
+    return preflight;
   }
 
   /** The underlying Lambda function of a step. */

@@ -45,6 +45,66 @@ export interface WorkflowProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
+/** Every Lambda Task's retry on Lambda's transient errors (steps, alerts, the failure path alike). */
+const LAMBDA_RETRY: sfn.RetryProps = {
+  errors: LAMBDA_TRANSIENT_ERRORS,
+  interval: Duration.seconds(2),
+  maxAttempts: 6,
+  backoffRate: 2,
+};
+
+/** A function the state machine invokes (every step but `ended`, which no state calls). */
+type StepFunctionName = Exclude<StepName, 'ended'>;
+
+/** Where a Task's errors go: the failure path unless the step says otherwise (the report's warning). */
+interface OnError {
+  readonly next: sfn.IChainable;
+  readonly resultPath: string;
+}
+
+interface StepOptions {
+  /** Retriers and catchers of the step's own (e.g. LockTimeoutError), tried before the shared ones. */
+  readonly ownHandlers?: (task: tasks.LambdaInvoke) => void;
+  /** @default the failure path, the error at `$.error` */
+  readonly onError?: OnError;
+}
+
+/** A Fargate run as states: `start` prepares the event and runs the task, `end` reads its result. */
+interface FargateBranch {
+  readonly start: sfn.Chain;
+  readonly end: tasks.LambdaInvoke;
+}
+
+/** The states every action ends through on success: the report, then the success alert. */
+interface SuccessPath {
+  readonly writeReport: sfn.Chain;
+  readonly notifySuccess: sfn.Chain;
+}
+
+/** The states the schema snapshots share between migrate, downgrade, dry run and baseline. */
+interface MigrationStates {
+  readonly snapshotBefore: tasks.LambdaInvoke;
+  readonly snapshotAfter: tasks.LambdaInvoke;
+}
+
+/** Where apply and downgrade pick their runner (Lambda or Fargate). */
+interface MigrationRunners {
+  readonly applyRunner: sfn.Choice;
+  readonly downgradeRunner: sfn.Choice;
+}
+
+/** The backup's entry points: by measured size (backup, downgrade) or by the plan's size (migrate). */
+interface BackupStates {
+  readonly measureDatabase: sfn.Chain;
+  readonly backupRunner: sfn.Choice;
+}
+
+const present = (path: string) => sfn.Condition.isPresent(path);
+const isTrue = (path: string) => sfn.Condition.and(present(path), sfn.Condition.booleanEquals(path, true));
+const actionIs = (action: string) => sfn.Condition.stringEquals('$.input.action', action);
+const runnerIs = (runner: 'lambda' | 'fargate') =>
+  sfn.Condition.and(present('$.input.runner'), sfn.Condition.stringEquals('$.input.runner', runner));
+
 /**
  * The Step Functions state machine of docs/workflow.md (state names, payloads, result names are that contract).
  * JSONPath only, no Assign, no Distributed Map: the local interpreter (aws-local-stepfunctions) runs this very
@@ -52,195 +112,204 @@ export interface WorkflowProps {
  */
 export class Workflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
+  private readonly props: WorkflowProps;
+  private readonly execution: Record<'id' | 'name' | 'startTime', string>;
+  private readonly notifyFailure: tasks.LambdaInvoke;
 
   constructor(scope: Construct, id: string, props: WorkflowProps) {
     super(scope, id);
-    const fns = props.functions;
-    const execution = {
+    this.props = props;
+    this.execution = {
       id: sfn.JsonPath.stringAt('$$.Execution.Id'),
       name: sfn.JsonPath.stringAt('$$.Execution.Name'),
       startTime: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
     };
+    this.notifyFailure = this.failurePath();
+    const success = this.successPath();
+    const migration = this.migrationStates(success.writeReport);
+    const backup = this.backupStates(success.writeReport, migration.snapshotBefore);
+    const plan = this.planBranch(success.writeReport, migration.snapshotBefore, backup.backupRunner);
+    const whichAction = new sfn.Choice(this, 'Which action?')
+      .when(actionIs('migrate'), plan)
+      .when(actionIs('preflight'), plan)
+      .when(actionIs('backup'), backup.measureDatabase)
+      .when(actionIs('downgrade'), backup.measureDatabase)
+      .when(actionIs('report'), success.writeReport)
+      .when(actionIs('verify'), this.verifyBranch(success.writeReport))
+      .when(actionIs('restore'), this.restoreBranch(success.writeReport))
+      .when(actionIs('cleanup'), this.cleanupBranch(success.notifySuccess))
+      .when(actionIs('baseline'), this.baselineBranch(migration.snapshotAfter))
+      .otherwise(
+        this.refuse(
+          'Refuse: unknown action',
+          'InputValidationError',
+          'The validated input names an action this state machine has no branch for.',
+        ),
+      );
+    this.stateMachine = this.stateMachineOf(this.validateInput(whichAction));
+    this.acknowledgeWildcards();
+  }
 
-    // Failure path: its payload carries the whole state, since after a failed `Validate input` there is no $.input.
+  // Failure path: its payload carries the whole state, since after a failed `Validate input` there is no $.input.
+  private failurePath(): tasks.LambdaInvoke {
     const failed = new sfn.Fail(this, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
-    const stopWatchdogAfterFailure = new tasks.LambdaInvoke(this, 'Stop duration watchdog (after failure)', {
-      lambdaFunction: fns.notify,
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      payload: sfn.TaskInput.fromObject({
-        'state.$': '$',
-        execution,
-        params: { operation: 'watchdog-stop' },
-      }),
-      resultPath: sfn.JsonPath.DISCARD,
-      taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
-    });
-    const notifyFailure = new tasks.LambdaInvoke(this, 'Notify failure', {
-      lambdaFunction: fns.notify,
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      payload: sfn.TaskInput.fromObject({ 'state.$': '$', execution, params: { operation: 'failure' } }),
-      resultPath: sfn.JsonPath.DISCARD,
-      taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
-    });
-    for (const t of [notifyFailure, stopWatchdogAfterFailure]) {
-      t.addRetry({
-        errors: LAMBDA_TRANSIENT_ERRORS,
-        interval: Duration.seconds(2),
-        maxAttempts: 6,
-        backoffRate: 2,
+    const failureAlert = (name: string, operation: string) => {
+      const task = new tasks.LambdaInvoke(this, name, {
+        lambdaFunction: this.props.functions.notify,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        payload: sfn.TaskInput.fromObject({
+          'state.$': '$',
+          execution: this.execution,
+          params: { operation },
+        }),
+        resultPath: sfn.JsonPath.DISCARD,
+        taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
       });
-    }
+      task.addRetry(LAMBDA_RETRY);
+      return task;
+    };
+    const stopWatchdogAfterFailure = failureAlert('Stop duration watchdog (after failure)', 'watchdog-stop');
+    const notifyFailure = failureAlert('Notify failure', 'failure');
     // An alert that cannot be sent must not hide the failure: both go on to `Failed`, keeping $.error intact.
     notifyFailure.addCatch(stopWatchdogAfterFailure, { resultPath: '$.notifyError' });
     stopWatchdogAfterFailure.addCatch(failed, { resultPath: '$.watchdogError' });
     notifyFailure.next(stopWatchdogAfterFailure);
     stopWatchdogAfterFailure.next(failed);
+    return notifyFailure;
+  }
 
-    const stepPayload = (params: Record<string, unknown>) =>
-      sfn.TaskInput.fromObject({
+  private withRetryAndCatch<T extends sfn.TaskStateBase>(task: T, onError?: OnError): T {
+    task.addRetry(LAMBDA_RETRY);
+    task.addCatch(onError?.next ?? this.notifyFailure, {
+      errors: ['States.ALL'],
+      resultPath: onError?.resultPath ?? '$.error',
+    });
+    return task;
+  }
+
+  /** A Task state calling one step, its output at `$.results.<result>`. */
+  private step(
+    name: string,
+    fn: StepFunctionName,
+    result: string,
+    params: Record<string, unknown>,
+    timeout: Duration,
+    options: StepOptions = {},
+  ): tasks.LambdaInvoke {
+    const task = new tasks.LambdaInvoke(this, name, {
+      lambdaFunction: this.props.functions[fn],
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({
         'input.$': '$.input',
         'execution.$': '$.execution',
         'results.$': '$.results',
         params,
-      });
-    /** Where a Task's errors go: the failure path unless the step says otherwise (the report's warning). */
-    interface OnError {
-      next: sfn.IChainable;
-      resultPath: string;
-    }
-    const withRetryAndCatch = <T extends sfn.TaskStateBase>(task: T, onError?: OnError): T => {
-      task.addRetry({
-        errors: LAMBDA_TRANSIENT_ERRORS,
-        interval: Duration.seconds(2),
-        maxAttempts: 6,
-        backoffRate: 2,
-      });
-      task.addCatch(onError?.next ?? notifyFailure, {
-        errors: ['States.ALL'],
-        resultPath: onError?.resultPath ?? '$.error',
-      });
-      return task;
-    };
-    /** A Task state calling one step, its output at `$.results.<result>`. */
-    const step = (
-      name: string,
-      fn: Exclude<StepName, 'ended'>,
-      result: string,
-      params: Record<string, unknown>,
-      timeout: Duration,
-      extraRetry?: (t: tasks.LambdaInvoke) => void,
-      onError?: OnError,
-    ): tasks.LambdaInvoke => {
-      const task = new tasks.LambdaInvoke(this, name, {
-        lambdaFunction: fns[fn],
-        payloadResponseOnly: true,
-        retryOnServiceExceptions: false,
-        payload: stepPayload(params),
-        resultPath: `$.results.${result}`,
-        taskTimeout: sfn.Timeout.duration(timeout),
-      });
-      // Retriers are tried in order: the step's own (e.g. LockTimeoutError) come first.
-      extraRetry?.(task);
-      return withRetryAndCatch(task, onError);
-    };
-    const refuse = (name: string, error: string, cause: string): sfn.IChainable =>
-      new sfn.Pass(this, name, {
-        result: sfn.Result.fromObject({ Error: error, Cause: cause }),
-        resultPath: '$.error',
-      }).next(notifyFailure);
-    const present = (path: string) => sfn.Condition.isPresent(path);
-    const isTrue = (path: string) =>
-      sfn.Condition.and(present(path), sfn.Condition.booleanEquals(path, true));
-    const actionIs = (action: string) => sfn.Condition.stringEquals('$.input.action', action);
+      }),
+      resultPath: `$.results.${result}`,
+      taskTimeout: sfn.Timeout.duration(timeout),
+    });
+    // Retriers and catchers are tried in order: the step's own come first.
+    options.ownHandlers?.(task);
+    return this.withRetryAndCatch(task, options.onError);
+  }
 
-    // Fargate: the event travels in a container override; results stay out of it (overrides are capped at 8 KB).
-    // apply and downgrade are the migrate step's operations (params.operation), its result at results.migrate.
-    const fargateRun = (
-      what: 'backup' | 'restore' | 'apply' | 'downgrade',
-      name: string,
-      params: Record<string, unknown>,
-    ) => {
-      const stepName = what === 'apply' || what === 'downgrade' ? 'migrate' : what;
-      const prepare = new sfn.Pass(this, `Prepare Fargate ${what} event`, {
-        parameters: { 'input.$': '$.input', 'execution.$': '$.execution', params },
-        resultPath: '$.fargateEvent',
-      });
-      const run = new ScopedEcsRunTask(this, name, {
-        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-        cluster: props.fargate.cluster,
-        taskDefinition: props.fargate.taskDefinition,
-        launchTarget: new tasks.EcsFargateLaunchTarget(),
-        subnets: { subnets: props.fargate.network.subnets },
-        securityGroups: props.fargate.network.securityGroups,
-        assignPublicIp: false,
-        containerOverrides: [
-          {
-            containerDefinition: props.fargate.container,
-            environment: [
-              { name: 'PGSHIFT_STEP', value: stepName },
-              {
-                name: 'PGSHIFT_EVENT',
-                value: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.fargateEvent')),
-              },
-            ],
-          },
-        ],
-        resultPath: sfn.JsonPath.DISCARD,
-        taskTimeout: sfn.Timeout.duration(props.fargateTimeout ?? Duration.hours(12)),
-      });
-      run.addRetry({
-        errors: ['ECS.AmazonECSException'],
-        interval: Duration.seconds(10),
-        maxAttempts: 3,
-        backoffRate: 2,
-      });
-      run.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
-      const collect = step(
-        `Read Fargate ${what} result`,
-        'workflow',
-        stepName,
-        { operation: 'collect-task-result', step: stepName },
-        Duration.minutes(1),
-      );
-      return { start: prepare.next(run).next(collect), end: collect };
-    };
+  private refuse(name: string, error: string, cause: string): sfn.IChainable {
+    return new sfn.Pass(this, name, {
+      result: sfn.Result.fromObject({ Error: error, Cause: cause }),
+      resultPath: '$.error',
+    }).next(this.notifyFailure);
+  }
 
-    // Success path.
+  // Fargate: the event travels in a container override; results stay out of it (overrides are capped at 8 KB).
+  // apply and downgrade are the migrate step's operations (params.operation), its result at results.migrate.
+  private fargateBranch(
+    what: 'backup' | 'restore' | 'apply' | 'downgrade',
+    name: string,
+    params: Record<string, unknown>,
+  ): FargateBranch {
+    const fargate = this.props.fargate;
+    const stepName = what === 'apply' || what === 'downgrade' ? 'migrate' : what;
+    const prepare = new sfn.Pass(this, `Prepare Fargate ${what} event`, {
+      parameters: { 'input.$': '$.input', 'execution.$': '$.execution', params },
+      resultPath: '$.fargateEvent',
+    });
+    const run = new ScopedEcsRunTask(this, name, {
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      cluster: fargate.cluster,
+      taskDefinition: fargate.taskDefinition,
+      launchTarget: new tasks.EcsFargateLaunchTarget(),
+      subnets: { subnets: fargate.network.subnets },
+      securityGroups: fargate.network.securityGroups,
+      assignPublicIp: false,
+      containerOverrides: [
+        {
+          containerDefinition: fargate.container,
+          environment: [
+            { name: 'PGSHIFT_STEP', value: stepName },
+            {
+              name: 'PGSHIFT_EVENT',
+              value: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.fargateEvent')),
+            },
+          ],
+        },
+      ],
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(this.props.fargateTimeout ?? Duration.hours(12)),
+    });
+    run.addRetry({
+      errors: ['ECS.AmazonECSException'],
+      interval: Duration.seconds(10),
+      maxAttempts: 3,
+      backoffRate: 2,
+    });
+    run.addCatch(this.notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+    const collect = this.step(
+      `Read Fargate ${what} result`,
+      'workflow',
+      stepName,
+      { operation: 'collect-task-result', step: stepName },
+      Duration.minutes(1),
+    );
+    return { start: prepare.next(run).next(collect), end: collect };
+  }
+
+  /**
+   * An alert state: an alert problem never changes the run's outcome. The notify function returns its own
+   * publish/schedule failures (ok: false, counted as AlertFailures); what it cannot return (a timeout, a
+   * crash) is caught here into the state's result and the run goes on to `next`.
+   */
+  private alertStep(name: string, result: string, operation: string, next: sfn.IChainable): sfn.Chain {
+    const task = new tasks.LambdaInvoke(this, name, {
+      lambdaFunction: this.props.functions.notify,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({
+        'input.$': '$.input',
+        'execution.$': '$.execution',
+        'results.$': '$.results',
+        params: { operation },
+      }),
+      resultPath: `$.results.${result}`,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+    });
+    task.addRetry(LAMBDA_RETRY);
+    task.addCatch(next, { errors: ['States.ALL'], resultPath: `$.results.${result}` });
+    return task.next(next);
+  }
+
+  private successPath(): SuccessPath {
     const done = new sfn.Succeed(this, 'Done');
-    /**
-     * An alert state: an alert problem never changes the run's outcome. The notify function returns its own
-     * publish/schedule failures (ok: false, counted as AlertFailures); what it cannot return (a timeout, a
-     * crash) is caught here into the state's result and the run goes on to `next`.
-     */
-    const alertStep = (name: string, result: string, operation: string, next: sfn.IChainable) => {
-      const task = new tasks.LambdaInvoke(this, name, {
-        lambdaFunction: fns.notify,
-        payloadResponseOnly: true,
-        retryOnServiceExceptions: false,
-        payload: stepPayload({ operation }),
-        resultPath: `$.results.${result}`,
-        taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
-      });
-      task.addRetry({
-        errors: LAMBDA_TRANSIENT_ERRORS,
-        interval: Duration.seconds(2),
-        maxAttempts: 6,
-        backoffRate: 2,
-      });
-      task.addCatch(next, { errors: ['States.ALL'], resultPath: `$.results.${result}` });
-      return task.next(next);
-    };
-    const stopWatchdog = alertStep('Stop duration watchdog', 'watchdog', 'watchdog-stop', done);
-    const notifySuccess = alertStep('Notify success', 'notify', 'success', stopWatchdog);
+    const stopWatchdog = this.alertStep('Stop duration watchdog', 'watchdog', 'watchdog-stop', done);
+    const notifySuccess = this.alertStep('Notify success', 'notify', 'success', stopWatchdog);
     // A report that cannot be written is a warning of a run whose work (backup, migrations, restore) succeeded;
     // only the report action, whose work is the report, fails on it.
     const reportFailed = new sfn.Choice(this, 'Report was the action?')
       .when(
         actionIs('report'),
         new sfn.Pass(this, 'Report failed: fail', { inputPath: '$.reportError', resultPath: '$.error' }).next(
-          notifyFailure,
+          this.notifyFailure,
         ),
       )
       .otherwise(
@@ -254,52 +323,55 @@ export class Workflow extends Construct {
           resultPath: '$.results.report',
         }).next(notifySuccess),
       );
-    const writeReport = step('Write report', 'report', 'report', {}, Duration.minutes(3), undefined, {
-      next: reportFailed,
-      resultPath: '$.reportError',
+    const writeReport = this.step('Write report', 'report', 'report', {}, Duration.minutes(3), {
+      onError: { next: reportFailed, resultPath: '$.reportError' },
     }).next(notifySuccess);
+    return { writeReport, notifySuccess };
+  }
 
-    // Shared states, routed on by action where branches part again.
-    const lockRetry = props.lockRetry ?? { maxAttempts: 4, intervalSeconds: 15, backoffRate: 2 };
-    const migrateTaskTimeout = (props.migrateTimeout ?? Duration.minutes(15)).plus(Duration.minutes(1));
-    // apply/downgrade on Fargate: chosen up front (runner "fargate", or pre-flight's estimate), or after the
-    // Lambda runner stopped between migrations (MigrationTimeBudgetError, its error kept at results.migrateStopped).
-    const applyFargate = fargateRun('apply', 'Apply migrations (Fargate)', {
+  // apply/downgrade on Fargate: chosen up front (runner "fargate", or pre-flight's estimate), or after the
+  // Lambda runner stopped between migrations (MigrationTimeBudgetError, its error kept at results.migrateStopped).
+  private migrationRunners(snapshotAfter: sfn.IChainable): MigrationRunners {
+    const lockRetry = this.props.lockRetry ?? { maxAttempts: 4, intervalSeconds: 15, backoffRate: 2 };
+    const migrateTaskTimeout = (this.props.migrateTimeout ?? Duration.minutes(15)).plus(Duration.minutes(1));
+    const applyFargate = this.fargateBranch('apply', 'Apply migrations (Fargate)', {
       operation: 'apply',
       runner: 'fargate',
     });
-    const downgradeFargate = fargateRun('downgrade', 'Downgrade migrations (Fargate)', {
+    const downgradeFargate = this.fargateBranch('downgrade', 'Downgrade migrations (Fargate)', {
       operation: 'downgrade',
       runner: 'fargate',
     });
-    // Added through `step`'s extraRetry hook, so this catcher comes before its States.ALL one.
+    // One of the step's own handlers, so this catcher comes before its States.ALL one.
     const continueOnFargate = (next: sfn.IChainable) => (t: tasks.LambdaInvoke) =>
       t.addCatch(next, { errors: ['MigrationTimeBudgetError'], resultPath: '$.results.migrateStopped' });
-    const apply = step(
+    const apply = this.step(
       'Apply migrations',
       'migrate',
       'migrate',
       { operation: 'apply' },
       migrateTaskTimeout,
-      (t) => {
-        // Only LockTimeoutError: PartialMigrationError (statements of a no-transaction migration ran) never is.
-        t.addRetry({
-          errors: ['LockTimeoutError'],
-          interval: Duration.seconds(lockRetry.intervalSeconds),
-          maxAttempts: lockRetry.maxAttempts,
-          backoffRate: lockRetry.backoffRate,
-          jitterStrategy: sfn.JitterType.FULL,
-        });
-        continueOnFargate(applyFargate.start)(t);
+      {
+        ownHandlers: (t) => {
+          // Only LockTimeoutError: PartialMigrationError (statements of a no-transaction migration ran) never is.
+          t.addRetry({
+            errors: ['LockTimeoutError'],
+            interval: Duration.seconds(lockRetry.intervalSeconds),
+            maxAttempts: lockRetry.maxAttempts,
+            backoffRate: lockRetry.backoffRate,
+            jitterStrategy: sfn.JitterType.FULL,
+          });
+          continueOnFargate(applyFargate.start)(t);
+        },
       },
     );
-    const downgrade = step(
+    const downgrade = this.step(
       'Downgrade migrations',
       'migrate',
       'migrate',
       { operation: 'downgrade' },
       migrateTaskTimeout,
-      continueOnFargate(downgradeFargate.start),
+      { ownHandlers: continueOnFargate(downgradeFargate.start) },
     );
     const wantsFargate = sfn.Condition.and(
       present('$.input.runner'),
@@ -320,24 +392,26 @@ export class Workflow extends Construct {
     const downgradeRunner = new sfn.Choice(this, 'Downgrade runner?')
       .when(wantsFargate, downgradeFargate.start)
       .otherwise(downgrade);
-    const snapshotAfter = step(
+    for (const end of [apply, downgrade, applyFargate.end, downgradeFargate.end]) end.next(snapshotAfter);
+    return { applyRunner, downgradeRunner };
+  }
+
+  private migrationStates(writeReport: sfn.IChainable): MigrationStates {
+    const snapshotAfter = this.step(
       'Snapshot schema (after)',
       'schema',
       'snapshotAfter',
       { operation: 'snapshot', phase: 'after' },
       Duration.minutes(6),
     );
-    const diff = step('Diff schema', 'schema', 'diff', { operation: 'diff' }, Duration.minutes(6)).next(
+    const diff = this.step('Diff schema', 'schema', 'diff', { operation: 'diff' }, Duration.minutes(6)).next(
       writeReport,
     );
     snapshotAfter.next(
       new sfn.Choice(this, 'After the snapshot?').when(actionIs('baseline'), writeReport).otherwise(diff),
     );
-    apply.next(snapshotAfter);
-    downgrade.next(snapshotAfter);
-    applyFargate.end.next(snapshotAfter);
-    downgradeFargate.end.next(snapshotAfter);
-    const snapshotBefore = step(
+    const { applyRunner, downgradeRunner } = this.migrationRunners(snapshotAfter);
+    const snapshotBefore = this.step(
       'Snapshot schema (before)',
       'schema',
       'snapshotBefore',
@@ -350,51 +424,61 @@ export class Workflow extends Construct {
         .when(isTrue('$.input.dryRun'), writeReport)
         .otherwise(applyRunner),
     );
+    return { snapshotBefore, snapshotAfter };
+  }
 
+  /** The input's `runner` decides; without one, the measured size does (docs/workflow.md, "Runners"). */
+  private runnerChoice(
+    name: string,
+    sizePaths: string[],
+    lambdaState: sfn.IChainable,
+    fargate: sfn.IChainable,
+  ): sfn.Choice {
+    const threshold = this.props.fargateThresholdBytes ?? 10 * 1024 ** 3;
+    const above = (path: string) =>
+      sfn.Condition.and(present(path), sfn.Condition.numberGreaterThan(path, threshold));
+    return new sfn.Choice(this, name)
+      .when(runnerIs('lambda'), lambdaState)
+      .when(sfn.Condition.or(runnerIs('fargate'), ...sizePaths.map(above)), fargate)
+      .otherwise(lambdaState);
+  }
+
+  private backupStates(writeReport: sfn.IChainable, snapshotBefore: sfn.IChainable): BackupStates {
     const afterBackup = new sfn.Choice(this, 'After the backup?')
       .when(actionIs('backup'), writeReport)
       .otherwise(snapshotBefore);
-    const backupLambda = step('Back up database', 'backup', 'backup', {}, Duration.minutes(16)).next(
+    const backupLambda = this.step('Back up database', 'backup', 'backup', {}, Duration.minutes(16)).next(
       afterBackup,
     );
-    const backupFargate = fargateRun('backup', 'Back up database (Fargate)', {});
+    const backupFargate = this.fargateBranch('backup', 'Back up database (Fargate)', {});
     backupFargate.end.next(afterBackup);
-    const threshold = props.fargateThresholdBytes ?? 10 * 1024 ** 3;
-    const runnerIs = (runner: 'lambda' | 'fargate') =>
-      sfn.Condition.and(present('$.input.runner'), sfn.Condition.stringEquals('$.input.runner', runner));
-    const above = (path: string) =>
-      sfn.Condition.and(present(path), sfn.Condition.numberGreaterThan(path, threshold));
-    /** The input's `runner` decides; without one, the measured size does (docs/workflow.md, "Runners"). */
-    const runnerChoice = (
-      name: string,
-      sizePaths: string[],
-      lambdaState: sfn.IChainable,
-      fargate: sfn.IChainable,
-    ) =>
-      new sfn.Choice(this, name)
-        .when(runnerIs('lambda'), lambdaState)
-        .when(sfn.Condition.or(runnerIs('fargate'), ...sizePaths.map(above)), fargate)
-        .otherwise(lambdaState);
     // migrate measured the database in its plan step; backup and downgrade measure it in `Measure database size`.
-    const backupRunner = runnerChoice(
+    const backupRunner = this.runnerChoice(
       'Backup runner?',
       ['$.results.size.databaseSizeBytes', '$.results.plan.databaseSizeBytes'],
       backupLambda,
       backupFargate.start,
     );
-    const measureDatabase = step(
+    const measureDatabase = this.step(
       'Measure database size',
       'preflight',
       'size',
       { operation: 'size' },
       Duration.minutes(2),
     ).next(backupRunner);
+    return { measureDatabase, backupRunner };
+  }
 
-    // migrate (and preflight): plan → pre-flight → choices → backup …
+  // migrate (and preflight): plan → pre-flight → choices → backup …
+  private planBranch(
+    writeReport: sfn.IChainable,
+    snapshotBefore: sfn.IChainable,
+    backupRunner: sfn.IChainable,
+  ): tasks.LambdaInvoke {
     const unsafe = new sfn.Choice(this, 'Unsafe migrations?')
       .when(
         isTrue('$.results.plan.blocking'),
-        refuse(
+        this.refuse(
           'Refuse: unsafe migration',
           'UnsafeMigrationError',
           'Migrations have error-level lint findings; see the plan in the execution output (allowUnsafe overrides).',
@@ -408,13 +492,13 @@ export class Workflow extends Construct {
       .when(sfn.Condition.and(isTrue('$.results.preflight.ok'), actionIs('preflight')), writeReport)
       .when(isTrue('$.results.preflight.ok'), dryRun)
       .otherwise(
-        refuse(
+        this.refuse(
           'Refuse: pre-flight failed',
           'PreflightFailedError',
           'Pre-flight checks failed; see results.preflight in the execution output.',
         ),
       );
-    const plan = step(
+    const plan = this.step(
       'Plan and lint migrations',
       'migrate',
       'plan',
@@ -422,11 +506,13 @@ export class Workflow extends Construct {
       Duration.minutes(6),
     );
     plan
-      .next(step('Pre-flight checks', 'preflight', 'preflight', {}, Duration.minutes(3)))
+      .next(this.step('Pre-flight checks', 'preflight', 'preflight', {}, Duration.minutes(3)))
       .next(preflightPassed);
+    return plan;
+  }
 
-    // verify
-    const verify = step(
+  private verifyBranch(writeReport: sfn.IChainable): tasks.LambdaInvoke {
+    const verify = this.step(
       'Verify migrations',
       'migrate',
       'verify',
@@ -434,111 +520,115 @@ export class Workflow extends Construct {
       Duration.minutes(6),
     );
     verify
-      .next(step('Detect drift', 'schema', 'drift', { operation: 'drift' }, Duration.minutes(6)))
+      .next(this.step('Detect drift', 'schema', 'drift', { operation: 'drift' }, Duration.minutes(6)))
       .next(
         new sfn.Choice(this, 'Verified?')
           .when(sfn.Condition.and(isTrue('$.results.verify.ok'), isTrue('$.results.drift.ok')), writeReport)
           .otherwise(
-            refuse(
+            this.refuse(
               'Refuse: verification failed',
               'DriftDetectedError',
               'Applied migrations or the live schema differ from what was recorded; see results.verify and results.drift.',
             ),
           ),
       );
+    return verify;
+  }
 
-    // restore / cleanup / baseline
-    const restoreLambda = step(
+  private restoreBranch(writeReport: sfn.IChainable): sfn.Chain {
+    const restoreLambda = this.step(
       'Restore database',
       'restore',
       'restore',
       { operation: 'restore' },
       Duration.minutes(16),
     ).next(writeReport);
-    const restoreFargate = fargateRun('restore', 'Restore database (Fargate)', { operation: 'restore' });
+    const restoreFargate = this.fargateBranch('restore', 'Restore database (Fargate)', {
+      operation: 'restore',
+    });
     restoreFargate.end.next(writeReport);
-    const restoreRunner = runnerChoice(
+    const restoreRunner = this.runnerChoice(
       'Restore runner?',
       ['$.results.size.restoreSizeBytes'],
       restoreLambda,
       restoreFargate.start,
     );
-    const measureRestore = step(
+    return this.step(
       'Measure restore size',
       'preflight',
       'size',
       { operation: 'size' },
       Duration.minutes(2),
     ).next(restoreRunner);
-    const cleanup = step(
+  }
+
+  private cleanupBranch(notifySuccess: sfn.IChainable): sfn.Chain {
+    return this.step(
       'Clean up restore copies',
       'restore',
       'restore',
       { operation: 'cleanup' },
       Duration.minutes(6),
     ).next(notifySuccess);
-    const baseline = step(
+  }
+
+  private baselineBranch(snapshotAfter: sfn.IChainable): sfn.Chain {
+    return this.step(
       'Baseline database',
       'migrate',
       'migrate',
       { operation: 'baseline' },
       Duration.minutes(3),
     ).next(snapshotAfter);
+  }
 
-    const whichAction = new sfn.Choice(this, 'Which action?')
-      .when(actionIs('migrate'), plan)
-      .when(actionIs('preflight'), plan)
-      .when(actionIs('backup'), measureDatabase)
-      .when(actionIs('downgrade'), measureDatabase)
-      .when(actionIs('report'), writeReport)
-      .when(actionIs('verify'), verify)
-      .when(actionIs('restore'), measureRestore)
-      .when(actionIs('cleanup'), cleanup)
-      .when(actionIs('baseline'), baseline)
-      .otherwise(
-        refuse(
-          'Refuse: unknown action',
-          'InputValidationError',
-          'The validated input names an action this state machine has no branch for.',
-        ),
-      );
-
-    const startWatchdog = alertStep('Start duration watchdog', 'watchdog', 'watchdog-start', whichAction);
-
-    // The first state has no ResultPath: its output ({ input, execution, results: {} }) replaces the raw input.
+  // The first state has no ResultPath: its output ({ input, execution, results: {} }) replaces the raw input.
+  private validateInput(whichAction: sfn.IChainable): tasks.LambdaInvoke {
+    const startWatchdog = this.alertStep(
+      'Start duration watchdog',
+      'watchdog',
+      'watchdog-start',
+      whichAction,
+    );
     const validate = new tasks.LambdaInvoke(this, 'Validate input', {
-      lambdaFunction: fns.workflow,
+      lambdaFunction: this.props.functions.workflow,
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
       payload: sfn.TaskInput.fromObject({
         'raw.$': '$',
-        execution,
+        execution: this.execution,
         'stateMachineArn.$': '$$.StateMachine.Id',
         params: { operation: 'validate' },
       }),
       taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
     });
-    withRetryAndCatch(validate).next(startWatchdog);
+    this.withRetryAndCatch(validate).next(startWatchdog);
+    return validate;
+  }
 
-    // Under /aws/vendedlogs/ (Step Functions log delivery keeps the account's CloudWatch Logs resource policy
-    // small for that prefix), suffixed with the stack's id so a group retained from an earlier stack never blocks
-    // a create; and deleted when the stack's creation rolls back (docs/decisions.md).
+  // Under /aws/vendedlogs/ (Step Functions log delivery keeps the account's CloudWatch Logs resource policy
+  // small for that prefix), suffixed with the stack's id so a group retained from an earlier stack never blocks
+  // a create; and deleted when the stack's creation rolls back (docs/decisions.md).
+  private stateMachineOf(start: sfn.IChainable): sfn.StateMachine {
     const stackUuid = Fn.select(2, Fn.split('/', Stack.of(this).stackId));
     const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}-${stackUuid}`,
+      retention: this.props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      logGroupName: `/aws/vendedlogs/states/${this.props.stateMachineName}-${stackUuid}`,
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineName: props.stateMachineName,
-      definitionBody: sfn.DefinitionBody.fromChainable(validate),
-      timeout: props.executionTimeout ?? Duration.hours(4),
+    return new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: this.props.stateMachineName,
+      definitionBody: sfn.DefinitionBody.fromChainable(start),
+      timeout: this.props.executionTimeout ?? Duration.hours(4),
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       comment: `pgshift: backups, linted migrations, schema diffs, reports, confirmed restores (${Stack.of(this).stackName})`,
     });
+  }
+
+  private acknowledgeWildcards(): void {
     const role = this.stateMachine.role;
-    for (const fn of new Set(Object.values(fns))) {
+    for (const fn of new Set(Object.values(this.props.functions))) {
       acknowledgeWildcardResource(
         role,
         `${fn.functionArn}:*`,
@@ -549,7 +639,7 @@ export class Workflow extends Construct {
     // StopTask/DescribeTasks on the tasks of pgshift's own cluster (ScopedEcsRunTask).
     acknowledgeWildcardResource(
       role,
-      ScopedEcsRunTask.clusterTasksArn(this, props.fargate.cluster.clusterName),
+      ScopedEcsRunTask.clusterTasksArn(this, this.props.fargate.cluster.clusterName),
       "Task ARNs are made at run time; the wildcard covers only tasks in pgshift's own cluster (and ecs:cluster says so too).",
     );
     Validations.of(role).acknowledge({
