@@ -12,12 +12,12 @@ import { statementsOf } from './files';
 import { migrationLockHolder, withMigrationLock } from './lock';
 import {
   findInvalidIndexes,
-  findUnfinishedRuns,
   indexesBuilt,
-  interruptedMessage,
-  planMigrations,
+  recordedInvalidIndexes,
   type InvalidIndex,
-} from './runner';
+} from './runner/invalid-index';
+import { findUnfinishedRuns, interruptedMessage } from './runner/interrupted';
+import { planMigrations } from './runner/plan';
 import type { Migration } from './types';
 
 /** What `verify` found. `ok` is false when something needs a human; the state machine's Choice reads it. */
@@ -91,7 +91,7 @@ export async function verifyMigrations(client: ClientBase, migrations: Migration
   const plan = await planMigrations(client, migrations);
   const invalidIndexes = await findInvalidIndexes(client);
   const failed = (await failedAttempts(client)).map((f) => {
-    const left = ((f.details.invalidIndexes as InvalidIndex[] | undefined) ?? []).filter((i) =>
+    const left = recordedInvalidIndexes(f.details.invalidIndexes).filter((i) =>
       invalidIndexes.some((x) => x.schema === i.schema && x.index === i.index),
     );
     return { version: f.version, name: f.name, error: f.error.slice(0, 500), invalidIndexes: left };
