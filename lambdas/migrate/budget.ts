@@ -48,8 +48,10 @@ const UNIT_MS: Record<string, number> = {
 /** A timeout as PostgreSQL reads its text, in ms: no unit means ms, 0 means none. */
 export function durationMs(value: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?$/.exec(value.trim());
-  if (!m) throw new ConfigurationError(`"${value}" is not a duration such as 5s or 30min`);
-  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 'ms']);
+  const factor = m ? UNIT_MS[m[2] ?? 'ms'] : undefined;
+  if (!m || factor === undefined)
+    throw new ConfigurationError(`"${value}" is not a duration such as 5s or 30min`);
+  return Math.round(Number(m[1]) * factor);
 }
 
 /**

@@ -146,7 +146,7 @@ export function outsideTransactionReason(node: Record<string, unknown>): string 
       return body.concurrent === true ? 'DROP INDEX CONCURRENTLY' : undefined;
     case 'ReindexStmt': {
       if (hasOption(body, 'params', 'concurrently')) return 'REINDEX CONCURRENTLY';
-      const k = String(body.kind ?? '');
+      const k = text(body.kind) ?? '';
       if (k === 'REINDEX_OBJECT_SCHEMA') return 'REINDEX SCHEMA';
       if (k === 'REINDEX_OBJECT_DATABASE') return 'REINDEX DATABASE';
       if (k === 'REINDEX_OBJECT_SYSTEM') return 'REINDEX SYSTEM';

@@ -192,9 +192,8 @@ function statementAt(statements: ParsedStatement[], line: number): ParsedStateme
 
 /** The server version as Squawk's --pg-version wants it ("15.4"). */
 async function serverVersion(client: ClientBase): Promise<string> {
-  const v = parsePgVersion(
-    (await client.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version,
-  );
+  const res = await client.query<{ server_version: string }>('SHOW server_version');
+  const v = parsePgVersion(res.rows[0]?.server_version ?? '');
   return `${v.major}.${v.num % 10000}`;
 }
 
