@@ -25,6 +25,25 @@ export async function recordRunning(
   });
 }
 
+/** The 'succeeded' history event of an apply ('up') or a revert ('down'). */
+async function recordSucceeded(
+  client: ClientBase,
+  event: 'up' | 'down',
+  m: Migration,
+  executionId: string,
+  durationMs: number,
+): Promise<void> {
+  await recordHistoryEvent(client, {
+    event,
+    status: 'succeeded',
+    executionId,
+    version: m.version,
+    name: m.name,
+    checksum: m.checksum,
+    durationMs,
+  });
+}
+
 export async function recordApplied(
   client: ClientBase,
   m: Migration,
@@ -36,15 +55,7 @@ export async function recordApplied(
      VALUES ($1, $2, $3, $4, $5, 'up')`,
     [m.version, m.name, m.checksum, durationMs, executionId],
   );
-  await recordHistoryEvent(client, {
-    event: 'up',
-    status: 'succeeded',
-    executionId,
-    version: m.version,
-    name: m.name,
-    checksum: m.checksum,
-    durationMs,
-  });
+  await recordSucceeded(client, 'up', m, executionId, durationMs);
 }
 
 export async function recordReverted(
@@ -54,15 +65,7 @@ export async function recordReverted(
   durationMs: number,
 ): Promise<void> {
   await client.query(`DELETE FROM ${MIGRATIONS_TABLE} WHERE version = $1`, [m.version]);
-  await recordHistoryEvent(client, {
-    event: 'down',
-    status: 'succeeded',
-    executionId,
-    version: m.version,
-    name: m.name,
-    checksum: m.checksum,
-    durationMs,
-  });
+  await recordSucceeded(client, 'down', m, executionId, durationMs);
 }
 
 /** Best effort: the failure being reported matters more than a history row that could not be written. */
