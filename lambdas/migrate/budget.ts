@@ -1,4 +1,5 @@
 import { ConfigurationError, MigrationTimeBudgetError } from '../shared/errors';
+import { record, records } from './parse-tree';
 
 /**
  * The time a runner has: the deadline it must have returned by and what it keeps free before it. In Lambda the
@@ -47,8 +48,10 @@ const UNIT_MS: Record<string, number> = {
 /** A timeout as PostgreSQL reads its text, in ms: no unit means ms, 0 means none. */
 export function durationMs(value: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?$/.exec(value.trim());
-  if (!m) throw new ConfigurationError(`"${value}" is not a duration such as 5s or 30min`);
-  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 'ms']);
+  const factor = m ? UNIT_MS[m[2] ?? 'ms'] : undefined;
+  if (!m || factor === undefined)
+    throw new ConfigurationError(`"${value}" is not a duration such as 5s or 30min`);
+  return Math.round(Number(m[1]) * factor);
 }
 
 /**
@@ -82,21 +85,21 @@ export function assertFitsBudget(
   left: { version: string; name: string }[],
   together = false,
 ): void {
-  if (!budget || left.length === 0) return;
+  const [next] = left;
+  if (!budget || next === undefined) return;
   const now = (budget.now ?? Date.now)();
   const counted = together ? left : left.slice(0, 1);
   const estimate = counted.reduce((s, m) => s + (budget.estimates?.[migrationId(m)] ?? 0), 0);
   const check = checkBudget(budget, estimate, now);
   if (check.fits) return;
   const past = verb === 'apply' ? 'applied' : 'reverted';
-  const next = left[0];
   const what = together
     ? `the ${left.length} migration(s) in one transaction (estimated ~${seconds(check.estimatedMs)} together)`
     : `${migrationId(next)} (estimated ~${seconds(check.estimatedMs)})`;
   throw new MigrationTimeBudgetError(
     `Stopped between migrations: ${what} needs ~${seconds(check.neededMs)} with the ${seconds(budget.marginMs)} ` +
       `margin, and this runner has ~${seconds(check.remainingMs)} left. ` +
-      `${past[0].toUpperCase()}${past.slice(1)} in this run and recorded: ${done.length === 0 ? 'none' : done.map(migrationId).join(', ')}. ` +
+      `${past.charAt(0).toUpperCase()}${past.slice(1)} in this run and recorded: ${done.length === 0 ? 'none' : done.map(migrationId).join(', ')}. ` +
       `Not started, still pending: ${left.map(migrationId).join(', ')}. ` +
       'Nothing is half-done. The state machine continues on Fargate; from the CLI, run again with runner "fargate".',
     {
@@ -120,15 +123,11 @@ export function assertFitsBudget(
  * empty when pre-flight did not run (downgrade) or skipped the check.
  */
 export function estimatesFromPreflight(preflight: unknown): Record<string, number> {
-  const checks = (preflight as { checks?: unknown } | undefined)?.checks;
-  if (!Array.isArray(checks)) return {};
-  const timeouts = checks.find((c) => (c as { id?: unknown })?.id === 'timeouts') as
-    { value?: { migrations?: unknown } } | undefined;
-  const migrations = timeouts?.value?.migrations;
-  if (!Array.isArray(migrations)) return {};
+  const checks = records(record(preflight).checks);
+  const timeouts = checks.find((c) => c.id === 'timeouts');
   const out: Record<string, number> = {};
-  for (const m of migrations as { migration?: unknown; estimatedSeconds?: unknown }[]) {
-    if (typeof m?.migration === 'string' && typeof m.estimatedSeconds === 'number') {
+  for (const m of records(record(timeouts?.value).migrations)) {
+    if (typeof m.migration === 'string' && typeof m.estimatedSeconds === 'number') {
       out[m.migration] = m.estimatedSeconds;
     }
   }

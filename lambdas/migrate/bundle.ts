@@ -6,6 +6,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MigrationBundleMismatchError, MigrationBundleNotFoundError } from '../shared/errors';
 import { encryptionParams, isNotFound, type ObjectStore } from '../shared/s3';
 import { loadMigrations } from './files';
+import { record } from './parse-tree';
 import type { Migration } from './types';
 
 /** Where bundles live in the pgshift bucket; the migrate function may read this prefix and no other writes it. */
@@ -132,19 +133,23 @@ function parseBundle(bytes: Buffer, key: string): BundleDocument {
     new MigrationBundleNotFoundError(`${key} is not a pgshift migrations bundle (${why}). Nothing ran.`, {
       details: { bundle: key },
     });
-  let doc: Partial<BundleDocument>;
+  let parsed: unknown;
   try {
-    doc = JSON.parse(bytes.toString('utf8')) as Partial<BundleDocument>;
+    parsed = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw notBundle('not JSON');
   }
+  const doc = record(parsed);
   if (doc.format !== BUNDLE_FORMAT) throw notBundle(`format ${JSON.stringify(doc.format)}`);
   if (!Array.isArray(doc.files)) throw notBundle('no files');
-  for (const f of doc.files) {
+  const files: BundleDocument['files'] = [];
+  for (const entry of doc.files) {
+    const f = record(entry);
     // A name with a slash or "..": the folder it is written into could be left.
-    if (typeof f?.name !== 'string' || !FILE_NAME.test(f.name) || typeof f.sql !== 'string') {
-      throw notBundle(`file entry ${JSON.stringify(f?.name)}`);
+    if (typeof f.name !== 'string' || !FILE_NAME.test(f.name) || typeof f.sql !== 'string') {
+      throw notBundle(`file entry ${JSON.stringify(f.name)}`);
     }
+    files.push({ name: f.name, sql: f.sql });
   }
-  return doc as BundleDocument;
+  return { format: BUNDLE_FORMAT, files };
 }

@@ -11,6 +11,7 @@ import {
   scanComments,
   shorten,
 } from './statements';
+import { isRecord } from './parse-tree';
 import type { Migration, MigrationAllow, MigrationScript, ParsedStatement } from './types';
 
 /** golang-migrate's layout: `0001_create_customers.up.sql` / `0001_create_customers.down.sql`. */
@@ -40,29 +41,32 @@ interface Part {
   text: string;
 }
 
-/**
- * Reads a migrations folder, parses every script (so a syntax error surfaces before any database is touched)
- * and returns the migrations in version order. Every problem of the folder is reported in one MigrationFileError.
- */
-export async function loadMigrations(dir: string): Promise<Migration[]> {
-  await ensureParser();
-  let names: string[];
+/** The error code of a failed file system call ('error' when it has none). */
+function fsCode(err: unknown): string | undefined {
+  return isRecord(err) && typeof err.code === 'string' ? err.code : undefined;
+}
+
+/** The files of the folder (not its sub-folders). */
+async function folderFiles(dir: string): Promise<string[]> {
   try {
-    names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new MigrationFileError(`Cannot read migrations folder ${dir}: ${code}`, {
+    throw new MigrationFileError(`Cannot read migrations folder ${dir}: ${fsCode(err) ?? 'error'}`, {
       cause: err,
       details: { dir },
     });
   }
-  const problems: string[] = [];
+}
+
+/** The .sql files named by one of the two layouts, with their text; every other problem goes to `problems`. */
+async function readParts(dir: string, names: string[], problems: string[]): Promise<Part[]> {
   const parts: Part[] = [];
   for (const file of names.sort()) {
     if (!file.endsWith('.sql')) continue;
     const split = SPLIT_FILE.exec(file);
-    const single = split ? null : SINGLE_FILE.exec(file);
-    if (!split && !single) {
+    const named = split ?? SINGLE_FILE.exec(file);
+    const [, digits, name] = named ?? [];
+    if (digits === undefined || name === undefined) {
       problems.push(
         `${file}: name does not follow NNNN_description.up.sql / .down.sql or NNNN_description.sql`,
       );
@@ -72,58 +76,61 @@ export async function loadMigrations(dir: string): Promise<Migration[]> {
     try {
       text = await readFile(join(dir, file), 'utf8');
     } catch (err) {
-      problems.push(`${file}: unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      problems.push(`${file}: unreadable (${fsCode(err) ?? String(err)})`);
       continue;
     }
-    const m = (split ?? single) as RegExpExecArray;
-    parts.push({
-      version: normalizeVersion(m[1]),
-      name: m[2],
-      file,
-      kind: split ? (split[3] as 'up' | 'down') : 'single',
-      text,
-    });
+    const kind = split ? (split[3] === 'down' ? 'down' : 'up') : 'single';
+    parts.push({ version: normalizeVersion(digits), name, file, kind, text });
   }
+  return parts;
+}
 
+/** One version's files as a Migration, or the problem that keeps them from being one. */
+function migrationOf(dir: string, version: string, group: Part[]): Migration | string {
+  const ups = group.filter((p) => p.kind !== 'down');
+  const downs = group.filter((p) => p.kind === 'down');
+  const [up] = ups;
+  const [downPart] = downs;
+  if (ups.length > 1)
+    return `version ${version} is defined more than once: ${ups.map((p) => p.file).join(', ')}`;
+  if (downs.length > 1)
+    return `version ${version} has several down files: ${downs.map((p) => p.file).join(', ')}`;
+  if (!up) return `${downPart?.file ?? version}: a down migration without its up migration`;
+  if (downPart && downPart.name !== up.name) return `${downPart.file}: its name does not match ${up.file}`;
+  try {
+    const scripts =
+      up.kind === 'single' ? dbmateScripts(up) : { up: script(join(dir, up.file), up.file, up.text) };
+    const down = downPart ? script(join(dir, downPart.file), downPart.file, downPart.text) : scripts.down;
+    return {
+      version,
+      name: up.name,
+      file: up.file,
+      checksum: checksumOf(scripts.up.sql),
+      up: scripts.up,
+      down,
+    };
+  } catch (err) {
+    if (err instanceof MigrationFileError) return err.message;
+    throw err;
+  }
+}
+
+/**
+ * Reads a migrations folder, parses every script (so a syntax error surfaces before any database is touched)
+ * and returns the migrations in version order. Every problem of the folder is reported in one MigrationFileError.
+ */
+export async function loadMigrations(dir: string): Promise<Migration[]> {
+  await ensureParser();
+  const names = await folderFiles(dir);
+  const problems: string[] = [];
+  const parts = await readParts(dir, names, problems);
   const byVersion = new Map<string, Part[]>();
   for (const p of parts) byVersion.set(p.version, [...(byVersion.get(p.version) ?? []), p]);
   const migrations: Migration[] = [];
   for (const [version, group] of byVersion) {
-    const ups = group.filter((p) => p.kind !== 'down');
-    const downs = group.filter((p) => p.kind === 'down');
-    if (ups.length > 1) {
-      problems.push(`version ${version} is defined more than once: ${ups.map((p) => p.file).join(', ')}`);
-      continue;
-    }
-    if (downs.length > 1) {
-      problems.push(`version ${version} has several down files: ${downs.map((p) => p.file).join(', ')}`);
-      continue;
-    }
-    if (ups.length === 0) {
-      problems.push(`${downs[0].file}: a down migration without its up migration`);
-      continue;
-    }
-    const up = ups[0];
-    if (downs[0] && downs[0].name !== up.name) {
-      problems.push(`${downs[0].file}: its name does not match ${up.file}`);
-      continue;
-    }
-    try {
-      const scripts =
-        up.kind === 'single' ? dbmateScripts(up) : { up: script(join(dir, up.file), up.file, up.text) };
-      const down = downs[0] ? script(join(dir, downs[0].file), downs[0].file, downs[0].text) : scripts.down;
-      migrations.push({
-        version,
-        name: up.name,
-        file: up.file,
-        checksum: checksumOf(scripts.up.sql),
-        up: scripts.up,
-        down,
-      });
-    } catch (err) {
-      if (err instanceof MigrationFileError) problems.push(err.message);
-      else throw err;
-    }
+    const m = migrationOf(dir, version, group);
+    if (typeof m === 'string') problems.push(m);
+    else migrations.push(m);
   }
   if (problems.length > 0) {
     throw new MigrationFileError(`Migrations folder ${dir} is malformed: ${problems.join('; ')}`, {
@@ -236,15 +243,14 @@ function script(path: string, file: string, sql: string, firstLine = 1, directiv
  */
 function transactionMode(result: MigrationScript, statements: ParsedStatement[], file: string): void {
   const reasons = statements.map((s) => outsideTransactionReason(s.node));
-  const outside = statements.filter((_, i) => reasons[i] !== undefined);
-  if (outside.length === 0) return;
-  if (outside.length === statements.length) {
+  const [first] = statements.filter((_, i) => reasons[i] !== undefined);
+  if (!first) return;
+  const other = statements.find((_, i) => reasons[i] === undefined);
+  if (!other) {
     result.noTransaction = true;
     result.noTransactionReason = `every statement must run outside a transaction (${[...new Set(reasons)].join(', ')})`;
     return;
   }
-  const first = outside[0];
-  const other = statements.find((_, i) => reasons[i] === undefined) as ParsedStatement;
   throw new MigrationFileError(
     `${file}:${first.line}: ${shorten(first.text, 120)} cannot run inside a transaction (${reasons[first.index]}), ` +
       `but the file also has statements that pgshift would run in one (line ${other.line}: ${shorten(other.text, 80)}). ` +

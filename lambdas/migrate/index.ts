@@ -10,21 +10,17 @@ export {
   type PackedBundle,
   type MigrationSource,
 } from './bundle';
+export { applyMigrations } from './runner';
 export {
   planMigrations,
   dryRun,
-  applyMigrations,
-  downgradeMigrations,
-  findInvalidIndexes,
   type MigrationPlan,
   type DryRunResult,
   type DryRunOptions,
-  type ApplyOptions,
-  type ApplyResult,
-  type DowngradeOptions,
-  type DowngradeResult,
-  type InvalidIndex,
-} from './runner';
+} from './runner/plan';
+export type { ApplyOptions, ApplyResult } from './runner/apply';
+export { downgradeMigrations, type DowngradeOptions, type DowngradeResult } from './runner/downgrade';
+export { findInvalidIndexes, type InvalidIndex } from './runner/invalid-index';
 export {
   verifyMigrations,
   baselineDatabase,

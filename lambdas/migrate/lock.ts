@@ -12,7 +12,7 @@ export async function withMigrationLock<T>(client: ClientBase, fn: () => Promise
   const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
     MIGRATION_LOCK_KEY,
   ]);
-  if (!got.rows[0].ok) {
+  if (!got.rows[0]?.ok) {
     const h = await migrationLockHolder(client);
     throw new MigrationLockedError(
       `Another pgshift run is migrating this database${h ? ` (pid ${h.pid}, ${h.application_name || 'no application name'}, connected ${new Date(h.backend_start).toISOString()})` : ''}; wait for it to finish`,

@@ -1,5 +1,6 @@
 import { loadModule, parseSync, scanSync } from 'libpg-query';
 import { MigrationFileError, errorMessage } from '../shared/errors';
+import { isRecord, record, records, text, unwrap } from './parse-tree';
 import type { ParsedStatement } from './types';
 
 let loaded: Promise<void> | undefined;
@@ -31,7 +32,7 @@ export function scanComments(sql: string): SqlComment[] {
 export function lineAt(bytes: Buffer, offset: number): { line: number; column: number } {
   const before = bytes.subarray(0, offset).toString('utf8');
   const lines = before.split('\n');
-  return { line: lines.length, column: lines[lines.length - 1].length + 1 };
+  return { line: lines.length, column: (lines.at(-1) ?? '').length + 1 };
 }
 
 /**
@@ -47,13 +48,13 @@ export function parseStatements(sql: string, file: string, firstLine = 1): Parse
   try {
     result = parseSync(sql);
   } catch (err) {
-    const details = (err as { sqlDetails?: { cursorPosition?: number; message?: string } }).sqlDetails;
-    // cursorPosition is a 0-based character offset into the text.
-    const position = details?.cursorPosition ?? 0;
+    // libpg-query's SqlError carries where the parser stopped; cursorPosition is a 0-based character offset.
+    const details = record(isRecord(err) ? err.sqlDetails : undefined);
+    const position = typeof details.cursorPosition === 'number' ? details.cursorPosition : 0;
     const at = lineAt(bytes, Buffer.byteLength(sql.slice(0, position), 'utf8'));
     const line = at.line + firstLine - 1;
     throw new MigrationFileError(
-      `${file}:${line}:${at.column}: SQL syntax error: ${details?.message ?? errorMessage(err)}`,
+      `${file}:${line}:${at.column}: SQL syntax error: ${text(details.message) ?? errorMessage(err)}`,
       { cause: err, details: { file, line, column: at.column } },
     );
   }
@@ -72,7 +73,7 @@ export function parseStatements(sql: string, file: string, firstLine = 1): Parse
       text,
       line: at.line + firstLine - 1,
       column: at.column,
-      node: (raw.stmt ?? {}) as Record<string, unknown>,
+      node: record(raw.stmt),
     });
   }
   return out;
@@ -89,7 +90,7 @@ function leadingTrivia(slice: string): number {
 /** The node's single key ("IndexStmt") and body. */
 export function nodeKind(node: Record<string, unknown>): { kind: string; body: Record<string, unknown> } {
   const kind = Object.keys(node)[0] ?? '';
-  return { kind, body: (node[kind] ?? {}) as Record<string, unknown> };
+  return { kind, body: record(node[kind]) };
 }
 
 /**
@@ -108,8 +109,8 @@ export function idempotentForm(node: Record<string, unknown>): boolean | undefin
     case 'AlterEnumStmt':
       return body.skipIfNewValExists === true || body.oldVal !== undefined;
     case 'AlterTableStmt':
-      return ((body.cmds as { AlterTableCmd?: Record<string, unknown> }[]) ?? []).every((w) => {
-        const cmd = w.AlterTableCmd ?? {};
+      return records(body.cmds).every((w) => {
+        const cmd = unwrap(w, 'AlterTableCmd') ?? {};
         if (cmd.subtype === 'AT_AddColumn') return cmd.missing_ok === true;
         if (cmd.subtype === 'AT_DropColumn' || cmd.subtype === 'AT_DropConstraint')
           return cmd.missing_ok === true;
@@ -129,9 +130,7 @@ export function shorten(text: string, max = 200): string {
 }
 
 function hasOption(body: Record<string, unknown>, field: string, name: string): boolean {
-  return ((body[field] as { DefElem?: { defname?: string } }[] | undefined) ?? []).some(
-    (o) => o.DefElem?.defname === name,
-  );
+  return records(body[field]).some((o) => unwrap(o, 'DefElem')?.defname === name);
 }
 
 /**
@@ -147,7 +146,7 @@ export function outsideTransactionReason(node: Record<string, unknown>): string 
       return body.concurrent === true ? 'DROP INDEX CONCURRENTLY' : undefined;
     case 'ReindexStmt': {
       if (hasOption(body, 'params', 'concurrently')) return 'REINDEX CONCURRENTLY';
-      const k = String(body.kind ?? '');
+      const k = text(body.kind) ?? '';
       if (k === 'REINDEX_OBJECT_SCHEMA') return 'REINDEX SCHEMA';
       if (k === 'REINDEX_OBJECT_DATABASE') return 'REINDEX DATABASE';
       if (k === 'REINDEX_OBJECT_SYSTEM') return 'REINDEX SYSTEM';
@@ -171,10 +170,9 @@ export function outsideTransactionReason(node: Record<string, unknown>): string 
     case 'DropSubscriptionStmt':
       return 'DROP SUBSCRIPTION';
     case 'AlterTableStmt': {
-      const cmds = (body.cmds as { AlterTableCmd?: Record<string, unknown> }[] | undefined) ?? [];
-      const detach = cmds.some((w) => {
-        const def = w.AlterTableCmd?.def as { PartitionCmd?: { concurrent?: boolean } } | undefined;
-        return w.AlterTableCmd?.subtype === 'AT_DetachPartition' && def?.PartitionCmd?.concurrent === true;
+      const detach = records(body.cmds).some((w) => {
+        const cmd = unwrap(w, 'AlterTableCmd');
+        return cmd?.subtype === 'AT_DetachPartition' && unwrap(cmd.def, 'PartitionCmd')?.concurrent === true;
       });
       return detach ? 'DETACH PARTITION CONCURRENTLY' : undefined;
     }

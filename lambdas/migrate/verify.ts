@@ -12,12 +12,12 @@ import { statementsOf } from './files';
 import { migrationLockHolder, withMigrationLock } from './lock';
 import {
   findInvalidIndexes,
-  findUnfinishedRuns,
   indexesBuilt,
-  interruptedMessage,
-  planMigrations,
+  recordedInvalidIndexes,
   type InvalidIndex,
-} from './runner';
+} from './runner/invalid-index';
+import { findUnfinishedRuns, interruptedMessage } from './runner/interrupted';
+import { planMigrations } from './runner/plan';
 import type { Migration } from './types';
 
 /** What `verify` found. `ok` is false when something needs a human; the state machine's Choice reads it. */
@@ -45,7 +45,7 @@ export interface VerifyStatus {
 /** Alembic's current revision(s), or null when the database has no `alembic_version` table. */
 export async function readAlembicVersion(client: ClientBase): Promise<string[] | null> {
   const exists = await client.query<{ t: string | null }>("SELECT to_regclass('alembic_version')::text AS t");
-  if (!exists.rows[0].t) return null;
+  if (!exists.rows[0]?.t) return null;
   const res = await client.query<{ v: string }>(
     'SELECT version_num::text AS v FROM alembic_version ORDER BY 1',
   );
@@ -91,7 +91,7 @@ export async function verifyMigrations(client: ClientBase, migrations: Migration
   const plan = await planMigrations(client, migrations);
   const invalidIndexes = await findInvalidIndexes(client);
   const failed = (await failedAttempts(client)).map((f) => {
-    const left = ((f.details.invalidIndexes as InvalidIndex[] | undefined) ?? []).filter((i) =>
+    const left = recordedInvalidIndexes(f.details.invalidIndexes).filter((i) =>
       invalidIndexes.some((x) => x.schema === i.schema && x.index === i.index),
     );
     return { version: f.version, name: f.name, error: f.error.slice(0, 500), invalidIndexes: left };
@@ -139,12 +139,12 @@ export async function verifyMigrations(client: ClientBase, migrations: Migration
     );
   }
   const error = problems.length > 0;
-  const latest = plan.applied.length > 0 ? plan.applied[plan.applied.length - 1].version : null;
+  const latest = plan.applied.at(-1)?.version ?? null;
   return {
     ok: !error,
     severity: error ? 'error' : plan.pending.length > 0 ? 'warning' : 'ok',
-    serverVersion: info.rows[0].v,
-    database: info.rows[0].db,
+    serverVersion: info.rows[0]?.v ?? '',
+    database: info.rows[0]?.db ?? '',
     appliedCount: plan.applied.length,
     latestVersion: latest,
     pending: plan.pending.map((m) => ({ version: m.version, name: m.name })),
@@ -191,7 +191,7 @@ export async function baselineDatabase(
     const applied = await readAppliedMigrations(client);
     if (applied.length > 0) {
       throw new DriftDetectedError(
-        `baseline: this database already has ${applied.length} applied migration(s) (latest ${applied[applied.length - 1].version}); baseline is for a database pgshift has not migrated yet`,
+        `baseline: this database already has ${applied.length} applied migration(s) (latest ${applied.at(-1)?.version ?? ''}); baseline is for a database pgshift has not migrated yet`,
       );
     }
     const marked = migrations.filter((m) => BigInt(m.version) <= target);

@@ -17,19 +17,11 @@ import { libpqEnv } from '../../lambdas/shared/db';
 import { DumpFailedError } from '../../lambdas/shared/errors';
 import { silentLogger } from '../../lambdas/shared/logger';
 import { pgToolPath } from '../../lambdas/shared/pgtools';
+import { killMigrateWhile, waitForBackendEnd } from '../helpers/killed-migrate';
 import { waitFor } from '../helpers/wait-for';
 import { freshDatabase, rigStore, type TestDatabase } from '../rig/helpers';
 
-const ROOT = join(__dirname, '../..');
 const EXEC = 'arn:aws:states:us-east-1:000000000000:execution:pgshift:dead-client';
-
-async function backendsOf(client: Client, database: string): Promise<{ pid: number; query: string }[]> {
-  const res = await client.query<{ pid: number; query: string }>(
-    "SELECT pid, query FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgshift-dead-client'",
-    [database],
-  );
-  return res.rows;
-}
 
 /** The backend of `application` on `database` that waits for a lock (it writes nothing to its client meanwhile). */
 async function lockWaiter(
@@ -49,10 +41,7 @@ async function lockWaiter(
 async function expectBackendGoneAfterKill(client: Client, pid: number, backend: number): Promise<void> {
   process.kill(pid, 'SIGKILL');
   const killedAt = Date.now();
-  await waitFor('the backend to end', 10_000, async () => {
-    const alive = await client.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [backend]);
-    return alive.rowCount === 0 ? true : undefined;
-  });
+  await waitForBackendEnd(client, backend, 10_000);
   expect(Date.now() - killedAt).toBeLessThan(10_000);
 }
 
@@ -71,39 +60,17 @@ describe('dead client (real PostgreSQL, real killed process)', () => {
   test('a migrate killed during pg_sleep(60) leaves no backend or lock 10 s later; a new run takes the lock', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pgshift-dead-'));
     await writeFile(join(dir, '1_slow.up.sql'), 'CREATE TABLE slow (id bigint);\nSELECT pg_sleep(60);\n');
-    const script = join(dir, 'child.ts');
-    await writeFile(
-      script,
-      `import { connect } from ${JSON.stringify(join(ROOT, 'lambdas/shared/db'))};
-import { applyMigrations, loadMigrations } from ${JSON.stringify(join(ROOT, 'lambdas/migrate'))};
-(async () => {
-  const client = await connect(JSON.parse(process.env.TARGET as string), 'pgshift-dead-client');
-  await applyMigrations(client, await loadMigrations(${JSON.stringify(dir)}), { executionId: 'child' });
-})();
-`,
-    );
-    // node itself (not the tsx wrapper), so SIGKILL ends the process that holds the connection.
-    const child = spawn(process.execPath, ['--import', 'tsx', script], {
-      cwd: ROOT,
-      env: { ...process.env, TARGET: JSON.stringify(db.target) },
-      stdio: 'ignore',
+    const { backend, killedAt } = await killMigrateWhile(client, {
+      target: db.target,
+      dir,
+      application: 'pgshift-dead-client',
+      executionId: 'child',
+      busy: "query LIKE '%pg_sleep%'",
+      endsWithinMs: 10_000,
     });
-    try {
-      const backend = await waitFor('the child to run pg_sleep', 60_000, async () =>
-        (await backendsOf(client, db.target.database)).find((b) => b.query.includes('pg_sleep')),
-      );
-      child.kill('SIGKILL');
-      const killedAt = Date.now();
-      await waitFor('the backend to end', 10_000, async () => {
-        const alive = await client.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [backend.pid]);
-        return alive.rowCount === 0 ? true : undefined;
-      });
-      expect(Date.now() - killedAt).toBeLessThan(10_000);
-      const locks = await client.query('SELECT 1 FROM pg_locks WHERE pid = $1', [backend.pid]);
-      expect(locks.rowCount).toBe(0);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    const locks = await client.query('SELECT 1 FROM pg_locks WHERE pid = $1', [backend]);
+    expect(locks.rowCount).toBe(0);
     await writeFile(join(dir, '1_slow.up.sql'), 'CREATE TABLE slow (id bigint);\n');
     const result = await applyMigrations(client, await loadMigrations(dir), { executionId: EXEC });
     expect(result.applied.map((a) => a.version)).toEqual(['1']);

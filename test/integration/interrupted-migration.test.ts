@@ -4,7 +4,6 @@
  * lock, records it as failed (naming the INVALID index its concurrent build left, with the fix) and refuses to
  * re-run statements that may have run unless they are idempotent. Real processes killed with SIGKILL.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,10 +11,9 @@ import type { Client } from 'pg';
 import { applyMigrations, loadMigrations, verifyMigrations } from '../../lambdas/migrate';
 import { InterruptedMigrationError, MigrationFailedError } from '../../lambdas/shared/errors';
 import { ensureHistoryTables, readHistory, type HistoryRow } from '../../lambdas/shared/history';
-import { waitFor } from '../helpers/wait-for';
+import { killMigrateWhile as killMigrate } from '../helpers/killed-migrate';
 import { freshDatabase, type TestDatabase } from '../rig/helpers';
 
-const ROOT = join(__dirname, '../..');
 const APP = 'pgshift-interrupted';
 const EXEC = 'arn:aws:states:us-east-1:000000000000:execution:pgshift:interrupted';
 
@@ -24,39 +22,15 @@ const EXEC = 'arn:aws:states:us-east-1:000000000000:execution:pgshift:interrupte
  * matches `busy`, kills the process with SIGKILL and waits for the server to end the backend.
  */
 async function killMigrateWhile(client: Client, db: TestDatabase, dir: string, busy: string): Promise<void> {
-  const script = join(dir, '..', `child-${Date.now()}.ts`);
-  await writeFile(
-    script,
-    `import { connect } from ${JSON.stringify(join(ROOT, 'lambdas/shared/db'))};
-import { applyMigrations, loadMigrations } from ${JSON.stringify(join(ROOT, 'lambdas/migrate'))};
-(async () => {
-  const client = await connect(JSON.parse(process.env.TARGET as string), ${JSON.stringify(APP)});
-  await applyMigrations(client, await loadMigrations(${JSON.stringify(dir)}), { executionId: 'child-run', lockTimeout: '60s' });
-})();
-`,
-  );
-  // node itself (not the tsx wrapper), so SIGKILL ends the process that holds the connection.
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    cwd: ROOT,
-    env: { ...process.env, TARGET: JSON.stringify(db.target) },
-    stdio: 'ignore',
+  await killMigrate(client, {
+    target: db.target,
+    dir,
+    application: APP,
+    executionId: 'child-run',
+    lockTimeout: '60s',
+    busy,
+    endsWithinMs: 15_000,
   });
-  try {
-    const backend = await waitFor(`the child to run ${busy}`, 60_000, async () => {
-      const res = await client.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 AND ${busy}`,
-        [db.target.database, APP],
-      );
-      return res.rows[0]?.pid;
-    });
-    child.kill('SIGKILL');
-    await waitFor('the backend to end', 15_000, async () => {
-      const alive = await client.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [backend]);
-      return alive.rowCount === 0 ? true : undefined;
-    });
-  } finally {
-    child.kill('SIGKILL');
-  }
 }
 
 async function migrationsDir(): Promise<string> {

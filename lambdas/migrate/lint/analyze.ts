@@ -1,4 +1,5 @@
 import { LOCK_LEVELS, type LockLevel, type TableTouch } from '../../shared/analysis';
+import { nameParts, record, records, text, unwrap } from '../parse-tree';
 import { nodeKind } from '../statements';
 import type { ParsedStatement } from '../types';
 
@@ -14,6 +15,9 @@ export type StatementTouch = Omit<TableTouch, 'schema' | 'sizeBytes' | 'indexByt
   /** The table is created by this very migration (so it is empty and nobody else holds it yet). */
   createdHere?: boolean;
 };
+
+/** One touch of a table, before the table's name is attached. */
+type Touch = Omit<StatementTouch, 'schema' | 'table' | 'statementIndex'>;
 
 /** Functions whose value differs per row: as a column default they force a table rewrite. */
 const VOLATILE_FUNCTIONS = new Set([
@@ -33,8 +37,9 @@ export function strongerLock(a: LockLevel, b: LockLevel): LockLevel {
 }
 
 function rangeVar(v: unknown): TableRef | undefined {
-  const r = v as { schemaname?: string; relname?: string } | undefined;
-  return r?.relname ? { schema: r.schemaname, table: r.relname } : undefined;
+  const r = record(v);
+  const table = text(r.relname);
+  return table ? { schema: text(r.schemaname), table } : undefined;
 }
 
 /** Every value under `obj` stored at `key` (depth-first). */
@@ -50,17 +55,11 @@ export function findAll(obj: unknown, key: string, out: unknown[] = []): unknown
 }
 
 function funcNames(expr: unknown): string[] {
-  return findAll(expr, 'FuncCall').map((f) => {
-    const names = (f as { funcname?: { String?: { sval?: string } }[] }).funcname ?? [];
-    return names[names.length - 1]?.String?.sval ?? '';
-  });
+  return findAll(expr, 'FuncCall').map((f) => nameParts(record(f).funcname).at(-1) ?? '');
 }
 
 function typeName(def: Record<string, unknown>): string {
-  const names = ((def.typeName as { names?: { String?: { sval?: string } }[] })?.names ?? []).map(
-    (n) => n.String?.sval ?? '',
-  );
-  return names[names.length - 1] ?? '';
+  return nameParts(record(def.typeName).names).at(-1) ?? '';
 }
 
 interface ColumnInfo {
@@ -73,9 +72,7 @@ interface ColumnInfo {
 
 /** What a ColumnDef says about nullability and defaults. */
 export function columnInfo(def: Record<string, unknown>): ColumnInfo {
-  const constraints = ((def.constraints as { Constraint?: Record<string, unknown> }[]) ?? []).map(
-    (c) => c.Constraint ?? {},
-  );
+  const constraints = records(def.constraints).map((c) => unwrap(c, 'Constraint') ?? {});
   const defaults = constraints.filter((c) => c.contype === 'CONSTR_DEFAULT');
   const serial = SERIAL_TYPES.has(typeName(def));
   return {
@@ -91,13 +88,10 @@ export function columnInfo(def: Record<string, unknown>): ColumnInfo {
 }
 
 /** Lock, rewrite, scan and index build of one ALTER TABLE subcommand. */
-function alterTableCmd(
-  cmd: Record<string, unknown>,
-): Omit<StatementTouch, 'schema' | 'table' | 'statementIndex'> {
-  const base = { lock: 'ACCESS EXCLUSIVE' as LockLevel, rewrite: false, indexBuild: false, fullScan: false };
-  const def = ((cmd.def ?? {}) as Record<string, unknown>).ColumnDef as Record<string, unknown> | undefined;
-  const constraint = ((cmd.def ?? {}) as Record<string, unknown>).Constraint as
-    Record<string, unknown> | undefined;
+function alterTableCmd(cmd: Record<string, unknown>): Touch {
+  const base: Touch = { lock: 'ACCESS EXCLUSIVE', rewrite: false, indexBuild: false, fullScan: false };
+  const def = unwrap(cmd.def, 'ColumnDef');
+  const constraint = unwrap(cmd.def, 'Constraint');
   switch (cmd.subtype) {
     case 'AT_AddColumn': {
       const info = def ? columnInfo(def) : undefined;
@@ -142,16 +136,112 @@ function alterTableCmd(
   }
 }
 
+/** What a statement does to one table it names (`ref` undefined: a name pgshift could not read). */
+interface TableTouchOf {
+  ref: TableRef | undefined;
+  touch: Touch;
+}
+
+const NONE = { rewrite: false, indexBuild: false, fullScan: false };
+
+function locks(ref: TableRef | undefined, lock: LockLevel, more: Partial<Touch> = {}): TableTouchOf {
+  return { ref, touch: { ...NONE, lock, ...more } };
+}
+
+/** A foreign key takes SHARE ROW EXCLUSIVE on the table it references. */
+function referenced(constraint: Record<string, unknown> | undefined): TableTouchOf[] {
+  return constraint?.contype === 'CONSTR_FOREIGN'
+    ? [locks(rangeVar(constraint.pktable), 'SHARE ROW EXCLUSIVE')]
+    : [];
+}
+
+function createTable(body: Record<string, unknown>, created: Set<string>): TableTouchOf[] {
+  const ref = rangeVar(body.relation);
+  if (ref) created.add(tableKey(ref));
+  return findAll(body, 'Constraint').flatMap((c) => referenced(record(c)));
+}
+
+function alterTable(body: Record<string, unknown>): TableTouchOf[] {
+  if (body.objtype !== undefined && body.objtype !== 'OBJECT_TABLE') return [];
+  const ref = rangeVar(body.relation);
+  return records(body.cmds).flatMap((wrapped) => {
+    const cmd = unwrap(wrapped, 'AlterTableCmd') ?? {};
+    return [{ ref, touch: alterTableCmd(cmd) }, ...referenced(unwrap(cmd.def, 'Constraint'))];
+  });
+}
+
+function dropTables(body: Record<string, unknown>): TableTouchOf[] {
+  if (body.removeType !== 'OBJECT_TABLE') return [];
+  return records(body.objects).flatMap((obj) => {
+    const parts = nameParts(unwrap(obj, 'List')?.items);
+    const table = parts.at(-1);
+    if (!table) return [];
+    return [locks({ schema: parts.length > 1 ? parts.at(-2) : undefined, table }, 'ACCESS EXCLUSIVE')];
+  });
+}
+
+function vacuum(body: Record<string, unknown>): TableTouchOf[] {
+  const full = findAll(body.options, 'defname').includes('full');
+  return findAll(body.rels, 'relation').map((r) =>
+    full
+      ? locks(rangeVar(r), 'ACCESS EXCLUSIVE', { rewrite: true })
+      : locks(rangeVar(r), 'SHARE UPDATE EXCLUSIVE', { fullScan: true }),
+  );
+}
+
+function rangeVars(list: unknown): (TableRef | undefined)[] {
+  return records(list).map((r) => rangeVar(r.RangeVar));
+}
+
+/** LOCK TABLE's mode is 1..8 in PostgreSQL's order (AccessShareLock = 1). */
+function lockTables(body: Record<string, unknown>): TableTouchOf[] {
+  const mode = LOCK_LEVELS[Math.max(0, Math.min(7, Number(body.mode ?? 8) - 1))] ?? 'ACCESS EXCLUSIVE';
+  return rangeVars(body.relations).map((ref) => locks(ref, mode));
+}
+
+/** Per statement kind, the tables it touches; kinds not listed touch none pgshift measures. */
+const TOUCHES_BY_KIND: Record<
+  string,
+  (body: Record<string, unknown>, created: Set<string>) => TableTouchOf[]
+> = {
+  CreateStmt: createTable,
+  IndexStmt: (body) => [
+    locks(rangeVar(body.relation), body.concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'SHARE', {
+      indexBuild: true,
+      fullScan: true,
+    }),
+  ],
+  AlterTableStmt: alterTable,
+  RenameStmt: (body) =>
+    body.renameType === 'OBJECT_TABLE' || body.renameType === 'OBJECT_COLUMN'
+      ? [locks(rangeVar(body.relation), 'ACCESS EXCLUSIVE')]
+      : [],
+  DropStmt: dropTables,
+  TruncateStmt: (body) => rangeVars(body.relations).map((ref) => locks(ref, 'ACCESS EXCLUSIVE')),
+  VacuumStmt: vacuum,
+  ClusterStmt: (body) => [locks(rangeVar(body.relation), 'ACCESS EXCLUSIVE', { rewrite: true })],
+  UpdateStmt: (body) => [
+    locks(rangeVar(body.relation), 'ROW EXCLUSIVE', { fullScan: body.whereClause === undefined }),
+  ],
+  DeleteStmt: (body) => [
+    locks(rangeVar(body.relation), 'ROW EXCLUSIVE', { fullScan: body.whereClause === undefined }),
+  ],
+  InsertStmt: (body) => [locks(rangeVar(body.relation), 'ROW EXCLUSIVE')],
+  CreateTrigStmt: (body) => [locks(rangeVar(body.relation), 'SHARE ROW EXCLUSIVE')],
+  LockStmt: lockTables,
+};
+
 /**
  * The tables a statement touches and the strongest lock it takes on each (PostgreSQL's documented lock levels,
  * "Explicit Locking" and each command's reference page). `created` holds tables created earlier in the same
- * migration, which are new and empty.
+ * migration, which are new and empty. Several touches of one table merge into the strongest.
  */
 export function statementTouches(stmt: ParsedStatement, created: Set<string>): StatementTouch[] {
   const { kind, body } = nodeKind(stmt.node);
+  const touchesOf = Object.hasOwn(TOUCHES_BY_KIND, kind) ? TOUCHES_BY_KIND[kind] : undefined;
   const touches: StatementTouch[] = [];
-  const add = (ref: TableRef | undefined, t: Omit<StatementTouch, 'schema' | 'table' | 'statementIndex'>) => {
-    if (!ref) return;
+  for (const { ref, touch: t } of touchesOf?.(body, created) ?? []) {
+    if (!ref) continue;
     const key = tableKey(ref);
     const existing = touches.find((x) => tableKey(x) === key);
     if (existing) {
@@ -159,102 +249,9 @@ export function statementTouches(stmt: ParsedStatement, created: Set<string>): S
       existing.rewrite ||= t.rewrite;
       existing.indexBuild ||= t.indexBuild;
       existing.fullScan ||= t.fullScan;
-      return;
+      continue;
     }
     touches.push({ ...ref, ...t, statementIndex: stmt.index, createdHere: created.has(key) || undefined });
-  };
-  const none = { rewrite: false, indexBuild: false, fullScan: false };
-  switch (kind) {
-    case 'CreateStmt': {
-      const ref = rangeVar(body.relation);
-      if (ref) created.add(tableKey(ref));
-      // A foreign key takes SHARE ROW EXCLUSIVE on the table it references.
-      for (const c of findAll(body, 'Constraint') as Record<string, unknown>[]) {
-        if (c.contype === 'CONSTR_FOREIGN')
-          add(rangeVar(c.pktable), { ...none, lock: 'SHARE ROW EXCLUSIVE' });
-      }
-      break;
-    }
-    case 'IndexStmt':
-      add(rangeVar(body.relation), {
-        ...none,
-        lock: body.concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'SHARE',
-        indexBuild: true,
-        fullScan: true,
-      });
-      break;
-    case 'AlterTableStmt': {
-      if (body.objtype !== undefined && body.objtype !== 'OBJECT_TABLE') break;
-      const ref = rangeVar(body.relation);
-      for (const wrapped of (body.cmds as { AlterTableCmd?: Record<string, unknown> }[]) ?? []) {
-        const cmd = wrapped.AlterTableCmd ?? {};
-        add(ref, alterTableCmd(cmd));
-        const c = ((cmd.def ?? {}) as Record<string, unknown>).Constraint as
-          Record<string, unknown> | undefined;
-        if (c?.contype === 'CONSTR_FOREIGN')
-          add(rangeVar(c.pktable), { ...none, lock: 'SHARE ROW EXCLUSIVE' });
-      }
-      break;
-    }
-    case 'RenameStmt':
-      if (body.renameType === 'OBJECT_TABLE' || body.renameType === 'OBJECT_COLUMN') {
-        add(rangeVar(body.relation), { ...none, lock: 'ACCESS EXCLUSIVE' });
-      }
-      break;
-    case 'DropStmt':
-      if (body.removeType === 'OBJECT_TABLE') {
-        for (const obj of (body.objects as { List?: { items?: { String?: { sval?: string } }[] } }[]) ?? []) {
-          const parts = (obj.List?.items ?? []).map((i) => i.String?.sval ?? '');
-          const table = parts[parts.length - 1];
-          if (table)
-            add(
-              { schema: parts.length > 1 ? parts[parts.length - 2] : undefined, table },
-              { ...none, lock: 'ACCESS EXCLUSIVE' },
-            );
-        }
-      }
-      break;
-    case 'TruncateStmt':
-      for (const r of (body.relations as { RangeVar?: unknown }[]) ?? [])
-        add(rangeVar(r.RangeVar), { ...none, lock: 'ACCESS EXCLUSIVE' });
-      break;
-    case 'VacuumStmt': {
-      const full = findAll(body.options, 'defname').includes('full');
-      for (const r of findAll(body.rels, 'relation')) {
-        add(
-          rangeVar(r),
-          full
-            ? { ...none, lock: 'ACCESS EXCLUSIVE', rewrite: true }
-            : { ...none, lock: 'SHARE UPDATE EXCLUSIVE', fullScan: true },
-        );
-      }
-      break;
-    }
-    case 'ClusterStmt':
-      add(rangeVar(body.relation), { ...none, lock: 'ACCESS EXCLUSIVE', rewrite: true });
-      break;
-    case 'UpdateStmt':
-    case 'DeleteStmt':
-      add(rangeVar(body.relation), {
-        ...none,
-        lock: 'ROW EXCLUSIVE',
-        fullScan: body.whereClause === undefined,
-      });
-      break;
-    case 'InsertStmt':
-      add(rangeVar(body.relation), { ...none, lock: 'ROW EXCLUSIVE' });
-      break;
-    case 'CreateTrigStmt':
-      add(rangeVar(body.relation), { ...none, lock: 'SHARE ROW EXCLUSIVE' });
-      break;
-    case 'LockStmt': {
-      const mode = LOCK_LEVELS[Math.max(0, Math.min(7, Number(body.mode ?? 8) - 1))];
-      for (const r of (body.relations as { RangeVar?: unknown }[]) ?? [])
-        add(rangeVar(r.RangeVar), { ...none, lock: mode });
-      break;
-    }
-    default:
-      break;
   }
   return touches;
 }

@@ -3,6 +3,7 @@ import type { MigrationAnalysis, TableTouch } from '../../shared/analysis';
 import { quoteIdent } from '../../shared/db';
 import { compareVersions } from '../../shared/history';
 import { parsePgVersion } from '../../shared/pg-version';
+import { records, unwrap } from '../parse-tree';
 import { ensureParser, nodeKind, parseStatements, shorten } from '../statements';
 import type { LintFinding, Migration, ParsedStatement, Severity } from '../types';
 import { statementTouches, tableKey, type StatementTouch } from './analyze';
@@ -10,7 +11,7 @@ import { DEFAULT_THRESHOLDS, type MeasuredTouch, type RuleContext, type SizeThre
 import { PGSHIFT_RULES } from './rules';
 import { notNullCheckColumn } from './rules/set-not-null-without-check';
 import { SQUAWK_DEFAULT_SEVERITY, SQUAWK_LOCK_RULES, type SeverityOverrides } from './severity';
-import { runSquawk } from './squawk';
+import { runSquawk, type SquawkViolation } from './squawk';
 
 export interface AnalyzeOptions {
   /** A live connection: sizes and row counts from the catalog, unqualified names resolved, server version. */
@@ -83,7 +84,7 @@ async function measureTable(
   try {
     await client.query("SET LOCAL lock_timeout = '2s'");
     const r = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualified}) AS any`);
-    hasRows = r.rows[0].any;
+    hasRows = r.rows[0]?.any ?? hasRows;
   } catch {
     // keep the estimate
   } finally {
@@ -93,12 +94,8 @@ async function measureTable(
   for (const def of row.checks) {
     try {
       const [stmt] = parseStatements(`ALTER TABLE x ADD ${def}`, 'catalog');
-      const cmd =
-        (
-          nodeKind(stmt.node).body.cmds as {
-            AlterTableCmd?: { def?: { Constraint?: Record<string, unknown> } };
-          }[]
-        )[0]?.AlterTableCmd?.def?.Constraint ?? {};
+      const [wrapped] = records(nodeKind(stmt?.node ?? {}).body.cmds);
+      const cmd = unwrap(unwrap(wrapped, 'AlterTableCmd')?.def, 'Constraint') ?? {};
       const col = notNullCheckColumn(cmd);
       if (col) notNullChecks.push(col);
     } catch {
@@ -195,10 +192,90 @@ function statementAt(statements: ParsedStatement[], line: number): ParsedStateme
 
 /** The server version as Squawk's --pg-version wants it ("15.4"). */
 async function serverVersion(client: ClientBase): Promise<string> {
-  const v = parsePgVersion(
-    (await client.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version,
-  );
+  const res = await client.query<{ server_version: string }>('SHOW server_version');
+  const v = parsePgVersion(res.rows[0]?.server_version ?? '');
   return `${v.major}.${v.num % 10000}`;
+}
+
+/** Where one migration's findings go: waived by `-- pgshift:allow`, turned off, or kept with their severity. */
+type FindingSink = (
+  rule: string,
+  source: 'squawk' | 'pgshift',
+  base: Severity,
+  stmt: ParsedStatement | undefined,
+  f: { line: number; column: number; message: string; help?: string },
+) => void;
+
+function findingSink(m: Migration, overrides: SeverityOverrides, findings: LintFinding[]): FindingSink {
+  return (rule, source, base, stmt, f) => {
+    const allow = stmt
+      ? m.up.allows.find((x) => x.rule === rule && x.statementIndex === stmt.index)
+      : undefined;
+    if (allow) return;
+    const override = overrides[rule];
+    if (override === 'off') return;
+    findings.push({
+      rule,
+      source,
+      severity: override ?? base,
+      version: m.version,
+      migration: m.name,
+      file: m.file,
+      line: f.line,
+      column: f.column,
+      message: f.message,
+      ...(f.help ? { help: f.help } : {}),
+      ...(stmt ? { statement: shorten(stmt.text) } : {}),
+    });
+  };
+}
+
+/** Squawk's violations of one migration, its lock rules lowered to warnings on new or empty tables. */
+function squawkFindings(
+  a: Analysed,
+  violations: SquawkViolation[],
+  measured: boolean,
+  push: FindingSink,
+): void {
+  for (const v of violations) {
+    const line = v.line + 1;
+    const stmt = statementAt(a.statements, line);
+    let severity: Severity = SQUAWK_DEFAULT_SEVERITY[v.rule_name] ?? 'warning';
+    let message = v.message;
+    const touches = (stmt ? a.touches[stmt.index] : undefined) ?? [];
+    if (
+      severity === 'error' &&
+      measured &&
+      SQUAWK_LOCK_RULES.has(v.rule_name) &&
+      touches.length > 0 &&
+      touches.every((t) => t.createdHere || t.hasRows === false)
+    ) {
+      severity = 'warning';
+      message += ' (lowered to a warning: the table is new or empty, so the lock is brief)';
+    }
+    push(v.rule_name, 'squawk', severity, stmt, {
+      line,
+      column: v.column + 1,
+      message,
+      help: v.help ?? undefined,
+    });
+  }
+}
+
+/** pgshift's own rules on one migration (the data-aware ones only with the catalog). */
+function pgshiftFindings(a: Analysed, ctx: RuleContext, push: FindingSink): void {
+  for (const rule of PGSHIFT_RULES) {
+    if (rule.dataAware && !ctx.measured) continue;
+    for (const hit of rule.check(ctx)) {
+      const stmt = a.statements[hit.statementIndex];
+      push(rule.id, 'pgshift', hit.severity, stmt, {
+        line: stmt?.line ?? a.migration.up.firstLine,
+        column: stmt?.column ?? 1,
+        message: hit.message,
+        help: hit.help,
+      });
+    }
+  }
 }
 
 /**
@@ -212,7 +289,6 @@ export async function lintMigrations(
 ): Promise<LintResult> {
   const analysed = await analyse(migrations, options.client);
   const thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
-  const overrides = options.severities ?? {};
   const pgVersion = options.pgVersion ?? (options.client ? await serverVersion(options.client) : undefined);
   const squawk = await runSquawk(
     migrations.map((m) => ({ key: m.version, script: m.up, inTransaction: !m.up.noTransaction })),
@@ -221,64 +297,13 @@ export async function lintMigrations(
   const findings: LintFinding[] = [];
   const allowed: AllowedFinding[] = [];
   const measured = options.client !== undefined;
-
   for (const a of analysed) {
     const m = a.migration;
     // Every waiver is reported (the report shows it with its reason), whether or not Squawk still needed it.
     for (const x of m.up.allows)
       allowed.push({ version: m.version, rule: x.rule, reason: x.reason, line: x.line });
-    const allowFor = (rule: string, statementIndex: number) =>
-      m.up.allows.find((x) => x.rule === rule && x.statementIndex === statementIndex);
-    const push = (
-      rule: string,
-      source: 'squawk' | 'pgshift',
-      base: Severity,
-      stmt: ParsedStatement | undefined,
-      f: { line: number; column: number; message: string; help?: string },
-    ) => {
-      const allow = stmt ? allowFor(rule, stmt.index) : undefined;
-      if (allow) return;
-      const override = overrides[rule];
-      if (override === 'off') return;
-      findings.push({
-        rule,
-        source,
-        severity: override ?? base,
-        version: m.version,
-        migration: m.name,
-        file: m.file,
-        line: f.line,
-        column: f.column,
-        message: f.message,
-        ...(f.help ? { help: f.help } : {}),
-        ...(stmt ? { statement: shorten(stmt.text) } : {}),
-      });
-    };
-
-    for (const v of squawk.get(m.version) ?? []) {
-      const line = v.line + 1;
-      const stmt = statementAt(a.statements, line);
-      let severity: Severity = SQUAWK_DEFAULT_SEVERITY[v.rule_name] ?? 'warning';
-      let message = v.message;
-      const touches = stmt ? a.touches[stmt.index] : [];
-      if (
-        severity === 'error' &&
-        measured &&
-        SQUAWK_LOCK_RULES.has(v.rule_name) &&
-        touches.length > 0 &&
-        touches.every((t) => t.createdHere || t.hasRows === false)
-      ) {
-        severity = 'warning';
-        message += ' (lowered to a warning: the table is new or empty, so the lock is brief)';
-      }
-      push(v.rule_name, 'squawk', severity, stmt, {
-        line,
-        column: v.column + 1,
-        message,
-        help: v.help ?? undefined,
-      });
-    }
-
+    const push = findingSink(m, options.severities ?? {}, findings);
+    squawkFindings(a, squawk.get(m.version) ?? [], measured, push);
     const ctx: RuleContext = {
       migration: m,
       statements: a.statements,
@@ -286,18 +311,7 @@ export async function lintMigrations(
       measured,
       thresholds,
     };
-    for (const rule of PGSHIFT_RULES) {
-      if (rule.dataAware && !measured) continue;
-      for (const hit of rule.check(ctx)) {
-        const stmt = a.statements[hit.statementIndex];
-        push(rule.id, 'pgshift', hit.severity, stmt, {
-          line: stmt?.line ?? m.up.firstLine,
-          column: stmt?.column ?? 1,
-          message: hit.message,
-          help: hit.help,
-        });
-      }
-    }
+    pgshiftFindings(a, ctx, push);
   }
   findings.sort((x, y) => compareVersions(x.version, y.version) || x.line - y.line);
   return {

@@ -1,3 +1,4 @@
+import { isRecord } from '../parse-tree';
 import type { Severity } from '../types';
 
 /**
@@ -54,15 +55,17 @@ export function parseSeverityOverrides(json: string | undefined): SeverityOverri
   } catch {
     throw new Error('lint severities must be a JSON object such as {"prefer-text-field":"off"}');
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+  if (!isRecord(value)) {
     throw new Error('lint severities must be a JSON object of rule id → "error" | "warning" | "off"');
   }
+  const overrides: SeverityOverrides = {};
   for (const [rule, s] of Object.entries(value)) {
     if (s !== 'error' && s !== 'warning' && s !== 'off') {
       throw new Error(
         `lint severity of ${rule} must be "error", "warning" or "off", not ${JSON.stringify(s)}`,
       );
     }
+    overrides[rule] = s;
   }
-  return value as SeverityOverrides;
+  return overrides;
 }

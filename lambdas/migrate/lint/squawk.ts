@@ -3,23 +3,26 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { z } from 'zod';
 import { taskRootPath } from '../../shared/env';
 import { ConfigurationError } from '../../shared/errors';
 import { scanComments } from '../statements';
 import type { MigrationScript } from '../types';
 
 /** One finding as Squawk's `--reporter json` prints it (lines and columns 0-based). */
-export interface SquawkViolation {
-  file: string;
-  line: number;
-  column: number;
-  line_end?: number;
-  column_end?: number;
-  level: string;
-  message: string;
-  help?: string | null;
-  rule_name: string;
-}
+const squawkViolation = z.object({
+  file: z.string(),
+  line: z.number(),
+  column: z.number(),
+  line_end: z.number().optional(),
+  column_end: z.number().optional(),
+  level: z.string(),
+  message: z.string(),
+  help: z.string().nullable().optional(),
+  rule_name: z.string(),
+});
+export type SquawkViolation = z.infer<typeof squawkViolation>;
+const squawkReport = z.array(squawkViolation);
 
 /**
  * Squawk rules pgshift turns off: pgshift itself sets lock_timeout and statement_timeout before every
@@ -110,7 +113,7 @@ export async function runSquawk(
       const stdout = await execSquawk(bin, args);
       let violations: SquawkViolation[];
       try {
-        violations = stdout.trim() === '' ? [] : (JSON.parse(stdout) as SquawkViolation[]);
+        violations = stdout.trim() === '' ? [] : squawkReport.parse(JSON.parse(stdout));
       } catch (err) {
         throw new ConfigurationError(`Squawk printed something other than JSON: ${stdout.slice(0, 300)}`, {
           cause: err,
@@ -132,7 +135,7 @@ export async function runSquawk(
 function execSquawk(bin: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(bin, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = (err as { code?: unknown } | null)?.code;
+      const code = err?.code;
       if (err && code === 'ENOENT') {
         reject(
           new ConfigurationError(`Squawk binary not found at ${bin} (set PGSHIFT_SQUAWK_BIN)`, {

@@ -7,7 +7,7 @@ export const blockingIndexBuildOnLargeTable: PgshiftRule = {
   check(ctx) {
     const hits: RuleHit[] = [];
     for (const stmt of ctx.statements) {
-      for (const t of ctx.touches[stmt.index]) {
+      for (const t of ctx.touches[stmt.index] ?? []) {
         if (!t.indexBuild || t.lock === 'SHARE UPDATE EXCLUSIVE') continue;
         const severity = severityBySize(t, ctx.thresholds);
         if (!severity) continue;

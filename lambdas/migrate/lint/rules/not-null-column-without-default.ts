@@ -1,4 +1,5 @@
 import { columnInfo } from '../analyze';
+import { records, unwrap } from '../../parse-tree';
 import { nodeKind } from '../../statements';
 import { sizeClass, type PgshiftRule, type RuleHit } from '../rule';
 
@@ -11,13 +12,13 @@ export const notNullColumnWithoutDefault: PgshiftRule = {
     for (const stmt of ctx.statements) {
       const { kind, body } = nodeKind(stmt.node);
       if (kind !== 'AlterTableStmt') continue;
-      const touch = ctx.touches[stmt.index][0];
+      const touch = ctx.touches[stmt.index]?.[0];
       if (!touch) continue;
       const cls = sizeClass(touch, ctx.thresholds);
       if (cls !== 'small' && cls !== 'large') continue;
-      for (const wrapped of (body.cmds as { AlterTableCmd?: Record<string, unknown> }[]) ?? []) {
-        const cmd = wrapped.AlterTableCmd ?? {};
-        const def = (cmd.def as { ColumnDef?: Record<string, unknown> } | undefined)?.ColumnDef;
+      for (const wrapped of records(body.cmds)) {
+        const cmd = unwrap(wrapped, 'AlterTableCmd') ?? {};
+        const def = unwrap(cmd.def, 'ColumnDef');
         if (cmd.subtype !== 'AT_AddColumn' || !def) continue;
         const info = columnInfo(def);
         if (info.notNull && !info.hasDefault) {

@@ -1,14 +1,15 @@
 import { findAll } from '../analyze';
+import { records, text, unwrap } from '../../parse-tree';
 import { nodeKind } from '../../statements';
 import { describeSize, severityBySize, type PgshiftRule, type RuleHit } from '../rule';
 import type { ParsedStatement } from '../../types';
 
 /** The column a `CHECK (col IS NOT NULL)` constraint node tests, if that is all it tests. */
 export function notNullCheckColumn(constraint: Record<string, unknown>): string | undefined {
-  const test = (constraint.raw_expr as { NullTest?: Record<string, unknown> } | undefined)?.NullTest;
+  const test = unwrap(constraint.raw_expr, 'NullTest');
   if (!test || test.nulltesttype !== 'IS_NOT_NULL') return undefined;
-  const fields = (findAll(test.arg, 'fields')[0] as { String?: { sval?: string } }[] | undefined) ?? [];
-  return fields[fields.length - 1]?.String?.sval;
+  const fields = records(findAll(test.arg, 'fields')[0]);
+  return text(unwrap(fields.at(-1), 'String')?.sval);
 }
 
 /** Columns given a validated `CHECK (col IS NOT NULL)` by statements before `before` in this migration. */
@@ -18,17 +19,16 @@ function checkedHere(statements: ParsedStatement[], before: number): Set<string>
   for (const stmt of statements.slice(0, before)) {
     const { kind, body } = nodeKind(stmt.node);
     if (kind !== 'AlterTableStmt') continue;
-    for (const wrapped of (body.cmds as { AlterTableCmd?: Record<string, unknown> }[]) ?? []) {
-      const cmd = wrapped.AlterTableCmd ?? {};
-      const c = (cmd.def as { Constraint?: Record<string, unknown> } | undefined)?.Constraint;
+    for (const wrapped of records(body.cmds)) {
+      const cmd = unwrap(wrapped, 'AlterTableCmd') ?? {};
+      const c = unwrap(cmd.def, 'Constraint');
       if (cmd.subtype === 'AT_AddConstraint' && c?.contype === 'CONSTR_CHECK') {
         const col = notNullCheckColumn(c);
         if (col && c.skip_validation !== true) cols.add(col);
         else if (col && typeof c.conname === 'string') added.set(c.conname, col);
       }
-      if (cmd.subtype === 'AT_ValidateConstraint' && typeof cmd.name === 'string' && added.has(cmd.name)) {
-        cols.add(added.get(cmd.name) as string);
-      }
+      const validated = cmd.subtype === 'AT_ValidateConstraint' ? added.get(text(cmd.name) ?? '') : undefined;
+      if (validated !== undefined) cols.add(validated);
     }
   }
   return cols;
@@ -43,13 +43,13 @@ export const setNotNullWithoutCheck: PgshiftRule = {
     for (const stmt of ctx.statements) {
       const { kind, body } = nodeKind(stmt.node);
       if (kind !== 'AlterTableStmt') continue;
-      const touch = ctx.touches[stmt.index][0];
+      const touch = ctx.touches[stmt.index]?.[0];
       if (!touch) continue;
       const severity = severityBySize(touch, ctx.thresholds);
       if (!severity) continue;
       const proven = new Set([...(touch.notNullChecks ?? []), ...checkedHere(ctx.statements, stmt.index)]);
-      for (const wrapped of (body.cmds as { AlterTableCmd?: Record<string, unknown> }[]) ?? []) {
-        const cmd = wrapped.AlterTableCmd ?? {};
+      for (const wrapped of records(body.cmds)) {
+        const cmd = unwrap(wrapped, 'AlterTableCmd') ?? {};
         if (cmd.subtype !== 'AT_SetNotNull' || proven.has(String(cmd.name))) continue;
         hits.push({
           statementIndex: stmt.index,

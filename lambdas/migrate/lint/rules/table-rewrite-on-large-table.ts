@@ -7,7 +7,7 @@ export const tableRewriteOnLargeTable: PgshiftRule = {
   check(ctx) {
     const hits: RuleHit[] = [];
     for (const stmt of ctx.statements) {
-      for (const t of ctx.touches[stmt.index]) {
+      for (const t of ctx.touches[stmt.index] ?? []) {
         const severity = t.rewrite ? severityBySize(t, ctx.thresholds) : undefined;
         if (!severity) continue;
         hits.push({
