@@ -79,14 +79,62 @@ export interface ParsedCommand {
   flags: Flags;
 }
 
+/** parseArgs' values when no option repeats (no `multiple: true`): strings and booleans only. */
+function isFlags(values: Record<string, unknown>): values is Flags {
+  return Object.values(values).every(
+    (v) => v === undefined || typeof v === 'string' || typeof v === 'boolean',
+  );
+}
+
 function parse(argv: string[], options: ParseArgsConfig['options']): { positionals: string[]; flags: Flags } {
   try {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    return { positionals, flags: values as Flags };
+    if (!isFlags(values)) throw new Error('an option was declared with multiple: true');
+    return { positionals, flags: values };
   } catch (err) {
     // node's messages are already one clear line ("Unknown option '--dryrun'...").
     throw new InputValidationError([errorMessage(err).replace(/\. To specify a positional.*$/, '')]);
   }
+}
+
+function isAction(value: string): value is Action {
+  return ACTIONS.some((action) => action === value);
+}
+
+/** `pgshift local|start <action> [args] [flags]` (`local lint`, `local diff` and `local plan` included). */
+function parseActionCommand(command: 'local' | 'start', rest: string[]): ParsedCommand {
+  const [action, ...args] = rest;
+  if (action === undefined || action.startsWith('-')) {
+    throw new InputValidationError([`"pgshift ${command}" needs an action: ${ACTIONS.join(', ')}`]);
+  }
+  if (command === 'local' && (action === 'lint' || action === 'diff')) {
+    return parseCommandLine([action, ...args]);
+  }
+  if (command === 'local' && action === 'plan') {
+    const { positionals, flags } = parse(args, {
+      ...COMMON,
+      ...LOCAL_TARGET,
+      ...PLAN_FLAGS,
+      ...PLAN_INPUT,
+    });
+    return { command: 'plan', mode: 'local', action: 'migrate', positionals, flags };
+  }
+  if (!isAction(action)) {
+    throw new InputValidationError([`unknown action "${action}" (expected one of ${ACTIONS.join(', ')})`]);
+  }
+  const options =
+    command === 'local'
+      ? { ...COMMON, ...LOCAL_TARGET, ...ACTION_FLAGS }
+      : {
+          ...COMMON,
+          ...REMOTE,
+          ...BUNDLE_TARGET,
+          ...ACTION_FLAGS,
+          database: { type: 'string' as const },
+          migrations: { type: 'string' as const },
+        };
+  const { positionals, flags } = parse(args, options);
+  return { command, action, positionals, flags };
 }
 
 /** Splits `pgshift <command> [action] [args] [flags]`; every mistake is an InputValidationError (exit 2). */
@@ -102,42 +150,8 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
     case 'version':
       return { command: 'version', positionals: [], flags: {} };
     case 'local':
-    case 'start': {
-      const [action, ...args] = rest;
-      if (action === undefined || action.startsWith('-')) {
-        throw new InputValidationError([`"pgshift ${command}" needs an action: ${ACTIONS.join(', ')}`]);
-      }
-      if (command === 'local' && (action === 'lint' || action === 'diff')) {
-        return parseCommandLine([action, ...args]);
-      }
-      if (command === 'local' && action === 'plan') {
-        const { positionals, flags } = parse(args, {
-          ...COMMON,
-          ...LOCAL_TARGET,
-          ...PLAN_FLAGS,
-          ...PLAN_INPUT,
-        });
-        return { command: 'plan', mode: 'local', action: 'migrate', positionals, flags };
-      }
-      if (!(ACTIONS as readonly string[]).includes(action)) {
-        throw new InputValidationError([
-          `unknown action "${action}" (expected one of ${ACTIONS.join(', ')})`,
-        ]);
-      }
-      const options =
-        command === 'local'
-          ? { ...COMMON, ...LOCAL_TARGET, ...ACTION_FLAGS }
-          : {
-              ...COMMON,
-              ...REMOTE,
-              ...BUNDLE_TARGET,
-              ...ACTION_FLAGS,
-              database: { type: 'string' as const },
-              migrations: { type: 'string' as const },
-            };
-      const { positionals, flags } = parse(args, options);
-      return { command, action: action as Action, positionals, flags };
-    }
+    case 'start':
+      return parseActionCommand(command, rest);
     case 'status':
       return { command, ...parse(rest, { ...COMMON, region: { type: 'string' } }) };
     case 'backups':

@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isRecord, parseJsonRecord, stringField } from './json-shapes';
 
 /**
  * The AWS endpoint of a local deployment. Every function (and the Fargate task) gets its own loopback
@@ -40,6 +40,14 @@ export interface GatewaySecret {
   kmsKeyArn?: string;
 }
 
+/** An execution the Step Functions stand-in reports as RUNNING (its input as JSON text). */
+export interface RunningExecution {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  input: string;
+}
+
 export interface GatewayOptions {
   /** The S3/SNS/SQS stand-in's endpoint (http://127.0.0.1:port). */
   storeEndpoint: string;
@@ -51,7 +59,7 @@ export interface GatewayOptions {
   /** Topic ARN → its KMS key ARN (publishing to an encrypted topic needs that key). */
   topicKeys?: Record<string, string>;
   /** Executions the Step Functions stand-in reports as RUNNING. */
-  runningExecutions?: () => { executionArn: string; stateMachineArn: string; name: string; input: string }[];
+  runningExecutions?: () => RunningExecution[];
   /** How long to wait before firing a schedule: tests shorten it. @default the schedule's own time */
   scheduleDelayMs?: (at: Date) => number;
 }
@@ -83,6 +91,30 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 
 const via = (service: string) => `${service}.${LOCAL_REGION}.amazonaws.com`;
 
+/** What an S3 request's authorizations are made of: its bucket and key, and how each authorization reads. */
+interface S3Request {
+  method: string;
+  headers: http.IncomingHttpHeaders;
+  q: URLSearchParams;
+  bucket: string;
+  key: string;
+  bucketArn: string;
+  objectArn: string;
+  auth: (action: string, resource: string, context?: Record<string, string | string[]>) => Authorization;
+  /** The KMS authorization S3 makes on the caller's behalf for `keyArn` (none without a key). */
+  kms: (action: string, keyArn: string | undefined) => Authorization[];
+  /** The request's SSE headers as the condition keys a bucket policy reads. */
+  sse: () => Record<string, string>;
+  /** The key a write encrypts with: the one the request names, else the bucket's default. */
+  writeKey: () => string | undefined;
+  keyOf: (bucket: string, key: string) => string | undefined;
+}
+
+interface S3Authorized {
+  operation: string;
+  authorizations: Authorization[];
+}
+
 /** What AWS authorizes for an S3 request (path-style, as pgshift's client sends to an endpoint). */
 export function s3Authorizations(
   principal: string,
@@ -90,7 +122,7 @@ export function s3Authorizations(
   url: URL,
   headers: http.IncomingHttpHeaders,
   keyOf: (bucket: string, key: string) => string | undefined,
-): { operation: string; authorizations: Authorization[] } {
+): S3Authorized {
   const [, bucket = '', ...rest] = decodeURIComponent(url.pathname).split('/');
   const key = rest.join('/');
   const q = url.searchParams;
@@ -125,25 +157,32 @@ export function s3Authorizations(
     const keyId = headers['x-amz-server-side-encryption-aws-kms-key-id'];
     return typeof keyId === 'string' ? keyId : keyOf(bucket, '');
   };
-  if (!key) {
-    if (method === 'GET' && q.has('versions')) {
-      return { operation: 'ListObjectVersions', authorizations: [auth('s3:ListBucketVersions', bucketArn)] };
-    }
-    if (method === 'GET' && q.has('location')) {
-      return { operation: 'GetBucketLocation', authorizations: [auth('s3:GetBucketLocation', bucketArn)] };
-    }
-    if (method === 'POST' && q.has('delete')) {
-      return { operation: 'DeleteObjects', authorizations: [auth('s3:DeleteObject', `${bucketArn}/*`)] };
-    }
-    if (method === 'GET' || method === 'HEAD') {
-      const prefix = q.get('prefix');
-      return {
-        operation: method === 'HEAD' ? 'HeadBucket' : 'ListObjectsV2',
-        authorizations: [auth('s3:ListBucket', bucketArn, prefix !== null ? { 's3:prefix': prefix } : {})],
-      };
-    }
-    return { operation: `${method} bucket`, authorizations: [auth(`s3:Unknown${method}Bucket`, bucketArn)] };
+  const r = { method, headers, q, bucket, key, bucketArn, objectArn, auth, kms, sse, writeKey, keyOf };
+  return key ? objectRequestAuthorizations(r) : bucketRequestAuthorizations(r);
+}
+
+function bucketRequestAuthorizations({ method, q, bucketArn, auth }: S3Request): S3Authorized {
+  if (method === 'GET' && q.has('versions')) {
+    return { operation: 'ListObjectVersions', authorizations: [auth('s3:ListBucketVersions', bucketArn)] };
   }
+  if (method === 'GET' && q.has('location')) {
+    return { operation: 'GetBucketLocation', authorizations: [auth('s3:GetBucketLocation', bucketArn)] };
+  }
+  if (method === 'POST' && q.has('delete')) {
+    return { operation: 'DeleteObjects', authorizations: [auth('s3:DeleteObject', `${bucketArn}/*`)] };
+  }
+  if (method === 'GET' || method === 'HEAD') {
+    const prefix = q.get('prefix');
+    return {
+      operation: method === 'HEAD' ? 'HeadBucket' : 'ListObjectsV2',
+      authorizations: [auth('s3:ListBucket', bucketArn, prefix !== null ? { 's3:prefix': prefix } : {})],
+    };
+  }
+  return { operation: `${method} bucket`, authorizations: [auth(`s3:Unknown${method}Bucket`, bucketArn)] };
+}
+
+function objectRequestAuthorizations(r: S3Request): S3Authorized {
+  const { method, headers, q, bucket, key, objectArn, auth, kms, sse, writeKey, keyOf } = r;
   switch (method) {
     case 'GET':
       return {
@@ -202,6 +241,22 @@ export function s3Authorizations(
   }
 }
 
+/** The Scheduler API operation of a request to `/schedules/<name>`. */
+function schedulerOperation(method: string): string {
+  if (method === 'POST') return 'CreateSchedule';
+  if (method === 'DELETE') return 'DeleteSchedule';
+  if (method === 'GET') return 'GetSchedule';
+  return `${method}Schedule`;
+}
+
+/** A CreateSchedule `Target` as sent (its other fields kept), when it names an ARN and a role. */
+function scheduleTarget(value: unknown): Schedule['target'] | undefined {
+  const arn = stringField(value, 'Arn');
+  const roleArn = stringField(value, 'RoleArn');
+  if (!isRecord(value) || arn === undefined || roleArn === undefined) return undefined;
+  return { ...value, Arn: arn, RoleArn: roleArn, Input: stringField(value, 'Input') };
+}
+
 function json(
   res: http.ServerResponse,
   status: number,
@@ -247,7 +302,9 @@ export class AwsGateway {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     this.servers.push(server);
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('local gateway: no TCP address');
+    return `http://127.0.0.1:${address.port}`;
   }
 
   private record(call: RecordedCall): RecordedCall {
@@ -337,7 +394,10 @@ export class AwsGateway {
     const type = String(req.headers['content-type'] ?? '');
     if (type.includes('json')) {
       try {
-        return JSON.parse(body.toString('utf8') || '{}') as Record<string, string>;
+        const params = parseJsonRecord(body.toString('utf8') || '{}');
+        return Object.fromEntries(
+          Object.entries(params).filter((e): e is [string, string] => typeof e[1] === 'string'),
+        );
       } catch {
         return {};
       }
@@ -405,7 +465,7 @@ export class AwsGateway {
     res: http.ServerResponse,
   ): void {
     const operation = target.split('.').pop() ?? '';
-    const params = JSON.parse(body.toString('utf8') || '{}') as { SecretId?: string };
+    const params = { SecretId: stringField(parseJsonRecord(body.toString('utf8') || '{}'), 'SecretId') };
     const secret = this.options.secrets?.find(
       (s) => s.arn === params.SecretId || s.arn.split(':').slice(-1)[0] === params.SecretId,
     );
@@ -461,7 +521,7 @@ export class AwsGateway {
     res: http.ServerResponse,
   ): void {
     const m = /^\/schedules\/([^/]+)$/.exec(url.pathname);
-    if (!m) {
+    if (!m?.[1]) {
       this.record({
         caller,
         service: 'scheduler',
@@ -473,68 +533,41 @@ export class AwsGateway {
       return;
     }
     const name = decodeURIComponent(m[1]);
-    const params = (body.length ? JSON.parse(body.toString('utf8')) : {}) as {
-      GroupName?: string;
-      ScheduleExpression?: string;
-      Target?: Schedule['target'];
-    };
-    const group = params.GroupName ?? url.searchParams.get('groupName') ?? 'default';
+    const params = body.length ? parseJsonRecord(body.toString('utf8')) : {};
+    const target = scheduleTarget(params.Target);
+    const group = stringField(params, 'GroupName') ?? url.searchParams.get('groupName') ?? 'default';
     const arn = `arn:aws:scheduler:${LOCAL_REGION}:${LOCAL_ACCOUNT}:schedule/${group}/${name}`;
-    const id = `${group}/${name}`;
-    const operation =
-      method === 'POST'
-        ? 'CreateSchedule'
-        : method === 'DELETE'
-          ? 'DeleteSchedule'
-          : method === 'GET'
-            ? 'GetSchedule'
-            : `${method}Schedule`;
+    const operation = schedulerOperation(method);
     const authorizations: Authorization[] = [
       { principal, action: `scheduler:${operation}`, resource: arn, context: {} },
     ];
-    if (operation === 'CreateSchedule' && params.Target?.RoleArn) {
+    if (operation === 'CreateSchedule' && target?.RoleArn) {
       authorizations.push({
         principal,
         action: 'iam:PassRole',
-        resource: params.Target.RoleArn,
+        resource: target.RoleArn,
         context: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
       });
     }
     const call = this.record({ caller, service: 'scheduler', operation, authorizations });
-    const existing = this.schedules.get(id);
+    const schedule = { id: `${group}/${name}`, name, group, arn };
     if (operation === 'CreateSchedule') {
-      if (existing) {
-        call.status = 409;
-        awsError(res, 409, 'ConflictException', `Schedule ${name} already exists.`);
-        return;
-      }
-      const schedule: Schedule = {
-        name,
-        group,
-        expression: params.ScheduleExpression ?? '',
-        target: params.Target as Schedule['target'],
-        createdBy: caller,
-        fired: false,
-      };
-      this.schedules.set(id, schedule);
-      this.arm(id, schedule);
-      call.status = 200;
-      json(res, 200, { ScheduleArn: arn }, 'application/json');
+      this.createSchedule(call, res, schedule, stringField(params, 'ScheduleExpression') ?? '', target);
       return;
     }
+    const existing = this.schedules.get(schedule.id);
     if (!existing) {
       call.status = 404;
       awsError(res, 404, 'ResourceNotFoundException', `Schedule ${name} does not exist.`);
       return;
     }
+    call.status = 200;
     if (operation === 'DeleteSchedule') {
       clearTimeout(existing.timer);
-      this.schedules.delete(id);
-      call.status = 200;
+      this.schedules.delete(schedule.id);
       json(res, 200, {}, 'application/json');
       return;
     }
-    call.status = 200;
     json(
       res,
       200,
@@ -549,6 +582,38 @@ export class AwsGateway {
     );
   }
 
+  private createSchedule(
+    call: RecordedCall,
+    res: http.ServerResponse,
+    where: { id: string; name: string; group: string; arn: string },
+    expression: string,
+    target: Schedule['target'] | undefined,
+  ): void {
+    if (this.schedules.has(where.id)) {
+      call.status = 409;
+      awsError(res, 409, 'ConflictException', `Schedule ${where.name} already exists.`);
+      return;
+    }
+    // The service requires a target with its ARN and role; a schedule without one could never fire.
+    if (!target) {
+      call.status = 400;
+      awsError(res, 400, 'ValidationException', 'Target with Arn and RoleArn is required.');
+      return;
+    }
+    const schedule: Schedule = {
+      name: where.name,
+      group: where.group,
+      expression,
+      target,
+      createdBy: call.caller,
+      fired: false,
+    };
+    this.schedules.set(where.id, schedule);
+    this.arm(where.id, schedule);
+    call.status = 200;
+    json(res, 200, { ScheduleArn: where.arn }, 'application/json');
+  }
+
   /** Fires a one-time `at(...)` schedule whose target is SNS Publish, as the scheduler role. */
   private arm(id: string, schedule: Schedule): void {
     const at = /^at\((.+)\)$/.exec(schedule.expression);
@@ -561,13 +626,13 @@ export class AwsGateway {
 
   private async fire(id: string, schedule: Schedule): Promise<void> {
     if (schedule.target.Arn !== 'arn:aws:scheduler:::aws-sdk:sns:publish') return;
-    const input = JSON.parse(schedule.target.Input ?? '{}') as Record<string, string>;
+    const input = parseJsonRecord(schedule.target.Input ?? '{}');
     const role = schedule.target.RoleArn;
     const call = this.record({
       caller: `scheduler:${schedule.name}`,
       service: 'sns',
       operation: 'Publish',
-      authorizations: this.publishAuthorizations(role, input.TopicArn ?? ''),
+      authorizations: this.publishAuthorizations(role, stringField(input, 'TopicArn') ?? ''),
     });
     const form = new URLSearchParams({ Action: 'Publish', Version: '2010-03-31' });
     for (const [k, v] of Object.entries(input)) if (typeof v === 'string') form.set(k, v);
@@ -590,9 +655,10 @@ export class AwsGateway {
     res: http.ServerResponse,
   ): void {
     const operation = target.split('.').pop() ?? '';
-    const params = JSON.parse(body.toString('utf8') || '{}') as {
-      stateMachineArn?: string;
-      executionArn?: string;
+    const request = parseJsonRecord(body.toString('utf8') || '{}');
+    const params = {
+      stateMachineArn: stringField(request, 'stateMachineArn'),
+      executionArn: stringField(request, 'executionArn'),
     };
     const running = this.options.runningExecutions?.() ?? [];
     const resource = params.stateMachineArn ?? params.executionArn ?? '*';

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isStringArray } from './json-shapes';
 
 /**
  * A small reader for pgshift's own Dockerfile (lambdas/image/Dockerfile): enough to rebuild the image's file tree
@@ -71,7 +72,8 @@ const VARIABLE = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::[-+][^}]*)?\}|([A-Za-z_][A-
 /** Substitutes known variables; unknown ones (e.g. the base image's LAMBDA_TASK_ROOT) stay as written. */
 function substitute(text: string, known: Record<string, string | undefined>): string {
   return text.replace(VARIABLE, (whole, braced?: string, bare?: string) => {
-    const value = known[(braced ?? bare) as string];
+    const name = braced ?? bare;
+    const value = name === undefined ? undefined : known[name];
     return value === undefined ? whole : value;
   });
 }
@@ -106,116 +108,120 @@ function execForm(text: string): string[] | undefined {
   if (!text.startsWith('[')) return undefined;
   try {
     const parsed: unknown = JSON.parse(text);
-    if (Array.isArray(parsed) && parsed.every((p) => typeof p === 'string')) return parsed as string[];
+    if (isStringArray(parsed)) return parsed;
   } catch {
     // Docker treats a malformed JSON array as shell form.
   }
   return undefined;
 }
 
+/** What the Dockerfile's current (in the end, final) stage says so far. */
+type Stage = Dockerfile;
+
+function newStage(from: string): Stage {
+  return { from, args: {}, env: {}, copies: [], cmd: [], copyFrom: false };
+}
+
+/** Refuses `${NAME}` of an ARG declared only before the first FROM: it expands to "" in a stage. */
+function refuseGlobalOnlyVariables(
+  ins: Instruction,
+  globalArgs: Record<string, string | undefined>,
+  stage: Stage,
+): void {
+  for (const m of ins.rest.matchAll(VARIABLE)) {
+    const name = m[1] ?? m[2] ?? '';
+    if (name in globalArgs && !(name in stage.args) && !(name in stage.env)) {
+      throw new DockerfileError(
+        `line ${ins.line}: ${ins.keyword} uses \${${name}}, but ARG ${name} is declared only before the first ` +
+          `FROM, where it is visible to FROM lines only; it expands to "" here. Repeat "ARG ${name}" after FROM.`,
+      );
+    }
+  }
+}
+
+function readEnv(ins: Instruction, stage: Stage, known: Record<string, string | undefined>): void {
+  const parts = words(ins.rest);
+  const [first] = parts;
+  if (first !== undefined && !first.includes('=')) {
+    // Legacy `ENV NAME value with spaces`.
+    stage.env[first] = substitute(ins.rest.slice(ins.rest.indexOf(first) + first.length).trim(), known);
+    return;
+  }
+  for (const p of parts) {
+    const at = p.indexOf('=');
+    if (at <= 0) throw new DockerfileError(`line ${ins.line}: ENV "${p}" is not NAME=value`);
+    stage.env[p.slice(0, at)] = substitute(p.slice(at + 1), { ...known, ...stage.env });
+  }
+}
+
+function readCopy(ins: Instruction, stage: Stage, known: Record<string, string | undefined>): void {
+  const all = execForm(ins.rest) ?? words(ins.rest);
+  const flags = all.filter((w) => w.startsWith('--'));
+  const operands = all.filter((w) => !w.startsWith('--')).map((w) => substitute(w, known));
+  if (flags.some((f) => f.startsWith('--from'))) {
+    stage.copyFrom = true;
+    return;
+  }
+  const dest = operands[operands.length - 1];
+  if (operands.length < 2 || dest === undefined)
+    throw new DockerfileError(`line ${ins.line}: COPY needs a source and a destination`);
+  for (const src of operands.slice(0, -1)) {
+    if (/[*?[]/.test(src)) {
+      throw new DockerfileError(`line ${ins.line}: COPY source "${src}" is a pattern; name the path itself`);
+    }
+    stage.copies.push({ src, dest });
+  }
+}
+
+/** One instruction of a stage after its FROM (ARG and FROM are read by readDockerfile). */
+function readStageInstruction(ins: Instruction, stage: Stage): void {
+  const known = { ...stage.args, ...stage.env };
+  switch (ins.keyword) {
+    case 'ENV':
+      readEnv(ins, stage, known);
+      break;
+    case 'COPY':
+      readCopy(ins, stage, known);
+      break;
+    case 'ADD':
+      throw new DockerfileError(
+        `line ${ins.line}: ADD is not allowed in pgshift's image (it can fetch URLs and unpack archives); ` +
+          'COPY what the CDK bundling built instead',
+      );
+    case 'CMD':
+      stage.cmd = execForm(ins.rest) ?? ['/bin/sh', '-c', ins.rest];
+      break;
+    default:
+      break;
+  }
+}
+
 /** Reads pgshift's Dockerfile; throws DockerfileError for what would break the build or the tree it describes. */
 export function readDockerfile(text: string): Dockerfile {
   const globalArgs: Record<string, string | undefined> = {};
-  let stages = 0;
-  let from = '';
-  let args: Record<string, string | undefined> = {};
-  let env: Record<string, string> = {};
-  let copies: DockerfileCopy[] = [];
-  let cmd: string[] = [];
-  let copyFrom = false;
-
-  const checkVariables = (ins: Instruction): void => {
-    for (const m of ins.rest.matchAll(VARIABLE)) {
-      const name = m[1] ?? m[2];
-      if (name in globalArgs && !(name in args) && !(name in env)) {
-        throw new DockerfileError(
-          `line ${ins.line}: ${ins.keyword} uses \${${name}}, but ARG ${name} is declared only before the first ` +
-            `FROM, where it is visible to FROM lines only; it expands to "" here. Repeat "ARG ${name}" after FROM.`,
-        );
-      }
-    }
-  };
-
+  let stage: Stage | undefined;
   for (const ins of instructions(text)) {
     if (ins.keyword === 'FROM') {
-      const parts = words(ins.rest).filter((w) => !w.startsWith('--'));
-      if (parts.length === 0) throw new DockerfileError(`line ${ins.line}: FROM without an image`);
-      stages += 1;
-      from = substitute(parts[0], globalArgs);
-      args = {};
-      env = {};
-      copies = [];
-      cmd = [];
-      copyFrom = false;
+      const [image] = words(ins.rest).filter((w) => !w.startsWith('--'));
+      if (image === undefined) throw new DockerfileError(`line ${ins.line}: FROM without an image`);
+      stage = newStage(substitute(image, globalArgs));
       continue;
     }
     if (ins.keyword === 'ARG') {
-      const [name, ...value] = ins.rest.split('=');
+      const [name = '', ...value] = ins.rest.split('=');
       const declared = name.trim();
       const fallback = value.length > 0 ? value.join('=').replace(/^"(.*)"$/, '$1') : undefined;
-      if (stages === 0) globalArgs[declared] = fallback;
+      if (!stage) globalArgs[declared] = fallback;
       // A stage's `ARG X` without a default inherits the global default.
-      else args[declared] = fallback ?? globalArgs[declared];
+      else stage.args[declared] = fallback ?? globalArgs[declared];
       continue;
     }
-    if (stages === 0) {
-      throw new DockerfileError(`line ${ins.line}: ${ins.keyword} before the first FROM`);
-    }
-    checkVariables(ins);
-    const known = { ...args, ...env };
-    switch (ins.keyword) {
-      case 'ENV': {
-        const parts = words(ins.rest);
-        if (parts.length > 0 && !parts[0].includes('=')) {
-          // Legacy `ENV NAME value with spaces`.
-          env[parts[0]] = substitute(
-            ins.rest.slice(ins.rest.indexOf(parts[0]) + parts[0].length).trim(),
-            known,
-          );
-        } else {
-          for (const p of parts) {
-            const at = p.indexOf('=');
-            if (at <= 0) throw new DockerfileError(`line ${ins.line}: ENV "${p}" is not NAME=value`);
-            env[p.slice(0, at)] = substitute(p.slice(at + 1), { ...known, ...env });
-          }
-        }
-        break;
-      }
-      case 'COPY': {
-        const all = execForm(ins.rest) ?? words(ins.rest);
-        const flags = all.filter((w) => w.startsWith('--'));
-        const operands = all.filter((w) => !w.startsWith('--')).map((w) => substitute(w, known));
-        if (flags.some((f) => f.startsWith('--from'))) {
-          copyFrom = true;
-          break;
-        }
-        if (operands.length < 2)
-          throw new DockerfileError(`line ${ins.line}: COPY needs a source and a destination`);
-        const dest = operands[operands.length - 1];
-        for (const src of operands.slice(0, -1)) {
-          if (/[*?[]/.test(src)) {
-            throw new DockerfileError(
-              `line ${ins.line}: COPY source "${src}" is a pattern; name the path itself`,
-            );
-          }
-          copies.push({ src, dest });
-        }
-        break;
-      }
-      case 'ADD':
-        throw new DockerfileError(
-          `line ${ins.line}: ADD is not allowed in pgshift's image (it can fetch URLs and unpack archives); ` +
-            'COPY what the CDK bundling built instead',
-        );
-      case 'CMD':
-        cmd = execForm(ins.rest) ?? ['/bin/sh', '-c', ins.rest];
-        break;
-      default:
-        break;
-    }
+    if (!stage) throw new DockerfileError(`line ${ins.line}: ${ins.keyword} before the first FROM`);
+    refuseGlobalOnlyVariables(ins, globalArgs, stage);
+    readStageInstruction(ins, stage);
   }
-  if (stages === 0) throw new DockerfileError('no FROM line');
-  return { from, args, env, copies, cmd, copyFrom };
+  if (!stage) throw new DockerfileError('no FROM line');
+  return stage;
 }
 
 /** Substitutes `${NAME}`/`$NAME` from `vars` in an image path (e.g. LAMBDA_TASK_ROOT, set by the base image). */

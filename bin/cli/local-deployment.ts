@@ -13,9 +13,16 @@ import {
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ProgressEvent } from '../../lambdas/shared/progress';
-import { AwsGateway, LOCAL_ACCOUNT, LOCAL_REGION, type RecordedCall } from './aws-gateway';
+import {
+  AwsGateway,
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  type RecordedCall,
+  type RunningExecution,
+} from './aws-gateway';
 import { imageFiles, readDockerfile } from './dockerfile';
 import { FunctionError, FunctionHost } from './function-host';
+import { field, isRecord, recordField, stringField, stringsField } from './json-shapes';
 import {
   resolveTokens,
   resolveWorkflow,
@@ -178,114 +185,114 @@ export function deploymentRunOptions(
   };
 }
 
+/** The local name (`Ref`) and attributes (`Fn::GetAtt`) of one resource. */
+interface LocalName {
+  ref: string;
+  att: Record<string, string>;
+}
+
+/** Names a resource of one type from its logical id and its name property (`named`). */
+type Namer = (id: string, named: (key: string) => string | undefined) => LocalName;
+
+/** A resource named by its name property (else its logical id) whose only attribute is its ARN. */
+const namedWithArn =
+  (nameKey: string, arn: (name: string) => string): Namer =>
+  (id, named) => {
+    const name = named(nameKey) ?? id;
+    return { ref: name, att: { Arn: arn(name) } };
+  };
+
+const LOCAL_ARN = `${LOCAL_REGION}:${LOCAL_ACCOUNT}`;
+
+/** The types whose local names depend on the template alone (S3 and SNS also depend on the deployment). */
+const TEMPLATE_NAMERS: Record<string, Namer> = {
+  'AWS::KMS::Key': (id) => ({
+    ref: `local-key-${id}`,
+    att: { Arn: `arn:aws:kms:${LOCAL_ARN}:key/local-key-${id}`, KeyId: `local-key-${id}` },
+  }),
+  'AWS::IAM::Role': (id, named) => {
+    const name = named('RoleName') ?? id;
+    return {
+      ref: name,
+      att: {
+        Arn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`,
+        RoleId: `AROA${id.toUpperCase().slice(0, 17)}`,
+      },
+    };
+  },
+  'AWS::Lambda::Function': namedWithArn(
+    'FunctionName',
+    (name) => `arn:aws:lambda:${LOCAL_ARN}:function:${name}`,
+  ),
+  'AWS::StepFunctions::StateMachine': (id, named) => {
+    const name = named('StateMachineName') ?? id;
+    const arn = `arn:aws:states:${LOCAL_ARN}:stateMachine:${name}`;
+    return { ref: arn, att: { Arn: arn, Name: name } };
+  },
+  'AWS::Scheduler::ScheduleGroup': namedWithArn(
+    'Name',
+    (name) => `arn:aws:scheduler:${LOCAL_ARN}:schedule-group/${name}`,
+  ),
+  'AWS::Logs::LogGroup': (id, named) => {
+    const name = named('LogGroupName') ?? `/local/${id}`;
+    return { ref: name, att: { Arn: `arn:aws:logs:${LOCAL_ARN}:log-group:${name}:*` } };
+  },
+  'AWS::CloudWatch::Alarm': namedWithArn(
+    'AlarmName',
+    (name) => `arn:aws:cloudwatch:${LOCAL_ARN}:alarm:${name}`,
+  ),
+  'AWS::Events::Rule': namedWithArn('Name', (name) => `arn:aws:events:${LOCAL_ARN}:rule/${name}`),
+  'AWS::ECS::Cluster': namedWithArn('ClusterName', (name) => `arn:aws:ecs:${LOCAL_ARN}:cluster/${name}`),
+  'AWS::ECS::TaskDefinition': (id, named) => {
+    const arn = `arn:aws:ecs:${LOCAL_ARN}:task-definition/${named('Family') ?? id}:1`;
+    return { ref: arn, att: { TaskDefinitionArn: arn } };
+  },
+};
+
+/** The logical ids the functions' environment variables reference (`{ Ref: id }`), by variable name. */
+function functionEnvironmentRefs(template: CfnTemplate): Map<string, string> {
+  const envRefs = new Map<string, string>();
+  for (const res of Object.values(template.Resources)) {
+    if (res.Type !== 'AWS::Lambda::Function') continue;
+    const vars = recordField(res.Properties?.Environment, 'Variables');
+    for (const [name, value] of Object.entries(vars)) {
+      const id = stringField(value, 'Ref');
+      if (id !== undefined) envRefs.set(name, id);
+    }
+  }
+  return envRefs;
+}
+
 /** Physical names the local deployment gives the template's resources. */
 export function localNames(
   template: CfnTemplate,
   subs: Pick<LocalSubstitutions, 'bucket' | 'topicArn'>,
 ): TokenNames {
-  const ref: Record<string, string> = {};
-  const att: Record<string, Record<string, string>> = {};
-  const envRefs = new Map<string, string>();
-  for (const res of Object.values(template.Resources)) {
-    if (res.Type !== 'AWS::Lambda::Function') continue;
-    const vars =
-      (res.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-    for (const [name, value] of Object.entries(vars)) {
-      const id = (value as { Ref?: string } | null)?.Ref;
-      if (typeof id === 'string') envRefs.set(name, id);
-    }
-  }
+  const envRefs = functionEnvironmentRefs(template);
   const backupsBucket = envRefs.get('PGSHIFT_BUCKET');
   const alertsTopic = envRefs.get('PGSHIFT_TOPIC_ARN');
+  const namers: Record<string, Namer> = {
+    ...TEMPLATE_NAMERS,
+    'AWS::S3::Bucket': (id, named) => {
+      const name = id === backupsBucket ? subs.bucket : (named('BucketName') ?? `local-${id.toLowerCase()}`);
+      return { ref: name, att: { Arn: `arn:aws:s3:::${name}`, DomainName: `${name}.s3.amazonaws.com` } };
+    },
+    'AWS::SNS::Topic': (id, named) => {
+      const arn =
+        id === alertsTopic && subs.topicArn
+          ? subs.topicArn
+          : `arn:aws:sns:${LOCAL_ARN}:${named('TopicName') ?? id}`;
+      return { ref: arn, att: { TopicArn: arn, TopicName: arn.slice(arn.lastIndexOf(':') + 1) } };
+    },
+  };
+  const ref: Record<string, string> = {};
+  const att: Record<string, Record<string, string>> = {};
   for (const [id, res] of Object.entries(template.Resources)) {
-    const p = res.Properties ?? {};
-    const named = (key: string): string | undefined =>
-      typeof p[key] === 'string' ? (p[key] as string) : undefined;
-    switch (res.Type) {
-      case 'AWS::S3::Bucket': {
-        const name =
-          id === backupsBucket ? subs.bucket : (named('BucketName') ?? `local-${id.toLowerCase()}`);
-        ref[id] = name;
-        att[id] = { Arn: `arn:aws:s3:::${name}`, DomainName: `${name}.s3.amazonaws.com` };
-        break;
-      }
-      case 'AWS::KMS::Key':
-        ref[id] = `local-key-${id}`;
-        att[id] = {
-          Arn: `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:key/local-key-${id}`,
-          KeyId: `local-key-${id}`,
-        };
-        break;
-      case 'AWS::SNS::Topic': {
-        const arn =
-          id === alertsTopic && subs.topicArn
-            ? subs.topicArn
-            : `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${named('TopicName') ?? id}`;
-        ref[id] = arn;
-        att[id] = { TopicArn: arn, TopicName: arn.split(':').pop() as string };
-        break;
-      }
-      case 'AWS::IAM::Role': {
-        const name = named('RoleName') ?? id;
-        ref[id] = name;
-        att[id] = {
-          Arn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`,
-          RoleId: `AROA${id.toUpperCase().slice(0, 17)}`,
-        };
-        break;
-      }
-      case 'AWS::Lambda::Function': {
-        const name = named('FunctionName') ?? id;
-        ref[id] = name;
-        att[id] = { Arn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}` };
-        break;
-      }
-      case 'AWS::StepFunctions::StateMachine': {
-        const name = named('StateMachineName') ?? id;
-        const arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${name}`;
-        ref[id] = arn;
-        att[id] = { Arn: arn, Name: name };
-        break;
-      }
-      case 'AWS::Scheduler::ScheduleGroup': {
-        const name = named('Name') ?? id;
-        ref[id] = name;
-        att[id] = { Arn: `arn:aws:scheduler:${LOCAL_REGION}:${LOCAL_ACCOUNT}:schedule-group/${name}` };
-        break;
-      }
-      case 'AWS::Logs::LogGroup': {
-        const name = named('LogGroupName') ?? `/local/${id}`;
-        ref[id] = name;
-        att[id] = { Arn: `arn:aws:logs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:log-group:${name}:*` };
-        break;
-      }
-      case 'AWS::CloudWatch::Alarm': {
-        const name = named('AlarmName') ?? id;
-        ref[id] = name;
-        att[id] = { Arn: `arn:aws:cloudwatch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:alarm:${name}` };
-        break;
-      }
-      case 'AWS::Events::Rule': {
-        const name = named('Name') ?? id;
-        ref[id] = name;
-        att[id] = { Arn: `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${name}` };
-        break;
-      }
-      case 'AWS::ECS::Cluster': {
-        const name = named('ClusterName') ?? id;
-        ref[id] = name;
-        att[id] = { Arn: `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:cluster/${name}` };
-        break;
-      }
-      case 'AWS::ECS::TaskDefinition': {
-        const arn = `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:task-definition/${named('Family') ?? id}:1`;
-        ref[id] = arn;
-        att[id] = { TaskDefinitionArn: arn };
-        break;
-      }
-      default:
-        break;
-    }
+    const namer = namers[res.Type];
+    if (!namer) continue;
+    const local = namer(id, (key) => stringField(res.Properties, key));
+    ref[id] = local.ref;
+    att[id] = local.att;
   }
   return { ref, att, stackName: LOCAL_STACK_ID };
 }
@@ -428,114 +435,115 @@ export function deployedFunctions(assembly: SynthesizedAssembly, resolved: CfnTe
   return out;
 }
 
-/** Starts a local deployment of a synthesized assembly (see LocalSubstitutions for what differs from AWS). */
-export async function startLocalDeployment(options: LocalDeploymentOptions): Promise<LocalDeployment> {
-  const { assembly, substitutions: subs } = options;
-  const names = localNames(assembly.template, subs);
-  const resolved = resolveTokens(assembly.template, assembly.template, names) as CfnTemplate;
-  const workflow = resolveWorkflow(assembly.template, names);
-  const functions = deployedFunctions(assembly, resolved);
-  const machineName = Object.values(resolved.Resources).find(
-    (r) => r.Type === 'AWS::StepFunctions::StateMachine',
-  )?.Properties?.StateMachineName as string | undefined;
-  const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${machineName ?? workflow.logicalId}`;
-  const running = new Map<
-    string,
-    { executionArn: string; stateMachineArn: string; name: string; input: string }
-  >();
+type ImageTree = ReturnType<typeof assembleImage>;
 
-  const bucketKeyArn =
-    subs.kmsKeyId ?? functions.find((f) => f.env.PGSHIFT_KMS_KEY_ID)?.env.PGSHIFT_KMS_KEY_ID;
-  const topicKeys: Record<string, string> = {};
-  for (const res of Object.values(resolved.Resources)) {
-    if (res.Type !== 'AWS::SNS::Topic') continue;
-    const key = res.Properties?.KmsMasterKeyId;
-    const topicArn = subs.topicArn;
-    if (typeof key === 'string' && topicArn) topicKeys[topicArn] = key;
+/** A function's code folder and environment, prepared once per function. */
+interface PreparedCode {
+  taskRoot: string;
+  env: Record<string, string>;
+}
+
+/** The resolved template as a template: resolving tokens keeps every resource's shape. */
+function isCfnTemplate(value: unknown): value is CfnTemplate {
+  const resources = field(value, 'Resources');
+  return isRecord(resources) && Object.values(resources).every((r) => typeof field(r, 'Type') === 'string');
+}
+
+/**
+ * The functions of a local deployment as they run: each in its FunctionHost, from its code folder under `tmp`
+ * or the image's file tree (assembled once, shared by the image's functions and the Fargate task).
+ */
+class LocalFunctionHosts {
+  private readonly hosts = new Map<string, FunctionHost>();
+  // A function's code and environment are prepared once; a stopped environment is started again from them
+  // (a cold start), never copied twice.
+  private readonly prepared = new Map<string, Promise<PreparedCode>>();
+  private image: ImageTree | undefined;
+  private readonly options: LocalDeploymentOptions;
+  private readonly gateway: AwsGateway;
+  readonly tmp: string;
+
+  constructor(options: LocalDeploymentOptions, gateway: AwsGateway) {
+    this.options = options;
+    this.gateway = gateway;
+    this.tmp = mkdtempSync(path.join(os.tmpdir(), 'pgshift-deployment-'));
   }
-  const gateway = new AwsGateway({
-    storeEndpoint: subs.storeEndpoint,
-    snsEndpoint: subs.snsEndpoint,
-    secrets: [{ arn: subs.databaseSecret.arn, value: subs.databaseSecret.value }],
-    bucketKeys: bucketKeyArn ? { [subs.bucket]: bucketKeyArn } : {},
-    topicKeys,
-    runningExecutions: () => [...running.values()],
-    scheduleDelayMs: options.scheduleDelayMs,
-  });
 
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'pgshift-deployment-'));
-  let image: ReturnType<typeof assembleImage> | undefined;
-  const imageTree = (assetDir: string): ReturnType<typeof assembleImage> => {
-    if (!image) {
-      image = assembleImage(assetDir, dockerfileOf(assembly, assetDir), path.join(tmp, 'image'));
-      // The Fargate task applies migrations too: the same substitution as the migrate function's, where the
-      // image carries the folder.
-      const baked = path.join(image.taskRoot, 'migrations');
-      if (subs.migrationsDir && existsSync(baked)) {
-        rmSync(baked, { recursive: true, force: true });
-        // The backup and restore functions share this tree and need no migrations: a substituted folder that
-        // does not exist (`pgshift local backup` outside a project) leaves the task without any, so a Fargate
-        // apply fails on the missing folder instead of running the migrations baked in at synth.
-        if (existsSync(subs.migrationsDir)) copyTree(path.resolve(subs.migrationsDir), baked);
-      }
+  private get subs(): LocalSubstitutions {
+    return this.options.substitutions;
+  }
+
+  imageTree(assetDir: string): ImageTree {
+    if (this.image) return this.image;
+    const image = assembleImage(
+      assetDir,
+      dockerfileOf(this.options.assembly, assetDir),
+      path.join(this.tmp, 'image'),
+    );
+    this.image = image;
+    // The Fargate task applies migrations too: the same substitution as the migrate function's, where the
+    // image carries the folder.
+    const baked = path.join(image.taskRoot, 'migrations');
+    if (this.subs.migrationsDir && existsSync(baked)) {
+      rmSync(baked, { recursive: true, force: true });
+      // The backup and restore functions share this tree and need no migrations: a substituted folder that
+      // does not exist (`pgshift local backup` outside a project) leaves the task without any, so a Fargate
+      // apply fails on the missing folder instead of running the migrations baked in at synth.
+      if (existsSync(this.subs.migrationsDir)) copyTree(path.resolve(this.subs.migrationsDir), baked);
     }
     return image;
-  };
-  const prepareTaskRoot = (root: string): void => {
+  }
+
+  prepareTaskRoot(root: string): void {
     // A substitution replaces what the asset carries; it never supplies what the asset lacks.
     if (!existsSync(path.join(root, CA_BUNDLE_IN_ASSET))) {
       throw new Error(
         `the deployed code at ${root} has no ${CA_BUNDLE_IN_ASSET}: every TLS connection to the database would fail (lambdas/shared/db.ts rdsCaBundlePath)`,
       );
     }
-    if (subs.caBundleFile) replaceFile(root, CA_BUNDLE_IN_ASSET, subs.caBundleFile);
-  };
+    if (this.subs.caBundleFile) replaceFile(root, CA_BUNDLE_IN_ASSET, this.subs.caBundleFile);
+  }
 
-  const hosts = new Map<string, FunctionHost>();
-  // A function's code and environment are prepared once; a stopped environment is started again from them
-  // (a cold start), never copied twice.
-  const prepared = new Map<string, Promise<{ taskRoot: string; env: Record<string, string> }>>();
-  const prepare = async (
-    fn: DeployedFunction,
-  ): Promise<{ taskRoot: string; env: Record<string, string> }> => {
+  private async prepare(fn: DeployedFunction): Promise<PreparedCode> {
+    const subs = this.subs;
     let taskRoot: string;
     let imageEnv: Record<string, string> = {};
     if (fn.kind === 'image') {
-      const tree = imageTree(fn.assetDir);
+      const tree = this.imageTree(fn.assetDir);
       taskRoot = tree.taskRoot;
       imageEnv = substituteImageEnv(tree.env, tree.root, subs);
     } else {
-      taskRoot = path.join(tmp, fn.logicalId);
+      taskRoot = path.join(this.tmp, fn.logicalId);
       copyTree(fn.assetDir, taskRoot);
       if (fn.step === 'migrate' && subs.migrationsDir) {
         rmSync(path.join(taskRoot, 'migrations'), { recursive: true, force: true });
         copyTree(path.resolve(subs.migrationsDir), path.join(taskRoot, 'migrations'));
       }
     }
-    prepareTaskRoot(taskRoot);
-    const endpoint = await gateway.endpointFor(fn.roleArn, fn.logicalId);
+    this.prepareTaskRoot(taskRoot);
+    const endpoint = await this.gateway.endpointFor(fn.roleArn, fn.logicalId);
     const env = { ...imageEnv, ...fn.env, ...lambdaRuntimeEnv(fn, endpoint), ...substitutedEnv(subs) };
     if (!subs.topicArn) delete env.PGSHIFT_TOPIC_ARN;
     return { taskRoot, env };
-  };
-  const byStep = new Map(functions.map((f) => [f.step, f]));
-  const hostFor = async (fn: DeployedFunction): Promise<FunctionHost> => {
-    const existing = hosts.get(fn.logicalId);
+  }
+
+  async hostFor(fn: DeployedFunction): Promise<FunctionHost> {
+    const existing = this.hosts.get(fn.logicalId);
     if (existing) return existing;
-    if (options.oneFunctionAtATime) {
-      for (const [id, idle] of hosts) {
+    if (this.options.oneFunctionAtATime) {
+      for (const [id, idle] of this.hosts) {
         if (idle.busy) continue;
-        hosts.delete(id);
+        this.hosts.delete(id);
         await idle.stop();
       }
     }
-    let ready = prepared.get(fn.logicalId);
+    let ready = this.prepared.get(fn.logicalId);
     if (!ready) {
-      ready = prepare(fn);
-      prepared.set(fn.logicalId, ready);
+      ready = this.prepare(fn);
+      this.prepared.set(fn.logicalId, ready);
     }
     const { taskRoot, env } = await ready;
-    const again = hosts.get(fn.logicalId);
+    const again = this.hosts.get(fn.logicalId);
     if (again) return again;
     const host = new FunctionHost({
       name: fn.logicalId,
@@ -544,49 +552,92 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       env,
       timeoutSeconds: fn.timeoutSeconds,
       functionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${fn.logicalId}`,
-      onProgress: options.onProgress,
-      onLog: (line) => options.onLog?.(fn.logicalId, line),
-      nodeArgs: options.functionNodeArgs,
+      onProgress: this.options.onProgress,
+      onLog: (line) => this.options.onLog?.(fn.logicalId, line),
+      nodeArgs: this.options.functionNodeArgs,
     });
-    hosts.set(fn.logicalId, host);
+    this.hosts.set(fn.logicalId, host);
     return host;
-  };
+  }
 
-  const loadHandler = (step: string): StepHandler => {
-    const fn = byStep.get(step);
-    if (!fn) throw new Error(`the template has no function for step "${step}"`);
-    return async (event) => (await hostFor(fn)).invoke(event);
-  };
+  async stop(): Promise<void> {
+    await Promise.all([...this.hosts.values()].map((h) => h.stop()));
+  }
+}
 
-  const taskDef = Object.entries(resolved.Resources).find(([, r]) => r.Type === 'AWS::ECS::TaskDefinition');
-  const runFargateTask: FargateRunner = async (step, event, overrides = {}) => {
+/** The one container of the task definition, as the local Fargate task needs it. */
+interface TaskContainer {
+  entryPoint: string[];
+  command: string[];
+  environment: Record<string, string>;
+}
+
+function taskContainer(taskDefinition: CfnTemplate['Resources'][string]): TaskContainer {
+  const containers = taskDefinition.Properties?.ContainerDefinitions;
+  const container: unknown = Array.isArray(containers) ? containers[0] : undefined;
+  const environment: Record<string, string> = {};
+  const entries = field(container, 'Environment');
+  for (const e of Array.isArray(entries) ? entries : []) {
+    const name = stringField(e, 'Name');
+    const value = stringField(e, 'Value');
+    if (name !== undefined && value !== undefined) environment[name] = value;
+  }
+  return {
+    entryPoint: stringsField(container, 'EntryPoint') ?? [],
+    command: stringsField(container, 'Command') ?? [],
+    environment,
+  };
+}
+
+/** Runs a task process to its end; resolves with its exit code, each output line to `onLine`. */
+function runTaskProcess(
+  script: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  onLine: (line: string) => void,
+): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) onLine(line);
+    };
+    child.stdout.on('data', log);
+    child.stderr.on('data', log);
+    child.on('error', reject);
+    child.on('exit', (c) => resolve(c ?? 1));
+  });
+}
+
+/** The Fargate task of the template, run as a process from the image's file tree with the container's environment. */
+function localFargateRunner(
+  options: LocalDeploymentOptions,
+  resolved: CfnTemplate,
+  functions: DeployedFunction[],
+  hosts: LocalFunctionHosts,
+  gateway: AwsGateway,
+): FargateRunner {
+  const subs = options.substitutions;
+  const taskDef = Object.values(resolved.Resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition');
+  return async (step, event, overrides = {}) => {
     if (!taskDef) throw new Error('the template has no ECS task definition');
-    const [, def] = taskDef;
-    const container = (
-      def.Properties?.ContainerDefinitions as {
-        EntryPoint?: string[];
-        Command?: string[];
-        Environment?: { Name: string; Value: string }[];
-        Image?: string;
-      }[]
-    )[0];
-    const taskRoleArn = String(def.Properties?.TaskRoleArn);
+    const container = taskContainer(taskDef);
+    const taskRoleArn = String(taskDef.Properties?.TaskRoleArn);
     const imageFn = functions.find((f) => f.kind === 'image');
     if (!imageFn) throw new Error('the template has no image function whose asset the task could run');
-    const tree = imageTree(imageFn.assetDir);
-    prepareTaskRoot(tree.taskRoot);
-    const [cmd, ...args] = [...(container.EntryPoint ?? []), ...(container.Command ?? [])];
+    const tree = hosts.imageTree(imageFn.assetDir);
+    hosts.prepareTaskRoot(tree.taskRoot);
+    const [cmd, entry = '', ...args] = [...container.entryPoint, ...container.command];
     if (cmd !== 'node') throw new Error(`the Fargate container's entry point ${cmd} is not node`);
-    const script = path.join(tree.root, args[0]);
+    const script = path.join(tree.root, entry);
     if (!existsSync(script)) {
-      throw new Error(`the Fargate entry point ${args[0]} is not in the image's file tree (${script})`);
+      throw new Error(`the Fargate entry point ${entry} is not in the image's file tree (${script})`);
     }
     const endpoint = await gateway.endpointFor(taskRoleArn, 'FargateTask');
-    const containerEnv = Object.fromEntries((container.Environment ?? []).map((e) => [e.Name, e.Value]));
     const env: Record<string, string> = {
       ...substituteImageEnv(tree.env, tree.root, subs),
       LAMBDA_TASK_ROOT: tree.taskRoot,
-      ...containerEnv,
+      ...container.environment,
       ...overrides,
       PGSHIFT_STEP: overrides.PGSHIFT_STEP ?? step,
       PGSHIFT_EVENT: overrides.PGSHIFT_EVENT ?? JSON.stringify(event),
@@ -601,20 +652,9 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       ...substitutedEnv(subs),
     };
     if (!subs.topicArn) delete env.PGSHIFT_TOPIC_ARN;
-    const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, [script, ...args.slice(1)], {
-        cwd: tree.taskRoot,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const log = (chunk: Buffer) => {
-        for (const line of chunk.toString('utf8').split('\n')) if (line) options.onLog?.('FargateTask', line);
-      };
-      child.stdout.on('data', log);
-      child.stderr.on('data', log);
-      child.on('error', reject);
-      child.on('exit', (c) => resolve(c ?? 1));
-    });
+    const code = await runTaskProcess(script, args, tree.taskRoot, env, (line) =>
+      options.onLog?.('FargateTask', line),
+    );
     if (code !== 0) {
       // What ecs:runTask.sync reports for a task whose essential container exits non-zero.
       throw new FunctionError(
@@ -623,13 +663,91 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       );
     }
   };
+}
 
+/** The gateway of a deployment: its secret, the bucket's and topic's keys, the executions running. */
+function deploymentGateway(
+  options: LocalDeploymentOptions,
+  resolved: CfnTemplate,
+  functions: DeployedFunction[],
+  runningExecutions: () => RunningExecution[],
+): AwsGateway {
+  const subs = options.substitutions;
+  const bucketKeyArn =
+    subs.kmsKeyId ?? functions.find((f) => f.env.PGSHIFT_KMS_KEY_ID)?.env.PGSHIFT_KMS_KEY_ID;
+  const topicKeys: Record<string, string> = {};
+  for (const res of Object.values(resolved.Resources)) {
+    if (res.Type !== 'AWS::SNS::Topic') continue;
+    const key = res.Properties?.KmsMasterKeyId;
+    const topicArn = subs.topicArn;
+    if (typeof key === 'string' && topicArn) topicKeys[topicArn] = key;
+  }
+  return new AwsGateway({
+    storeEndpoint: subs.storeEndpoint,
+    snsEndpoint: subs.snsEndpoint,
+    secrets: [{ arn: subs.databaseSecret.arn, value: subs.databaseSecret.value }],
+    bucketKeys: bucketKeyArn ? { [subs.bucket]: bucketKeyArn } : {},
+    topicKeys,
+    runningExecutions,
+    scheduleDelayMs: options.scheduleDelayMs,
+  });
+}
+
+/** Delivers an event as EventBridge would: to the function target of every rule whose pattern matches. */
+async function deliverToRules(
+  resolved: CfnTemplate,
+  functions: DeployedFunction[],
+  hosts: LocalFunctionHosts,
+  event: Record<string, unknown>,
+): Promise<{ rule: string; function: string; result: unknown }[]> {
+  const out: { rule: string; function: string; result: unknown }[] = [];
+  for (const [ruleId, rule] of Object.entries(resolved.Resources)) {
+    if (rule.Type !== 'AWS::Events::Rule' || !matchesPattern(rule.Properties?.EventPattern, event)) continue;
+    const targets = rule.Properties?.Targets;
+    for (const target of Array.isArray(targets) ? targets : []) {
+      const fn = functions.find(
+        (f) =>
+          stringField(target, 'Arn') ===
+          `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${f.logicalId}`,
+      );
+      if (!fn) continue;
+      out.push({
+        rule: ruleId,
+        function: fn.logicalId,
+        result: await (await hosts.hostFor(fn)).invoke(event),
+      });
+    }
+  }
+  return out;
+}
+
+/** Starts a local deployment of a synthesized assembly (see LocalSubstitutions for what differs from AWS). */
+export async function startLocalDeployment(options: LocalDeploymentOptions): Promise<LocalDeployment> {
+  const { assembly, substitutions: subs } = options;
+  const names = localNames(assembly.template, subs);
+  const resolved = resolveTokens(assembly.template, assembly.template, names);
+  if (!isCfnTemplate(resolved)) throw new Error('the resolved template has no Resources');
+  const workflow = resolveWorkflow(assembly.template, names);
+  const functions = deployedFunctions(assembly, resolved);
+  const machineName = stringField(
+    Object.values(resolved.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine')?.Properties,
+    'StateMachineName',
+  );
+  const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${machineName ?? workflow.logicalId}`;
+  const running = new Map<string, RunningExecution>();
+  const gateway = deploymentGateway(options, resolved, functions, () => [...running.values()]);
+  const hosts = new LocalFunctionHosts(options, gateway);
+  const byStep = new Map(functions.map((f) => [f.step, f]));
   return {
     workflow,
     functions,
     stateMachineArn,
-    loadHandler,
-    runFargateTask,
+    loadHandler: (step: string): StepHandler => {
+      const fn = byStep.get(step);
+      if (!fn) throw new Error(`the template has no function for step "${step}"`);
+      return async (event) => (await hosts.hostFor(fn)).invoke(event);
+    },
+    runFargateTask: localFargateRunner(options, resolved, functions, hosts, gateway),
     gateway,
     calls: gateway.calls,
     resolved,
@@ -638,25 +756,11 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       running.set(executionArn, { executionArn, stateMachineArn, name, input: JSON.stringify(input) });
       return () => running.delete(executionArn);
     },
-    deliverEvent: async (event) => {
-      const out: { rule: string; function: string; result: unknown }[] = [];
-      for (const [ruleId, rule] of Object.entries(resolved.Resources)) {
-        if (rule.Type !== 'AWS::Events::Rule' || !matchesPattern(rule.Properties?.EventPattern, event))
-          continue;
-        for (const target of (rule.Properties?.Targets as { Arn?: string }[] | undefined) ?? []) {
-          const fn = functions.find(
-            (f) => target.Arn === `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${f.logicalId}`,
-          );
-          if (!fn) continue;
-          out.push({ rule: ruleId, function: fn.logicalId, result: await (await hostFor(fn)).invoke(event) });
-        }
-      }
-      return out;
-    },
+    deliverEvent: (event) => deliverToRules(resolved, functions, hosts, event),
     stop: async () => {
-      await Promise.all([...hosts.values()].map((h) => h.stop()));
+      await hosts.stop();
       await gateway.close();
-      rmSync(tmp, { recursive: true, force: true });
+      rmSync(hosts.tmp, { recursive: true, force: true });
     },
   };
 }

@@ -64,7 +64,7 @@ export function planScript(
         : { sql: s.sql },
     ),
   ];
-  // The bookkeeping runs in a transaction of its own after a no-transaction script (runner.ts).
+  // The bookkeeping runs in a transaction of its own after a no-transaction script (runner/run-script.ts).
   if (script.noTransaction) lines.push({ sql: 'BEGIN' }, { comment: record }, { sql: 'COMMIT' });
   else lines.push({ comment: record });
   if (script.noTransaction) lines.push(...SESSION_RESETS.map((sql) => ({ sql })));

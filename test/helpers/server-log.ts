@@ -121,7 +121,7 @@ function matchFrom(printed: string, session: LoggedStatement[], start: number, f
 
 /**
  * The statement_timeout cap pgshift sends on Lambda before a statement when the function has less time left than
- * the configured timeout (lambdas/migrate/runner.ts capStatementTimeout): an unquoted number of ms, where the
+ * the configured timeout (lambdas/migrate/runner/run-script.ts capStatementTimeout): an unquoted number of ms, where the
  * framing's own SETs are quoted ('13min'). The one statement a dry run cannot print in advance.
  */
 const BUDGET_CAP = /^SET (LOCAL )?statement_timeout = \d+$/;
