@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { StepEvent, StepOutput, StepResults } from '../../lambdas/shared/step';
-import type { ExecutionInput } from '../../lambdas/shared/input';
+import type { StepEvent, StepOutput } from '../../lambdas/shared/step';
+import { stepOutputSchema } from '../../lambdas/shared/step-outputs';
+import { isWorkflowStateLike, parseWorkflowState, type WorkflowState } from '../../lambdas/shared/step-parse';
 import { jsonBytes, STATE_LIMIT_BYTES } from '../../lambdas/shared/step-budget';
 import { errorMessage } from '../../lambdas/shared/errors';
 
@@ -231,13 +232,8 @@ export interface StateEvent {
   cause?: string;
 }
 
-/** The state the workflow carries once `Validate input` has run. */
-export interface WorkflowState {
-  input: ExecutionInput;
-  execution: StepEvent['execution'];
-  results: StepResults;
-  error?: { Error: string; Cause: string };
-}
+/** The state the workflow carries once `Validate input` has run (checked where it comes back: step-parse.ts). */
+export type { WorkflowState };
 
 /** The largest payloads one state saw in a run, in UTF-8 bytes of their JSON (what Step Functions counts). */
 export interface StateSizes {
@@ -502,7 +498,7 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
   })();
 
   try {
-    const output = (await execution.result) as unknown as WorkflowState;
+    const output = parseWorkflowState(await execution.result);
     await logs.catch(() => undefined);
     const stopDate = Date.now();
     return {
@@ -536,7 +532,7 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
       startDate: started,
       stopDate,
       executionId,
-      state: isWorkflowState(lastOutput) ? lastOutput : undefined,
+      state: lastWorkflowState(lastOutput),
       error,
       visited,
       durationMs: stopDate - started,
@@ -618,13 +614,25 @@ function refuseExplicitDataLimitCatch(definition: Record<string, unknown>): void
   }
 }
 
-function isWorkflowState(value: unknown): value is WorkflowState {
-  return typeof value === 'object' && value !== null && 'input' in value && 'results' in value;
+/**
+ * The last state a failed run reached, when it is a workflow state whose results keep their contract: the run's
+ * own error is what the CLI reports, so a malformed state is left out rather than thrown over it.
+ */
+function lastWorkflowState(value: unknown): WorkflowState | undefined {
+  if (!isWorkflowStateLike(value)) return undefined;
+  try {
+    return parseWorkflowState(value);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The outputs of a run's steps, for the CLI's summary. */
 export function stepOutputs(state: WorkflowState | undefined): Record<string, StepOutput> {
   const out: Record<string, StepOutput> = {};
-  for (const [k, v] of Object.entries(state?.results ?? {})) if (v) out[k] = v;
+  for (const [k, v] of Object.entries(state?.results ?? {})) {
+    const parsed = stepOutputSchema.safeParse(v);
+    if (parsed.success) out[k] = parsed.data;
+  }
   return out;
 }

@@ -9,6 +9,7 @@ import { listBackupEntries } from '../../lambdas/shared/manifest';
 import { createS3Client } from '../../lambdas/shared/s3';
 import type { StepResults } from '../../lambdas/shared/step';
 import { PGSHIFT_VERSION } from '../../lambdas/shared/pgshift-version';
+import { parseWorkflowState, resultsOfState } from '../../lambdas/shared/step-parse';
 import { executionInputFrom, parseCommandLine, USAGE, type ParsedCommand } from './args';
 import { dryRunHuman, dryRunSqlOf, fetchDryRun, planMarkdown, type DryRunDocument } from './dry-run';
 import { assertBucketReachable, localEnvironment, localRunFrom, type LocalRun } from './local-env';
@@ -229,7 +230,7 @@ async function executeRemote(
     if (!quiet) io.err(`bundled ${count} migrations as ${bundle}`);
     input = parseExecutionInput({ ...input, migrations: { bundle, sha256 } });
   }
-  const { findStateMachineArn, lastStateOutput, remoteClients, startExecution, waitForExecution } =
+  const { findStateMachineArn, lastStateResults, remoteClients, startExecution, waitForExecution } =
     require('./remote') as typeof import('./remote');
   const clients = remoteClients(stringFlag(cmd, 'region'));
   const arn = await findStateMachineArn(clients, {
@@ -243,9 +244,11 @@ async function executeRemote(
     if (!quiet) io.err(`  ${String(i + 1).padStart(2)}. ${state}`);
   });
   // A failed execution has no output: the results so far are in its last state's output (history).
-  const output = (status.output ?? (await lastStateOutput(clients, executionArn))) as
-    { results?: StepResults } | undefined;
-  return { input, executionArn, status, results: output?.results };
+  const results =
+    status.output === undefined
+      ? await lastStateResults(clients, executionArn)
+      : resultsOfState(status.output);
+  return { input, executionArn, status, results };
 }
 
 async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
@@ -268,9 +271,8 @@ async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
     return EXIT_CODES.ok;
   }
   const ok = status.status === 'SUCCEEDED';
-  const output = status.output as
-    { input?: { database?: string }; results?: Record<string, { htmlUrl?: string }> } | undefined;
-  const reportUrl = output?.results?.report?.htmlUrl;
+  const output = status.output === undefined ? undefined : parseWorkflowState(status.output);
+  const reportUrl = output?.results.report?.htmlUrl;
   const dry = await dryRunOf(
     input,
     results,

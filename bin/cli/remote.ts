@@ -6,8 +6,11 @@ import {
   StartExecutionCommand,
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
 import { ConfigurationError, PgshiftError } from '../../lambdas/shared/errors';
 import type { ExecutionInput } from '../../lambdas/shared/input';
+import type { StepResults } from '../../lambdas/shared/step';
+import { resultsOfState } from '../../lambdas/shared/step-parse';
 
 /** The stack output that names the state machine (lib/pgshift-stack.ts). */
 export const STATE_MACHINE_OUTPUT = 'StateMachineArn';
@@ -34,7 +37,7 @@ export async function findStateMachineArn(
     outputs = res.Stacks?.[0]?.Outputs ?? [];
   } catch (err) {
     throw new ConfigurationError(
-      `Cannot read stack ${stackName} (${(err as Error).name}): deploy it first or pass --state-machine-arn`,
+      `Cannot read stack ${stackName} (${err instanceof Error ? err.name : 'Error'}): deploy it first or pass --state-machine-arn`,
       { cause: err },
     );
   }
@@ -63,11 +66,13 @@ export class ExecutionFailedError extends PgshiftError {
   }
 }
 
+const causeSchema = z.object({ errorMessage: z.string().optional(), message: z.string().optional() });
+
 /** Step Functions passes a Lambda error's cause as a JSON string: show its message. */
 function summariseCause(cause: string): string {
   try {
-    const parsed = JSON.parse(cause) as { errorMessage?: string; message?: string };
-    return parsed.errorMessage ?? parsed.message ?? cause;
+    const parsed = causeSchema.safeParse(JSON.parse(cause));
+    return (parsed.success ? (parsed.data.errorMessage ?? parsed.data.message) : undefined) ?? cause;
   } catch {
     return cause;
   }
@@ -123,12 +128,13 @@ export async function describeExecution(
   executionArn: string,
 ): Promise<ExecutionStatus> {
   const res = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+  const output: unknown = res.output ? JSON.parse(res.output) : undefined;
   return {
     executionArn,
     status: res.status ?? 'UNKNOWN',
     startDate: res.startDate?.toISOString(),
     stopDate: res.stopDate?.toISOString(),
-    output: res.output ? JSON.parse(res.output) : undefined,
+    output,
     error: res.error,
     cause: res.cause,
     states: await enteredStates(clients, executionArn),
@@ -163,8 +169,17 @@ export async function lastStateOutput(clients: RemoteClients, executionArn: stri
   }
   if (last === undefined) return undefined;
   try {
-    return JSON.parse(last) as unknown;
+    const output: unknown = JSON.parse(last);
+    return output;
   } catch {
     return undefined;
   }
+}
+
+/** The step results a failed execution reached (its last state output's), checked as an output's are. */
+export async function lastStateResults(
+  clients: RemoteClients,
+  executionArn: string,
+): Promise<StepResults | undefined> {
+  return resultsOfState(await lastStateOutput(clients, executionArn));
 }

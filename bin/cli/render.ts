@@ -1,6 +1,7 @@
 import { parseCaughtError } from '../../lambdas/notify';
 import type { ObjectStore } from '../../lambdas/shared/s3';
-import type { StepOutput } from '../../lambdas/shared/step';
+import type { StepResults } from '../../lambdas/shared/step';
+import { stepOutputSchema } from '../../lambdas/shared/step-outputs';
 import { loadStepResults } from '../../lambdas/shared/step-budget';
 import type { LocalRunResult, StateEvent } from './local-runner';
 import type { Io } from './output';
@@ -8,11 +9,13 @@ import { errorMessage } from '../../lambdas/shared/errors';
 import { formatBytes } from '../../lambdas/shared/format';
 
 /** Every S3 key the run wrote, as `<result>.<what>` (e.g. `backup.dump`, `report.html`). */
-export function writtenKeys(results: Record<string, StepOutput | undefined>): Record<string, string> {
+export function writtenKeys(results: StepResults): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, result] of Object.entries(results)) {
-    for (const [what, key] of Object.entries(result?.written ?? {})) {
-      if (typeof key === 'string') out[`${name}.${what}`] = key;
+    // A caught error (`migrateStopped`, an alert state's) is no step output and wrote nothing.
+    const output = stepOutputSchema.safeParse(result);
+    for (const [what, key] of Object.entries((output.success && output.data.written) || {})) {
+      out[`${name}.${what}`] = key;
     }
   }
   return out;
@@ -81,81 +84,64 @@ function line(label: string, value: unknown): string {
   return `  ${label.padEnd(18)} ${String(value)}`;
 }
 
-/** The human summary after a local run: outcome, what was done, where everything is. */
-export function humanSummary(action: string, run: LocalRunResult): string {
-  const r = run.state?.results ?? {};
-  const out: string[] = [];
+/** The outcome line: `pgshift <action> on <db>: ok (12.3s)`, or the error that ended the run. */
+function outcomeLine(action: string, run: LocalRunResult): string {
   const database = run.state?.input?.database ?? '?';
-  out.push(
-    run.ok
-      ? `pgshift ${action} on ${database}: ok (${(run.durationMs / 1000).toFixed(1)}s)`
-      : `pgshift ${action} on ${database}: ${run.error?.name ?? 'failed'}: ${run.error?.message ?? ''}`,
-  );
-  const backup = r.backup as (StepOutput & { key?: string; sizeBytes?: number }) | undefined;
-  if (backup?.key)
-    out.push(
-      line(
-        'backup',
-        `${backup.key}${backup.sizeBytes ? ` (${formatBytes(backup.sizeBytes, { wholeBytes: true })})` : ''}`,
-      ),
+  return run.ok
+    ? `pgshift ${action} on ${database}: ok (${(run.durationMs / 1000).toFixed(1)}s)`
+    : `pgshift ${action} on ${database}: ${run.error?.name ?? 'failed'}: ${run.error?.message ?? ''}`;
+}
+
+/** The plan's pending migrations, lint counts and its first findings. */
+function planLines(plan: StepResults['plan']): string[] {
+  const out: string[] = [];
+  const pending = plan?.pending;
+  if (pending) {
+    const names = pending.map(
+      (p) =>
+        `${p.version}_${p.name}${p.noTransaction ? ' (no transaction)' : ''}${p.empty ? ' (empty)' : ''}`,
     );
-  const plan = r.plan as
-    | (StepOutput & {
-        pending?: { version: string; name: string; noTransaction?: unknown; empty?: boolean }[];
-        lint?: { errors?: number; warnings?: number };
-      })
-    | undefined;
-  if (plan?.pending) {
-    out.push(
-      line(
-        'pending',
-        plan.pending.length === 0
-          ? 'none'
-          : plan.pending
-              .map(
-                (p) =>
-                  `${p.version}_${p.name}${p.noTransaction ? ' (no transaction)' : ''}${p.empty ? ' (empty)' : ''}`,
-              )
-              .join(', '),
-      ),
-    );
+    out.push(line('pending', names.length === 0 ? 'none' : names.join(', ')));
   }
   if (plan?.lint)
     out.push(line('lint', `${plan.lint.errors ?? 0} error(s), ${plan.lint.warnings ?? 0} warning(s)`));
-  const findings = (
-    plan as { findings?: { severity: string; file: string; line: number; rule: string; message: string }[] }
-  )?.findings;
-  for (const f of (findings ?? []).slice(0, 10)) {
+  for (const f of (plan?.findings ?? []).slice(0, 10)) {
     out.push(`    ${f.severity === 'error' ? '✗' : '⚠'} ${f.file}:${f.line} [${f.rule}] ${f.message}`);
   }
-  const preflight = r.preflight;
-  if (preflight?.checks) {
-    out.push(line('pre-flight', preflight.checks.map((c) => `${c.id}=${c.status}`).join(' ')));
+  return out;
+}
+
+/** What the run did: backup, plan, pre-flight, migrations, schema changes, restore, the report's warning. */
+function resultLines(r: StepResults, ok: boolean): string[] {
+  const out: string[] = [];
+  const backup = r.backup;
+  if (backup?.key) {
+    const size = backup.sizeBytes ? ` (${formatBytes(backup.sizeBytes, { wholeBytes: true })})` : '';
+    out.push(line('backup', `${backup.key}${size}`));
   }
-  const migrate = r.migrate as
-    (StepOutput & { applied?: unknown[]; reverted?: unknown[]; status?: string }) | undefined;
-  if (Array.isArray(migrate?.applied)) out.push(line('applied', migrate.applied.length));
-  if (Array.isArray(migrate?.reverted)) out.push(line('reverted', migrate.reverted.length));
-  const diff = r.diff as (StepOutput & { counts?: Record<string, number> }) | undefined;
-  if (diff?.counts)
-    out.push(
-      line(
-        'schema changes',
-        Object.entries(diff.counts)
-          .map(([k, v]) => `${v} ${k}`)
-          .join(', '),
-      ),
-    );
-  const restore = r.restore as
-    (StepOutput & { previousDatabase?: string; terminatedConnections?: number }) | undefined;
-  if (restore?.previousDatabase) out.push(line('previous db kept', restore.previousDatabase));
-  const report = r.report as (StepOutput & { error?: { Error?: string; Cause?: string } }) | undefined;
-  if (run.ok && report?.ok === false) {
-    const why = parseCaughtError(report.error);
+  out.push(...planLines(r.plan));
+  const checks = r.preflight?.checks;
+  if (checks) out.push(line('pre-flight', checks.map((c) => `${c.id}=${c.status}`).join(' ')));
+  if (r.migrate?.applied) out.push(line('applied', r.migrate.applied.length));
+  if (r.migrate?.reverted) out.push(line('reverted', r.migrate.reverted.length));
+  const counts = r.diff?.counts;
+  if (counts) {
+    const changes = Object.entries(counts).map(([k, v]) => `${v} ${k}`);
+    out.push(line('schema changes', changes.join(', ')));
+  }
+  if (r.restore?.previousDatabase) out.push(line('previous db kept', r.restore.previousDatabase));
+  if (ok && r.report?.ok === false) {
+    const why = parseCaughtError(r.report.error);
     out.push(line('report', `⚠ not written: ${why?.name ?? 'Error'}: ${why?.message ?? ''}`));
   }
-  const written = writtenKeys(r);
-  const keys = Object.entries(written);
+  return out;
+}
+
+/** The human summary after a local run: outcome, what was done, where everything is. */
+export function humanSummary(action: string, run: LocalRunResult): string {
+  const r = run.state?.results ?? {};
+  const out = [outcomeLine(action, run), ...resultLines(r, run.ok)];
+  const keys = Object.entries(writtenKeys(r));
   if (keys.length > 0) {
     out.push('  written:');
     for (const [what, key] of keys) out.push(`    ${what.padEnd(24)} ${key}`);

@@ -1,22 +1,21 @@
 import { cachedTargetResolver, loadConfig, retryOnRotatedSecret } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { byteProgress } from '../shared/progress';
-import { createS3Client, type ObjectStore } from '../shared/s3';
-import type { StepEvent, StepOutput } from '../shared/step';
+import type { BackupOutput, StepEvent } from '../shared/step';
+import { objectStore, stepContext } from '../shared/step-context';
 import { withStepBudget } from '../shared/step-budget';
 import { createBackup } from './dump';
 
 const config = loadConfig();
 const log = createLogger('backup');
-const store: ObjectStore = {
-  s3: createS3Client({ endpoint: config.s3Endpoint }),
-  bucket: config.bucket,
-  kmsKeyId: config.kmsKeyId,
-};
+const store = objectStore(config);
 const databaseTarget = cachedTargetResolver(config);
 
 /** Backup step: streams pg_dump into S3 and writes the manifest; `verifyBackup` reads it back. */
-async function run(event: StepEvent, context?: { getRemainingTimeInMillis(): number }): Promise<StepOutput> {
+async function run(
+  event: StepEvent,
+  context?: { getRemainingTimeInMillis(): number },
+): Promise<BackupOutput> {
   const dbTarget = await databaseTarget();
   // Stop 20 s before Lambda's own timeout, so the multipart upload is aborted rather than left pending and the
   // state machine gets a DumpFailedError (and can rerun on Fargate) instead of a bare timeout.
@@ -24,7 +23,7 @@ async function run(event: StepEvent, context?: { getRemainingTimeInMillis(): num
   const remaining = context?.getRemainingTimeInMillis();
   const timer =
     remaining === undefined ? undefined : setTimeout(() => abort.abort(), Math.max(remaining - 20000, 0));
-  const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+  const { database } = stepContext(event, config, dbTarget);
   const reason = typeof event.params?.reason === 'string' ? event.params.reason : event.input.action;
   const result = await createBackup(
     { store, log },

@@ -2,10 +2,11 @@ import { loadConfig } from '../shared/config';
 import { requireEnv } from '../shared/env';
 import { InputValidationError, PgshiftError, errorMessage } from '../shared/errors';
 import { createLogger, type Log } from '../shared/logger';
-import { createS3Client, putJson, type ObjectStore } from '../shared/s3';
-import { taskResultKey } from '../shared/keys';
+import { putJson, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
 import { fitStepOutput } from '../shared/step-budget';
+import { fargateResultKey, objectStore } from '../shared/step-context';
+import { stepEventSchema } from '../shared/step-parse';
 
 /** A step handler as the Fargate task calls it (the same function Lambda calls). */
 export type StepHandler = (event: StepEvent) => Promise<StepOutput>;
@@ -21,11 +22,6 @@ export const FARGATE_STEPS: Record<string, () => Promise<StepHandler>> = {
   migrate: async () => (await import('../migrate/handler')).handler,
 };
 
-/** The execution name: given by the state machine, else the last segment of the execution ARN. */
-function executionName(event: StepEvent): string {
-  return event.execution.name ?? event.execution.id.split(':').pop() ?? event.execution.id;
-}
-
 /** Parses PGSHIFT_EVENT (the StepEvent as JSON, from `States.JsonToString`); a bad event is a typed error. */
 export function parseTaskEvent(raw: string): StepEvent {
   let parsed: unknown;
@@ -34,15 +30,24 @@ export function parseTaskEvent(raw: string): StepEvent {
   } catch (err) {
     throw new InputValidationError([`PGSHIFT_EVENT: not JSON (${errorMessage(err)})`]);
   }
-  const problems: string[] = [];
-  const event = parsed as Partial<StepEvent> | null;
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new InputValidationError(['PGSHIFT_EVENT: must be a JSON object (a StepEvent)']);
   }
-  if (typeof event.input !== 'object' || event.input === null) problems.push('PGSHIFT_EVENT.input: missing');
-  if (typeof event.execution?.id !== 'string') problems.push('PGSHIFT_EVENT.execution.id: missing');
+  const problems: string[] = [];
+  const input = 'input' in parsed ? parsed.input : undefined;
+  const execution = 'execution' in parsed ? parsed.execution : undefined;
+  const id =
+    typeof execution === 'object' && execution !== null && 'id' in execution ? execution.id : undefined;
+  if (typeof input !== 'object' || input === null) problems.push('PGSHIFT_EVENT.input: missing');
+  if (typeof id !== 'string') problems.push('PGSHIFT_EVENT.execution.id: missing');
   if (problems.length > 0) throw new InputValidationError(problems);
-  return event as StepEvent;
+  const event = stepEventSchema.safeParse(parsed);
+  if (!event.success) {
+    throw new InputValidationError(
+      event.error.issues.map((issue) => `PGSHIFT_EVENT.${issue.path.join('.')}: ${issue.message}`),
+    );
+  }
+  return event.data;
 }
 
 export interface FargateTaskDeps {
@@ -72,16 +77,8 @@ export async function runFargateTask(
   const handler = await load();
   deps.log.info('fargate task starting', { step: task.step, execution: task.event.execution.id });
   const output = await handler(task.event);
-  const database =
-    deps.databaseName ??
-    task.event.input.database ??
-    (typeof output.database === 'string' ? output.database : '');
-  if (!database) {
-    throw new InputValidationError([
-      'input.database: missing; the result object cannot be keyed by database',
-    ]);
-  }
-  const key = taskResultKey(database, executionName(task.event), task.step);
+  // The key `Read Fargate … result` reads (lambdas/workflow/handler.ts): the same function computes both.
+  const key = fargateResultKey(task.event, { databaseName: deps.databaseName }, task.step);
   // `Read Fargate … result` puts this into the workflow state: it keeps the same byte budget as a Lambda's output.
   const fitted = await fitStepOutput(
     { step: task.step, store: deps.store, log: deps.log },
@@ -102,18 +99,15 @@ export async function main(
     const step = requireEnv('PGSHIFT_STEP', env);
     const event = parseTaskEvent(requireEnv('PGSHIFT_EVENT', env));
     const config = loadConfig(env);
-    const store: ObjectStore = {
-      s3: createS3Client({ endpoint: config.s3Endpoint }),
-      bucket: config.bucket,
-      kmsKeyId: config.kmsKeyId,
-    };
-    await runFargateTask({ store, log, databaseName: config.databaseName }, { step, event });
+    await runFargateTask(
+      { store: objectStore(config), log, databaseName: config.databaseName },
+      { step, event },
+    );
     return 0;
   } catch (err) {
-    const e = err as Error;
     log.error('fargate task failed', {
-      errorName: e.name,
-      message: e.message,
+      errorName: err instanceof Error ? err.name : 'Error',
+      message: errorMessage(err),
       ...(err instanceof PgshiftError ? { details: err.details } : {}),
     });
     return 1;

@@ -8,8 +8,8 @@ import {
 import { InputValidationError } from '../shared/errors';
 import type { ExecutionInput } from '../shared/input';
 import { createLogger } from '../shared/logger';
-import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
+import { objectStore, stepContext } from '../shared/step-context';
 import { withStepBudget } from '../shared/step-budget';
 import { loadBundle, loadMigrations, type LintOptions, type Migration, type MigrationSource } from './index';
 import { estimatesFromPreflight, type TimeBudget } from './budget';
@@ -17,11 +17,7 @@ import { MIGRATE_OPERATIONS, runMigrateStep, type MigrateOperation } from './ste
 
 const config = loadConfig();
 const log = createLogger('migrate');
-const store: ObjectStore = {
-  s3: createS3Client({ endpoint: config.s3Endpoint }),
-  bucket: config.bucket,
-  kmsKeyId: config.kmsKeyId,
-};
+const store = objectStore(config);
 const lintOptions: Omit<LintOptions, 'client'> = loadLintConfig();
 const databaseTarget = cachedTargetResolver(config);
 /**
@@ -84,7 +80,7 @@ async function run(event: StepEvent, context?: InvocationContext): Promise<StepO
     { store, log },
     {
       operation,
-      database: config.databaseName ?? event.input.database ?? dbTarget.database,
+      database: stepContext(event, config, dbTarget).database,
       target: dbTarget,
       migrations,
       source,

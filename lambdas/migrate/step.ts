@@ -7,7 +7,8 @@ import { planKeys } from '../shared/keys';
 import type { Log } from '../shared/logger';
 import { reportProgress } from '../shared/progress';
 import { putJson, putText, type ObjectStore } from '../shared/s3';
-import type { StepOutput } from '../shared/step';
+import type { MigrateOutput, PlanOutput, VerifyOutput } from '../shared/step';
+import { executionName } from '../shared/step-context';
 import type { TimeBudget } from './budget';
 import {
   applyMigrations,
@@ -54,8 +55,11 @@ export interface MigrateStepRequest {
 
 /** A key segment for this execution: its name, or the last part of its id. */
 function executionSegment(execution: MigrateStepRequest['execution']): string {
-  const raw = execution.name ?? execution.id.split(':').pop() ?? execution.id;
-  return raw.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || 'execution';
+  return (
+    executionName(execution)
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .slice(0, 80) || 'execution'
+  );
 }
 
 /** "migration N of M" for the CLI's progress line (no-op in Lambda). */
@@ -84,7 +88,7 @@ function capped<T>(items: T[], max: number): { items: T[]; truncated: boolean } 
 }
 
 /** A pending migration as the plan shows it, saying when it runs outside a transaction and why, or is empty. */
-function pendingEntry(m: Migration): Record<string, unknown> {
+function pendingEntry(m: Migration): NonNullable<PlanOutput['pending']>[number] {
   return {
     version: m.version,
     name: m.name,
@@ -100,7 +104,7 @@ type Base = Pick<MigrateStepRequest, 'operation' | 'database' | 'runner'> & {
 };
 
 /** verify: a connection failure is an answer (connection.ok false), not an error. */
-async function verify(req: MigrateStepRequest, base: Base): Promise<StepOutput> {
+async function verify(req: MigrateStepRequest, base: Base): Promise<VerifyOutput> {
   try {
     const status = await withClient(
       req.target,
@@ -134,7 +138,7 @@ async function plan(
   req: MigrateStepRequest,
   base: Base,
   client: ClientBase,
-): Promise<StepOutput> {
+): Promise<PlanOutput> {
   const { store } = deps;
   const result = await dryRun(client, req.migrations, {
     ...req.timeouts,
@@ -186,7 +190,7 @@ async function apply(
   req: MigrateStepRequest,
   base: Base,
   client: ClientBase,
-): Promise<StepOutput> {
+): Promise<MigrateOutput> {
   const result = await applyMigrations(client, req.migrations, {
     ...req.timeouts,
     executionId: req.execution.id,
@@ -211,7 +215,7 @@ async function downgrade(
   req: MigrateStepRequest,
   base: Base,
   client: ClientBase,
-): Promise<StepOutput> {
+): Promise<MigrateOutput> {
   const { store } = deps;
   const result = await downgradeMigrations(client, req.migrations, {
     ...req.timeouts,
@@ -239,7 +243,7 @@ async function downgrade(
   };
 }
 
-async function baseline(req: MigrateStepRequest, base: Base, client: ClientBase): Promise<StepOutput> {
+async function baseline(req: MigrateStepRequest, base: Base, client: ClientBase): Promise<MigrateOutput> {
   if (!req.input.toVersion) throw new InputValidationError(['toVersion: required for action "baseline"']);
   const result = await baselineDatabase(client, req.migrations, {
     toVersion: req.input.toVersion,
@@ -256,7 +260,10 @@ async function baseline(req: MigrateStepRequest, base: Base, client: ClientBase)
 }
 
 /** Runs one migrate operation: plan (read-only, SQL + findings to S3), apply, downgrade, verify, baseline. */
-export async function runMigrateStep(deps: MigrateStepDeps, req: MigrateStepRequest): Promise<StepOutput> {
+export async function runMigrateStep(
+  deps: MigrateStepDeps,
+  req: MigrateStepRequest,
+): Promise<PlanOutput | MigrateOutput | VerifyOutput> {
   const base: Base = {
     step: 'migrate',
     operation: req.operation,
@@ -267,7 +274,7 @@ export async function runMigrateStep(deps: MigrateStepDeps, req: MigrateStepRequ
   if (req.operation === 'verify') return verify(req, base);
   return withClient(
     req.target,
-    async (client: ClientBase): Promise<StepOutput> => {
+    async (client: ClientBase): Promise<PlanOutput | MigrateOutput> => {
       // Every history event this run records names the bundle (pgshift.history.bundle_sha256).
       await setBundleForSession(client, req.source.source === 'bundle' ? req.source.sha256 : null);
       switch (req.operation) {

@@ -1,5 +1,6 @@
+import { z } from 'zod';
 import type { Action } from '../shared/input';
-import type { StepEvent, StepOutput, StepResults } from '../shared/step';
+import type { StepEvent, StepResults } from '../shared/step';
 
 /** What an alert says; built from the workflow state by `alertFromEvent`, rendered by `renderAlert`. */
 export interface Alert {
@@ -73,6 +74,8 @@ export function failedStepOf(
   return refused ?? (STEP_ORDER[action] ?? []).find((step) => results[step] === undefined);
 }
 
+const lambdaCauseSchema = z.object({ errorType: z.string().optional(), errorMessage: z.string() });
+
 /**
  * Lambda's error Cause is a JSON document (`errorType`, `errorMessage`, `trace`); a Fail/Pass state's is plain
  * text. Either way only name and message reach the alert: traces belong in the logs.
@@ -84,10 +87,8 @@ export function parseCaughtError(
   const name = caught.Error ?? 'Error';
   const cause = caught.Cause ?? '';
   try {
-    const parsed = JSON.parse(cause) as { errorType?: string; errorMessage?: string };
-    if (parsed && typeof parsed === 'object' && typeof parsed.errorMessage === 'string') {
-      return { name: parsed.errorType ?? name, message: parsed.errorMessage };
-    }
+    const parsed = lambdaCauseSchema.safeParse(JSON.parse(cause));
+    if (parsed.success) return { name: parsed.data.errorType ?? name, message: parsed.data.errorMessage };
   } catch {
     // plain-text cause
   }
@@ -102,26 +103,20 @@ export function executionConsoleUrl(executionArn: string): string | undefined {
   return `https://${parts[3]}.${host}/states/home?region=${parts[3]}#/v2/executions/details/${encodeURIComponent(executionArn)}`;
 }
 
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
 function factsFrom(results: StepResults): { facts: string[]; warnings: string[] } {
   const facts: string[] = [];
   const warnings: string[] = [];
   const backup = results.backup;
   if (backup?.key) facts.push(`Backup: s3 key ${backup.key}`);
-  const plan = results.plan as
-    (StepOutput & { pending?: unknown[]; lint?: { errors?: number; warnings?: number } }) | undefined;
+  const plan = results.plan;
   if (plan?.pending) facts.push(`Pending migrations: ${plan.pending.length}`);
   if (plan?.lint && (plan.lint.errors || plan.lint.warnings)) {
     warnings.push(`Lint: ${plan.lint.errors ?? 0} error(s), ${plan.lint.warnings ?? 0} warning(s)`);
   }
-  const migrate = results.migrate as (StepOutput & { applied?: unknown[]; reverted?: unknown[] }) | undefined;
-  if (Array.isArray(migrate?.applied)) facts.push(`Migrations applied: ${migrate.applied.length}`);
-  if (Array.isArray(migrate?.reverted)) facts.push(`Migrations reverted: ${migrate.reverted.length}`);
-  const diff = results.diff as
-    (StepOutput & { counts?: Record<string, number>; destructive?: boolean }) | undefined;
+  const migrate = results.migrate;
+  if (migrate?.applied) facts.push(`Migrations applied: ${migrate.applied.length}`);
+  if (migrate?.reverted) facts.push(`Migrations reverted: ${migrate.reverted.length}`);
+  const diff = results.diff;
   if (diff?.counts) {
     facts.push(
       `Schema changes: ${Object.entries(diff.counts)
@@ -130,11 +125,10 @@ function factsFrom(results: StepResults): { facts: string[]; warnings: string[] 
     );
   }
   if (diff?.destructive) warnings.push('The schema diff contains destructive changes');
-  const restore = results.restore as
-    (StepOutput & { backupKey?: string; previousDatabase?: string }) | undefined;
+  const restore = results.restore;
   if (restore?.backupKey) facts.push(`Restored from: ${restore.backupKey}`);
   if (restore?.previousDatabase) facts.push(`Previous database kept as: ${restore.previousDatabase}`);
-  const report = results.report as (StepOutput & { error?: CaughtError }) | undefined;
+  const report = results.report;
   if (report && report.ok === false) {
     const why = parseCaughtError(report.error);
     warnings.push(
@@ -153,8 +147,7 @@ const MIGRATION_ACTIONS = new Set(['migrate', 'downgrade', 'verify', 'baseline',
 /** "Migrations: bundle <key> (sha256 <hash>)" or the deployed files: which SQL this run read. */
 function migrationsFact(input: StepEvent['input'] | undefined, results: StepResults): string | undefined {
   if (!input || !MIGRATION_ACTIONS.has(input.action)) return undefined;
-  const used = (results.plan?.migrations ?? results.migrate?.migrations ?? results.verify?.migrations) as
-    { source?: string; bundle?: string; sha256?: string } | undefined;
+  const used = results.plan?.migrations ?? results.migrate?.migrations ?? results.verify?.migrations;
   const bundle = used?.source === 'bundle' ? used : used ? undefined : input.migrations;
   return bundle
     ? `Migrations: bundle ${bundle.bundle} (sha256 ${bundle.sha256})`
@@ -197,6 +190,7 @@ export function alertFromEvent(
   if (kind === 'failure') {
     failedStep = options.failedStep ?? (input ? failedStepOf(action, results, error?.name) : 'validate');
   }
+  const backupKey = results.backup?.key;
   return {
     kind,
     database: input?.database ?? 'unknown',
@@ -206,15 +200,13 @@ export function alertFromEvent(
     durationMs: Number.isNaN(started) ? undefined : Math.max(0, now.getTime() - started),
     failedStep,
     error,
-    reportUrl: str(results.report?.htmlUrl),
+    reportUrl: results.report?.htmlUrl,
     consoleUrl: executionConsoleUrl(executionId),
-    backupKey: str(results.backup?.key),
+    backupKey,
     backupUrl:
-      options.bucket && str(results.backup?.key)
-        ? objectConsoleUrl(options.bucket, results.backup?.key as string, executionId)
-        : undefined,
+      options.bucket && backupKey ? objectConsoleUrl(options.bucket, backupKey, executionId) : undefined,
     dryRun: input?.dryRun === true ? true : undefined,
-    appliedCount: Array.isArray(results.migrate?.applied) ? results.migrate.applied.length : undefined,
+    appliedCount: results.migrate?.applied?.length,
     facts,
     warnings,
   };

@@ -152,6 +152,8 @@ const NEXT_BY_ERROR: Record<string, string> = {
     'A pgshift defect: report it with the execution; run `pgshift start verify` to see what is applied before rerunning.',
   SpilledOutputUnreadableError:
     "Check the bucket's lifecycle and who changed runs/ (the error names the key), then run again.",
+  StepResultInvalidError:
+    'A pgshift defect (a step returned what its contract does not allow): report it with the execution; run `pgshift start verify` before rerunning.',
   PlanSqlMismatchError:
     "The dry run's SQL in S3 changed after the run wrote it: find who wrote plans/, then run the dry run again.",
   'Sandbox.Timedout':

@@ -8,9 +8,9 @@ import {
 import { connect } from '../shared/db';
 import { InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
-import { createS3Client, type ObjectStore } from '../shared/s3';
-import type { StepEvent, StepOutput } from '../shared/step';
-import { loadStepOutput, withStepBudget } from '../shared/step-budget';
+import type { PreflightOutput, SizeOutput, StepEvent } from '../shared/step';
+import { loadStepResult, withStepBudget } from '../shared/step-budget';
+import { objectStore, stepContext } from '../shared/step-context';
 import { backupPgDumpVersion } from './pg-dump-version';
 import { runPreflight } from './run-preflight';
 import { probeSize, type SizeProbeOptions } from './size';
@@ -38,17 +38,13 @@ const log = createLogger('preflight');
 const cloudWatch = new CloudWatchClient({});
 const databaseTarget = cachedTargetResolver(config);
 // Reads the plan's analyses from S3 when they did not fit the workflow state, and spills its own output likewise.
-const store: ObjectStore = {
-  s3: createS3Client({ endpoint: config.s3Endpoint }),
-  bucket: config.bucket,
-  kmsKeyId: config.kmsKeyId,
-};
+const store = objectStore(config);
 
 /**
  * The size probe (`params.operation: "size"`): the database's size, and for a restore its backup's, which the
  * runner choice of backup, downgrade and restore reads (docs/workflow.md). Read-only.
  */
-async function size(event: StepEvent): Promise<StepOutput> {
+async function size(event: StepEvent): Promise<SizeOutput> {
   const dbTarget = await databaseTarget();
   let restore: SizeProbeOptions['restore'];
   if (event.input.action === 'restore') {
@@ -56,7 +52,7 @@ async function size(event: StepEvent): Promise<StepOutput> {
       throw new InputValidationError(['backup: required for action "restore" (an S3 key or "latest")']);
     }
     // The same logical name the restore step resolves the backup under (lambdas/restore/handler.ts).
-    const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+    const { database } = stepContext(event, config, dbTarget);
     restore = {
       connected: dbTarget.database,
       database,
@@ -75,9 +71,9 @@ async function size(event: StepEvent): Promise<StepOutput> {
  * as a StepOutput. A failed check does not throw: the state machine's Choice state reads `ok`. Bad input (no
  * plan analyses, unknown skip ids) and an unreachable database do throw.
  */
-async function run(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent): Promise<SizeOutput | PreflightOutput> {
   if (event.params?.operation === 'size') return size(event);
-  const plan = await loadStepOutput(store, event.results?.plan);
+  const plan = await loadStepResult(store, event.results ?? {}, 'plan');
   const analyses = plan?.analyses;
   if (!Array.isArray(analyses)) {
     throw new InputValidationError([

@@ -1,20 +1,17 @@
 import { cachedTargetResolver, loadConfig, loadReportConfig, retryOnRotatedSecret } from '../shared/config';
 import { redactSecrets, withClient } from '../shared/db';
 import { createLogger } from '../shared/logger';
-import { createS3Client, getJson, type ObjectStore } from '../shared/s3';
-import type { StepEvent, StepOutput } from '../shared/step';
+import { getJson } from '../shared/s3';
+import type { ReportOutput, StepEvent } from '../shared/step';
 import { loadStepResults, withStepBudget } from '../shared/step-budget';
+import { objectStore, stepContext } from '../shared/step-context';
 import type { SchemaDiff } from '../schema';
 import { buildReport, reportFailure, type DatabaseReport } from './build';
 import { writeReport, type WrittenReport } from './write';
 
 const config = loadConfig();
 const log = createLogger('report');
-const store: ObjectStore = {
-  s3: createS3Client({ endpoint: config.s3Endpoint }),
-  bucket: config.bucket,
-  kmsKeyId: config.kmsKeyId,
-};
+const store = objectStore(config);
 const databaseTarget = cachedTargetResolver(config);
 
 const thresholds = loadReportConfig(process.env, (err) =>
@@ -22,16 +19,16 @@ const thresholds = loadReportConfig(process.env, (err) =>
 );
 
 /** Report step: gathers the database report, folds in this run's results, writes report.{json,md,html}. */
-async function run(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent): Promise<ReportOutput> {
   const dbTarget = await databaseTarget();
-  const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+  const { database } = stepContext(event, config, dbTarget);
   let report: DatabaseReport;
   let out: WrittenReport;
   try {
     // Whole results: a step output that did not fit the state's budget is read back from S3.
     const results = await loadStepResults(store, event.results ?? {});
     const diffKey = results.diff?.written?.json;
-    const diff = typeof diffKey === 'string' ? await getJson<SchemaDiff>(store, diffKey) : null;
+    const diff = diffKey === undefined ? null : await getJson<SchemaDiff>(store, diffKey);
     report = await withClient(
       dbTarget,
       (client) =>

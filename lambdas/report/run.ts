@@ -1,4 +1,4 @@
-import type { StepOutput, StepResults } from '../shared/step';
+import type { StepOutput, StepResultName, StepResults } from '../shared/step';
 
 /** One line of the run's checklist (pre-flight checks, and each step's verdict). */
 export interface ChecklistItem {
@@ -34,7 +34,7 @@ const STEP_ORDER = [
   'restore',
   'verify',
   'drift',
-];
+] as const satisfies readonly StepResultName[];
 
 function pick(out: StepOutput, fields: string[]): Record<string, unknown> {
   return Object.fromEntries(fields.filter((f) => out[f] !== undefined).map((f) => [f, out[f]]));
@@ -49,9 +49,9 @@ export function summarizeRun(results: StepResults): RunSummary {
   const steps = STEP_ORDER.filter((n) => results[n]).map((n) => ({ name: n, ok: results[n]?.ok === true }));
   const run: RunSummary = { steps };
   const { plan, preflight, backup, diff, migrate, restore, verify, drift } = results;
-  const source = (plan?.migrations ?? migrate?.migrations ?? verify?.migrations) as
-    RunSummary['migrations'] | undefined;
-  if (source?.source === 'bundle' || source?.source === 'deployed') run.migrations = source;
+  const source = plan?.migrations ?? migrate?.migrations ?? verify?.migrations;
+  if (source?.source === 'bundle' || source?.source === 'deployed')
+    run.migrations = { ...source, source: source.source };
   if (plan)
     run.plan = { ...pick(plan, ['pendingCount', 'lint', 'blocking']), pending: firstItems(plan.pending, 50) };
   if (preflight)

@@ -1,27 +1,23 @@
 import { cachedTargetResolver, loadConfig, loadRestoreConfig, retryOnRotatedSecret } from '../shared/config';
 import { InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
-import { createS3Client, type ObjectStore } from '../shared/s3';
-import type { StepEvent, StepOutput } from '../shared/step';
+import type { RestoreOutput, StepEvent } from '../shared/step';
+import { objectStore, stepContext } from '../shared/step-context';
 import { withStepBudget } from '../shared/step-budget';
 import { cleanupRestoreCopies } from './cleanup';
 import { restoreDatabase } from './restore';
 
 const config = loadConfig();
 const log = createLogger('restore');
-const store: ObjectStore = {
-  s3: createS3Client({ endpoint: config.s3Endpoint }),
-  bucket: config.bucket,
-  kmsKeyId: config.kmsKeyId,
-};
+const store = objectStore(config);
 const { noOwner, noPrivileges, retentionDays } = loadRestoreConfig();
 const databaseTarget = cachedTargetResolver(config);
 
 /** Restore step: `params.operation` "restore" (default) or "cleanup" (drop the copies restores kept). */
-async function run(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent): Promise<RestoreOutput> {
   const operation = event.params?.operation ?? (event.input.action === 'cleanup' ? 'cleanup' : 'restore');
   const dbTarget = await databaseTarget();
-  const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+  const { database } = stepContext(event, config, dbTarget);
 
   if (operation === 'cleanup') {
     const { dropped, kept } = await cleanupRestoreCopies(

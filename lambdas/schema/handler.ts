@@ -1,18 +1,14 @@
 import { cachedTargetResolver, loadConfig, loadSchemaConfig, retryOnRotatedSecret } from '../shared/config';
 import { InputValidationError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
-import { createS3Client, type ObjectStore } from '../shared/s3';
-import type { StepEvent, StepOutput } from '../shared/step';
+import type { DiffOutput, DriftOutput, SnapshotOutput, StepEvent, StepOutput } from '../shared/step';
+import { objectStore, stepContext } from '../shared/step-context';
 import { withStepBudget } from '../shared/step-budget';
 import { detectDrift, diffStoredSnapshots, recordSchemaSnapshot } from './steps';
 
 const config = loadConfig();
 const log = createLogger('schema');
-const store: ObjectStore = {
-  s3: createS3Client({ endpoint: config.s3Endpoint }),
-  bucket: config.bucket,
-  kmsKeyId: config.kmsKeyId,
-};
+const store = objectStore(config);
 const databaseTarget = cachedTargetResolver(config);
 
 const { includeOwnership, largeTableBytes } = loadSchemaConfig();
@@ -20,21 +16,15 @@ const { includeOwnership, largeTableBytes } = loadSchemaConfig();
 /** Actions after which the "after" snapshot is the schema pgshift made, i.e. what drift compares with. */
 const RECORDING_ACTIONS = new Set(['migrate', 'downgrade', 'baseline']);
 
-/** The execution's name (the last part of its ARN), as the other steps put it into S3 keys. */
-function executionName(event: StepEvent): string {
-  return event.execution.name ?? event.execution.id.split(':').pop() ?? event.execution.id;
-}
-
 function writtenKey(out: StepOutput | undefined, name: string): string | undefined {
-  const v = out?.written?.[name];
-  return typeof v === 'string' ? v : undefined;
+  return out?.written?.[name];
 }
 
 /** Schema step: `snapshot` (params.phase before/after), `diff` of the two snapshots, `drift` of live vs recorded. */
-async function run(event: StepEvent): Promise<StepOutput> {
+async function run(event: StepEvent): Promise<SnapshotOutput | DiffOutput | DriftOutput> {
   const operation = event.params?.operation;
   const dbTarget = await databaseTarget();
-  const database = config.databaseName ?? event.input.database ?? dbTarget.database;
+  const { database, executionName } = stepContext(event, config, dbTarget);
   const deps = { store, log };
   if (operation === 'snapshot') {
     const phase = event.params?.phase;
@@ -49,7 +39,7 @@ async function run(event: StepEvent): Promise<StepOutput> {
     const result = await recordSchemaSnapshot(deps, {
       target: dbTarget,
       database,
-      executionId: executionName(event),
+      executionId: executionName,
       phase,
       includeOwnership,
       updateLatest,
@@ -79,7 +69,7 @@ async function run(event: StepEvent): Promise<StepOutput> {
     }
     const { diff, written } = await diffStoredSnapshots(deps, {
       database,
-      executionId: executionName(event),
+      executionId: executionName,
       before: { json: before, sql: writtenKey(event.results?.snapshotBefore, 'sql') },
       after: { json: after, sql: writtenKey(event.results?.snapshotAfter, 'sql') },
       largeTableBytes,

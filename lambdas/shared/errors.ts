@@ -198,6 +198,14 @@ export class SpilledOutputUnreadableError extends PgshiftError {
 }
 
 /**
+ * A step's result, as the state machine (or a spilled output in S3) handed it back, does not match that step's
+ * output schema (lambdas/shared/step-outputs.ts): names the result and the field.
+ */
+export class StepResultInvalidError extends PgshiftError {
+  override readonly name = 'StepResultInvalidError';
+}
+
+/**
  * The CLI fetched a dry run's SQL from S3 and its bytes do not hash to the sha256 the execution output recorded:
  * the object changed after the migrate step wrote it. Raised by the CLI only (the state machine never sees it).
  */
@@ -233,6 +241,7 @@ export const ERROR_NAMES = [
   'MigrationBundleNotFoundError',
   'StepOutputTooLargeError',
   'SpilledOutputUnreadableError',
+  'StepResultInvalidError',
 ] as const;
 export type PgshiftErrorName = (typeof ERROR_NAMES)[number];
 

@@ -12,7 +12,8 @@ import { SpilledOutputUnreadableError, StepOutputTooLargeError, errorMessage } f
 import { spilledOutputKey } from './keys';
 import type { Log } from './logger';
 import { getText, isNotFound, putText, type ObjectStore } from './s3';
-import type { StepOutput, StepResults } from './step';
+import { spilledRefSchema, type StepOutput, type StepResultName, type StepResults } from './step-outputs';
+import { parseStepOutput, parseStepResults } from './step-parse';
 
 /** Step Functions' limit on a state's input or output: 262,144 bytes of UTF-8 JSON. */
 export const STATE_LIMIT_BYTES = 262_144;
@@ -76,19 +77,25 @@ interface StateView {
   params: Record<string, unknown>;
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function recordOf(value: unknown): Record<string, unknown> {
+  return isRecord(value) ? value : {};
+}
+
 function stateView(event: unknown): StateView {
-  const e = (event ?? {}) as Record<string, unknown>;
-  const wrapped =
-    e.state !== null && typeof e.state === 'object' ? (e.state as Record<string, unknown>) : undefined;
-  const state = wrapped ?? { input: e.input, execution: e.execution, results: e.results };
-  const input = (state.input ?? {}) as { database?: unknown };
-  const execution = (e.execution ?? state.execution ?? {}) as { id?: unknown; name?: unknown };
+  const e = recordOf(event);
+  const state = isRecord(e.state) ? e.state : { input: e.input, execution: e.execution, results: e.results };
+  const database = recordOf(state.input).database;
+  const execution = recordOf(e.execution ?? state.execution);
   const id = typeof execution.id === 'string' ? execution.id : 'execution';
   return {
     state,
-    database: typeof input.database === 'string' ? input.database : undefined,
+    database: typeof database === 'string' ? database : undefined,
     executionName: typeof execution.name === 'string' ? execution.name : (id.split(':').pop() ?? id),
-    params: (e.params ?? {}) as Record<string, unknown>,
+    params: recordOf(e.params),
   };
 }
 
@@ -142,7 +149,7 @@ export async function fitStepOutput(
     sha256: createHash('sha256').update(body).digest('hex'),
     counts: {},
   };
-  const reduced: Record<string, unknown> = { ...output, spilled };
+  const reduced: StepOutput = { ...output, spilled };
   const movable = Object.keys(output)
     .filter((f) => !KEPT_FIELDS.includes(f))
     .map((f) => ({ f, size: jsonBytes(output[f]) }))
@@ -169,7 +176,7 @@ export async function fitStepOutput(
     keptBytes: left,
     moved: Object.keys(spilled.counts),
   });
-  return reduced as StepOutput;
+  return reduced;
 }
 
 /** An error whose message would overflow `$.error.Cause`, cut to ERROR_MESSAGE_BUDGET_BYTES (stack too). */
@@ -210,23 +217,23 @@ export function withStepBudget<E, C extends unknown[]>(
 
 /** The `spilled` reference of a result, when the state carries it without its large fields. */
 export function spilledRef(output: unknown): SpilledRef | undefined {
-  const s = (output as { spilled?: Partial<SpilledRef> } | undefined)?.spilled;
-  return s && typeof s.key === 'string' && typeof s.sha256 === 'string' ? (s as SpilledRef) : undefined;
+  const parsed = spilledRefSchema.safeParse(recordOf(output).spilled);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** A step's whole output: the state's copy, or the object it was spilled to (checked against bytes and sha256). */
-export async function loadStepOutput<T extends StepOutput | undefined>(
+export async function loadStepOutput(
   store: ObjectStore,
-  output: T,
-): Promise<T> {
+  output: StepOutput | undefined,
+): Promise<StepOutput | undefined> {
   const ref = spilledRef(output);
-  if (!ref) return output;
+  if (!ref || !output) return output;
   let body: string;
   try {
     body = await getText(store, ref.key);
   } catch (err) {
     throw new SpilledOutputUnreadableError(
-      `The ${String(output?.step)} step's output was moved to S3 at ${ref.key}, and reading it failed: ` +
+      `The ${output.step} step's output was moved to S3 at ${ref.key}, and reading it failed: ` +
         `${isNotFound(err) ? 'the object does not exist (deleted, or expired by the bucket lifecycle)' : errorMessage(err)}.`,
       { cause: err, details: { key: ref.key } },
     );
@@ -234,18 +241,34 @@ export async function loadStepOutput<T extends StepOutput | undefined>(
   const sha256 = createHash('sha256').update(body).digest('hex');
   if (sha256 !== ref.sha256) {
     throw new SpilledOutputUnreadableError(
-      `The ${String(output?.step)} step's output at ${ref.key} has changed since the step wrote it ` +
+      `The ${output.step} step's output at ${ref.key} has changed since the step wrote it ` +
         `(sha256 ${sha256}, recorded ${ref.sha256}); it is not used.`,
       { details: { key: ref.key, sha256, recorded: ref.sha256 } },
     );
   }
-  return JSON.parse(body) as T;
+  return parseStepOutput(JSON.parse(body), output.step, ref.key);
 }
 
-/** Every result of the state, each whole (see {@link loadStepOutput}). */
+/** One result of the state, whole (see {@link loadStepOutput}) and checked against its step's schema. */
+export async function loadStepResult<N extends StepResultName>(
+  store: ObjectStore,
+  results: StepResults,
+  name: N,
+): Promise<StepResults[N]> {
+  return parseStepResults({ [name]: await loadWhole(store, name, results[name]) })[name];
+}
+
+/** Every result of the state, each whole (see {@link loadStepOutput}), checked against its step's schema. */
 export async function loadStepResults(store: ObjectStore, results: StepResults): Promise<StepResults> {
   const entries = await Promise.all(
-    Object.entries(results).map(async ([name, out]) => [name, await loadStepOutput(store, out)] as const),
+    Object.entries(results).map(async ([name, out]) => [name, await loadWhole(store, name, out)] as const),
   );
-  return Object.fromEntries(entries) as StepResults;
+  return parseStepResults(Object.fromEntries(entries));
+}
+
+/** A result whole when it is a step's output; anything else (a caught error at `migrateStopped`) as it is. */
+async function loadWhole(store: ObjectStore, name: string, result: unknown): Promise<unknown> {
+  return spilledRef(result)
+    ? loadStepOutput(store, parseStepOutput(result, name, `results.${name}`))
+    : result;
 }

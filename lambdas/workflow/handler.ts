@@ -1,15 +1,16 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { InputValidationError } from '../shared/errors';
 import { optionalEnv, requireEnv } from '../shared/env';
-import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
 import { fitStepOutput } from '../shared/step-budget';
+import { fargateResultKey, objectStore, type StepContextConfig } from '../shared/step-context';
 import { readTaskResult } from './collect';
 import { findRunningExecutions, validateExecution, type ValidatedExecution } from './validate';
 
 const defaultDatabase = optionalEnv('PGSHIFT_DATABASE');
 let sfn: SFNClient | undefined;
-let store: ObjectStore | undefined;
+/** Read on the first `collect-task-result`: validating the input needs no bucket. */
+let collectConfig: StepContextConfig | undefined;
 
 /** `Validate input` receives the raw execution input and the context object's ids (docs/workflow.md). */
 export interface ValidateEvent {
@@ -47,20 +48,17 @@ export async function handler(event: ValidateEvent | StepEvent): Promise<Validat
     const step = event.params?.step;
     if (typeof step !== 'string')
       throw new InputValidationError(['collect-task-result: params.step is required']);
-    store ??= {
-      s3: createS3Client({ endpoint: optionalEnv('AWS_ENDPOINT_URL_S3') }),
+    collectConfig ??= {
       bucket: requireEnv('PGSHIFT_BUCKET'),
       kmsKeyId: optionalEnv('PGSHIFT_KMS_KEY_ID'),
+      s3Endpoint: optionalEnv('AWS_ENDPOINT_URL_S3'),
+      databaseName: defaultDatabase,
     };
-    // Same precedence as the Fargate task that wrote it (lambdas/fargate/task.ts): the configured name first.
-    const database = defaultDatabase ?? event.input.database ?? 'unknown';
-    const executionName = event.execution.name ?? event.execution.id.split(':').pop() ?? event.execution.id;
+    const store = objectStore(collectConfig);
+    // The key the Fargate task wrote (lambdas/fargate/task.ts): both come from fargateResultKey.
+    const key = fargateResultKey(event, collectConfig, step);
     // The task's writer already kept it within budget (lambdas/fargate/task.ts); checked again where it enters the state.
-    return fitStepOutput(
-      { step: 'workflow', store },
-      event,
-      await readTaskResult(store, database, executionName, step),
-    );
+    return fitStepOutput({ step: 'workflow', store }, event, await readTaskResult(store, key, step));
   }
   throw new InputValidationError([`workflow: unknown operation ${JSON.stringify(operation)}`]);
 }
