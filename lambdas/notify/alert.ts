@@ -1,5 +1,6 @@
 import type { Action } from '../shared/input';
 import type { StepEvent, StepOutput, StepResults } from '../shared/step';
+import { diffAlertLines, type DiffStepSummary } from '../schema/summary';
 
 /** What an alert says; built from the workflow state by `alertFromEvent`, rendered by `renderAlert`. */
 export interface Alert {
@@ -120,16 +121,9 @@ function factsFrom(results: StepResults): { facts: string[]; warnings: string[] 
   const migrate = results.migrate as (StepOutput & { applied?: unknown[]; reverted?: unknown[] }) | undefined;
   if (Array.isArray(migrate?.applied)) facts.push(`Migrations applied: ${migrate.applied.length}`);
   if (Array.isArray(migrate?.reverted)) facts.push(`Migrations reverted: ${migrate.reverted.length}`);
-  const diff = results.diff as
-    (StepOutput & { counts?: Record<string, number>; destructive?: boolean }) | undefined;
-  if (diff?.counts) {
-    facts.push(
-      `Schema changes: ${Object.entries(diff.counts)
-        .map(([k, v]) => `${v} ${k}`)
-        .join(', ')}`,
-    );
-  }
-  if (diff?.destructive) warnings.push('The schema diff contains destructive changes');
+  const diff = diffAlertLines((results.diff ?? {}) as Partial<DiffStepSummary>);
+  facts.push(...diff.facts);
+  warnings.push(...diff.warnings);
   const restore = results.restore as
     (StepOutput & { backupKey?: string; previousDatabase?: string }) | undefined;
   if (restore?.backupKey) facts.push(`Restored from: ${restore.backupKey}`);

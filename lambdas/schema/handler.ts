@@ -5,6 +5,7 @@ import { createS3Client, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
 import { withStepBudget } from '../shared/step-budget';
 import { detectDrift, diffStoredSnapshots, recordSchemaSnapshot } from './steps';
+import { diffStepSummary } from './summary';
 
 const config = loadConfig();
 const log = createLogger('schema');
@@ -89,8 +90,7 @@ async function run(event: StepEvent): Promise<StepOutput> {
       operation,
       ok: true,
       database,
-      counts: diff.counts,
-      destructive: diff.destructive,
+      ...diffStepSummary(diff),
       written,
     };
   }

@@ -14,7 +14,7 @@ import {
   type SnapshotOptions,
   type TableStats,
 } from './model';
-import { lockFreeTableSizesSql, setLocalLockTimeout } from './sizes';
+import { lockFreeTableSizesSql, setLocalCatalogSettings } from './sizes';
 
 export { EXCLUDED_SCHEMAS, OBJECT_KINDS } from './model';
 export type { ObjectKind, SchemaObject, SchemaSnapshot, SnapshotOptions, TableStats } from './model';
@@ -74,7 +74,7 @@ export async function snapshotSchema(
   const excluded = [...EXCLUDED_SCHEMAS, ...(options.excludeSchemas ?? [])];
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
-    await setLocalLockTimeout(client, 5000);
+    await setLocalCatalogSettings(client, 5000);
     const version = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
     const ctx: CatalogContext = { includeOwnership, serverVersionNum: Number(version.rows[0]?.v) };
     const objects = await readObjects(client, excluded, ctx);
