@@ -2,12 +2,16 @@
  * The report step and pre-flight on a large catalog (issue 18: under 5 s each): about 10,200 tables, 30,600
  * indexes, 30,600 constraints and 500 views, generated once into a throwaway cluster kept under the bench cache
  * ($PGSHIFT_CACHE_DIR/bench-catalog-pg, or BENCH_CATALOG_PG_DIR) and reused by later runs.
- * `npm run bench:catalog` (env BENCH_RUNS, default 3; BENCH_CATALOG_TABLES, default 10200). Medians of the runs.
+ * `npm run bench:catalog` (env BENCH_RUNS, default 3; BENCH_CATALOG_TABLES, default 10200; BENCH_BASELINE_REV,
+ * default 215543a: the report step as that revision built it, measured alternately in the same run). Medians.
  */
-import { loadavg } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
+import type { ClientBase } from 'pg';
 import { buildReport } from '../lambdas/report/build';
+import type { Log } from '../lambdas/shared/logger';
 import { runPreflight } from '../lambdas/preflight/run-preflight';
 import { connect, quoteIdent, targetFromUrl, withClient, type DatabaseTarget } from '../lambdas/shared/db';
 import { captureLogger } from '../lambdas/shared/logger';
@@ -15,6 +19,33 @@ import { migrationAnalysis } from '../test/helpers/migration-analysis';
 import type { RigInfo } from '../test/rig/servers.d.mts';
 
 const DB = 'bench_catalog';
+const ROOT = join(__dirname, '..');
+const BASELINE_DIR = join(ROOT, '.pgshift-local', 'bench-catalog-baseline');
+
+type ReportStep = (client: ClientBase, log: Log) => Promise<unknown>;
+
+function isReportModule(m: unknown): m is { buildReport: typeof buildReport } {
+  return typeof m === 'object' && m !== null && 'buildReport' in m && typeof m.buildReport === 'function';
+}
+
+/** The baseline's report core (build.ts and the sizes SQL it used), against today's shared code. */
+async function baselineReport(rev: string): Promise<ReportStep> {
+  rmSync(BASELINE_DIR, { recursive: true, force: true });
+  for (const [file, dir] of [
+    ['lambdas/report/build.ts', 'report'],
+    ['lambdas/schema/sizes.ts', 'schema'],
+  ] as const) {
+    const text = execFileSync('git', ['show', `${rev}:${file}`], { cwd: ROOT, encoding: 'utf8' })
+      .replace(/from '\.\.\/shared\//g, "from '../../../lambdas/shared/")
+      .replace(/from '\.\.\/schema'/g, "from '../../../lambdas/schema'")
+      .replace(/from '\.\/run'/g, "from '../../../lambdas/report/run'");
+    mkdirSync(join(BASELINE_DIR, dir), { recursive: true });
+    writeFileSync(join(BASELINE_DIR, dir, file.split('/').pop() ?? file), text);
+  }
+  const baseline: unknown = await import(join(BASELINE_DIR, 'report', 'build.ts'));
+  if (!isReportModule(baseline)) throw new Error(`${rev}'s report/build.ts exports no buildReport`);
+  return (client, log) => baseline.buildReport({ client, log }, { database: DB });
+}
 const BATCH = 300;
 
 function median(xs: number[]): number {
@@ -117,10 +148,16 @@ async function main(): Promise<void> {
     const counts = await catalogCounts(target);
     const log = captureLogger();
     const analyses = [migrationAnalysis([{ table: 't1', rewrite: true }, { table: 't2' }])];
+    const rev = process.env.BENCH_BASELINE_REV ?? '215543a';
+    const before = await baselineReport(rev);
+    const beforeMs: number[] = [];
     const reportMs: number[] = [];
     const preflightMs: number[] = [];
     const load = [loadavg()[0] ?? 0];
     for (let i = 0; i < runs; i++) {
+      beforeMs.push(
+        await timeMs(() => withClient(target, (client) => before(client, log), 'pgshift-report')),
+      );
       reportMs.push(
         await timeMs(() =>
           withClient(target, (client) => buildReport({ client, log }, { database: DB }), 'pgshift-report'),

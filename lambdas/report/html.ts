@@ -6,7 +6,7 @@ import type { DatabaseReport } from './model';
 import { reportSections, type Block, type Cell, type Inline } from './sections';
 
 /** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(value: unknown): string {
+export function escapeHtml(value: string | number | boolean | null | undefined): string {
   const text = value === null || value === undefined ? '' : String(value);
   return text
     .replace(/&/g, '&amp;')

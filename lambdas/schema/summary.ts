@@ -23,9 +23,10 @@ export function describeHazard(h: Hazard): string {
   return `${HAZARD_LABELS[h.kind]} (${h.detail})`;
 }
 
-/** A change's hazards in one phrase, or `no hazard`. */
+/** A change's hazards in one phrase, or `no hazard` (also for a diff stored before hazards existed). */
 export function describeHazards(c: SchemaChange): string {
-  return c.hazards.length === 0 ? 'no hazard' : c.hazards.map(describeHazard).join('; ');
+  const hazards = c.hazards ?? [];
+  return hazards.length === 0 ? 'no hazard' : hazards.map(describeHazard).join('; ');
 }
 
 /** The alert's lines about a diff step's output: the counts as a fact, each hazard present as a warning. */
