@@ -176,6 +176,7 @@ async function main(): Promise<void> {
     const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
     console.log(`catalog: ${JSON.stringify(counts)}`);
     console.log(`date: ${new Date().toISOString()}; 1-min load ${load.map((l) => l.toFixed(2)).join(' → ')}`);
+    console.log(`report step at ${rev}: median ${s(median(beforeMs))} of [${beforeMs.map(s).join(', ')}]`);
     console.log(
       `report step (buildReport): median ${s(median(reportMs))} of [${reportMs.map(s).join(', ')}]`,
     );
