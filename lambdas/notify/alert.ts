@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Action } from '../shared/input';
 import type { StepEvent, StepResults } from '../shared/step';
+import { diffAlertLines } from '../schema/summary';
 
 /** What an alert says; built from the workflow state by `alertFromEvent`, rendered by `renderAlert`. */
 export interface Alert {
@@ -116,15 +117,9 @@ function factsFrom(results: StepResults): { facts: string[]; warnings: string[] 
   const migrate = results.migrate;
   if (migrate?.applied) facts.push(`Migrations applied: ${migrate.applied.length}`);
   if (migrate?.reverted) facts.push(`Migrations reverted: ${migrate.reverted.length}`);
-  const diff = results.diff;
-  if (diff?.counts) {
-    facts.push(
-      `Schema changes: ${Object.entries(diff.counts)
-        .map(([k, v]) => `${v} ${k}`)
-        .join(', ')}`,
-    );
-  }
-  if (diff?.destructive) warnings.push('The schema diff contains destructive changes');
+  const diff = diffAlertLines(results.diff ?? {});
+  facts.push(...diff.facts);
+  warnings.push(...diff.warnings);
   const restore = results.restore;
   if (restore?.backupKey) facts.push(`Restored from: ${restore.backupKey}`);
   if (restore?.previousDatabase) facts.push(`Previous database kept as: ${restore.previousDatabase}`);

@@ -3,13 +3,15 @@
  * `undefined` fields dropped, arrays kept in the order the caller chose. Two equal values serialise to the
  * same bytes, which is what makes snapshots comparable byte for byte.
  */
+export function canonicalize<T>(value: T): T;
+// The overload keeps the caller's type: the value has the same shape, with its null and undefined fields absent.
 export function canonicalize(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonicalize);
+  if (Array.isArray(value)) return value.map((v: unknown) => canonicalize(v));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    // The default sort compares UTF-16 code units, exactly like compareCodeUnits, and is faster without a callback.
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
+    // Code-unit order (never locale order), so every machine writes the same bytes.
+    const entries: [string, unknown][] = Object.entries(value);
+    for (const [key, v] of entries.sort(([a], [b]) => compareCodeUnits(a, b))) {
       if (v === null || v === undefined) continue;
       out[key] = canonicalize(v);
     }

@@ -5,6 +5,7 @@ import type { DiffOutput, DriftOutput, SnapshotOutput, StepEvent, StepOutput } f
 import { objectStore, stepContext } from '../shared/step-context';
 import { withStepBudget } from '../shared/step-budget';
 import { detectDrift, diffStoredSnapshots, recordSchemaSnapshot } from './steps';
+import { diffStepSummary } from './summary';
 
 const config = loadConfig();
 const log = createLogger('schema');
@@ -79,8 +80,7 @@ async function run(event: StepEvent): Promise<SnapshotOutput | DiffOutput | Drif
       operation,
       ok: true,
       database,
-      counts: diff.counts,
-      destructive: diff.destructive,
+      ...diffStepSummary(diff),
       written,
     };
   }

@@ -9,14 +9,12 @@ export {
   withoutStats,
 } from './snapshot';
 export type { ObjectKind, SchemaObject, SchemaSnapshot, SnapshotOptions, TableStats } from './snapshot';
-export {
-  changesOfRisk,
-  DEFAULT_LARGE_TABLE_BYTES,
-  describeChange,
-  diffSnapshots,
-  RISK_CLASSES,
-} from './diff';
-export type { AttributeChange, DiffCounts, DiffOptions, RiskClass, SchemaChange, SchemaDiff } from './diff';
+export { changesOfRisk, DEFAULT_LARGE_TABLE_BYTES, describeChange, diffSnapshots } from './diff';
+export type { AttributeChange, DiffCounts, DiffOptions, SchemaChange, SchemaDiff } from './diff';
+export { HAZARD_KINDS, HAZARD_LABELS, HAZARD_SEVERITY, riskOf, RISK_CLASSES } from './hazards';
+export type { Hazard, HazardKind, RiskClass } from './hazards';
+export { describeHazard, describeHazards, diffAlertLines, diffStepSummary } from './summary';
+export type { DiffStepSummary } from './summary';
 export { classifyTypeChange, parseFormattedType } from './type-change';
 export { mdCode, renderDiffMarkdown, shortValue } from './render';
 export { unifiedSchemaDiff } from './unified';

@@ -1,6 +1,7 @@
 import { compareCodeUnits } from './canonical';
 import type { SchemaChange, SchemaDiff } from './diff';
-import { OBJECT_KINDS } from './snapshot';
+import { OBJECT_KINDS } from './model';
+import { describeHazards } from './summary';
 
 /** An inline code span that survives backticks inside the text (identifiers may contain anything). */
 export function mdCode(text: string): string {
@@ -22,14 +23,14 @@ export function shortValue(value: unknown, max = 200): string {
 }
 
 function changeLine(c: SchemaChange): string[] {
-  const lines = [`- **${c.risk}** ${c.change} ${mdCode(c.name)}: ${c.reason}`];
+  const lines = [`- **${c.risk}** ${c.change} ${mdCode(c.name)}: ${describeHazards(c)}`];
   for (const a of c.attributes ?? []) {
     lines.push(`  - ${a.attribute}: ${mdCode(shortValue(a.before))} → ${mdCode(shortValue(a.after))}`);
   }
   return lines;
 }
 
-/** The diff as Markdown, grouped by schema and then by object kind; destructive changes are counted first. */
+/** The diff as Markdown, grouped by schema and then by object kind, each change with its hazards. */
 export function renderDiffMarkdown(diff: SchemaDiff, title = 'Schema diff'): string {
   const { counts } = diff;
   const out = [`# ${title}`, ''];

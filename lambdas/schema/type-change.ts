@@ -53,20 +53,20 @@ export function classifyTypeChange(beforeType: string, afterType: string): TypeC
   if (STRING_TYPES.has(from.base) && STRING_TYPES.has(to.base)) {
     return to.size >= from.size ? 'widening' : 'narrowing';
   }
-  if (from.base in INTEGER_RANK && to.base in INTEGER_RANK)
-    return INTEGER_RANK[to.base] >= INTEGER_RANK[from.base] ? 'widening' : 'narrowing';
-  if (from.base in INTEGER_DIGITS && to.base === 'numeric')
-    return numericWidens({ ...from, size: INTEGER_DIGITS[from.base], scale: 0 }, to)
-      ? 'widening'
-      : 'narrowing';
+  const [fromRank, toRank] = [INTEGER_RANK[from.base], INTEGER_RANK[to.base]];
+  if (fromRank !== undefined && toRank !== undefined) return toRank >= fromRank ? 'widening' : 'narrowing';
+  const fromDigits = INTEGER_DIGITS[from.base];
+  if (fromDigits !== undefined && to.base === 'numeric')
+    return numericWidens({ ...from, size: fromDigits, scale: 0 }, to) ? 'widening' : 'narrowing';
   if (from.base === 'numeric' && to.base === 'numeric')
     return numericWidens(from, to) ? 'widening' : 'narrowing';
   if ((from.base === 'smallint' || from.base === 'integer') && to.base === 'double precision')
     return 'widening';
   if (from.base === 'smallint' && to.base === 'real') return 'widening';
   if (from.base === 'real' && to.base === 'double precision') return 'widening';
-  if (from.base in TIME_RANK && to.base in TIME_RANK) {
-    if (TIME_RANK[to.base] < TIME_RANK[from.base]) return 'narrowing';
+  const [fromTime, toTime] = [TIME_RANK[from.base], TIME_RANK[to.base]];
+  if (fromTime !== undefined && toTime !== undefined) {
+    if (toTime < fromTime) return 'narrowing';
     const fromPrecision = from.base === 'date' ? Infinity : from.size;
     return from.base === 'date' || to.size >= fromPrecision ? 'widening' : 'narrowing';
   }

@@ -204,6 +204,8 @@ export const diffOutputSchema = stepOutputSchema.extend({
   ...schemaBase,
   counts: counts.optional(),
   destructive: z.boolean().optional(),
+  /** Changes per hazard kind (lambdas/schema/hazards.ts); kinds no change carries are absent. */
+  hazards: counts.optional(),
 });
 export type DiffOutput = z.infer<typeof diffOutputSchema>;
 

@@ -53,7 +53,7 @@ describe('rendering', () => {
     const diff: SchemaDiff = {
       formatVersion: 1,
       changes: [
-        { kind: 'table', name: 'a.t', schema: 'a', change: 'added', risk: 'safe', reason: 'new table' },
+        { kind: 'table', name: 'a.t', schema: 'a', change: 'added', risk: 'safe', hazards: [] },
         {
           kind: 'column',
           name: 'b.t.c',
@@ -61,7 +61,7 @@ describe('rendering', () => {
           table: 'b.t',
           change: 'altered',
           risk: 'destructive',
-          reason: 'narrowing',
+          hazards: [{ kind: 'deletes-data', detail: 'narrowing' }],
           attributes: [{ attribute: 'type', before: 'bigint', after: 'integer' }],
         },
       ],
@@ -78,13 +78,13 @@ describe('rendering', () => {
         '',
         '### table',
         '',
-        '- **safe** added `a.t`: new table',
+        '- **safe** added `a.t`: no hazard',
         '',
         '## Schema `b`',
         '',
         '### column',
         '',
-        '- **destructive** altered `b.t.c`: narrowing',
+        '- **destructive** altered `b.t.c`: deletes data (narrowing)',
         '  - type: `bigint` → `integer`',
         '',
       ].join('\n'),
@@ -137,7 +137,7 @@ describe('diffSnapshots, one case per row (each snapshot diffed with itself repo
     case: string;
     before: SchemaSnapshot;
     after: SchemaSnapshot;
-    changes: { change: string; name: string; risk: string; reason: string }[];
+    changes: { change: string; name: string; risk: string; hazards: unknown[] }[];
   }>([
     {
       case: 'a narrowed column type is destructive and says the conversion can lose data',
@@ -148,7 +148,12 @@ describe('diffSnapshots, one case per row (each snapshot diffed with itself repo
           change: 'altered',
           name: 'public.t.c',
           risk: 'destructive',
-          reason: 'type bigint → integer can lose data (narrowing or unproven conversion)',
+          hazards: [
+            {
+              kind: 'deletes-data',
+              detail: 'type bigint → integer can lose data (narrowing or unproven conversion)',
+            },
+          ],
         },
       ],
     },
@@ -161,7 +166,7 @@ describe('diffSnapshots, one case per row (each snapshot diffed with itself repo
           change: 'altered',
           name: 'public.t.c',
           risk: 'safe',
-          reason: 'changing column type; table size unknown',
+          hazards: [],
         },
       ],
     },
@@ -174,9 +179,59 @@ describe('diffSnapshots, one case per row (each snapshot diffed with itself repo
           change: 'altered',
           name: 'public.t.c',
           risk: 'locking',
-          reason: expect.stringMatching(
-            /^changing column type locks public\.t, which is large \(200(\.0)? MiB\)$/,
-          ),
+          hazards: [
+            {
+              kind: 'access-exclusive-lock',
+              detail: expect.stringMatching(/^public\.t is large \(200(\.0)? MiB\)$/),
+            },
+            { kind: 'rewrites-table', detail: 'type integer → bigint' },
+          ],
+        },
+      ],
+    },
+    {
+      case: 'a varchar widened on a large table locks it but does not rewrite it',
+      before: snapshot(
+        { column: { 'public.t.c': column('character varying(10)') } },
+        { 'public.t': 200 * MiB },
+      ),
+      after: snapshot({ column: { 'public.t.c': column('text') } }, { 'public.t': 200 * MiB }),
+      changes: [
+        {
+          change: 'altered',
+          name: 'public.t.c',
+          risk: 'locking',
+          hazards: [{ kind: 'access-exclusive-lock', detail: expect.stringMatching(/^public\.t is large/) }],
+        },
+      ],
+    },
+    {
+      case: 'an index added on a large table builds an index; on a small one it has no hazard',
+      before: snapshot({}, { 'public.t': 200 * MiB, 'public.s': 1 * MiB }),
+      after: snapshot(
+        {
+          index: {
+            'public.s_i': {
+              schema: 'public',
+              table: 'public.s',
+              definition: 'CREATE INDEX s_i ON public.s (c)',
+            },
+            'public.t_i': {
+              schema: 'public',
+              table: 'public.t',
+              definition: 'CREATE INDEX t_i ON public.t (c)',
+            },
+          },
+        },
+        { 'public.t': 200 * MiB, 'public.s': 1 * MiB },
+      ),
+      changes: [
+        { change: 'added', name: 'public.s_i', risk: 'safe', hazards: [] },
+        {
+          change: 'added',
+          name: 'public.t_i',
+          risk: 'locking',
+          hazards: [{ kind: 'builds-index', detail: expect.stringMatching(/^public\.t is large/) }],
         },
       ],
     },
@@ -187,7 +242,7 @@ describe('diffSnapshots, one case per row (each snapshot diffed with itself repo
         { column: { 'public.t.c': column('text', { comment: 'why' }) } },
         { 'public.t': 200 * MiB },
       ),
-      changes: [{ change: 'altered', name: 'public.t.c', risk: 'safe', reason: 'column changed (comment)' }],
+      changes: [{ change: 'altered', name: 'public.t.c', risk: 'safe', hazards: [] }],
     },
     {
       case: 'an enum label removed is destructive and names the label',
@@ -198,7 +253,7 @@ describe('diffSnapshots, one case per row (each snapshot diffed with itself repo
           change: 'altered',
           name: 'public.mood',
           risk: 'destructive',
-          reason: 'enum labels removed: ok (rows using them break)',
+          hazards: [{ kind: 'deletes-data', detail: 'enum labels removed: ok (rows using them break)' }],
         },
       ],
     },
@@ -209,7 +264,12 @@ describe('diffSnapshots, one case per row (each snapshot diffed with itself repo
       }),
       after: snapshot({ composite_type: { 'public.pair': { schema: 'public', attributes: ['a integer'] } } }),
       changes: [
-        { change: 'altered', name: 'public.pair', risk: 'destructive', reason: 'attributes removed: b text' },
+        {
+          change: 'altered',
+          name: 'public.pair',
+          risk: 'destructive',
+          hazards: [{ kind: 'deletes-data', detail: 'attributes removed: b text' }],
+        },
       ],
     },
     {
@@ -221,7 +281,7 @@ describe('diffSnapshots, one case per row (each snapshot diffed with itself repo
           change: 'removed',
           name: 'public.t',
           risk: 'destructive',
-          reason: 'dropping a table loses it and its data',
+          hazards: [{ kind: 'deletes-data', detail: 'dropping a table loses it and its data' }],
         },
       ],
     },
@@ -229,15 +289,13 @@ describe('diffSnapshots, one case per row (each snapshot diffed with itself repo
       case: 'a view dropped is safe: it held no data',
       before: snapshot({ view: { 'public.v': { schema: 'public', definition: 'SELECT 1' } } }),
       after: snapshot({}),
-      changes: [
-        { change: 'removed', name: 'public.v', risk: 'safe', reason: 'view dropped; it held no data' },
-      ],
+      changes: [{ change: 'removed', name: 'public.v', risk: 'safe', hazards: [] }],
     },
     {
       case: 'a new schema is safe',
       before: snapshot({}),
       after: snapshot({ schema: { app: { schema: 'app' } } }),
-      changes: [{ change: 'added', name: 'app', risk: 'safe', reason: 'new schema' }],
+      changes: [{ change: 'added', name: 'app', risk: 'safe', hazards: [] }],
     },
   ])('$case', ({ before, after, changes }) => {
     for (const same of [before, after]) {
@@ -249,7 +307,7 @@ describe('diffSnapshots, one case per row (each snapshot diffed with itself repo
       });
     }
     const diff = diffSnapshots(before, after);
-    expect(diff.changes.map(({ change, name, risk, reason }) => ({ change, name, risk, reason }))).toEqual(
+    expect(diff.changes.map(({ change, name, risk, hazards }) => ({ change, name, risk, hazards }))).toEqual(
       changes,
     );
     expect(diff.destructive).toBe(changes.some((c) => c.risk === 'destructive'));
