@@ -455,7 +455,10 @@ export class Workflow extends Construct {
       { operation: 'restore' },
       Duration.minutes(16),
     ).next(writeReport);
-    const restoreFargate = fargateRun('restore', 'Restore database (Fargate)', { operation: 'restore' });
+    const restoreFargate = fargateRun('restore', 'Restore database (Fargate)', {
+      operation: 'restore',
+      runner: 'fargate',
+    });
     restoreFargate.end.next(writeReport);
     const restoreRunner = runnerChoice(
       'Restore runner?',

@@ -43,6 +43,13 @@ async function run(event: StepEvent): Promise<StepOutput> {
   if (!event.input.backup) {
     throw new InputValidationError(['backup: required for action "restore" (an S3 key or "latest")']);
   }
+  // The input schema already ties restoreJobs to runner "fargate"; the step checks where it actually runs.
+  const jobs = event.input.restoreJobs;
+  if (jobs !== undefined && event.params?.runner !== 'fargate') {
+    throw new InputValidationError([
+      "restoreJobs: only on Fargate (the dump is downloaded to the task's ephemeral storage); this restore runs on Lambda",
+    ]);
+  }
   const result = await restoreDatabase(
     { store, log },
     {
@@ -58,6 +65,7 @@ async function run(event: StepEvent): Promise<StepOutput> {
       noOwner,
       noPrivileges,
       retentionDays,
+      jobs,
     },
   );
   return {
