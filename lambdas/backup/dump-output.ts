@@ -38,12 +38,16 @@ const execFileAsync = promisify(execFile);
 const openFd = promisify(open);
 const closeFd = promisify(close);
 
-/** A FIFO for pg_dump's output when the system has `mkfifo`, else pg_dump's stdout pipe. */
-export async function openDumpOutput(): Promise<DumpOutput> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'pgshift-dump-'));
+/**
+ * A FIFO for pg_dump's output when the system has `mkfifo`, else pg_dump's stdout pipe. `toolEnv` (the
+ * backup's tool environment) may set PATH and TMPDIR, which win over the process's.
+ */
+export async function openDumpOutput(toolEnv: NodeJS.ProcessEnv = {}): Promise<DumpOutput> {
+  const env = { ...process.env, ...toolEnv };
+  const dir = await mkdtemp(path.join(toolEnv.TMPDIR ?? tmpdir(), 'pgshift-dump-'));
   const fifo = path.join(dir, 'dump.fifo');
   try {
-    await execFileAsync('mkfifo', ['-m', '600', fifo]);
+    await execFileAsync('mkfifo', ['-m', '600', fifo], { env });
   } catch {
     await rm(dir, { recursive: true, force: true });
     return stdoutOutput();

@@ -119,14 +119,6 @@ interface RunningDump {
  */
 export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Promise<BackupResult> {
   const plan = await planDump(deps, options);
-  deps.log.info('backup started', {
-    database: plan.database,
-    key: plan.key,
-    host: options.target.host,
-    serverVersion: plan.serverVersion.text,
-    pgDumpVersion: plan.pgDumpVersion.text,
-    compression: plan.compression.label,
-  });
   const writer = new MultipartWriter({
     s3: deps.store.s3,
     params: {
@@ -139,8 +131,23 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     queueSize: options.queueSize ?? 4,
     maxParts: options.maxParts,
   });
-  const output = await openDumpOutput();
-  const dump = startPgDump(deps, options, plan, output, writer);
+  const output = await openDumpOutput(deps.toolEnv);
+  deps.log.info('backup started', {
+    database: plan.database,
+    key: plan.key,
+    host: options.target.host,
+    serverVersion: plan.serverVersion.text,
+    pgDumpVersion: plan.pgDumpVersion.text,
+    compression: plan.compression.label,
+    dumpOutput: output.kind,
+  });
+  let dump: RunningDump;
+  try {
+    dump = startPgDump(deps, options, plan, output, writer);
+  } catch (err) {
+    await output.close();
+    throw err;
+  }
   const onAbort = (): void => {
     dump.child.kill('SIGTERM');
   };
