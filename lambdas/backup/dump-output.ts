@@ -150,10 +150,11 @@ function stdoutOutput(): DumpOutput {
     get readError() {
       return readError;
     },
-    async close() {
+    close() {
       stdout?.removeAllListeners('data');
       stdout?.resume();
       resolveEnded();
+      return Promise.resolve();
     },
   };
 }

@@ -38,7 +38,9 @@ async function run(event: StepEvent): Promise<StepOutput> {
     };
   }
   if (operation !== 'restore') {
-    throw new InputValidationError([`params.operation: unknown operation "${String(operation)}"`]);
+    throw new InputValidationError([
+      `params.operation: unknown operation "${typeof operation === 'string' ? operation : JSON.stringify(operation)}"`,
+    ]);
   }
   if (!event.input.backup) {
     throw new InputValidationError(['backup: required for action "restore" (an S3 key or "latest")']);
