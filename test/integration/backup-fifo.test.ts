@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { streamDumpToS3 } from '../../lambdas/backup';
 import { DumpFailedError } from '../../lambdas/shared/errors';
@@ -17,7 +18,7 @@ import { backupPrefix } from '../../lambdas/shared/keys';
 import { captureLogger } from '../../lambdas/shared/logger';
 import { pgToolPath } from '../../lambdas/shared/pgtools';
 import { listKeys } from '../../lambdas/shared/s3';
-import { fetchObject, freshDatabase, seedRows, type TestDatabase } from '../rig/helpers';
+import { fetchObject, freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
 import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
 
 const { store, deps } = rigDeps();
@@ -111,6 +112,37 @@ describe('backup: reading pg_dump through a FIFO', () => {
     }
     expect(readdirSync(fifoParent)).toEqual([]);
   }, 60_000);
+
+  test('backups in worker threads (as pgshift local runs functions) with a silent pg_dump leave the pool free', async () => {
+    // Prepare: each worker loads the backup through tsx (outside jest), as the CLI's function workers do.
+    await seedRows(db.target, 200);
+    const toolEnv = { ...pgDumpWrapper(work, fifoParent, 'sleep 3; exec REAL "$@"') };
+    const { s3 } = rigInfo();
+    const started = Date.now();
+    // Act
+    const backups = [1, 2, 3, 4].map(
+      () =>
+        new Promise<unknown>((resolve, reject) => {
+          const worker = new Worker(
+            `require('tsx/cjs/api').register(); require(${JSON.stringify(join(__dirname, '../helpers/backup-in-worker.ts'))});`,
+            { eval: true, workerData: { target: db.target, s3, toolEnv } },
+          );
+          worker.once('message', (m: unknown) => {
+            resolve(m);
+            void worker.terminate();
+          });
+          worker.once('error', reject);
+        }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await Promise.all([promisify(pbkdf2)('secret', 'salt', 1, 32, 'sha256'), readFile(__filename)]);
+    const poolWorkDone = Date.now() - started;
+    const results = await Promise.all(backups);
+    // Assess
+    expect(poolWorkDone).toBeLessThan(2_500);
+    for (const result of results) expect(result).toMatchObject({ ok: true });
+    expect(readdirSync(fifoParent)).toEqual([]);
+  }, 90_000);
 
   test('without mkfifo on PATH the backup reads pg_dump’s stdout instead, byte for byte', async () => {
     // Prepare: a PATH with the PostgreSQL tools but no mkfifo.
