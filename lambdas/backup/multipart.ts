@@ -8,6 +8,7 @@ import {
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { errorMessage } from '../shared/errors';
 import { describeS3Failure, type UploadWatch } from './upload-watch';
 
 /** S3's smallest part (every part but the last) and its most parts per upload. */
@@ -263,7 +264,7 @@ export class MultipartWriter {
   /** The first failure, as thrown (S3's errors and pgshift's own stop are Errors already). */
   private throwIfFailed(): void {
     if (this.failure === undefined) return;
-    throw this.failure instanceof Error ? this.failure : new Error(String(this.failure));
+    throw this.failure instanceof Error ? this.failure : new Error(errorMessage(this.failure));
   }
 
   /** Uploads what is left and completes the object; rejects with the first S3 error. */
