@@ -17,13 +17,22 @@
  *   cli-warm  the same with every function kept warm and V8's default young generation (the previous
  *             process model), for the memory comparison
  * BENCH_VARIANTS picks some (comma-separated). BENCH_RESTORE=<size> adds a restore comparison on that
- * database (pg_restore from a local file vs pgshift's streamed restore from the S3 stand-in, one job).
+ * database (pg_restore from a local file vs pgshift's streamed restore from the S3 stand-in, one job, and the
+ * Fargate restoreJobs 2 path: download to local storage, then pg_restore --jobs=2).
  * BENCH_COMPRESSION=<size> adds compression methods on that database (one run each).
  * Each streamed variant runs in its own Node process (after a warm-up backup of a tiny database, so module
  * loading is not counted) and reports its own CPU time and peak RSS.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
@@ -64,11 +73,22 @@ function storeFor(s3: ChildJob['s3']): ObjectStore {
   };
 }
 
+type StreamDump = typeof import('../lambdas/backup/dump').streamDumpToS3;
+
+/** The baseline's dump.ts, extracted from git at run time (so untyped here): its streamDumpToS3. */
+function baselineStreamDump(loaded: unknown): StreamDump {
+  const isModule = (m: unknown): m is { streamDumpToS3: StreamDump } =>
+    typeof m === 'object' && m !== null && 'streamDumpToS3' in m && typeof m.streamDumpToS3 === 'function';
+  if (!isModule(loaded)) throw new Error(`${BASELINE_DIR}/dump.ts exports no streamDumpToS3`);
+  return loaded.streamDumpToS3;
+}
+
 /** Child mode: a warm-up backup, then one measured backup; its timing, CPU and peak RSS as JSON on stdout. */
 async function childRun(job: ChildJob): Promise<void> {
-  const { streamDumpToS3 } = (
-    job.impl === 'baseline' ? require(join(BASELINE_DIR, 'dump.ts')) : require('../lambdas/backup/dump')
-  ) as typeof import('../lambdas/backup/dump');
+  const streamDumpToS3 =
+    job.impl === 'baseline'
+      ? baselineStreamDump(await import(join(BASELINE_DIR, 'dump.ts')))
+      : (await import('../lambdas/backup/dump')).streamDumpToS3;
   const store = storeFor(job.s3);
   const once = async (target: DatabaseTarget) => {
     const r = await streamDumpToS3(
@@ -173,7 +193,8 @@ async function cliBackup(
   const ms = performance.now() - t0;
   const peak = sampler.stop();
   if (code !== 0) throw new Error(`pgshift local backup exited ${code}: ${stderr.slice(-1500)}`);
-  const [user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+  const lastLine = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1) ?? '';
+  const [user = NaN, sys = NaN] = lastLine.split(' ').map(Number);
   rmSync(timeFile, { force: true });
   const doc = JSON.parse(stdout) as { results?: { backup?: { key?: string; manifestKey?: string } } };
   const written = doc.results?.backup;
@@ -211,7 +232,12 @@ function startDiscardSink(): Promise<{ endpoint: string; stop: () => void }> {
   });
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+/** The largest peak RSS of the samples that measured one. */
+function rssColumn(samples: Sample[]): string {
+  const rss = samples.flatMap((x) => (x.rssMb === undefined ? [] : [x.rssMb]));
+  return rss.length > 0 ? `${Math.max(...rss).toFixed(0)} MB` : '';
+}
 const fmt = (n: number | undefined, digits = 2): string => (n === undefined ? '' : n.toFixed(digits));
 
 /** Empty database for a restore, dropped afterwards. */
@@ -235,7 +261,7 @@ async function main(): Promise<void> {
   process.env.PGSHIFT_RIG_PG_DIR = benchClusterDir();
   const { spawnRig } = await import('../test/rig/spawn-rig.mjs');
   const rig = await spawnRig();
-  const info = rig.info as RigInfo;
+  const info: RigInfo = rig.info;
   process.env.PGSHIFT_PG_BIN ??= info.pg.bin;
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
@@ -290,7 +316,7 @@ async function main(): Promise<void> {
       const job = (s3: ChildJob['s3'], impl: ChildJob['impl']): ChildJob => ({ target, s3, impl });
       for (let i = 0; i < runs; i++) {
         // Rotate the order each run so no variant always follows the same one.
-        const order = variants.map((_, j) => variants[(i + j) % variants.length]);
+        const order = variants.map((_, j) => variants[(i + j) % variants.length] ?? '');
         for (const v of order) {
           const sample = await withMachineCpu(async () => {
             switch (v) {
@@ -312,20 +338,23 @@ async function main(): Promise<void> {
           });
           add(v, sample);
         }
-        console.error(`  ${target.database}: run ${i + 1}/${runs} done (load ${loadavg()[0].toFixed(2)})`);
+        console.error(
+          `  ${target.database}: run ${i + 1}/${runs} done (load ${(loadavg()[0] ?? NaN).toFixed(2)})`,
+        );
       }
       const raw = res.raw ? median(res.raw.map((s) => s.ms)) : undefined;
       for (const v of variants) {
-        const s = res[v];
+        const s = res[v] ?? [];
         const wall = median(s.map((x) => x.ms));
-        const cpu = s[0].cpuMs !== undefined ? median(s.map((x) => x.cpuMs as number)) : undefined;
+        const cpus = s.flatMap((x) => (x.cpuMs === undefined ? [] : [x.cpuMs]));
+        const cpu = cpus.length > 0 ? median(cpus) : undefined;
         const bytes = s.find((x) => x.bytes)?.bytes;
         log(
           `| ${(dbBytes / 1e6).toFixed(0)} MB | ${v} | ${fmt(wall / 1000)} s | ${raw ? fmt(wall / raw) : ''} | ` +
             `${bytes ? `${(bytes / 1e6).toFixed(0)} MB` : ''} | ${cpu !== undefined ? `${fmt(cpu / 1000)} s` : ''} | ` +
             `${cpu !== undefined ? `${fmt(cpu / 1000 / (dbBytes / 1e9))} s` : ''} | ` +
-            `${s[0].rssMb !== undefined ? `${Math.max(...s.map((x) => x.rssMb as number)).toFixed(0)} MB` : ''} | ` +
-            `${fmt(median(s.map((x) => x.machineCpuMs as number)) / 1000)} s | ` +
+            `${rssColumn(s)} | ` +
+            `${fmt(median(s.map((x) => x.machineCpuMs ?? NaN)) / 1000)} s | ` +
             `${s.map((x) => fmt(x.ms / 1000)).join(', ')} |`,
         );
       }
@@ -349,7 +378,12 @@ async function main(): Promise<void> {
   console.error(`results written to ${file}`);
 }
 
-/** pg_restore of a local file vs pgshift's streamed restore from the S3 stand-in, same dump, one job each. */
+type RestoreVariant = 'file' | 'streamed' | 'jobs2';
+
+/**
+ * pg_restore of a local file vs pgshift's streamed restore from the S3 stand-in (same dump, one job each), and
+ * the opt-in parallel restore (restoreJobs 2: download, then pg_restore --jobs=2).
+ */
 async function restoreComparison(
   info: RigInfo,
   admin: DatabaseTarget,
@@ -360,20 +394,23 @@ async function restoreComparison(
   const { target, dbBytes } = await ensureBenchDatabase(admin, info.pg.bin, sizeMb);
   const { streamDumpToS3 } = await import('../lambdas/backup/dump');
   const { pgRestoreFromStream } = await import('../lambdas/restore/stream');
+  const { pgRestoreFromFile } = await import('../lambdas/restore/file');
   const store = storeFor(info.s3);
   const backup = await streamDumpToS3({ store, log: silentLogger }, { target, executionId: 'bench' });
   const file = join(tmpdir(), `pgshift-bench-restore-${process.pid}.dump`);
   const body = await getObjectStream(store, backup.key);
   await new Promise<void>((ok, fail) => {
-    const { createWriteStream } = require('node:fs') as typeof import('node:fs');
     body.pipe(createWriteStream(file)).on('finish', ok).on('error', fail);
   });
-  const res: Record<string, Sample[]> = { file: [], streamed: [] };
+  const res: Record<RestoreVariant, Sample[]> = { file: [], streamed: [], jobs2: [] };
+  const order: RestoreVariant[] = ['file', 'streamed', 'jobs2'];
   try {
     for (let i = 0; i < runs; i++) {
-      for (const v of i % 2 === 0 ? ['file', 'streamed'] : ['streamed', 'file']) {
+      // Rotated each round, so no variant always runs first (or right after the same neighbour).
+      for (const v of [...order.slice(i % 3), ...order.slice(0, i % 3)]) {
         const into = await freshEmpty(admin, `bench_restore_${v}`);
         const m0 = machineBusyMs();
+        const c0 = process.cpuUsage();
         const t0 = performance.now();
         if (v === 'file') {
           const r = spawnSync(
@@ -382,11 +419,21 @@ async function restoreComparison(
             { env: { ...process.env, ...libpqEnv(into) }, stdio: ['ignore', 'ignore', 'inherit'] },
           );
           if (r.status !== 0) throw new Error('pg_restore failed');
-        } else {
+        } else if (v === 'streamed') {
           const r = await pgRestoreFromStream(await getObjectStream(store, backup.key), into);
           if (!r.ok) throw new Error(r.error);
+        } else {
+          // What a Fargate restore with restoreJobs 2 does: free space checked, download, pg_restore --jobs=2.
+          const r = await pgRestoreFromFile(store, backup.manifest, into, { jobs: 2 });
+          if (!r.ok) throw new Error(r.error);
         }
-        res[v].push({ ms: performance.now() - t0, machineCpuMs: machineBusyMs() - m0 });
+        const cpu = process.cpuUsage(c0);
+        res[v].push({
+          ms: performance.now() - t0,
+          machineCpuMs: machineBusyMs() - m0,
+          // pgshift's own process (the S3 stand-in runs elsewhere); 0 for the file variant (spawnSync's child).
+          cpuMs: (cpu.user + cpu.system) / 1000,
+        });
         await withClient(admin, (c) => c.query(`DROP DATABASE ${quoteIdent(into.database)}`));
       }
     }
@@ -397,17 +444,20 @@ async function restoreComparison(
   }
   const base = median(res.file.map((s) => s.ms));
   log(
-    `\n## Restore, ${(dbBytes / 1e6).toFixed(0)} MB database (${(backup.manifest.sizeBytes / 1e6).toFixed(0)} MB dump), one job\n`,
+    `\n## Restore, ${(dbBytes / 1e6).toFixed(0)} MB database (${(backup.manifest.sizeBytes / 1e6).toFixed(0)} MB dump)\n`,
   );
-  log('| variant | wall (median) | ÷ file | machine CPU (median) | walls |');
-  log('|---|---:|---:|---:|---|');
+  log('| variant | wall (median) | ÷ file | machine CPU (median) | pgshift process CPU (median) | walls |');
+  log('|---|---:|---:|---:|---:|---|');
   for (const [v, label] of [
-    ['file', '`pg_restore` from a local file'],
-    ['streamed', 'pgshift streamed restore from the S3 stand-in'],
+    ['file', '`pg_restore` from a local file, one job'],
+    ['streamed', 'pgshift streamed restore from the S3 stand-in, one job'],
+    ['jobs2', 'pgshift restoreJobs 2: download to local storage, then `pg_restore --jobs=2`'],
   ] as const) {
     const wall = median(res[v].map((s) => s.ms));
+    const machine = median(res[v].map((s) => s.machineCpuMs ?? 0));
+    const own = median(res[v].map((s) => s.cpuMs ?? 0));
     log(
-      `| ${label} | ${fmt(wall / 1000)} s | ${fmt(wall / base)} | ${fmt(median(res[v].map((s) => s.machineCpuMs as number)) / 1000)} s | ${res[v].map((s) => fmt(s.ms / 1000)).join(', ')} |`,
+      `| ${label} | ${fmt(wall / 1000)} s | ${fmt(wall / base)} | ${fmt(machine / 1000)} s | ${fmt(own / 1000)} s | ${res[v].map((s) => fmt(s.ms / 1000)).join(', ')} |`,
     );
   }
 }
@@ -444,7 +494,7 @@ async function compressionComparison(
       const size = readFileSync(out).length;
       if (label === 'gzip:1') gzip1 = s.ms;
       log(
-        `| ${label} | ${fmt(s.ms / 1000)} s | ${gzip1 ? fmt(s.ms / gzip1) : ''} | ${fmt((s.cpuMs as number) / 1000)} s | ${(size / 1e6).toFixed(0)} MB |`,
+        `| ${label} | ${fmt(s.ms / 1000)} s | ${gzip1 ? fmt(s.ms / gzip1) : ''} | ${fmt((s.cpuMs ?? NaN) / 1000)} s | ${(size / 1e6).toFixed(0)} MB |`,
       );
     }
   } finally {
@@ -454,7 +504,7 @@ async function compressionComparison(
 
 const childIdx = process.argv.indexOf('--child');
 if (childIdx >= 0) {
-  childRun(JSON.parse(process.argv[childIdx + 1]) as ChildJob).catch((err: unknown) => {
+  childRun(JSON.parse(process.argv[childIdx + 1] ?? '{}') as ChildJob).catch((err: unknown) => {
     console.error(err);
     process.exit(1);
   });

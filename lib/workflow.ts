@@ -545,6 +545,7 @@ export class Workflow extends Construct {
     ).next(writeReport);
     const restoreFargate = this.fargateBranch('restore', 'Restore database (Fargate)', {
       operation: 'restore',
+      runner: 'fargate',
     });
     restoreFargate.end.next(writeReport);
     const restoreRunner = this.runnerChoice(

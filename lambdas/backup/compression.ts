@@ -10,7 +10,9 @@ export interface DumpCompression {
   label: string;
 }
 
-const LEVELS: Record<'gzip' | 'zstd' | 'lz4', [number, number]> = {
+type Method = 'gzip' | 'zstd' | 'lz4';
+
+const LEVELS: Record<Method, [number, number]> = {
   gzip: [1, 9],
   zstd: [1, 22],
   lz4: [1, 12],
@@ -39,7 +41,7 @@ export function resolveCompression(
       `Unknown backup compression "${setting}" (expected a gzip level 0-9, gzip:N, zstd[:N], lz4[:N], none or auto)`,
     );
   }
-  const method = (m[1] ?? 'gzip') as 'gzip' | 'zstd' | 'lz4';
+  const method: Method = m[1] === 'zstd' || m[1] === 'lz4' ? m[1] : 'gzip';
   const levelText = m[2] ?? m[3];
   const level = levelText === undefined ? 1 : Number(levelText);
   const [min, max] = LEVELS[method];

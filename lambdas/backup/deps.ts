@@ -8,6 +8,9 @@ import type { ObjectStore } from '../shared/s3';
 export interface BackupDeps {
   store: ObjectStore;
   log: Log;
-  /** Environment for `pgToolPath` (PGSHIFT_PG_BIN); defaults to process.env. */
+  /**
+   * Environment for `pgToolPath` (PGSHIFT_PG_BIN); defaults to process.env. Its PATH and TMPDIR, when set, are
+   * where the backup finds `mkfifo` and makes the FIFO (lambdas/backup/dump-output.ts).
+   */
   toolEnv?: NodeJS.ProcessEnv;
 }

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, type Hash } from 'node:crypto';
 import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { ClientBase } from 'pg';
 import {
@@ -10,14 +10,15 @@ import {
   withClient,
   type DatabaseTarget,
 } from '../shared/db';
-import { DumpFailedError } from '../shared/errors';
+import { DumpFailedError, errorMessage } from '../shared/errors';
 import { backupKey, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from '../shared/keys';
 import type { BackupManifest } from '../shared/manifest';
 import { assertToolNotOlder, parsePgVersion, pgToolVersion, type PgVersion } from '../shared/pg-version';
 import { pgToolPath } from '../shared/pgtools';
 import { encryptionParams, isNotFound, putJson, type ObjectStore } from '../shared/s3';
 import { PGSHIFT_VERSION } from '../shared/pgshift-version';
-import { resolveCompression } from './compression';
+import { resolveCompression, type DumpCompression } from './compression';
+import { openDumpOutput, type DumpOutput } from './dump-output';
 import type { BackupDeps } from './deps';
 import { collectStderr, describeExit, exitedCleanly, waitForExit, type ExitStatus } from './process';
 import { verifyBackup, type VerifyResult } from './verify';
@@ -61,7 +62,9 @@ export interface BackupResult {
 
 async function serverVersionOf(c: ClientBase): Promise<PgVersion> {
   const res = await c.query<{ server_version: string }>('SHOW server_version');
-  return parsePgVersion(res.rows[0].server_version);
+  const row = res.rows[0];
+  if (!row) throw new Error('SHOW server_version returned no row');
+  return parsePgVersion(row.server_version);
 }
 
 /** The server's version, read over a normal connection (this also proves the credentials and database). */
@@ -83,6 +86,29 @@ async function readServerForDump(target: DatabaseTarget): Promise<{ version: PgV
 
 const MIB = 1024 * 1024;
 
+/** What is settled before pg_dump starts: the key, the versions and the compression they allow. */
+interface DumpPlan {
+  database: string;
+  started: Date;
+  key: string;
+  manifestKey: string;
+  serverVersion: PgVersion;
+  pgDumpVersion: PgVersion;
+  compression: DumpCompression;
+  pgOptions: string;
+}
+
+/** A running pg_dump and what the failure path needs of it. */
+interface RunningDump {
+  child: ChildProcess;
+  exited: Promise<ExitStatus>;
+  stderr: () => string;
+  output: DumpOutput;
+  /** Bytes read from pg_dump so far (hashed and handed to the writer). */
+  bytes: () => number;
+  hash: Hash;
+}
+
 /**
  * Streams `pg_dump --format=custom` of `options.target` into S3 (multipart, SSE-KMS), hashing on the fly, and
  * writes `<key>.manifest.json` only after the upload completed. Memory stays bounded by the part buffers.
@@ -90,19 +116,72 @@ const MIB = 1024 * 1024;
  * and a DumpFailedError carries pg_dump's stderr with the password redacted.
  */
 export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Promise<BackupResult> {
-  const { store, log } = deps;
-  const { target } = options;
-  const database = options.database ?? target.database;
-  const redact = (text: string): string => redactSecrets(text, target);
+  const plan = await planDump(deps, options);
+  const writer = new MultipartWriter({
+    s3: deps.store.s3,
+    params: {
+      Bucket: deps.store.bucket,
+      Key: plan.key,
+      ContentType: 'application/octet-stream',
+      ...encryptionParams(deps.store),
+    },
+    partSize: options.partSize ?? 8 * MIB,
+    queueSize: options.queueSize ?? 4,
+    maxParts: options.maxParts,
+  });
+  const output = await openDumpOutput(deps.toolEnv);
+  deps.log.info('backup started', {
+    database: plan.database,
+    key: plan.key,
+    host: options.target.host,
+    serverVersion: plan.serverVersion.text,
+    pgDumpVersion: plan.pgDumpVersion.text,
+    compression: plan.compression.label,
+    dumpOutput: output.kind,
+  });
+  let dump: RunningDump;
+  try {
+    dump = startPgDump(deps, options, plan, output, writer);
+  } catch (err) {
+    await output.close();
+    throw err;
+  }
+  const onAbort = (): void => {
+    dump.child.kill('SIGTERM');
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+  try {
+    await finishDump(dump, writer);
+  } catch (err) {
+    throw await dumpFailure(deps, options, plan, dump, writer, err);
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    await output.close();
+  }
+  const manifest = await writeManifest(deps, options, plan, dump);
+  deps.log.info('backup finished', {
+    database: plan.database,
+    key: plan.key,
+    sizeBytes: manifest.sizeBytes,
+    sha256: manifest.sha256,
+    durationMs: manifest.durationMs,
+  });
+  return { key: plan.key, manifestKey: plan.manifestKey, manifest };
+}
 
-  // Connect first: wrong password, unreachable host or missing database fail here, before anything is written.
-  // The server's version, pg_dump's and a free key are independent: asked together (one round trip of latency
-  // before pg_dump starts instead of four), their errors still surface in this order, the database's first.
+/**
+ * Connects first: wrong password, unreachable host or missing database fail here, before anything is written.
+ * The server's version, pg_dump's and a free key are independent: asked together (one round trip of latency
+ * before pg_dump starts instead of four), their errors still surface in this order, the database's first.
+ */
+async function planDump(deps: BackupDeps, options: DumpOptions): Promise<DumpPlan> {
+  const database = options.database ?? options.target.database;
   const started = (options.now ?? (() => new Date()))();
   const [server, tool, free] = await Promise.allSettled([
-    readServerForDump(target),
+    readServerForDump(options.target),
     pgToolVersion('pg_dump', deps.toolEnv),
-    unusedKey(store, backupKey(database, started, options.prefix ?? DEFAULT_BACKUP_PREFIX)),
+    unusedKey(deps.store, backupKey(database, started, options.prefix ?? DEFAULT_BACKUP_PREFIX)),
   ]);
   if (server.status === 'rejected') throw server.reason;
   if (tool.status === 'rejected') throw tool.reason;
@@ -115,150 +194,159 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     serverVersion.major,
   );
   if (free.status === 'rejected') throw free.reason;
-  const key = free.value;
-  const manifestKey = manifestKeyFor(key);
-  log.info('backup started', {
+  return {
     database,
-    key,
-    host: target.host,
-    serverVersion: serverVersion.text,
-    pgDumpVersion: pgDumpVersion.text,
-    compression: compression.label,
-  });
+    started,
+    key: free.value,
+    manifestKey: manifestKeyFor(free.value),
+    serverVersion,
+    pgDumpVersion,
+    compression,
+    pgOptions: server.value.pgOptions,
+  };
+}
 
+/**
+ * Starts pg_dump with its output going straight into the hash and the part buffers: no stream stages between,
+ * so each read costs one hash update and one copy (docs/performance.md, "FIFO reads").
+ */
+function startPgDump(
+  deps: BackupDeps,
+  options: DumpOptions,
+  plan: DumpPlan,
+  output: DumpOutput,
+  writer: MultipartWriter,
+): RunningDump {
+  const { target } = options;
   // `--no-password`: never prompt (there is no terminal); the password is in PGPASSWORD or the login fails.
   // The session safety settings (PGOPTIONS) let the server end the dump's backend soon after pg_dump dies.
   const args = [
     `--dbname=${toolConninfo(target.database)}`,
     '--format=custom',
-    ...compression.args,
+    ...plan.compression.args,
     '--no-password',
+    ...output.args,
   ];
-  const env = libpqSessionEnvWith(target, server.value.pgOptions, 'pgshift-backup');
   const child = spawn(pgToolPath('pg_dump', deps.toolEnv), args, {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: libpqSessionEnvWith(target, plan.pgOptions, 'pgshift-backup'),
+    stdio: ['ignore', output.stdout, 'pipe'],
   });
   const stderr = collectStderr(child);
   const exited = waitForExit(child);
   if (child.pid !== undefined) options.onStarted?.({ pid: child.pid });
-
-  const onAbort = (): void => {
-    child.kill('SIGTERM');
-  };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  if (options.signal?.aborted) onAbort();
-
-  // Bytes go from pg_dump's stdout straight into the hash and the part buffers: no stream stages between, so
-  // each of the many small reads of the pipe costs one hash update and one copy (docs/performance.md).
   const hash = createHash('sha256');
   let bytes = 0;
-  const writer = new MultipartWriter({
-    s3: store.s3,
-    params: {
-      Bucket: store.bucket,
-      Key: key,
-      ContentType: 'application/octet-stream',
-      ...encryptionParams(store),
-    },
-    partSize: options.partSize ?? 8 * MIB,
-    queueSize: options.queueSize ?? 4,
-    maxParts: options.maxParts,
-  });
-  const resume = (): void => {
-    child.stdout.resume();
-  };
-  // A failed read of pg_dump's output loses bytes even when pg_dump then exits 0: it fails the backup.
-  let readError: Error | undefined;
-  child.stdout.on('error', (err) => {
-    readError ??= err;
-  });
-  child.stdout.on('data', (chunk: Buffer) => {
+  const resume = (): void => output.resume();
+  output.attach(child, (chunk) => {
     hash.update(chunk);
     bytes += chunk.length;
     options.onProgress?.(bytes);
-    if (!writer.write(chunk)) {
-      child.stdout.pause();
-      writer.onDrain(resume);
-    }
+    if (writer.write(chunk)) return true;
+    writer.onDrain(resume);
+    return false;
   });
+  return { child, exited, stderr, output, bytes: () => bytes, hash };
+}
 
-  let status: ExitStatus | undefined;
-  try {
-    // pg_dump's stdout ends cleanly even when it fails or is killed: its exit status decides whether the
-    // object may be completed. An S3 failure while pg_dump still writes ends the wait at once.
-    status = await Promise.race([exited, writer.failed]);
-    if (!exitedCleanly(status)) throw new Error(describeExit('pg_dump', status));
-    if (readError) throw readError;
-    await writer.finish();
-  } catch (err) {
-    // S3 failed (pg_dump may still be writing) or pg_dump failed. Either way the multipart upload is aborted
-    // and pg_dump is gone. A kill of ours is a consequence, never the cause: the first failure is what the
-    // error names.
-    const killedByUs = child.exitCode === null && child.signalCode === null;
-    if (killedByUs) {
-      child.kill('SIGKILL');
-      child.stdout.removeAllListeners('data');
-      child.stdout.resume();
-    }
-    await writer.abort(err);
-    const exit = status ?? (await exited);
-    options.signal?.removeEventListener('abort', onAbort);
-    const watch = writer.watch;
-    const s3Failed = watch.firstFailure !== undefined && (killedByUs || exitedCleanly(exit));
-    // pgshift stopping the upload (the part limit) kills pg_dump too; that kill is not pg_dump's failure.
-    const dumpFailed = !s3Failed && !killedByUs && !exitedCleanly(exit);
-    const cause = s3Failed
-      ? s3FailureText(watch, { bucket: store.bucket, key }, writer.uploaded)
-      : dumpFailed
-        ? describeExit('pg_dump', exit)
-        : readError
-          ? `reading pg_dump's output failed (${errorText(readError)})`
-          : killedByUs && !watch.firstFailure
-            ? `${(err as Error).message}; pgshift stopped pg_dump and aborted the multipart upload: nothing was left`
-            : `upload to S3 failed (${errorText(err)})`;
-    const message = redact(
-      `Backup of "${database}" failed: ${options.signal?.aborted ? 'aborted; ' : ''}${cause}` +
-        (dumpFailed && stderr() ? `: ${stderr()}` : ''),
-    );
-    log.error('backup failed', { database, key, error: message });
-    throw new DumpFailedError(message, {
-      cause: dumpFailed ? undefined : err,
-      details: {
-        database,
-        key,
-        exitCode: exit.code,
-        signal: exit.signal,
-        stderr: redact(stderr()),
-        bytesStreamed: bytes,
-        ...(s3Failed && watch.firstFailure
-          ? {
-              s3ErrorCode: watch.firstFailure.code,
-              s3Message: watch.firstFailure.message,
-              s3Command: watch.firstFailure.command,
-              partNumber: watch.firstFailure.partNumber,
-              bytesUploaded: writer.uploaded.bytes,
-              partsUploaded: writer.uploaded.parts,
-              multipartAborted: watch.aborted || !watch.uploadId,
-              ...(watch.uploadId && !watch.aborted ? { uploadId: watch.uploadId } : {}),
-            }
-          : {}),
-      },
-    });
-  }
-  options.signal?.removeEventListener('abort', onAbort);
+/**
+ * pg_dump's exit status decides whether the object may be completed (its output ends cleanly even when it
+ * fails or is killed), once every byte it wrote was read. An S3 failure while pg_dump still writes ends the
+ * wait at once. A failed read of pg_dump's output loses bytes even when pg_dump then exits 0.
+ */
+async function finishDump(dump: RunningDump, writer: MultipartWriter): Promise<void> {
+  const status = await Promise.race([dump.exited, writer.failed]);
+  if (!exitedCleanly(status)) throw new Error(describeExit('pg_dump', status));
+  await Promise.race([dump.output.ended, writer.failed]);
+  if (dump.output.readError) throw dump.output.readError;
+  await writer.finish();
+}
 
+/**
+ * S3 failed (pg_dump may still be writing) or pg_dump failed. Either way the multipart upload is aborted and
+ * pg_dump is gone. A kill of ours is a consequence, never the cause: the first failure is what the error names.
+ */
+async function dumpFailure(
+  deps: BackupDeps,
+  options: DumpOptions,
+  plan: DumpPlan,
+  dump: RunningDump,
+  writer: MultipartWriter,
+  err: unknown,
+): Promise<DumpFailedError> {
+  const { child } = dump;
+  const killedByUs = child.exitCode === null && child.signalCode === null;
+  if (killedByUs) child.kill('SIGKILL');
+  await dump.output.close();
+  await writer.abort(err);
+  const exit = await dump.exited;
+  const watch = writer.watch;
+  const s3Failed = watch.firstFailure !== undefined && (killedByUs || exitedCleanly(exit));
+  // pgshift stopping the upload (the part limit) kills pg_dump too; that kill is not pg_dump's failure.
+  const dumpFailed = !s3Failed && !killedByUs && !exitedCleanly(exit);
+  const readError = dump.output.readError;
+  const cause = s3Failed
+    ? s3FailureText(watch, { bucket: deps.store.bucket, key: plan.key }, writer.uploaded)
+    : dumpFailed
+      ? describeExit('pg_dump', exit)
+      : readError
+        ? `reading pg_dump's output failed (${errorText(readError)})`
+        : killedByUs && !watch.firstFailure
+          ? `${errorMessage(err)}; pgshift stopped pg_dump and aborted the multipart upload: nothing was left`
+          : `upload to S3 failed (${errorText(err)})`;
+  const redact = (text: string): string => redactSecrets(text, options.target);
+  const message = redact(
+    `Backup of "${plan.database}" failed: ${options.signal?.aborted ? 'aborted; ' : ''}${cause}` +
+      (dumpFailed && dump.stderr() ? `: ${dump.stderr()}` : ''),
+  );
+  deps.log.error('backup failed', { database: plan.database, key: plan.key, error: message });
+  return new DumpFailedError(message, {
+    cause: dumpFailed ? undefined : err,
+    details: {
+      database: plan.database,
+      key: plan.key,
+      exitCode: exit.code,
+      signal: exit.signal,
+      stderr: redact(dump.stderr()),
+      bytesStreamed: dump.bytes(),
+      ...(s3Failed ? s3FailureDetails(writer) : {}),
+    },
+  });
+}
+
+function s3FailureDetails(writer: MultipartWriter): Record<string, unknown> {
+  const { watch } = writer;
+  if (!watch.firstFailure) return {};
+  return {
+    s3ErrorCode: watch.firstFailure.code,
+    s3Message: watch.firstFailure.message,
+    s3Command: watch.firstFailure.command,
+    partNumber: watch.firstFailure.partNumber,
+    bytesUploaded: writer.uploaded.bytes,
+    partsUploaded: writer.uploaded.parts,
+    multipartAborted: watch.aborted || !watch.uploadId,
+    ...(watch.uploadId && !watch.aborted ? { uploadId: watch.uploadId } : {}),
+  };
+}
+
+/** The manifest, last: without it the dump does not count as a backup, so a failure removes the dump. */
+async function writeManifest(
+  deps: BackupDeps,
+  options: DumpOptions,
+  plan: DumpPlan,
+  dump: RunningDump,
+): Promise<BackupManifest> {
+  const { database, key, started } = plan;
   const finished = new Date();
   const manifest: BackupManifest = {
     manifestVersion: 1,
     key,
     database,
-    serverVersion: serverVersion.text,
-    pgDumpVersion: pgDumpVersion.text,
+    serverVersion: plan.serverVersion.text,
+    pgDumpVersion: plan.pgDumpVersion.text,
     format: 'custom',
-    compression: compression.label,
-    sizeBytes: bytes,
-    sha256: hash.digest('hex'),
+    compression: plan.compression.label,
+    sizeBytes: dump.bytes(),
+    sha256: dump.hash.digest('hex'),
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
@@ -267,26 +355,16 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     ...(options.reason ? { reason: options.reason } : {}),
   };
   try {
-    await putJson(store, manifestKey, manifest);
+    await putJson(deps.store, plan.manifestKey, manifest);
   } catch (err) {
-    // Without its manifest the dump does not count as a backup; remove it so nothing looks complete.
+    const { store } = deps;
     await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: key })).catch(() => undefined);
     throw new DumpFailedError(
       `Backup of "${database}" failed: writing the manifest failed (${errorText(err)})`,
-      {
-        cause: err,
-        details: { database, key },
-      },
+      { cause: err, details: { database, key } },
     );
   }
-  log.info('backup finished', {
-    database,
-    key,
-    sizeBytes: manifest.sizeBytes,
-    sha256: manifest.sha256,
-    durationMs: manifest.durationMs,
-  });
-  return { key, manifestKey, manifest };
+  return manifest;
 }
 
 async function keyExists(store: ObjectStore, key: string): Promise<boolean> {
@@ -314,8 +392,7 @@ async function unusedKey(store: ObjectStore, key: string): Promise<string> {
 }
 
 function errorText(err: unknown): string {
-  const e = err as { name?: string; message?: string };
-  return `${e.name ?? 'Error'}: ${e.message ?? String(err)}`;
+  return `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`;
 }
 
 export interface CreateBackupOptions extends DumpOptions {

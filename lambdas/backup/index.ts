@@ -8,4 +8,5 @@ export { resolveCompression } from './compression';
 export type { DumpCompression } from './compression';
 export { assertToolNotOlder } from '../shared/pg-version';
 export { collectStderr, describeExit, exitedCleanly, waitForExit } from './process';
+export type { ExitStatus } from './process';
 export { listBackupEntries, listBackups } from '../shared/manifest';

@@ -8,6 +8,7 @@ import {
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { errorMessage } from '../shared/errors';
 import { describeS3Failure, type UploadWatch } from './upload-watch';
 
 /** S3's smallest part (every part but the last) and its most parts per upload. */
@@ -35,11 +36,21 @@ export interface MultipartWriterOptions {
  * CPU of the SHA-256 a signed payload costs. This is what the SDK itself does for streamed bodies
  * (STREAMING-UNSIGNED-PAYLOAD-TRAILER); see docs/performance.md "Backup: where the CPU goes".
  */
+/** The build step's request is an HTTP request (its headers a plain record); the SDK types it `unknown`. */
+function hasHeaders(request: unknown): request is { headers: Record<string, string> } {
+  return (
+    typeof request === 'object' &&
+    request !== null &&
+    'headers' in request &&
+    typeof request.headers === 'object' &&
+    request.headers !== null
+  );
+}
+
 function unsignedPayload(command: UploadPartCommand): UploadPartCommand {
   command.middlewareStack.add(
     (next) => (args) => {
-      const request = args.request as { headers?: Record<string, string> };
-      if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      if (hasHeaders(args.request)) args.request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
       return next(args);
     },
     { step: 'build', name: 'pgshiftUnsignedPartPayload' },
@@ -130,7 +141,8 @@ export class MultipartWriter {
   }
 
   private sendCurrent(): void {
-    const buf = this.current as Buffer;
+    const buf = this.current;
+    if (!buf) return;
     const length = this.filled;
     this.current = undefined;
     this.filled = 0;
@@ -158,7 +170,9 @@ export class MultipartWriter {
       this.inFlight.size < this.options.queueSize &&
       this.failure === undefined
     ) {
-      const { buf, length, partNumber } = this.ready.shift() as (typeof this.ready)[number];
+      const next = this.ready.shift();
+      if (!next) break;
+      const { buf, length, partNumber } = next;
       const task = this.uploadPart(buf, length, partNumber).finally(() => {
         this.inFlight.delete(task);
         this.free.push(buf);
@@ -174,12 +188,12 @@ export class MultipartWriter {
     if (this.failure !== undefined) return;
     const waiting = this.overflow;
     this.overflow = [];
-    for (let i = 0; i < waiting.length; i++) {
+    for (const [i, chunk] of waiting.entries()) {
       if (this.overflow.length > 0) {
         this.overflow.push(...waiting.slice(i));
         break;
       }
-      this.copyIn(waiting[i]);
+      this.copyIn(chunk);
     }
     if (this.overflow.length === 0 && this.drainWaiter) {
       const fn = this.drainWaiter;
@@ -247,13 +261,19 @@ export class MultipartWriter {
     this.rejectFailed(err);
   }
 
+  /** The first failure, as thrown (S3's errors and pgshift's own stop are Errors already). */
+  private throwIfFailed(): void {
+    if (this.failure === undefined) return;
+    throw this.failure instanceof Error ? this.failure : new Error(errorMessage(this.failure));
+  }
+
   /** Uploads what is left and completes the object; rejects with the first S3 error. */
   async finish(): Promise<void> {
     while (this.overflow.length > 0 || this.ready.length > 0 || this.inFlight.size > 0) {
-      if (this.failure !== undefined) throw this.failure;
+      this.throwIfFailed();
       await Promise.race([...this.inFlight, this.failed]);
     }
-    if (this.failure !== undefined) throw this.failure;
+    this.throwIfFailed();
     const { s3, params } = this.options;
     if (this.created === undefined) {
       // Everything fits in one part: one PutObject, as small objects are written.
@@ -267,10 +287,10 @@ export class MultipartWriter {
     }
     if (this.filled > 0) this.sendCurrent();
     while (this.ready.length > 0 || this.inFlight.size > 0) {
-      if (this.failure !== undefined) throw this.failure;
+      this.throwIfFailed();
       await Promise.race([...this.inFlight, this.failed]);
     }
-    if (this.failure !== undefined) throw this.failure;
+    this.throwIfFailed();
     const uploadId = await this.created;
     const parts = [...this.parts].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
     await this.call('CompleteMultipartUploadCommand', undefined, () =>

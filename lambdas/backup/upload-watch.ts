@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** The first S3 call of an upload that failed, as S3 answered it. */
 export interface S3Failure {
   /** The SDK command, e.g. "UploadPartCommand". */
@@ -19,21 +21,25 @@ export interface UploadWatch {
   abortError?: S3Failure;
 }
 
+/** The fields of an SDK error pgshift reports (S3ServiceException and plain errors alike). */
+const sdkErrorShape = z.object({
+  name: z.string().optional(),
+  Code: z.string().optional(),
+  message: z.string().optional(),
+  $metadata: z.object({ httpStatusCode: z.number().optional(), requestId: z.string().optional() }).optional(),
+});
+
 /** An S3 error as the SDK raised it, reduced to what a person needs: the call, the part and S3's answer. */
 export function describeS3Failure(command: string, partNumber: number | undefined, err: unknown): S3Failure {
-  const e = err as {
-    name?: string;
-    Code?: string;
-    message?: string;
-    $metadata?: { httpStatusCode?: number; requestId?: string };
-  };
+  const e = sdkErrorShape.safeParse(err);
+  const fields = e.success ? e.data : {};
   return {
     command,
     ...(partNumber !== undefined ? { partNumber } : {}),
-    code: e.Code ?? e.name ?? 'Error',
-    message: e.message ?? String(err),
-    httpStatus: e.$metadata?.httpStatusCode,
-    requestId: e.$metadata?.requestId,
+    code: fields.Code ?? fields.name ?? 'Error',
+    message: fields.message ?? String(err),
+    httpStatus: fields.$metadata?.httpStatusCode,
+    requestId: fields.$metadata?.requestId,
   };
 }
 
@@ -43,7 +49,11 @@ export function s3FailureText(
   where: { bucket: string; key: string },
   uploaded: { bytes: number; parts: number },
 ): string {
-  const f = watch.firstFailure as S3Failure;
+  const f = watch.firstFailure ?? {
+    command: 'the upload',
+    code: 'Error',
+    message: 'no S3 failure was recorded',
+  };
   const what = f.partNumber !== undefined ? `part ${f.partNumber}` : f.command.replace(/Command$/, '');
   const status = f.httpStatus
     ? ` (HTTP ${f.httpStatus}${f.requestId ? `, request id ${f.requestId}` : ''})`

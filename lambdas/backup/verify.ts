@@ -90,7 +90,7 @@ export async function listArchive(
   let sizeBytes = 0;
   let feeding = true;
   for await (const chunk of body) {
-    const buf = chunk as Buffer;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
     hash.update(buf);
     sizeBytes += buf.length;
     if (feeding) feeding = await writeChunk(child.stdin, buf);

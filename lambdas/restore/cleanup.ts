@@ -19,9 +19,12 @@ export async function listRestoreCopies(target: DatabaseTarget): Promise<Restore
         `SELECT datname FROM pg_database WHERE strpos(datname, '__pgshift_') > 0 ORDER BY datname`,
       );
       return res.rows
-        .map((r) => ({ name: r.datname, parsed: parseCopyName(target.database, r.datname) }))
-        .filter((r) => r.parsed !== undefined)
-        .map((r) => ({ name: r.name, kind: r.parsed!.kind, createdAt: r.parsed!.createdAt.toISOString() }))
+        .flatMap((r) => {
+          const parsed = parseCopyName(target.database, r.datname);
+          return parsed
+            ? [{ name: r.datname, kind: parsed.kind, createdAt: parsed.createdAt.toISOString() }]
+            : [];
+        })
         .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     },
     'pgshift-restore',

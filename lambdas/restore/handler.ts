@@ -34,10 +34,19 @@ async function run(event: StepEvent): Promise<RestoreOutput> {
     };
   }
   if (operation !== 'restore') {
-    throw new InputValidationError([`params.operation: unknown operation "${String(operation)}"`]);
+    throw new InputValidationError([
+      `params.operation: unknown operation "${typeof operation === 'string' ? operation : JSON.stringify(operation)}"`,
+    ]);
   }
   if (!event.input.backup) {
     throw new InputValidationError(['backup: required for action "restore" (an S3 key or "latest")']);
+  }
+  // The input schema already ties restoreJobs to runner "fargate"; the step checks where it actually runs.
+  const jobs = event.input.restoreJobs;
+  if (jobs !== undefined && event.params?.runner !== 'fargate') {
+    throw new InputValidationError([
+      "restoreJobs: only on Fargate (the dump is downloaded to the task's ephemeral storage); this restore runs on Lambda",
+    ]);
   }
   const result = await restoreDatabase(
     { store, log },
@@ -54,6 +63,7 @@ async function run(event: StepEvent): Promise<RestoreOutput> {
       noOwner,
       noPrivileges,
       retentionDays,
+      jobs,
     },
   );
   return {

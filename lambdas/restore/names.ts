@@ -37,9 +37,9 @@ export function parseCopyName(
 ): { kind: CopyKind; timestamp: string; createdAt: Date } | undefined {
   const m = COPY_PATTERN.exec(name);
   if (!m) return undefined;
-  const kind = m[1] as CopyKind;
-  if (copyName(database, kind, m[2]) !== name) return undefined;
-  const t = m[2];
+  const [, kindText, t] = m;
+  const kind: CopyKind | undefined = kindText === 'restore' || kindText === 'before' ? kindText : undefined;
+  if (!kind || t === undefined || copyName(database, kind, t) !== name) return undefined;
   const createdAt = new Date(
     Date.UTC(
       +t.slice(0, 4),

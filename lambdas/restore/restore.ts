@@ -23,6 +23,7 @@ import { getObjectStream } from '../shared/s3';
 import { cleanupRestoreCopies, type RestoreCopy } from './cleanup';
 import { copyName } from './names';
 import { assertRestoreConfirmed, noFallback, resolveBackup } from './resolve';
+import { assertRestoreSpace, pgRestoreFromFile } from './file';
 import { pgRestoreFromStream } from './stream';
 
 export interface RestoreOptions {
@@ -48,6 +49,13 @@ export interface RestoreOptions {
   noPrivileges?: boolean;
   /** ANALYZE the restored database before it serves (pg_restore leaves no planner statistics). @default true */
   analyze?: boolean;
+  /**
+   * `pg_restore --jobs`: download the dump to `jobsDirectory` (its free space checked first) and restore in
+   * parallel; only where that storage exists (Fargate's ephemeral storage). @default streamed, one job
+   */
+  jobs?: number;
+  /** @default os.tmpdir() */
+  jobsDirectory?: string;
   /** After a successful restore, drop copies older than this many days. @default keep all until `cleanup` */
   retentionDays?: number;
   now?: () => Date;
@@ -106,29 +114,102 @@ function createDatabaseSql(name: string, shape: DatabaseShape | undefined): stri
 
 const OBJECT_IN_USE = '55006';
 
+/** What one restore settled on before it touched anything, and the names it uses. */
+interface RestorePlan {
+  deps: BackupDeps;
+  options: RestoreOptions;
+  target: DatabaseTarget;
+  /** Logical name of the backups. */
+  database: string;
+  manifest: BackupManifest;
+  maintenance: DatabaseTarget;
+  /** The database's encoding and locale; undefined when it does not exist. */
+  shape: DatabaseShape | undefined;
+  restoreName: string;
+  beforeName: string;
+  started: Date;
+  now: () => Date;
+  redact: (text: string) => string;
+}
+
 /**
  * Restores a backup over `options.target` without ever leaving it half-done:
  * confirm → resolve and verify the backup (sha256 + `pg_restore --list`) → back up the current state →
- * restore into `<db>__pgshift_restore_<ts>` streamed from S3 → terminate other sessions and swap names in one
- * transaction (`<db>` → `<db>__pgshift_before_<ts>`, copy → `<db>`). Any failure before the swap leaves the
- * original untouched and serving, and drops the half-restored copy.
+ * restore into `<db>__pgshift_restore_<ts>` streamed from S3 (or, with `jobs`, from a local file) → terminate
+ * other sessions and swap names in one transaction (`<db>` → `<db>__pgshift_before_<ts>`, copy → `<db>`). Any
+ * failure before the swap leaves the original untouched and serving, and drops the half-restored copy.
  */
 export async function restoreDatabase(deps: BackupDeps, options: RestoreOptions): Promise<RestoreResult> {
-  const { log, store } = deps;
   const { target } = options;
   const database = options.database ?? target.database;
   const now = options.now ?? (() => new Date());
   const started = now();
-  const redact = (text: string): string => redactSecrets(text, target);
 
   // 1. The prompt: nothing is read or written before the name is typed again.
   assertRestoreConfirmed(target.database, database, options.confirm);
-
   // 2. Which backup, whose it is, and whether this pg_restore can read it and it is intact.
+  const manifest = await checkedBackup(deps, options, database);
+  if (options.jobs !== undefined) await assertRestoreSpace(manifest, options.jobsDirectory);
+  const maintenance = withDatabaseName(target, 'postgres');
+  const shape = await withClient(
+    maintenance,
+    (c) => readDatabaseShape(c, target.database),
+    'pgshift-restore',
+  );
+  const ts = timestampUtc(started);
+  const plan: RestorePlan = {
+    deps,
+    options,
+    target,
+    database,
+    manifest,
+    maintenance,
+    shape,
+    restoreName: copyName(target.database, 'restore', ts),
+    beforeName: copyName(target.database, 'before', ts),
+    started,
+    now,
+    redact: (text) => redactSecrets(text, target),
+  };
+  // 3. The current state, so a wrong restore can itself be undone.
+  const preRestore = await backUpCurrentState(plan);
+  // 4. Restore into a new database; 5. the swap: the only moment other sessions are cut off.
+  await createRestoreCopy(plan);
+  await restoreIntoCopy(plan, preRestore);
+  const terminated = await swapIn(plan, preRestore);
+  const result = restoreResult(plan, preRestore, terminated);
+  await recordRestore({
+    plan,
+    preRestore,
+    status: 'succeeded',
+    details: { previousDatabase: result.previousDatabase, terminatedConnections: terminated },
+  });
+  if (options.retentionDays !== undefined) {
+    const { dropped } = await cleanupRestoreCopies(
+      { log: deps.log },
+      {
+        target,
+        olderThanDays: options.retentionDays,
+        executionId: options.executionId,
+        now,
+        skipConfirm: true,
+      },
+    );
+    result.droppedCopies = dropped;
+  }
+  return result;
+}
+
+/** The backup to restore: resolved, of this database (or allowed otherwise), readable by this pg_restore, intact. */
+async function checkedBackup(
+  deps: BackupDeps,
+  options: RestoreOptions,
+  database: string,
+): Promise<BackupManifest> {
   const manifest = await resolveBackup(deps, database, options.backup, options.prefix);
   if (
     manifest.database !== database &&
-    manifest.database !== target.database &&
+    manifest.database !== options.target.database &&
     !options.allowOtherDatabase
   ) {
     throw new RestoreRefusedError(
@@ -148,138 +229,141 @@ export async function restoreDatabase(deps: BackupDeps, options: RestoreOptions)
   } catch (err) {
     throw options.backup === 'latest' && err instanceof BackupCorruptError ? noFallback(err) : err;
   }
-  log.info('restore: backup verified', { database, backupKey: manifest.key });
+  deps.log.info('restore: backup verified', { database, backupKey: manifest.key });
+  return manifest;
+}
 
-  const maintenance = withDatabaseName(target, 'postgres');
-  const shape = await withClient(
-    maintenance,
-    (c) => readDatabaseShape(c, target.database),
-    'pgshift-restore',
-  );
-
-  // 3. The current state, so a wrong restore can itself be undone.
-  let preRestore: BackupResult | null = null;
-  if (shape) {
-    preRestore = await createBackup(deps, {
-      target,
-      database,
-      prefix: options.prefix,
-      compression: options.compression,
-      executionId: options.executionId,
-      reason: 'before-restore',
+async function backUpCurrentState(plan: RestorePlan): Promise<BackupResult | null> {
+  const { options } = plan;
+  if (!plan.shape) {
+    plan.deps.log.warn('restore: the database does not exist; nothing to back up', {
+      database: plan.target.database,
     });
-  } else {
-    log.warn('restore: the database does not exist; nothing to back up', { database: target.database });
+    return null;
   }
+  return createBackup(plan.deps, {
+    target: plan.target,
+    database: plan.database,
+    prefix: options.prefix,
+    compression: options.compression,
+    executionId: options.executionId,
+    reason: 'before-restore',
+  });
+}
 
-  const ts = timestampUtc(started);
-  const restoreName = copyName(target.database, 'restore', ts);
-  const beforeName = copyName(target.database, 'before', ts);
-  const fail = async (stage: string, err: unknown): Promise<never> => {
-    await dropQuietly(maintenance, restoreName);
-    const message = redact(
-      `Restore of "${target.database}" from ${manifest.key} failed while ${stage}: ${errorMessage(err)}. ` +
-        `The original database is untouched and serving.`,
-    );
-    log.error('restore failed', { database: target.database, stage, error: message });
-    if (shape)
-      await recordRestore(target, options, manifest, preRestore, 'failed', started, { stage }, log, message);
-    throw new RestoreFailedError(message, {
-      cause: err,
-      details: {
-        database: target.database,
-        stage,
-        backupKey: manifest.key,
-        preRestoreBackup: preRestore?.key,
-      },
-    });
-  };
-
-  // 4. Restore into a new database, streamed from S3.
+async function createRestoreCopy(plan: RestorePlan): Promise<void> {
+  const { target, restoreName } = plan;
   try {
-    await withClient(maintenance, (c) => c.query(createDatabaseSql(restoreName, shape)), 'pgshift-restore');
+    await withClient(
+      plan.maintenance,
+      (c) => c.query(createDatabaseSql(restoreName, plan.shape)),
+      'pgshift-restore',
+    );
   } catch (err) {
     // Nothing was created: do not drop a database of that name that someone else owns.
     throw new RestoreFailedError(
-      redact(`Restore of "${target.database}" failed creating ${restoreName}: ${errorMessage(err)}`),
+      plan.redact(`Restore of "${target.database}" failed creating ${restoreName}: ${errorMessage(err)}`),
       { cause: err, details: { database: target.database, stage: 'creating the restore database' } },
     );
   }
+}
+
+/**
+ * Streamed from S3 (one job), or with `jobs` downloaded first and restored in parallel. Either way the bytes
+ * restored must be the manifest's (hashed as they pass) before the copy may be swapped in.
+ */
+async function restoreIntoCopy(plan: RestorePlan, preRestore: BackupResult | null): Promise<void> {
+  const { deps, options, manifest, target, restoreName } = plan;
+  const copy = withDatabaseName(target, restoreName);
+  const toolOptions = {
+    noOwner: options.noOwner,
+    noPrivileges: options.noPrivileges,
+    toolEnv: deps.toolEnv,
+    onStarted: options.hooks?.onRestoreStarted,
+  };
   try {
-    const body = await getObjectStream(store, manifest.key);
-    const restored = await pgRestoreFromStream(body, withDatabaseName(target, restoreName), {
-      noOwner: options.noOwner,
-      noPrivileges: options.noPrivileges,
-      toolEnv: deps.toolEnv,
-      onStarted: options.hooks?.onRestoreStarted,
-    });
+    const restored =
+      options.jobs === undefined
+        ? await pgRestoreFromStream(await getObjectStream(deps.store, manifest.key), copy, toolOptions)
+        : await pgRestoreFromFile(deps.store, manifest, copy, {
+            ...toolOptions,
+            jobs: options.jobs,
+            directory: options.jobsDirectory,
+          });
     if (!restored.ok) throw new Error(restored.error);
     if (restored.sha256 !== manifest.sha256) {
       throw new Error(`the object changed since it was verified (sha256 ${restored.sha256})`);
     }
     if (options.analyze ?? true) {
-      await withClient(withDatabaseName(target, restoreName), (c) => c.query('ANALYZE'), 'pgshift-restore');
+      await withClient(copy, (c) => c.query('ANALYZE'), 'pgshift-restore');
     }
   } catch (err) {
-    return fail('restoring into a new database', err);
+    return failRestore(plan, preRestore, 'restoring into a new database', err);
   }
-  log.info('restore: copy restored', { database: target.database, restoreDatabase: restoreName });
+  deps.log.info('restore: copy restored', { database: target.database, restoreDatabase: restoreName });
+}
 
-  // 5. The swap: the only moment other sessions are cut off.
-  let terminated = 0;
+async function swapIn(plan: RestorePlan, preRestore: BackupResult | null): Promise<number> {
+  const { target, restoreName, shape, beforeName } = plan;
+  let terminated: number;
   try {
-    await options.hooks?.beforeSwap?.({ restoreDatabase: restoreName });
-    terminated = await swapDatabases(maintenance, target.database, restoreName, shape ? beforeName : null);
+    await plan.options.hooks?.beforeSwap?.({ restoreDatabase: restoreName });
+    terminated = await swapDatabases(
+      plan.maintenance,
+      target.database,
+      restoreName,
+      shape ? beforeName : null,
+    );
   } catch (err) {
-    return fail('swapping the restored copy in', err);
+    return failRestore(plan, preRestore, 'swapping the restored copy in', err);
   }
-  const finished = now();
-  log.info('restore: swapped', {
+  plan.deps.log.info('restore: swapped', {
     database: target.database,
     previousDatabase: shape ? beforeName : null,
     terminatedConnections: terminated,
   });
+  return terminated;
+}
 
-  const result: RestoreResult = {
-    database: target.database,
-    backupKey: manifest.key,
-    backup: manifest,
+/** Drops the half-restored copy, records the failure and throws: the original is untouched and serving. */
+async function failRestore(
+  plan: RestorePlan,
+  preRestore: BackupResult | null,
+  stage: string,
+  err: unknown,
+): Promise<never> {
+  const { target, manifest } = plan;
+  await dropQuietly(plan.maintenance, plan.restoreName);
+  const message = plan.redact(
+    `Restore of "${target.database}" from ${manifest.key} failed while ${stage}: ${errorMessage(err)}. ` +
+      `The original database is untouched and serving.`,
+  );
+  plan.deps.log.error('restore failed', { database: target.database, stage, error: message });
+  if (plan.shape)
+    await recordRestore({ plan, preRestore, status: 'failed', details: { stage }, error: message });
+  throw new RestoreFailedError(message, {
+    cause: err,
+    details: { database: target.database, stage, backupKey: manifest.key, preRestoreBackup: preRestore?.key },
+  });
+}
+
+function restoreResult(
+  plan: RestorePlan,
+  preRestore: BackupResult | null,
+  terminated: number,
+): RestoreResult {
+  return {
+    database: plan.target.database,
+    backupKey: plan.manifest.key,
+    backup: plan.manifest,
     preRestoreBackup: preRestore
       ? { key: preRestore.key, manifestKey: preRestore.manifestKey, sizeBytes: preRestore.manifest.sizeBytes }
       : null,
-    previousDatabase: shape ? beforeName : null,
+    previousDatabase: plan.shape ? plan.beforeName : null,
     terminatedConnections: terminated,
-    durationMs: finished.getTime() - started.getTime(),
+    durationMs: plan.now().getTime() - plan.started.getTime(),
     droppedCopies: [],
   };
-  await recordRestore(
-    target,
-    options,
-    manifest,
-    preRestore,
-    'succeeded',
-    started,
-    {
-      previousDatabase: result.previousDatabase,
-      terminatedConnections: terminated,
-    },
-    log,
-  );
-
-  if (options.retentionDays !== undefined) {
-    const { dropped } = await cleanupRestoreCopies(
-      { log },
-      {
-        target,
-        olderThanDays: options.retentionDays,
-        executionId: options.executionId,
-        now,
-        skipConfirm: true,
-      },
-    );
-    result.droppedCopies = dropped;
-  }
-  return result;
 }
 
 /**
@@ -308,7 +392,7 @@ async function swapDatabases(
                   WHERE datname = $1 AND pid <> pg_backend_pid()) t`,
               [database],
             );
-            terminated += res.rows[0].n;
+            terminated += res.rows[0]?.n ?? 0;
             await c.query(`ALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(beforeName)}`);
           }
           await c.query(`ALTER DATABASE ${quoteIdent(restoreName)} RENAME TO ${quoteIdent(database)}`);
@@ -316,12 +400,16 @@ async function swapDatabases(
           return terminated;
         } catch (err) {
           await c.query('ROLLBACK').catch(() => undefined);
-          if ((err as { code?: string }).code !== OBJECT_IN_USE || attempt >= attempts) throw err;
+          if (sqlState(err) !== OBJECT_IN_USE || attempt >= attempts) throw err;
         }
       }
     },
     'pgshift-restore',
   );
+}
+
+function sqlState(err: unknown): unknown {
+  return typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
 }
 
 async function dropQuietly(maintenance: DatabaseTarget, name: string): Promise<void> {
@@ -338,19 +426,19 @@ async function dropQuietly(maintenance: DatabaseTarget, name: string): Promise<v
   ).catch(() => undefined); // a leftover copy is visible to listRestoreCopies and dropped by cleanup
 }
 
+/** One history row of a restore, as it ended. */
+interface RestoreRecord {
+  plan: RestorePlan;
+  preRestore: BackupResult | null;
+  status: 'succeeded' | 'failed';
+  details: Record<string, unknown>;
+  error?: string;
+}
+
 /** History lives in the database itself: after a swap that is the restored one, after a failure the original. */
-async function recordRestore(
-  target: DatabaseTarget,
-  options: RestoreOptions,
-  manifest: BackupManifest,
-  preRestore: BackupResult | null,
-  status: 'succeeded' | 'failed',
-  startedAt: Date,
-  details: Record<string, unknown>,
-  log: BackupDeps['log'],
-  error?: string,
-): Promise<void> {
-  const finishedAt = new Date();
+async function recordRestore({ plan, preRestore, status, details, error }: RestoreRecord): Promise<void> {
+  const { target, options, manifest, started: startedAt } = plan;
+  const finishedAt = plan.now();
   await withClient(
     target,
     async (c) => {
@@ -377,6 +465,9 @@ async function recordRestore(
     'pgshift-restore',
   ).catch((err: unknown) =>
     // The restore itself stands; only its history row is missing, which the log says.
-    log.warn('restore not recorded in history', { database: target.database, error: errorMessage(err) }),
+    plan.deps.log.warn('restore not recorded in history', {
+      database: target.database,
+      error: errorMessage(err),
+    }),
   );
 }

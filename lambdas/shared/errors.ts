@@ -155,6 +155,15 @@ export class RestoreFailedError extends PgshiftError {
   override readonly name = 'RestoreFailedError';
 }
 
+/**
+ * A parallel restore (`restoreJobs`) found too little free space where the dump would be downloaded (the dump's
+ * size plus a margin); checked before anything is written, so the database is untouched.
+ */
+export class RestoreSpaceError extends PgshiftError {
+  override readonly name = 'RestoreSpaceError';
+  override readonly outcome = 'refused';
+}
+
 /** A Fargate task ended without leaving its result in S3 (it crashed before writing it). */
 export class TaskResultMissingError extends PgshiftError {
   override readonly name = 'TaskResultMissingError';
@@ -235,6 +244,7 @@ export const ERROR_NAMES = [
   'DriftDetectedError',
   'RestoreRefusedError',
   'RestoreFailedError',
+  'RestoreSpaceError',
   'TaskResultMissingError',
   'ReportFailedError',
   'MigrationBundleMismatchError',

@@ -44,6 +44,11 @@ const executionInputShape = z.object({
    * (docs/workflow.md, "Runners"); "lambda" keeps even a large one on Lambda.
    */
   runner: z.enum(['lambda', 'fargate']).optional(),
+  /**
+   * restore with runner "fargate": `pg_restore --jobs N` from the dump downloaded to the task's ephemeral storage
+   * (its free space checked first). Without it the restore streams from S3 with one job.
+   */
+  restoreJobs: z.number().int().min(1).max(64).optional(),
   /** preflight: ids of checks to skip; `skipReason` is required with it and recorded in history. */
   skipPreflight: z.array(z.string().min(1)).optional(),
   skipReason: z.string().min(1).optional(),
@@ -86,6 +91,12 @@ function crossFieldProblems(input: ExecutionInput): string[] {
   only('backup', ['restore']);
   only('confirm', ['restore', 'cleanup']);
   only('allowOtherDatabase', ['restore']);
+  only('restoreJobs', ['restore']);
+  if (input.restoreJobs !== undefined && input.action === 'restore' && input.runner !== 'fargate') {
+    problems.push(
+      'restoreJobs: needs runner "fargate" (a parallel restore reads the dump from the Fargate task\'s ephemeral storage; on Lambda the restore streams with one job)',
+    );
+  }
   only('skipPreflight', ['migrate', 'preflight']);
   only('terminateIdleInTransaction', ['migrate', 'preflight']);
   only('migrations', ['migrate', 'downgrade', 'verify', 'baseline', 'preflight']);

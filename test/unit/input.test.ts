@@ -44,6 +44,19 @@ describe('execution input', () => {
     expect(problemsOf({ action: 'downgrade', steps: 1, toVersion: '3' })[0]).toMatch(/not both/);
   });
 
+  test('restoreJobs is for a restore on Fargate only: refused without runner "fargate" and on other actions', () => {
+    const base = { action: 'restore', backup: 'latest', confirm: 'app', restoreJobs: 4 };
+    expect(parseExecutionInput({ ...base, runner: 'fargate' })).toMatchObject({ restoreJobs: 4 });
+    expect(problemsOf(base)).toEqual([expect.stringMatching(/^restoreJobs: needs runner "fargate"/)]);
+    expect(problemsOf({ ...base, runner: 'lambda' })).toEqual([
+      expect.stringMatching(/^restoreJobs: needs runner "fargate".*on Lambda the restore streams/),
+    ]);
+    expect(problemsOf({ action: 'backup', restoreJobs: 2 })).toEqual([
+      'restoreJobs: only applies to action "restore"',
+    ]);
+    expect(problemsOf({ ...base, runner: 'fargate', restoreJobs: 0 })[0]).toMatch(/^restoreJobs:/);
+  });
+
   test('skipping preflight checks needs a reason', () => {
     expect(problemsOf({ action: 'migrate', skipPreflight: ['disk-space'] })[0]).toMatch(/^skipReason/);
   });
