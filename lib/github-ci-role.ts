@@ -45,7 +45,9 @@ export interface GithubCiRoleProps {
 function refuseInvalidProps(props: GithubCiRoleProps, maxSessionDuration: Duration): void {
   const problems: string[] = [];
   if (maxSessionDuration.toSeconds() < 3600 || maxSessionDuration.toSeconds() > 12 * 3600) {
-    problems.push(`maxSessionDuration must be 1 to 12 hours (IAM's range), not ${maxSessionDuration}`);
+    problems.push(
+      `maxSessionDuration must be 1 to 12 hours (IAM's range), not ${maxSessionDuration.toString()}`,
+    );
   }
   for (const [name, value] of Object.entries({
     owner: props.owner,

@@ -8,12 +8,16 @@ import type { IConstruct } from 'constructs';
 export function nagResource(scope: IConstruct, arn: string): string {
   const render = (v: unknown): string => {
     if (typeof v === 'string') return v;
-    const o = v as Record<string, unknown>;
-    if (o.Ref !== undefined) return `<${String(o.Ref)}>`;
-    if (Array.isArray(o['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
-    if (Array.isArray(o['Fn::Join'])) {
-      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
-      return parts.map(render).join(sep);
+    if (typeof v !== 'object' || v === null) return JSON.stringify(v);
+    if ('Ref' in v && v.Ref !== undefined)
+      return `<${typeof v.Ref === 'string' ? v.Ref : JSON.stringify(v.Ref)}>`;
+    const getAtt = 'Fn::GetAtt' in v ? v['Fn::GetAtt'] : undefined;
+    if (Array.isArray(getAtt)) return `<${getAtt.map(String).join('.')}>`;
+    const join = 'Fn::Join' in v ? v['Fn::Join'] : undefined;
+    if (Array.isArray(join)) {
+      const sep: unknown = join[0];
+      const parts: unknown = join[1];
+      return (Array.isArray(parts) ? parts : []).map(render).join(String(sep));
     }
     return JSON.stringify(v);
   };

@@ -36,7 +36,9 @@ function reservedConcurrency(value: boolean | number): number | undefined {
 /** `logRetentionDays` as CDK's enum (the context accepts only the values CloudWatch Logs does). */
 function logRetentionOf(config: PgshiftContext): logs.RetentionDays {
   const days = config.logRetentionDays;
-  const retention = Object.values(logs.RetentionDays).find((v): v is logs.RetentionDays => v === days);
+  const retention = Object.values(logs.RetentionDays).find(
+    (v): v is logs.RetentionDays => typeof v !== 'string' && v.valueOf() === days,
+  );
   if (retention === undefined)
     throw new Error(`pgshift: logRetentionDays ${days} is no CloudWatch Logs retention`);
   return retention;

@@ -185,7 +185,7 @@ export class StepLambdas extends Construct {
 
   private make(step: StepName, options: StepFunctionOptions): PgshiftFunction {
     const props = this.props;
-    const fn = new PgshiftFunction(this, step[0].toUpperCase() + step.slice(1), {
+    const fn = new PgshiftFunction(this, step.charAt(0).toUpperCase() + step.slice(1), {
       ...options,
       step,
       logRetention: props.logRetention,

@@ -99,6 +99,15 @@ interface BackupStates {
   readonly backupRunner: sfn.Choice;
 }
 
+/** What a step receives: the run's input, execution and results so far, and the state's own params. */
+const stepPayload = (params: Record<string, unknown>) =>
+  sfn.TaskInput.fromObject({
+    'input.$': '$.input',
+    'execution.$': '$.execution',
+    'results.$': '$.results',
+    params,
+  });
+
 const present = (path: string) => sfn.Condition.isPresent(path);
 const isTrue = (path: string) => sfn.Condition.and(present(path), sfn.Condition.booleanEquals(path, true));
 const actionIs = (action: string) => sfn.Condition.stringEquals('$.input.action', action);
@@ -154,18 +163,13 @@ export class Workflow extends Construct {
   private failurePath(): tasks.LambdaInvoke {
     const failed = new sfn.Fail(this, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
     const failureAlert = (name: string, operation: string) => {
-      const task = new tasks.LambdaInvoke(this, name, {
-        lambdaFunction: this.props.functions.notify,
-        payloadResponseOnly: true,
-        retryOnServiceExceptions: false,
-        payload: sfn.TaskInput.fromObject({
-          'state.$': '$',
-          execution: this.execution,
-          params: { operation },
-        }),
-        resultPath: sfn.JsonPath.DISCARD,
-        taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
-      });
+      const task = this.lambdaTask(
+        name,
+        this.props.functions.notify,
+        sfn.TaskInput.fromObject({ 'state.$': '$', execution: this.execution, params: { operation } }),
+        sfn.JsonPath.DISCARD,
+        Duration.minutes(2),
+      );
       task.addRetry(LAMBDA_RETRY);
       return task;
     };
@@ -177,6 +181,24 @@ export class Workflow extends Construct {
     notifyFailure.next(stopWatchdogAfterFailure);
     stopWatchdogAfterFailure.next(failed);
     return notifyFailure;
+  }
+
+  /** A Lambda Task as every state here invokes one: the function's own response, retries added by the caller. */
+  private lambdaTask(
+    name: string,
+    lambdaFunction: lambda.IFunction,
+    payload: sfn.TaskInput,
+    resultPath: string | undefined,
+    timeout: Duration,
+  ): tasks.LambdaInvoke {
+    return new tasks.LambdaInvoke(this, name, {
+      lambdaFunction,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      payload,
+      resultPath,
+      taskTimeout: sfn.Timeout.duration(timeout),
+    });
   }
 
   private withRetryAndCatch<T extends sfn.TaskStateBase>(task: T, onError?: OnError): T {
@@ -197,19 +219,13 @@ export class Workflow extends Construct {
     timeout: Duration,
     options: StepOptions = {},
   ): tasks.LambdaInvoke {
-    const task = new tasks.LambdaInvoke(this, name, {
-      lambdaFunction: this.props.functions[fn],
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      payload: sfn.TaskInput.fromObject({
-        'input.$': '$.input',
-        'execution.$': '$.execution',
-        'results.$': '$.results',
-        params,
-      }),
-      resultPath: `$.results.${result}`,
-      taskTimeout: sfn.Timeout.duration(timeout),
-    });
+    const task = this.lambdaTask(
+      name,
+      this.props.functions[fn],
+      stepPayload(params),
+      `$.results.${result}`,
+      timeout,
+    );
     // Retriers and catchers are tried in order: the step's own come first.
     options.ownHandlers?.(task);
     return this.withRetryAndCatch(task, options.onError);
@@ -281,19 +297,13 @@ export class Workflow extends Construct {
    * crash) is caught here into the state's result and the run goes on to `next`.
    */
   private alertStep(name: string, result: string, operation: string, next: sfn.IChainable): sfn.Chain {
-    const task = new tasks.LambdaInvoke(this, name, {
-      lambdaFunction: this.props.functions.notify,
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      payload: sfn.TaskInput.fromObject({
-        'input.$': '$.input',
-        'execution.$': '$.execution',
-        'results.$': '$.results',
-        params: { operation },
-      }),
-      resultPath: `$.results.${result}`,
-      taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
-    });
+    const task = this.lambdaTask(
+      name,
+      this.props.functions.notify,
+      stepPayload({ operation }),
+      `$.results.${result}`,
+      Duration.minutes(2),
+    );
     task.addRetry(LAMBDA_RETRY);
     task.addCatch(next, { errors: ['States.ALL'], resultPath: `$.results.${result}` });
     return task.next(next);
@@ -591,18 +601,18 @@ export class Workflow extends Construct {
       'watchdog-start',
       whichAction,
     );
-    const validate = new tasks.LambdaInvoke(this, 'Validate input', {
-      lambdaFunction: this.props.functions.workflow,
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      payload: sfn.TaskInput.fromObject({
+    const validate = this.lambdaTask(
+      'Validate input',
+      this.props.functions.workflow,
+      sfn.TaskInput.fromObject({
         'raw.$': '$',
         execution: this.execution,
         'stateMachineArn.$': '$$.StateMachine.Id',
         params: { operation: 'validate' },
       }),
-      taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
-    });
+      undefined,
+      Duration.minutes(1),
+    );
     this.withRetryAndCatch(validate).next(startWatchdog);
     return validate;
   }

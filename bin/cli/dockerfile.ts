@@ -59,7 +59,8 @@ function instructions(text: string): Instruction[] {
     else current = { text: piece.trim(), line: i + 1 };
     if (!continued) {
       const m = /^(\S+)\s*(.*)$/s.exec(current.text.trim());
-      if (m) out.push({ keyword: m[1].toUpperCase(), rest: m[2].trim(), line: current.line });
+      const [, keyword, rest = ''] = m ?? [];
+      if (keyword) out.push({ keyword: keyword.toUpperCase(), rest: rest.trim(), line: current.line });
       current = undefined;
     }
   });
@@ -84,11 +85,12 @@ function words(text: string): string[] {
   let word: string | undefined;
   let quote: string | undefined;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
+    const c = text.charAt(i);
     if (quote) {
+      // Inside quotes a word has begun (`word ??= ''` at the opening quote).
       if (c === quote) quote = undefined;
-      else if (c === '\\' && quote === '"' && i + 1 < text.length) word += text[++i];
-      else word += c;
+      else if (c === '\\' && quote === '"' && i + 1 < text.length) word = (word ?? '') + text.charAt(++i);
+      else word = (word ?? '') + c;
     } else if (c === '"' || c === "'") {
       quote = c;
       word ??= '';

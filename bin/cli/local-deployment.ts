@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { z } from 'zod';
 import type { ProgressEvent } from '../../lambdas/shared/progress';
 import {
   AwsGateway,
@@ -88,14 +89,13 @@ export function localStackContext(options: {
   /** Run backups and restores on Fargate above this many bytes (`workflow.fargateThresholdBytes`). */
   fargateThresholdBytes?: number;
 }): Record<string, unknown> {
-  const pgshift = (appContext().pgshift ?? {}) as Record<string, unknown> & {
-    migrationsDir?: string | null;
-    workflow?: Record<string, unknown>;
-  };
+  const context = appContext().pgshift;
+  const pgshift = isRecord(context) ? context : {};
+  const configured = pgshift.migrationsDir;
   const root = path.resolve(__dirname, '..', '..');
   const migrationsDir =
-    typeof pgshift.migrationsDir === 'string' && existsSync(path.join(root, pgshift.migrationsDir))
-      ? pgshift.migrationsDir
+    typeof configured === 'string' && existsSync(path.join(root, configured))
+      ? configured
       : 'examples/migrations';
   return {
     pgshift: {
@@ -103,7 +103,7 @@ export function localStackContext(options: {
       database: { secretArn: LOCAL_SECRET_ARN, sslMode: options.sslMode },
       migrationsDir,
       workflow: {
-        ...pgshift.workflow,
+        ...recordField(pgshift, 'workflow'),
         ...(options.lockTimeout ? { lockTimeout: options.lockTimeout } : {}),
         ...(options.statementTimeout ? { statementTimeout: options.statementTimeout } : {}),
         ...(options.fargateThresholdBytes !== undefined
@@ -113,8 +113,6 @@ export function localStackContext(options: {
     },
   };
 }
-
-type CfnResource = CfnTemplate['Resources'][string] & { Metadata?: Record<string, unknown> };
 
 export interface DeployedFunction {
   logicalId: string;
@@ -387,33 +385,48 @@ function stringEnv(vars: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
+/** The assembly's Docker image assets: their folders and Dockerfiles, by image tag (the asset hash). */
+const assetManifest = z.object({
+  dockerImages: z
+    .record(
+      z.string(),
+      z.object({ source: z.object({ directory: z.string(), dockerFile: z.string().optional() }) }),
+    )
+    .optional(),
+});
+
+function dockerImageAssets(
+  assembly: SynthesizedAssembly,
+): Record<string, { directory: string; dockerFile?: string }> {
+  const manifest = assetManifest.parse(
+    JSON.parse(readFileSync(path.join(assembly.dir, `${LOCAL_STACK_ID}.assets.json`), 'utf8')),
+  );
+  return Object.fromEntries(
+    Object.entries(manifest.dockerImages ?? {}).map(([tag, img]) => [tag, img.source]),
+  );
+}
+
 /** Every Lambda function of the template with what running it needs. */
 export function deployedFunctions(assembly: SynthesizedAssembly, resolved: CfnTemplate): DeployedFunction[] {
-  const assets = JSON.parse(
-    readFileSync(path.join(assembly.dir, `${LOCAL_STACK_ID}.assets.json`), 'utf8'),
-  ) as {
-    dockerImages?: Record<string, { source: { directory: string } }>;
-  };
+  const images = dockerImageAssets(assembly);
   const out: DeployedFunction[] = [];
-  for (const [id, res] of Object.entries(assembly.template.Resources) as [string, CfnResource][]) {
+  for (const [id, res] of Object.entries(assembly.template.Resources)) {
     if (res.Type !== 'AWS::Lambda::Function') continue;
-    const p = resolved.Resources[id].Properties ?? {};
-    const roleLogicalId = ((
-      assembly.template.Resources[id].Properties?.Role as { 'Fn::GetAtt'?: string[] }
-    )?.['Fn::GetAtt'] ?? [])[0];
-    const env = stringEnv(((p.Environment as { Variables?: Record<string, unknown> }) ?? {}).Variables ?? {});
+    const p = resolved.Resources[id]?.Properties ?? {};
+    const roleLogicalId = stringsField(res.Properties?.Role, 'Fn::GetAtt')?.[0];
+    const env = stringEnv(recordField(p.Environment, 'Variables'));
     const image = p.PackageType === 'Image';
     let assetDir: string;
     let handler: string;
     if (image) {
-      const uri = String((p.Code as { ImageUri?: unknown }).ImageUri ?? '');
+      const uri = stringField(p.Code, 'ImageUri') ?? '';
       const tag = uri.split(':').pop() ?? '';
-      const dir = assets.dockerImages?.[tag]?.source.directory;
+      const dir = images[tag]?.directory;
       if (!dir) throw new Error(`function ${id}: its image ${uri} is not an asset of this assembly`);
       assetDir = assembly.assetDir(dir);
-      handler = ((p.ImageConfig as { Command?: string[] } | undefined)?.Command ?? [])[0] ?? '';
+      handler = stringsField(p.ImageConfig, 'Command')?.[0] ?? '';
     } else {
-      const assetPath = res.Metadata?.['aws:asset:path'];
+      const assetPath = field(field(res, 'Metadata'), 'aws:asset:path');
       if (typeof assetPath !== 'string')
         throw new Error(`function ${id} has no asset metadata (synthesize with asset metadata)`);
       assetDir = assembly.assetDir(assetPath);
@@ -722,6 +735,7 @@ async function deliverToRules(
 }
 
 /** Starts a local deployment of a synthesized assembly (see LocalSubstitutions for what differs from AWS). */
+// eslint-disable-next-line @typescript-eslint/require-await -- async so that a setup error rejects, as callers expect
 export async function startLocalDeployment(options: LocalDeploymentOptions): Promise<LocalDeployment> {
   const { assembly, substitutions: subs } = options;
   const names = localNames(assembly.template, subs);
@@ -771,10 +785,10 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
  */
 export function matchesPattern(pattern: unknown, event: unknown): boolean {
   if (!pattern || typeof pattern !== 'object') return false;
-  const ev = (event ?? {}) as Record<string, unknown>;
-  return Object.entries(pattern as Record<string, unknown>).every(([key, want]) => {
-    if (Array.isArray(want)) return want.includes(ev[key]);
-    return typeof want === 'object' && matchesPattern(want, ev[key]);
+  return Object.entries(pattern).every(([key, want]: [string, unknown]) => {
+    const value = field(event, key);
+    if (Array.isArray(want)) return want.includes(value);
+    return typeof want === 'object' && matchesPattern(want, value);
   });
 }
 
@@ -789,13 +803,8 @@ function substitutedEnv(subs: LocalSubstitutions): Record<string, string> {
 }
 
 function dockerfileOf(assembly: SynthesizedAssembly, assetDir: string): string {
-  const assets = JSON.parse(
-    readFileSync(path.join(assembly.dir, `${LOCAL_STACK_ID}.assets.json`), 'utf8'),
-  ) as {
-    dockerImages?: Record<string, { source: { directory: string; dockerFile?: string } }>;
-  };
-  for (const img of Object.values(assets.dockerImages ?? {})) {
-    if (assembly.assetDir(img.source.directory) === assetDir) return img.source.dockerFile ?? 'Dockerfile';
+  for (const img of Object.values(dockerImageAssets(assembly))) {
+    if (assembly.assetDir(img.directory) === assetDir) return img.dockerFile ?? 'Dockerfile';
   }
   return 'Dockerfile';
 }
