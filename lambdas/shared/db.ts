@@ -361,5 +361,5 @@ export async function databaseSizeBytes(client: ClientBase): Promise<number> {
   const res = await client.query<{ bytes: string }>(
     'SELECT pg_database_size(current_database())::text AS bytes',
   );
-  return Number(res.rows[0].bytes);
+  return Number(res.rows[0]?.bytes);
 }
