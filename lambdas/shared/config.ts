@@ -158,7 +158,6 @@ export function cachedTargetResolver(
   const read = (): Promise<DatabaseTarget> => {
     const target = resolveTarget(config, () => {
       // Required lazily: local runs (DATABASE_URL) never load the Secrets Manager client.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous lazy load (import() is async)
       const { SecretsManagerClient: Client } =
         require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
       return (secrets ??= new Client({}));
