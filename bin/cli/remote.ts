@@ -151,7 +151,8 @@ export async function waitForExecution(
   let seen = 0;
   for (;;) {
     const status = await describeExecution(clients, executionArn);
-    for (; seen < status.states.length; seen += 1) onState(status.states[seen], seen);
+    status.states.slice(seen).forEach((state, i) => onState(state, seen + i));
+    seen = status.states.length;
     if (status.status !== 'RUNNING' && status.status !== 'PENDING_REDRIVE') return status;
     await sleep(pollMs);
   }

@@ -66,10 +66,14 @@ async function migrationsFor(
   return { migrations, source: { source: 'bundle', ...ref, count: migrations.length } };
 }
 
+function isMigrateOperation(value: unknown): value is MigrateOperation {
+  return MIGRATE_OPERATIONS.some((operation) => operation === value);
+}
+
 /** Migrate step: parses the operation, reads the migrations and the target, runs the core (./step.ts). */
 async function run(event: StepEvent, context?: InvocationContext): Promise<StepOutput> {
-  const operation = event.params?.operation as MigrateOperation;
-  if (!MIGRATE_OPERATIONS.includes(operation)) {
+  const operation = event.params?.operation;
+  if (!isMigrateOperation(operation)) {
     throw new InputValidationError([
       `params.operation must be one of ${MIGRATE_OPERATIONS.join(', ')}, got ${JSON.stringify(operation)}`,
     ]);

@@ -106,11 +106,13 @@ async function run(event: StepEvent): Promise<SizeOutput | PreflightOutput> {
     },
   );
   // `Apply runner?` reads it: the timeouts check's choice (absent when that check was skipped).
-  const timeouts = report.checks.find((c) => c.id === 'timeouts')?.value as { runner?: string } | undefined;
+  const timeouts = report.checks.find((c) => c.id === 'timeouts')?.value;
+  const applyRunner =
+    typeof timeouts === 'object' && timeouts !== null && 'runner' in timeouts ? timeouts.runner : undefined;
   return {
     step: 'preflight',
     ok: report.ok,
-    ...(timeouts?.runner ? { applyRunner: timeouts.runner } : {}),
+    ...(typeof applyRunner === 'string' && applyRunner ? { applyRunner } : {}),
     checks: report.checks,
     ...(report.terminated ? { terminated: report.terminated } : {}),
   };

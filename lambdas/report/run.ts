@@ -50,6 +50,7 @@ export function summarizeRun(results: StepResults): RunSummary {
   const run: RunSummary = { steps };
   const { plan, preflight, backup, diff, migrate, restore, verify, drift } = results;
   const source = plan?.migrations ?? migrate?.migrations ?? verify?.migrations;
+  // The output contract keeps `source` a string: only the two values pgshift writes reach the report.
   if (source?.source === 'bundle' || source?.source === 'deployed')
     run.migrations = { ...source, source: source.source };
   if (plan)

@@ -267,8 +267,8 @@ export async function loadStepResults(store: ObjectStore, results: StepResults):
 }
 
 /** A result whole when it is a step's output; anything else (a caught error at `migrateStopped`) as it is. */
-async function loadWhole(store: ObjectStore, name: string, result: unknown): Promise<unknown> {
+function loadWhole(store: ObjectStore, name: string, result: unknown): Promise<unknown> {
   return spilledRef(result)
     ? loadStepOutput(store, parseStepOutput(result, name, `results.${name}`))
-    : result;
+    : Promise.resolve(result);
 }
