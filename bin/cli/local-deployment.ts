@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type { ProgressEvent } from '../../lambdas/shared/progress';
 import { AwsGateway, LOCAL_ACCOUNT, LOCAL_REGION, type RecordedCall } from './aws-gateway';
 import { imageFiles, readDockerfile } from './dockerfile';
-import { FunctionError, FunctionHost } from './function-host';
+import { FunctionError, FunctionHost, type FunctionIsolation } from './function-host';
 import {
   resolveTokens,
   resolveWorkflow,
@@ -138,6 +138,8 @@ export interface LocalDeploymentOptions {
   oneFunctionAtATime?: boolean;
   /** Flags for each function's `node` (V8 heap sizing), see FunctionHostOptions.nodeArgs. @default none */
   functionNodeArgs?: string[];
+  /** Child processes or worker threads for the functions (FunctionHostOptions.isolation). @default 'process' */
+  functionIsolation?: FunctionIsolation;
 }
 
 export interface LocalDeployment {
@@ -547,6 +549,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       onProgress: options.onProgress,
       onLog: (line) => options.onLog?.(fn.logicalId, line),
       nodeArgs: options.functionNodeArgs,
+      isolation: options.functionIsolation,
     });
     hosts.set(fn.logicalId, host);
     return host;

@@ -12,7 +12,12 @@ import { PGSHIFT_VERSION } from '../../lambdas/shared/version';
 import { executionInputFrom, parseCommandLine, USAGE, type ParsedCommand } from './args';
 import { dryRunHuman, dryRunSqlOf, fetchDryRun, planMarkdown, type DryRunDocument } from './dry-run';
 import { assertBucketReachable, localEnvironment, localRunFrom, type LocalRun } from './local-env';
-import { deploymentRunOptions, localStackContext, startLocalDeployment } from './local-deployment';
+import {
+  deploymentRunOptions,
+  localStackContext,
+  startLocalDeployment,
+  type LocalDeploymentOptions,
+} from './local-deployment';
 import { runLocalWorkflow, type LocalRunResult } from './local-runner';
 import { errorLine, exitCodeFor, processIo, EXIT_CODES, type Io } from './output';
 // './remote' (the AWS SDK's Step Functions and CloudFormation clients) and './offline' (the SQL parser's
@@ -22,15 +27,23 @@ import { humanSummary, progressPrinter, runDocument, withWholeResults } from './
 import { synthesizeAssembly } from './synth';
 import { formatBytes } from '../../lambdas/shared/format';
 
+type LocalDeploymentMemory = Pick<
+  LocalDeploymentOptions,
+  'oneFunctionAtATime' | 'functionNodeArgs' | 'functionIsolation'
+>;
+
 /**
- * A one-off run keeps one function process at a time and a small young generation in each (V8 otherwise
- * lets every process grow to ~50 MB of young objects and dead pipe buffers before it collects): what keeps
- * `pgshift local backup` small (docs/performance.md). The env var lets the benchmark compare.
+ * A one-off run keeps one function environment at a time, each a worker thread of this process, with a
+ * small young generation (V8 otherwise lets every isolate grow to ~50 MB of young objects and dead pipe
+ * buffers before it collects): what keeps `pgshift local backup` small (docs/performance.md). The env vars
+ * let the benchmark compare: PGSHIFT_LOCAL_WARM_FUNCTIONS=1 keeps every function warm,
+ * PGSHIFT_FUNCTION_ISOLATION=process runs each in a child process.
  */
-const LOCAL_RUN_MEMORY =
-  process.env.PGSHIFT_LOCAL_WARM_FUNCTIONS === '1'
-    ? {}
-    : { oneFunctionAtATime: true, functionNodeArgs: ['--max-semi-space-size=2'] };
+function localRunMemory(env: NodeJS.ProcessEnv): LocalDeploymentMemory {
+  const functionIsolation = env.PGSHIFT_FUNCTION_ISOLATION === 'process' ? 'process' : 'thread';
+  if (env.PGSHIFT_LOCAL_WARM_FUNCTIONS === '1') return { functionIsolation };
+  return { oneFunctionAtATime: true, functionNodeArgs: ['--max-semi-space-size=2'], functionIsolation };
+}
 
 /** Runs one execution of the synthesized state machine locally; progress on stderr unless --json. */
 async function executeLocal(
@@ -52,7 +65,7 @@ async function executeLocal(
     // Bytes dumped, migration N of M: drawn on stderr (never on stdout, which --json owns).
     onProgress: progress ? (p) => io.err(`      ${p.message}`) : undefined,
     onLog: debug ? (source, line) => io.err(`[${source}] ${line}`) : undefined,
-    ...LOCAL_RUN_MEMORY,
+    ...localRunMemory(process.env),
   });
   if (progress) io.err(`pgshift local ${input.action} on ${local.databaseName}`);
   try {
