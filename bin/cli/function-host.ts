@@ -226,16 +226,16 @@ export class FunctionHost {
   }
 
   private start(): Environment {
-    const o = this.options;
-    let environment: Environment | undefined;
     const events: EnvironmentEvents = {
       onMessage: (msg) => this.received(msg),
+      // Called once the environment has started (an exit is never synchronous), so `environment` is set.
       onExit: (why) => {
         if (this.environment === environment) this.environment = undefined;
-        if (environment) this.ended(environment, why);
+        this.ended(environment, why);
       },
     };
-    environment = this.isolation === 'thread' ? startThread(o, events) : startProcess(o, events);
+    const environment =
+      this.isolation === 'thread' ? startThread(this.options, events) : startProcess(this.options, events);
     this.environment = environment;
     return environment;
   }
