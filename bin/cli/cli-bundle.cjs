@@ -15,7 +15,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const ENTRY = path.join(__dirname, 'main.ts');
 const CACHE_DIR = path.join(ROOT, 'node_modules', '.cache', 'pgshift-cli');
 const BUNDLE = path.join(CACHE_DIR, 'cli-bundle.cjs');
-/** The repository files the bundle was built from, with their SHA-256, and the esbuild that built it. */
+/** The repository files the bundle was built from, with their SHA-256, the checkout and the esbuild that built it. */
 const INPUTS = path.join(CACHE_DIR, 'inputs.json');
 
 function sha256(file) {
@@ -34,7 +34,8 @@ function bundleIsCurrent() {
   } catch {
     return false;
   }
-  if (recorded.esbuild !== esbuildVersion() || !fs.existsSync(BUNDLE)) return false;
+  // The bundle names its sources by absolute path: a node_modules shared with another checkout is rebuilt.
+  if (recorded.root !== ROOT || recorded.esbuild !== esbuildVersion() || !fs.existsSync(BUNDLE)) return false;
   return Object.entries(recorded.files).every(([rel, hash]) => {
     try {
       return sha256(path.join(ROOT, rel)) === hash;
@@ -84,7 +85,7 @@ async function buildBundle() {
   // The bundle first, then what it was built from: a reader never pairs new inputs with an old bundle.
   fs.renameSync(staging, BUNDLE);
   const inputsStaging = `${INPUTS}.${process.pid}.tmp`;
-  fs.writeFileSync(inputsStaging, JSON.stringify({ esbuild: esbuildVersion(), files }));
+  fs.writeFileSync(inputsStaging, JSON.stringify({ root: ROOT, esbuild: esbuildVersion(), files }));
   fs.renameSync(inputsStaging, INPUTS);
 }
 
