@@ -186,8 +186,7 @@ function outcomeCode(
 
 /** Checks a folder like the migrate step and uploads it to the stack's bucket as `bundles/<sha256>.json`. */
 async function bundleFolder(cmd: ParsedCommand, dir: string): Promise<BundleRef & { count: number }> {
-  const flag = (name: string): string | undefined =>
-    typeof cmd.flags[name] === 'string' ? (cmd.flags[name] as string) : undefined;
+  const flag = (name: string): string | undefined => stringFlag(cmd, name);
   const bucket = flag('bucket') ?? process.env.PGSHIFT_BUCKET;
   const kmsKeyId = flag('kms-key-id') ?? process.env.PGSHIFT_KMS_KEY_ID;
   if (!bucket || !kmsKeyId) {
@@ -196,8 +195,10 @@ async function bundleFolder(cmd: ParsedCommand, dir: string): Promise<BundleRef 
         'outputs BucketName and BucketKeyArn), or set PGSHIFT_BUCKET and PGSHIFT_KMS_KEY_ID',
     );
   }
-  const { packMigrations, uploadBundle } =
-    require('../../lambdas/migrate/bundle') as typeof import('../../lambdas/migrate/bundle');
+  const {
+    packMigrations,
+    uploadBundle,
+  }: typeof import('../../lambdas/migrate/bundle') = require('../../lambdas/migrate/bundle');
   const packed = await packMigrations(path.resolve(dir));
   const store = {
     s3: createS3Client({ endpoint: flag('s3-endpoint'), region: flag('region') }),
@@ -225,7 +226,36 @@ async function runBundle(cmd: ParsedCommand, io: Io): Promise<number> {
 }
 
 function stringFlag(cmd: ParsedCommand, name: string): string | undefined {
-  return typeof cmd.flags[name] === 'string' ? (cmd.flags[name] as string) : undefined;
+  const value = cmd.flags[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+// Modules loaded on use (a dynamic import() would bypass tsx's CommonJS hook, which resolves .ts files).
+const loadRemote = (): typeof import('./remote') => require('./remote');
+const loadOffline = (): typeof import('./offline') => require('./offline');
+const loadVerify = (): typeof import('../../lambdas/backup/verify') => require('../../lambdas/backup/verify');
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The step results in a state's output as the state machine returns it (JSON): each step's output is the
+ * step's own, written by the handler the StepResults type describes.
+ */
+function resultsOf(output: unknown): StepResults | undefined {
+  const results = isRecord(output) ? output.results : undefined;
+  return isStepResults(results) ? results : undefined;
+}
+
+function isStepResults(value: unknown): value is StepResults {
+  return isRecord(value) && Object.values(value).every((v) => v === undefined || v === null || isRecord(v));
+}
+
+/** The database the execution ran on, from its output's input. */
+function databaseOf(output: unknown): string | undefined {
+  const input = isRecord(output) ? output.input : undefined;
+  return isRecord(input) && typeof input.database === 'string' ? input.database : undefined;
 }
 
 /** Starts the deployed state machine (uploading --migrations DIR first) and, with `wait`, follows it. */
@@ -243,7 +273,7 @@ async function executeRemote(
     input = parseExecutionInput({ ...input, migrations: { bundle, sha256 } });
   }
   const { findStateMachineArn, lastStateOutput, remoteClients, startExecution, waitForExecution } =
-    require('./remote') as typeof import('./remote');
+    loadRemote();
   const clients = remoteClients(stringFlag(cmd, 'region'));
   const arn = await findStateMachineArn(clients, {
     stateMachineArn: stringFlag(cmd, 'state-machine-arn'),
@@ -256,9 +286,8 @@ async function executeRemote(
     if (!quiet) io.err(`  ${String(i + 1).padStart(2)}. ${state}`);
   });
   // A failed execution has no output: the results so far are in its last state's output (history).
-  const output = (status.output ?? (await lastStateOutput(clients, executionArn))) as
-    { results?: StepResults } | undefined;
-  return { input, executionArn, status, results: output?.results };
+  const output: unknown = status.output ?? (await lastStateOutput(clients, executionArn));
+  return { input, executionArn, status, results: resultsOf(output) };
 }
 
 async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
@@ -281,9 +310,8 @@ async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
     return EXIT_CODES.ok;
   }
   const ok = status.status === 'SUCCEEDED';
-  const output = status.output as
-    { input?: { database?: string }; results?: Record<string, { htmlUrl?: string }> } | undefined;
-  const reportUrl = output?.results?.report?.htmlUrl;
+  const reportUrl = resultsOf(status.output)?.report?.htmlUrl;
+  const database = databaseOf(status.output);
   const dry = await dryRunOf(
     input,
     results,
@@ -294,7 +322,7 @@ async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
     cmd,
     io,
     {
-      document: { action: input.action, ok, database: output?.input?.database ?? input.database, ...status },
+      document: { action: input.action, ok, database: database ?? input.database, ...status },
       human: `${status.status}${status.error ? `: ${status.error}` : ''}${reportUrl ? `\nreport: ${reportUrl}` : ''}`,
       error: status.error ? { name: status.error, message: status.cause } : undefined,
     },
@@ -365,7 +393,7 @@ async function runStatus(cmd: ParsedCommand, io: Io): Promise<number> {
   const [executionArn, ...extra] = cmd.positionals;
   if (!executionArn || extra.length > 0)
     throw new InputValidationError(['usage: pgshift status <execution-arn>']);
-  const { describeExecution, remoteClients } = require('./remote') as typeof import('./remote');
+  const { describeExecution, remoteClients } = loadRemote();
   const status = await describeExecution(
     remoteClients(typeof cmd.flags.region === 'string' ? cmd.flags.region : undefined),
     executionArn,
@@ -388,9 +416,7 @@ async function runBackups(cmd: ParsedCommand, io: Io): Promise<number> {
   const store = { s3: createS3Client({ endpoint: vars.AWS_ENDPOINT_URL_S3 }), bucket: vars.PGSHIFT_BUCKET };
   const database = vars.PGSHIFT_DATABASE;
   const backups: BackupSoundness[] = cmd.flags.verify
-    ? await (
-        require('../../lambdas/backup/verify') as typeof import('../../lambdas/backup/verify')
-      ).verifyBackups({ store, log: silentLogger }, database, vars.PGSHIFT_BACKUP_PREFIX)
+    ? await loadVerify().verifyBackups({ store, log: silentLogger }, database, vars.PGSHIFT_BACKUP_PREFIX)
     : (await listBackupEntries(store, database, vars.PGSHIFT_BACKUP_PREFIX)).map((e) => ({
         key: e.key,
         sound: e.manifest !== undefined,
@@ -448,9 +474,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       // Loaded on use, as the other commands' modules: `pgshift local` then loads no SQL parser (WASM) and
       // no remote clients (docs/performance.md, startup).
       case 'lint':
-        return await (require('./offline') as typeof import('./offline')).runLintCommand(cmd, io);
+        return await loadOffline().runLintCommand(cmd, io);
       case 'diff':
-        return await (require('./offline') as typeof import('./offline')).runDiffCommand(cmd, io);
+        return await loadOffline().runDiffCommand(cmd, io);
       case 'bundle':
         return await runBundle(cmd, io);
       case 'plan':
@@ -458,7 +484,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
   } catch (err) {
     io.err(errorLine(err));
-    if (process.env.PGSHIFT_DEBUG) io.err(String((err as Error).stack));
+    if (process.env.PGSHIFT_DEBUG) io.err(err instanceof Error ? String(err.stack) : String(err));
     return exitCodeFor(err);
   }
 }
