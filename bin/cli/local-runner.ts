@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { StepEvent, StepOutput, StepResults } from '../../lambdas/shared/step';
-import type { ExecutionInput } from '../../lambdas/shared/input';
+import { parseExecutionInput, type ExecutionInput } from '../../lambdas/shared/input';
 import { jsonBytes, STATE_LIMIT_BYTES } from '../../lambdas/shared/step-budget';
 import { errorMessage } from '../../lambdas/shared/errors';
 import { z } from 'zod';
@@ -182,7 +182,7 @@ function stepOfFargateState(template: CfnTemplate, parameters: Record<string, un
   const overrides = isRecord(parameters.Overrides) ? parameters.Overrides.ContainerOverrides : undefined;
   const overridden = stepInContainers(overrides);
   if (overridden) return overridden;
-  const taskDef = String(parameters.TaskDefinition ?? '');
+  const taskDef = typeof parameters.TaskDefinition === 'string' ? parameters.TaskDefinition : '';
   for (const [id, res] of Object.entries(template.Resources)) {
     if (res.Type !== 'AWS::ECS::TaskDefinition' || !taskDef.includes(id)) continue;
     const step = stepInContainers(res.Properties?.ContainerDefinitions);
@@ -391,7 +391,8 @@ function isJson(value: unknown): value is Json {
 
 /** The value as the state machine receives it: its JSON text, parsed (Dates become strings). */
 function jsonValueOf(value: unknown): Json {
-  const parsed: Json = JSON.parse(JSON.stringify(value ?? null));
+  const parsed: unknown = JSON.parse(JSON.stringify(value ?? null));
+  if (!isJson(parsed)) throw new Error('the execution input is not JSON');
   return parsed;
 }
 
@@ -430,13 +431,22 @@ function containerEnvironment(payload: Json): Record<string, string> {
   return out;
 }
 
+/** The step event the task's PGSHIFT_EVENT carries. */
+function stepEventOf(value: unknown): StepEvent {
+  const execution = isRecord(value) ? value.execution : undefined;
+  if (!isRecord(value) || !isRecord(execution) || typeof execution.id !== 'string') {
+    throw new Error('PGSHIFT_EVENT is not a step event');
+  }
+  return { ...value, input: parseExecutionInput(value.input), execution: { ...execution, id: execution.id } };
+}
+
 function fargateTaskHandler(task: LocalTask, options: LocalRunOptions, measure: Measure) {
   return async (payload: Json): Promise<Json> => {
     measure(task.state, 'payload', payload);
     const overrides = containerEnvironment(payload);
     const eventJson = overrides.PGSHIFT_EVENT;
     if (!eventJson) throw new Error(`state "${task.state}" passes no PGSHIFT_EVENT to the task`);
-    const event: StepEvent = JSON.parse(eventJson);
+    const event = stepEventOf(JSON.parse(eventJson));
     await options.runFargateTask(task.step, event, overrides);
     // The .sync integration returns ECS's DescribeTasks view; the workflow discards it (ResultPath null).
     return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
@@ -519,6 +529,14 @@ function executionContext(options: LocalRunOptions, started: number) {
   return { name, executionId, input, context };
 }
 
+/** An event's Cause as text (the interpreter gives a string, or the Error it caught). */
+function causeText(cause: unknown): string | undefined {
+  if (cause === undefined) return undefined;
+  if (typeof cause === 'string') return cause;
+  if (cause instanceof Error) return cause.toString();
+  return JSON.stringify(cause);
+}
+
 /** Turns the interpreter's event log into state events and one visit per state entered. */
 class VisitLog {
   readonly visited: LocalRunResult['visited'] = [];
@@ -540,7 +558,7 @@ class VisitLog {
     if (!('state' in entry)) return;
     const { name: stateName, type: stateType } = entry.state;
     const error = 'Error' in entry ? entry.Error : undefined;
-    const cause = 'Cause' in entry && entry.Cause !== undefined ? String(entry.Cause) : undefined;
+    const cause = 'Cause' in entry ? causeText(entry.Cause) : undefined;
     const emit = (type: StateEvent['type']) =>
       this.emit({ type, state: stateName, stateType, at: entry.timestamp, error, cause });
     switch (entry.type) {
