@@ -151,7 +151,7 @@ export function resolveTokens(value: unknown, template: CfnTemplate, names?: Tok
 }
 
 /** A name-value list (a container's Environment, or its overrides'). */
-const NAMED_VALUES = z.array(z.object({ Name: z.string(), Value: z.unknown() }).loose());
+const NAMED_VALUES = z.array(z.object({ Name: z.string(), Value: z.unknown().optional() }).loose());
 const CONTAINERS = z.array(z.object({ Environment: NAMED_VALUES.optional() }).loose());
 
 function envOf(resource: CfnResource | undefined): Record<string, unknown> {
