@@ -162,39 +162,26 @@ describe('FunctionHost: a function runs as Lambda runs it', () => {
     }
   });
 
-  test('a thread that times out is ended with Sandbox.Timedout; the next invocation starts a fresh one', async () => {
-    const hang = new FunctionHost({
-      name: 'Hang',
-      taskRoot: root,
-      handler: 'index.hang',
-      env: {},
-      timeoutSeconds: 1,
-      isolation: 'thread',
-    });
-    try {
-      expect(hang.isolation).toBe('thread');
-      await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
-      await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
-    } finally {
-      await hang.stop();
-    }
-  });
-
-  test('the timeout ends the environment with Sandbox.Timedout; the next invocation starts a fresh one', async () => {
-    const hang = new FunctionHost({
-      name: 'Hang',
-      taskRoot: root,
-      handler: 'index.hang',
-      env: {},
-      timeoutSeconds: 1,
-    });
-    try {
-      await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
-      await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
-    } finally {
-      await hang.stop();
-    }
-  });
+  test.each(['process', 'thread'] as const)(
+    'the timeout ends the environment (%s) with Sandbox.Timedout; the next invocation starts a fresh one',
+    async (isolation) => {
+      const hang = new FunctionHost({
+        name: 'Hang',
+        taskRoot: root,
+        handler: 'index.hang',
+        env: {},
+        timeoutSeconds: 1,
+        isolation,
+      });
+      try {
+        expect(hang.isolation).toBe(isolation);
+        await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+        await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+      } finally {
+        await hang.stop();
+      }
+    },
+  );
 });
 
 describe('assembleImage: the image tree is what the Dockerfile COPYs from the image asset', () => {
