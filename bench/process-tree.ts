@@ -45,9 +45,9 @@ export function samplePeakRss(rootPid: number, everyMs = 20): { stop: () => numb
 
 /** Busy CPU time of the whole machine so far, in ms (all cores; /proc/stat minus idle and iowait). */
 export function machineBusyMs(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const [line = ''] = readFileSync('/proc/stat', 'utf8').split('\n');
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   const total = v.reduce((a, b) => a + b, 0);
-  const idle = v[3] + (v[4] ?? 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
   return ((total - idle) * 1000) / 100;
 }

@@ -445,6 +445,12 @@ export class AwsGateway {
           onStatus(up.statusCode ?? 0);
           res.writeHead(up.statusCode ?? 502, up.headers);
           up.pipe(res);
+          // A client that goes away mid-download (a function's thread or process ended while a response was
+          // streaming to it) must not leave the stand-in's response paused for ever: its socket would keep
+          // the CLI from exiting.
+          res.on('close', () => {
+            if (!up.complete) upstream.destroy();
+          });
           up.on('end', resolve);
           up.on('error', reject);
         },

@@ -59,8 +59,15 @@ interface PlanJson {
 }
 
 function isSqlRef(value: unknown): value is SqlObjectRef {
-  const v = value as Partial<SqlObjectRef> | undefined;
-  return typeof v?.key === 'string' && typeof v.sha256 === 'string' && typeof v.bytes === 'number';
+  if (typeof value !== 'object' || value === null) return false;
+  return (
+    'key' in value &&
+    typeof value.key === 'string' &&
+    'sha256' in value &&
+    typeof value.sha256 === 'string' &&
+    'bytes' in value &&
+    typeof value.bytes === 'number'
+  );
 }
 
 /** The dry run's SQL object in a run's results: the plan step's, or a downgrade dry run's. */
@@ -221,76 +228,85 @@ export interface MarkdownOptions {
   docsUrl?: string;
 }
 
-/**
- * `pgshift plan`'s Markdown for a pull request (a CI job summary): pending migrations, the tables each touches
- * with sizes and the lock each statement takes, findings with rule links, and the exact SQL per migration.
- */
-export function planMarkdown(doc: DryRunDocument, options: MarkdownOptions = {}): string {
-  const out: string[] = [];
+/** The plan's heading, its one-line verdict, the migrations used and the SQL object. */
+function planSummary(doc: DryRunDocument): string[] {
   const scripts = doc.scripts ?? [];
   const errors = doc.lint?.errors ?? doc.findings.filter((f) => f.severity === 'error').length;
   const warnings = doc.lint?.warnings ?? doc.findings.filter((f) => f.severity === 'warning').length;
   const title = doc.kind === 'dry-run' ? 'pgshift plan' : 'pgshift downgrade plan';
-  out.push(`## ${title}${doc.database ? `: \`${doc.database}\`` : ''}`, '');
-  out.push(
+  return [
+    `## ${title}${doc.database ? `: \`${doc.database}\`` : ''}`,
+    '',
     doc.kind === 'dry-run'
       ? `**${scripts.length} pending migration(s)**, lint: ${errors} error(s), ${warnings} warning(s). ` +
-          (doc.blocking
-            ? '**Apply would refuse** (error-level findings): fix them or waive each with `-- pgshift:allow <rule> <reason>`.'
-            : scripts.length === 0
-              ? 'Nothing to apply.'
-              : 'Apply would run the SQL below.')
+        (doc.blocking
+          ? '**Apply would refuse** (error-level findings): fix them or waive each with `-- pgshift:allow <rule> <reason>`.'
+          : scripts.length === 0
+            ? 'Nothing to apply.'
+            : 'Apply would run the SQL below.')
       : 'Reverting runs the SQL below.',
     '',
     migrationsLine(doc.migrations),
     `SQL: \`s3://${doc.sqlObject.bucket ?? '?'}/${doc.sqlObject.key}\` (${doc.sqlObject.bytes} bytes, sha256 \`${doc.sqlObject.sha256}\`)`,
     '',
-  );
-  if (scripts.length > 0) {
-    out.push('| Migration | Runs | Tables touched (lock, size) |', '|---|---|---|');
-    for (const s of scripts) {
-      const touches = doc.analyses.find((a) => a.version === s.version)?.touches ?? [];
-      const tables = new Map<string, TableTouch>();
-      for (const t of touches) tables.set(`${t.schema}.${t.table}`, t);
-      out.push(
-        `| \`${cell(s.file)}\` | ${s.empty ? 'empty' : s.noTransaction ? 'outside a transaction' : 'in its own transaction'} | ` +
-          `${[...tables.entries()].map(([name, t]) => `${cell(name)} (${t.lock}, ${sizeOf(t)})`).join('<br>') || 'none'} |`,
-      );
-    }
-    out.push('');
+  ];
+}
+
+/** One row per pending migration: how it runs and the tables it touches. */
+function migrationsTable(doc: DryRunDocument): string[] {
+  const scripts = doc.scripts ?? [];
+  if (scripts.length === 0) return [];
+  const out = ['| Migration | Runs | Tables touched (lock, size) |', '|---|---|---|'];
+  for (const s of scripts) {
+    const touches = doc.analyses.find((a) => a.version === s.version)?.touches ?? [];
+    const tables = new Map<string, TableTouch>();
+    for (const t of touches) tables.set(`${t.schema}.${t.table}`, t);
+    out.push(
+      `| \`${cell(s.file)}\` | ${s.empty ? 'empty' : s.noTransaction ? 'outside a transaction' : 'in its own transaction'} | ` +
+        `${[...tables.entries()].map(([name, t]) => `${cell(name)} (${t.lock}, ${sizeOf(t)})`).join('<br>') || 'none'} |`,
+    );
   }
-  if (doc.findings.length > 0) {
-    out.push('### Findings', '', '| | Rule | Where | Message |', '|---|---|---|---|');
-    for (const f of doc.findings) {
-      out.push(
-        `| ${f.severity === 'error' ? '✗ error' : '⚠ warning'} | [${f.rule}](${ruleUrl(f, options.docsUrl)}) | ` +
-          `\`${cell(f.file)}:${f.line}\` | ${cell(f.message)} |`,
-      );
-    }
-    out.push('');
+  return [...out, ''];
+}
+
+function findingsTable(doc: DryRunDocument, docsUrl: string | undefined): string[] {
+  if (doc.findings.length === 0) return [];
+  const out = ['### Findings', '', '| | Rule | Where | Message |', '|---|---|---|---|'];
+  for (const f of doc.findings) {
+    out.push(
+      `| ${f.severity === 'error' ? '✗ error' : '⚠ warning'} | [${f.rule}](${ruleUrl(f, docsUrl)}) | ` +
+        `\`${cell(f.file)}:${f.line}\` | ${cell(f.message)} |`,
+    );
   }
-  const locks = scripts.flatMap((s) =>
+  return [...out, ''];
+}
+
+function locksTable(doc: DryRunDocument): string[] {
+  const locks = (doc.scripts ?? []).flatMap((s) =>
     (doc.analyses.find((a) => a.version === s.version)?.touches ?? []).map((t) => ({ s, t })),
   );
-  if (locks.length > 0) {
+  if (locks.length === 0) return [];
+  const out = [
+    '### Locks per statement',
+    '',
+    '| Migration | Statement | Table | Lock | Size | Rewrite / scan |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const { s, t } of locks) {
+    const stmt = s.lines.find((l): l is SqlLine => 'sql' in l && l.statementIndex === t.statementIndex);
     out.push(
-      '### Locks per statement',
-      '',
-      '| Migration | Statement | Table | Lock | Size | Rewrite / scan |',
-      '|---|---|---|---|---|---|',
+      `| \`${cell(s.file)}\` | ${stmt ? `\`${cell(stmt.sql.slice(0, 80))}${stmt.sql.length > 80 ? '…' : ''}\` (line ${stmt.line})` : `#${t.statementIndex + 1}`} | ` +
+        `${cell(`${t.schema}.${t.table}`)} | ${t.lock} | ${sizeOf(t)} | ` +
+        `${[t.rewrite ? 'rewrites' : '', t.fullScan ? 'full scan' : '', t.indexBuild ? 'index build' : ''].filter(Boolean).join(', ') || 'no'} |`,
     );
-    for (const { s, t } of locks) {
-      const stmt = s.lines.find((l): l is SqlLine => 'sql' in l && l.statementIndex === t.statementIndex);
-      out.push(
-        `| \`${cell(s.file)}\` | ${stmt ? `\`${cell(stmt.sql.slice(0, 80))}${stmt.sql.length > 80 ? '…' : ''}\` (line ${stmt.line})` : `#${t.statementIndex + 1}`} | ` +
-          `${cell(`${t.schema}.${t.table}`)} | ${t.lock} | ${sizeOf(t)} | ` +
-          `${[t.rewrite ? 'rewrites' : '', t.fullScan ? 'full scan' : '', t.indexBuild ? 'index build' : ''].filter(Boolean).join(', ') || 'no'} |`,
-      );
-    }
-    out.push('');
   }
-  out.push('### SQL', '');
-  const notes = statementNotes(doc, options.docsUrl);
+  return [...out, ''];
+}
+
+/** The exact SQL per migration (or the whole object), each in a fenced block with its findings noted. */
+function sqlBlocks(doc: DryRunDocument, docsUrl: string | undefined): string[] {
+  const out = ['### SQL', ''];
+  const notes = statementNotes(doc, docsUrl);
   const blocks = doc.scripts
     ? doc.scripts.map((s) => ({ title: `${s.file}`, sql: renderScriptSql(s, { annotate: notes }) }))
     : [{ title: doc.sqlObject.key, sql: doc.sql.trimEnd() }];
@@ -308,5 +324,20 @@ export function planMarkdown(doc: DryRunDocument, options: MarkdownOptions = {})
     );
   }
   if (doc.scripts?.length === 0) out.push('No pending migrations.', '');
+  return out;
+}
+
+/**
+ * `pgshift plan`'s Markdown for a pull request (a CI job summary): pending migrations, the tables each touches
+ * with sizes and the lock each statement takes, findings with rule links, and the exact SQL per migration.
+ */
+export function planMarkdown(doc: DryRunDocument, options: MarkdownOptions = {}): string {
+  const out = [
+    ...planSummary(doc),
+    ...migrationsTable(doc),
+    ...findingsTable(doc, options.docsUrl),
+    ...locksTable(doc),
+    ...sqlBlocks(doc, options.docsUrl),
+  ];
   return `${out.join('\n').trimEnd()}\n`;
 }

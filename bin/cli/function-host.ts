@@ -1,10 +1,19 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ProgressEvent } from '../../lambdas/shared/progress';
 
-/** The child side (plain CommonJS, run by `node` with no loader). */
+/** The function's side (plain CommonJS, run by `node` or a worker thread with no loader). */
 const LAMBDA_HOST = path.join(__dirname, 'lambda-host.cjs');
+
+/**
+ * Where a function's execution environment lives: a child process of its own (`process`), or a worker thread
+ * of this process (`thread`: one V8 isolate and event loop, its own `process.env` and module registry, ~40 MB
+ * less than a process; docs/decisions.md, "Functions in worker threads").
+ */
+export type FunctionIsolation = 'process' | 'thread';
 
 export interface FunctionHostOptions {
   /** A label for errors and logs: the function's logical id. */
@@ -26,6 +35,11 @@ export interface FunctionHostOptions {
    * ones). @default none
    */
   nodeArgs?: string[];
+  /**
+   * `thread` runs the function in a worker thread unless its environment needs a process of its own
+   * (`threadRefusal`). @default 'process'
+   */
+  isolation?: FunctionIsolation;
 }
 
 /** An error as the Lambda service reports it: `errorType` is what a state's Retry/Catch matches. */
@@ -40,6 +54,7 @@ export class FunctionError extends Error {
   }
 }
 
+/** What the environment sends back (bin/cli/lambda-host.cjs). */
 type HostMessage =
   | { type: 'ready' }
   | { type: 'progress'; event: ProgressEvent }
@@ -61,63 +76,199 @@ function lines(onLog: FunctionHostOptions['onLog'], stream: 'stdout' | 'stderr')
   };
 }
 
+/** NODE_OPTIONS flags a worker thread applies itself (Worker's execArgv); any other needs a process. */
+const THREAD_NODE_OPTIONS = new Set(['--enable-source-maps']);
+
+/** V8 heap flags a worker thread applies as its resource limits (a young generation is 3 semi-spaces). */
+function threadLimits(nodeArgs: readonly string[]): ResourceLimits | undefined {
+  const limits: ResourceLimits = {};
+  for (const arg of nodeArgs) {
+    const semi = /^--max-semi-space-size=(\d+)$/.exec(arg)?.[1];
+    const old = /^--max-old-space-size=(\d+)$/.exec(arg)?.[1];
+    if (semi !== undefined) limits.maxYoungGenerationSizeMb = 3 * Number(semi);
+    else if (old !== undefined) limits.maxOldGenerationSizeMb = Number(old);
+    else return undefined;
+  }
+  return limits;
+}
+
+/** The IANA zone a TZ value names (`:UTC` as Lambda sets it), or undefined when Intl does not know it. */
+function zoneOf(tz: string | undefined): string | undefined {
+  try {
+    const timeZone = tz?.replace(/^:/, '');
+    return new Intl.DateTimeFormat('en-US', timeZone ? { timeZone } : {}).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * One Lambda execution environment in a child process: started on the first invocation (cold), reused for
- * the next (warm), replaced after a timeout or a crash, as the Lambda service does. The child runs
- * `node` with no loader and no inherited flags, in the asset folder, with only the given environment.
+ * Why a function cannot run in a worker thread of this process, or undefined when it can. A thread shares
+ * the process's time zone (TZ is read once per process) and its V8 flags, so a function whose TZ names
+ * another zone, whose NODE_OPTIONS holds a flag a thread cannot apply, or whose heap flags are other than
+ * the heap limits a thread takes, gets a process of its own: it then runs exactly as before.
+ */
+export function threadRefusal(
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+): string | undefined {
+  const flags = (env.NODE_OPTIONS ?? '').split(/\s+/).filter((f) => f !== '');
+  const processWide = flags.filter((f) => !THREAD_NODE_OPTIONS.has(f));
+  if (processWide.length > 0) return `NODE_OPTIONS ${processWide.join(' ')} applies to a whole process`;
+  if (env.TZ !== undefined && zoneOf(env.TZ) !== zoneOf(undefined)) {
+    return `TZ ${env.TZ} is not this process's time zone (${zoneOf(undefined) ?? 'unknown'})`;
+  }
+  if (!threadLimits(nodeArgs)) return `node flags ${nodeArgs.join(' ')} apply to a whole process`;
+  return undefined;
+}
+
+/** One running execution environment, whichever isolation holds it. */
+interface Environment {
+  send(message: Record<string, unknown>): void;
+  /** Ends it at once (a timeout). */
+  kill(): void;
+  /** Ends it and resolves once it has ended. */
+  stop(): Promise<void>;
+}
+
+interface EnvironmentEvents {
+  onMessage: (message: HostMessage) => void;
+  onExit: (why: string) => void;
+}
+
+function pipeLogs(o: FunctionHostOptions, stdout: Readable | null, stderr: Readable | null): void {
+  stdout?.on('data', lines(o.onLog, 'stdout'));
+  stderr?.on('data', lines(o.onLog, 'stderr'));
+}
+
+/** The function's whole environment: the given one plus what the runtime sets to find the handler. */
+function runtimeEnv(o: FunctionHostOptions): Record<string, string> {
+  return { ...o.env, LAMBDA_TASK_ROOT: o.taskRoot, _HANDLER: o.handler };
+}
+
+function startProcess(o: FunctionHostOptions, events: EnvironmentEvents): Environment {
+  const child = fork(LAMBDA_HOST, [], {
+    cwd: o.taskRoot,
+    env: runtimeEnv(o),
+    execArgv: o.nodeArgs ?? [],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    serialization: 'advanced',
+  });
+  pipeLogs(o, child.stdout, child.stderr);
+  child.on('message', events.onMessage);
+  child.on('exit', (code, signal) => events.onExit(signal ?? `code ${code}`));
+  return {
+    send: (message) => child.send(message),
+    kill: () => child.kill('SIGKILL'),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+      });
+    },
+  };
+}
+
+/**
+ * A worker thread whose `process.env` is the function's whole environment (Worker's `env`): nothing of this
+ * process's environment is visible to it, and what it spawns (pg_dump) inherits that environment. Its cwd
+ * stays this process's (a thread cannot chdir): the functions resolve their files from LAMBDA_TASK_ROOT.
+ */
+function startThread(o: FunctionHostOptions, events: EnvironmentEvents): Environment {
+  const flags = (o.env.NODE_OPTIONS ?? '').split(/\s+/).filter((f) => f !== '');
+  const worker = new Worker(LAMBDA_HOST, {
+    env: runtimeEnv(o),
+    argv: [],
+    execArgv: flags,
+    resourceLimits: threadLimits(o.nodeArgs ?? []),
+    stdout: true,
+    stderr: true,
+  });
+  pipeLogs(o, worker.stdout, worker.stderr);
+  let ended = false;
+  worker.on('message', events.onMessage);
+  worker.on('error', (err) => o.onLog?.(`lambda-host: ${err.stack ?? err.message}`, 'stderr'));
+  worker.on('exit', (code) => {
+    ended = true;
+    events.onExit(`code ${code}`);
+  });
+  return {
+    send: (message) => worker.postMessage(message),
+    kill: () => void worker.terminate(),
+    stop: async () => {
+      if (!ended) await worker.terminate();
+    },
+  };
+}
+
+/**
+ * One Lambda execution environment: started on the first invocation (cold), reused for the next (warm),
+ * replaced after a timeout or a crash, as the Lambda service does. It runs the asset's handler with no
+ * loader and no inherited flags, with only the given environment, in a child process or (isolation
+ * `thread`, when `threadRefusal` finds nothing against it) in a worker thread.
  */
 export class FunctionHost {
-  private child: ChildProcess | undefined;
+  private environment: Environment | undefined;
   private pending = new Map<
     string,
-    { child: ChildProcess; resolve: (v: unknown) => void; reject: (e: Error) => void }
+    { environment: Environment; resolve: (v: unknown) => void; reject: (e: Error) => void }
   >();
+  /** How this function runs, decided once from its environment. */
+  readonly isolation: FunctionIsolation;
 
-  constructor(private readonly options: FunctionHostOptions) {}
+  constructor(private readonly options: FunctionHostOptions) {
+    this.isolation =
+      options.isolation === 'thread' && threadRefusal(options.env, options.nodeArgs) === undefined
+        ? 'thread'
+        : 'process';
+  }
 
-  private start(): ChildProcess {
-    const o = this.options;
-    const child = fork(LAMBDA_HOST, [], {
-      cwd: o.taskRoot,
-      env: { ...o.env, LAMBDA_TASK_ROOT: o.taskRoot, _HANDLER: o.handler },
-      execArgv: o.nodeArgs ?? [],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'advanced',
-    });
-    child.stdout?.on('data', lines(o.onLog, 'stdout'));
-    child.stderr?.on('data', lines(o.onLog, 'stderr'));
-    child.on('message', (msg: HostMessage) => {
-      if (msg.type === 'progress') o.onProgress?.(msg.event);
-      if (msg.type !== 'result') return;
-      const waiter = this.pending.get(msg.id);
-      if (!waiter) return;
-      this.pending.delete(msg.id);
-      if (msg.ok) waiter.resolve(JSON.parse(msg.json ?? 'null'));
-      else {
-        const e = msg.error ?? { errorType: 'Error', errorMessage: 'unknown error' };
-        waiter.reject(new FunctionError(e.errorType, e.errorMessage, e.trace));
-      }
-    });
-    child.on('exit', (code, signal) => {
-      if (this.child === child) this.child = undefined;
-      for (const [id, waiter] of this.pending) {
-        if (waiter.child !== child) continue;
-        this.pending.delete(id);
-        waiter.reject(
-          new FunctionError(
-            'Runtime.ExitError',
-            `${o.name}: the function's process exited (${signal ?? `code ${code}`}) before it returned`,
-          ),
-        );
-      }
-    });
-    this.child = child;
-    return child;
+  private start(): Environment {
+    const events: EnvironmentEvents = {
+      onMessage: (msg) => this.received(msg),
+      // Called once the environment has started (an exit is never synchronous), so `environment` is set.
+      onExit: (why) => {
+        if (this.environment === environment) this.environment = undefined;
+        this.ended(environment, why);
+      },
+    };
+    const environment =
+      this.isolation === 'thread' ? startThread(this.options, events) : startProcess(this.options, events);
+    this.environment = environment;
+    return environment;
+  }
+
+  private received(msg: HostMessage): void {
+    if (msg.type === 'progress') this.options.onProgress?.(msg.event);
+    if (msg.type !== 'result') return;
+    const waiter = this.pending.get(msg.id);
+    if (!waiter) return;
+    this.pending.delete(msg.id);
+    if (msg.ok) waiter.resolve(JSON.parse(msg.json ?? 'null'));
+    else {
+      const e = msg.error ?? { errorType: 'Error', errorMessage: 'unknown error' };
+      waiter.reject(new FunctionError(e.errorType, e.errorMessage, e.trace));
+    }
+  }
+
+  private ended(environment: Environment, why: string): void {
+    for (const [id, waiter] of this.pending) {
+      if (waiter.environment !== environment) continue;
+      this.pending.delete(id);
+      waiter.reject(
+        new FunctionError(
+          'Runtime.ExitError',
+          `${this.options.name}: the function's ${this.isolation} exited (${why}) before it returned`,
+        ),
+      );
+    }
   }
 
   /** Invokes the function once; rejects with a FunctionError carrying the function's own error name. */
   async invoke(event: unknown): Promise<unknown> {
-    const child = this.child ?? this.start();
+    const environment = this.environment ?? this.start();
     const id = randomUUID();
     const timeoutMs = this.options.timeoutSeconds * 1000;
     const deadline = Date.now() + timeoutMs;
@@ -125,8 +276,8 @@ export class FunctionHost {
       const timer = setTimeout(() => {
         if (!this.pending.delete(id)) return;
         // Lambda ends the environment at its timeout; the next invocation starts a fresh one.
-        if (this.child === child) this.child = undefined;
-        child.kill('SIGKILL');
+        if (this.environment === environment) this.environment = undefined;
+        environment.kill();
         reject(
           new FunctionError(
             'Sandbox.Timedout',
@@ -140,8 +291,8 @@ export class FunctionHost {
           clearTimeout(timer);
           f(v);
         };
-      this.pending.set(id, { child, resolve: done(resolve), reject: done(reject) });
-      child.send({
+      this.pending.set(id, { environment, resolve: done(resolve), reject: done(reject) });
+      environment.send({
         type: 'invoke',
         id,
         requestId: id,
@@ -157,15 +308,10 @@ export class FunctionHost {
     return this.pending.size > 0;
   }
 
-  /** Ends the environment (the child process). */
+  /** Ends the environment (the child process or the worker thread). */
   async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
-    });
+    const environment = this.environment;
+    this.environment = undefined;
+    await environment?.stop();
   }
 }

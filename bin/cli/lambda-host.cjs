@@ -1,17 +1,29 @@
 'use strict';
 /**
- * The child-process side of bin/cli/function-host.ts: plays the part of the Lambda Node.js runtime for one
+ * The function's side of bin/cli/function-host.ts, in a child process or a worker thread: plays the part of the Lambda Node.js runtime for one
  * function. It loads `_HANDLER` ("<file>.<export>") from LAMBDA_TASK_ROOT — the function's asset copied out of
  * the repository, so nothing resolves into the repo's node_modules — and serves invocations over IPC, warm
  * between them as Lambda keeps an execution environment warm. Plain CommonJS on purpose: it must run under
  * `node` alone, with no loader, as the runtime does.
  */
 const path = require('node:path');
+const { isMainThread, parentPort } = require('node:worker_threads');
 
 const PROGRESS = Symbol.for('pgshift.progressListener');
 
+/** The channel to the host: IPC in a child process, the worker's port in a thread. */
+const channel = isMainThread
+  ? {
+      send: (message) => process.send && process.send(message),
+      onMessage: (listener) => process.on('message', listener),
+    }
+  : {
+      send: (message) => parentPort.postMessage(message),
+      onMessage: (listener) => parentPort.on('message', listener),
+    };
+
 function send(message) {
-  if (process.send) process.send(message);
+  channel.send(message);
 }
 
 // pgshift's progress events (bytes dumped, migration N of M) travel to the parent for the CLI's display.
@@ -58,7 +70,7 @@ function errorPayload(err) {
   };
 }
 
-process.on('message', async (msg) => {
+channel.onMessage(async (msg) => {
   if (!msg || msg.type !== 'invoke') return;
   if (initError) {
     send({ type: 'result', id: msg.id, ok: false, error: errorPayload(initError) });
@@ -89,7 +101,8 @@ process.on('message', async (msg) => {
   }
 });
 
-// Like the runtime, an unhandled rejection ends the environment (the parent reports Runtime.ExitError).
+// Like the runtime, an unhandled rejection ends the environment (the parent reports Runtime.ExitError); in a
+// worker thread process.exit ends the thread alone.
 process.on('unhandledRejection', (reason) => {
   process.stderr.write(
     `lambda-host: unhandled rejection: ${reason && reason.stack ? reason.stack : reason}\n`,

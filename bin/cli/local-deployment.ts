@@ -22,7 +22,7 @@ import {
   type RunningExecution,
 } from './aws-gateway';
 import { imageFiles, readDockerfile } from './dockerfile';
-import { FunctionError, FunctionHost } from './function-host';
+import { FunctionError, FunctionHost, type FunctionIsolation } from './function-host';
 import { field, isRecord, recordField, stringField, stringsField } from './json-shapes';
 import {
   resolveTokens,
@@ -143,6 +143,8 @@ export interface LocalDeploymentOptions {
   oneFunctionAtATime?: boolean;
   /** Flags for each function's `node` (V8 heap sizing), see FunctionHostOptions.nodeArgs. @default none */
   functionNodeArgs?: string[];
+  /** Child processes or worker threads for the functions (FunctionHostOptions.isolation). @default 'process' */
+  functionIsolation?: FunctionIsolation;
 }
 
 export interface LocalDeployment {
@@ -568,6 +570,7 @@ class LocalFunctionHosts {
       onProgress: this.options.onProgress,
       onLog: (line) => this.options.onLog?.(fn.logicalId, line),
       nodeArgs: this.options.functionNodeArgs,
+      isolation: this.options.functionIsolation,
     });
     this.hosts.set(fn.logicalId, host);
     return host;

@@ -12,46 +12,61 @@ import { LOCAL_SECRET_ARN, type LocalSubstitutions } from './local-deployment';
  * The environment a local run gives the handlers: the same `PGSHIFT_*` variables the CDK stack sets on each
  * function, with `DATABASE_URL` in place of the secret's ARN. Flags win over the caller's environment.
  */
-export function localEnvironment(flags: Flags, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function localEnvironment(flags: Flags, env: NodeJS.ProcessEnv = process.env): LocalEnvironment {
   const flag = (name: string): string | undefined => {
     const v = flags[name];
     return typeof v === 'string' && v !== '' ? v : undefined;
   };
   const pick = (name: string, envName: string): string | undefined =>
     flag(name) ?? (env[envName] || undefined);
-  const problems: string[] = [];
   const databaseUrl = pick('database-url', 'DATABASE_URL');
-  if (!databaseUrl) problems.push('no database: pass --database-url or set DATABASE_URL');
   const bucket = pick('bucket', 'PGSHIFT_BUCKET');
-  if (!bucket) problems.push('no bucket: pass --bucket or set PGSHIFT_BUCKET');
-  if (problems.length > 0) throw new ConfigurationError(problems.join('; '), { details: { problems } });
+  if (!databaseUrl || !bucket) {
+    const problems = [
+      ...(databaseUrl ? [] : ['no database: pass --database-url or set DATABASE_URL']),
+      ...(bucket ? [] : ['no bucket: pass --bucket or set PGSHIFT_BUCKET']),
+    ];
+    throw new ConfigurationError(problems.join('; '), { details: { problems } });
+  }
   let databaseName = flag('database') ?? (env.PGSHIFT_DATABASE || undefined);
   if (!databaseName) {
     try {
-      databaseName = targetFromUrl(databaseUrl as string).database;
+      databaseName = targetFromUrl(databaseUrl).database;
     } catch (err) {
       throw new ConfigurationError(`--database-url is not a PostgreSQL URL: ${errorMessage(err)}`);
     }
   }
-  const out: Record<string, string | undefined> = {
-    DATABASE_URL: databaseUrl,
-    PGSHIFT_BUCKET: bucket,
-    PGSHIFT_DATABASE: databaseName,
+  const optional: Record<string, string | undefined> = {
     AWS_ENDPOINT_URL_S3: pick('s3-endpoint', 'AWS_ENDPOINT_URL_S3'),
     AWS_ENDPOINT_URL_SNS: pick('sns-endpoint', 'AWS_ENDPOINT_URL_SNS'),
     PGSHIFT_TOPIC_ARN: pick('topic-arn', 'PGSHIFT_TOPIC_ARN'),
     PGSHIFT_KMS_KEY_ID: pick('kms-key-id', 'PGSHIFT_KMS_KEY_ID'),
-    PGSHIFT_MIGRATIONS_DIR: path.resolve(pick('migrations', 'PGSHIFT_MIGRATIONS_DIR') ?? 'migrations'),
     PGSHIFT_LOCK_TIMEOUT: pick('lock-timeout', 'PGSHIFT_LOCK_TIMEOUT'),
     PGSHIFT_STATEMENT_TIMEOUT: pick('statement-timeout', 'PGSHIFT_STATEMENT_TIMEOUT'),
     PGSHIFT_BACKUP_PREFIX: pick('output-prefix', 'PGSHIFT_BACKUP_PREFIX'),
+  };
+  return {
+    ...Object.fromEntries(Object.entries(optional).filter((e): e is [string, string] => e[1] !== undefined)),
+    DATABASE_URL: databaseUrl,
+    PGSHIFT_BUCKET: bucket,
+    PGSHIFT_DATABASE: databaseName,
+    PGSHIFT_MIGRATIONS_DIR: path.resolve(pick('migrations', 'PGSHIFT_MIGRATIONS_DIR') ?? 'migrations'),
     AWS_REGION: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     // The handlers' Powertools logs are JSON lines on stdout: in a terminal they would bury the summary and
     // break --json. Errors reach the user through the run's outcome; set POWERTOOLS_LOG_LEVEL to see them.
     POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL || 'SILENT',
   };
-  return Object.fromEntries(Object.entries(out).filter((e): e is [string, string] => e[1] !== undefined));
 }
+
+/** The variables of a local run: these always, the endpoints, topic, key, timeouts and prefix when given. */
+export type LocalEnvironment = Record<string, string> & {
+  DATABASE_URL: string;
+  PGSHIFT_BUCKET: string;
+  PGSHIFT_DATABASE: string;
+  PGSHIFT_MIGRATIONS_DIR: string;
+  AWS_REGION: string;
+  POWERTOOLS_LOG_LEVEL: string;
+};
 
 /** What a local run needs beyond the synthesized stack, and the context it synthesizes with. */
 export interface LocalRun {
@@ -108,6 +123,14 @@ export function localRunFrom(flags: Flags, env: NodeJS.ProcessEnv = process.env)
   };
 }
 
+/** The HTTP status an AWS SDK error carries in its $metadata. */
+function httpStatusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null || !('$metadata' in err)) return undefined;
+  const metadata = err.$metadata;
+  if (typeof metadata !== 'object' || metadata === null || !('httpStatusCode' in metadata)) return undefined;
+  return typeof metadata.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined;
+}
+
 /** Fails early, in one line, when the bucket is missing or unreachable (rather than after a whole dump). */
 export async function assertBucketReachable(
   subs: Pick<LocalSubstitutions, 'bucket' | 'storeEndpoint'>,
@@ -116,13 +139,13 @@ export async function assertBucketReachable(
   try {
     await s3.send(new HeadBucketCommand({ Bucket: subs.bucket }));
   } catch (err) {
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const status = httpStatusOf(err);
     const why =
       status === 404
         ? 'does not exist'
         : status === 403
           ? 'is not accessible with these credentials'
-          : `cannot be reached (${(err as Error).name}: ${errorMessage(err)})`;
+          : `cannot be reached (${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)})`;
     throw new ConfigurationError(`bucket "${subs.bucket}" ${why} at ${subs.storeEndpoint}`);
   } finally {
     s3.destroy();
@@ -140,7 +163,8 @@ export function localPgBin(env: NodeJS.ProcessEnv = process.env): string {
     const majors = readdirSync(debian)
       .filter((m) => existsSync(path.join(debian, m, 'bin', 'pg_dump')))
       .sort((a, b) => Number(b) - Number(a));
-    if (majors.length > 0) return path.join(debian, majors[0], 'bin');
+    const [newest] = majors;
+    if (newest !== undefined) return path.join(debian, newest, 'bin');
   }
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (dir && existsSync(path.join(dir, 'pg_dump'))) return dir;

@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { StepEvent, StepOutput } from '../../lambdas/shared/step';
+import { parseExecutionInput } from '../../lambdas/shared/input';
 import { stepOutputSchema } from '../../lambdas/shared/step-outputs';
 import { isWorkflowStateLike, parseWorkflowState, type WorkflowState } from '../../lambdas/shared/step-parse';
 import { jsonBytes, STATE_LIMIT_BYTES } from '../../lambdas/shared/step-budget';
 import { errorMessage } from '../../lambdas/shared/errors';
+import { z } from 'zod';
 
 /**
  * Runs the deployed workflow locally: the state machine definition comes from the synthesized CloudFormation
@@ -64,6 +66,75 @@ function pseudo(ref: string, names?: TokenNames): string | undefined {
   return undefined;
 }
 
+/** The arguments of each intrinsic function CDK emits, as CloudFormation defines them. */
+const INTRINSIC_ARGS = {
+  join: z.tuple([z.string(), z.unknown()]),
+  getAtt: z.union([z.string(), z.tuple([z.string(), z.string()])]),
+  ref: z.string(),
+  sub: z.union([z.string(), z.tuple([z.string(), z.record(z.string(), z.unknown())])]),
+  select: z.tuple([z.union([z.number(), z.string()]), z.unknown()]),
+  split: z.tuple([z.string(), z.unknown()]),
+};
+
+function resolveGetAtt(arg: unknown, template: CfnTemplate, names?: TokenNames): string {
+  const parsed = INTRINSIC_ARGS.getAtt.parse(arg);
+  const [id = '', attr = ''] = typeof parsed === 'string' ? parsed.split('.') : parsed;
+  const named = names?.att[id]?.[attr];
+  if (named !== undefined) return named;
+  const type = template.Resources[id]?.Type;
+  if (type === 'AWS::Lambda::Function' && attr === 'Arn') return localFunctionArn(id);
+  return `arn:aws:local:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${id}/${attr}`;
+}
+
+function resolveSub(arg: unknown, again: (v: unknown) => unknown, names?: TokenNames): string {
+  const parsed = INTRINSIC_ARGS.sub.parse(arg);
+  const [text, vars] = typeof parsed === 'string' ? [parsed, {}] : parsed;
+  return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+    if (name in vars) return String(again(vars[name]));
+    if (name.startsWith('AWS::')) return String(pseudo(name, names));
+    const [id, attr] = name.split('.');
+    return String(again(attr ? { 'Fn::GetAtt': [id, attr] } : { Ref: id }));
+  });
+}
+
+/** One intrinsic function applied to its argument; `undefined` for a key that is not one. */
+function resolveIntrinsic(
+  fn: string,
+  arg: unknown,
+  template: CfnTemplate,
+  names?: TokenNames,
+): { value: unknown } | undefined {
+  const again = (v: unknown) => resolveTokens(v, template, names);
+  switch (fn) {
+    case 'Fn::Join': {
+      const [sep, parts] = INTRINSIC_ARGS.join.parse(arg);
+      const resolved = again(parts);
+      if (!Array.isArray(resolved)) throw new Error(`Fn::Join of ${JSON.stringify(parts)}: not a list`);
+      return { value: resolved.map((p) => String(p)).join(sep) };
+    }
+    case 'Fn::GetAtt':
+      return { value: resolveGetAtt(arg, template, names) };
+    case 'Ref': {
+      const ref = INTRINSIC_ARGS.ref.parse(arg);
+      if (ref.startsWith('AWS::')) return { value: pseudo(ref, names) };
+      return { value: names?.ref[ref] ?? `local-ref-${ref}` };
+    }
+    case 'Fn::Sub':
+      return { value: resolveSub(arg, again, names) };
+    case 'Fn::Select': {
+      const [index, list] = INTRINSIC_ARGS.select.parse(arg);
+      const resolved = again(list);
+      return { value: Array.isArray(resolved) ? resolved[Number(index)] : resolved };
+    }
+    case 'Fn::Split': {
+      const [sep, str] = INTRINSIC_ARGS.split.parse(arg);
+      return { value: String(again(str)).split(sep) };
+    }
+    default:
+      return undefined;
+  }
+}
+
 /**
  * Resolves the intrinsic functions CDK emits (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select, Fn::Split) to
  * a local deployment's names; without names, to stand-in values that keep the definition runnable.
@@ -71,59 +142,23 @@ function pseudo(ref: string, names?: TokenNames): string | undefined {
 export function resolveTokens(value: unknown, template: CfnTemplate, names?: TokenNames): unknown {
   const again = (v: unknown) => resolveTokens(v, template, names);
   if (Array.isArray(value)) return value.map(again);
-  if (value === null || typeof value !== 'object') return value;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj);
-  if (keys.length === 1) {
-    const [fn] = keys;
-    const arg = obj[fn];
-    switch (fn) {
-      case 'Fn::Join': {
-        const [sep, parts] = arg as [string, unknown[]];
-        return (again(parts) as unknown[]).map((p) => String(p)).join(sep);
-      }
-      case 'Fn::GetAtt': {
-        const [id, attr] = (typeof arg === 'string' ? arg.split('.') : arg) as [string, string];
-        const named = names?.att[id]?.[attr];
-        if (named !== undefined) return named;
-        const type = template.Resources[id]?.Type;
-        if (type === 'AWS::Lambda::Function' && attr === 'Arn') return localFunctionArn(id);
-        return `arn:aws:local:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${id}/${attr}`;
-      }
-      case 'Ref': {
-        const ref = arg as string;
-        if (ref.startsWith('AWS::')) return pseudo(ref, names);
-        return names?.ref[ref] ?? `local-ref-${ref}`;
-      }
-      case 'Fn::Sub': {
-        const [text, vars] = (typeof arg === 'string' ? [arg, {}] : arg) as [string, Record<string, unknown>];
-        return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
-          if (name in vars) return String(again(vars[name]));
-          if (name.startsWith('AWS::')) return String(pseudo(name, names));
-          const [id, attr] = name.split('.');
-          return String(again(attr ? { 'Fn::GetAtt': [id, attr] } : { Ref: id }));
-        });
-      }
-      case 'Fn::Select': {
-        const [index, list] = arg as [number, unknown];
-        const resolved = again(list);
-        return Array.isArray(resolved) ? resolved[Number(index)] : resolved;
-      }
-      case 'Fn::Split': {
-        const [sep, str] = arg as [string, unknown];
-        return String(again(str)).split(sep);
-      }
-      default:
-        break;
-    }
+  if (!isRecord(value)) return value;
+  const entries = Object.entries(value);
+  const [only] = entries;
+  if (entries.length === 1 && only) {
+    const resolved = resolveIntrinsic(only[0], only[1], template, names);
+    if (resolved) return resolved.value;
   }
-  return Object.fromEntries(keys.map((k) => [k, again(obj[k])]));
+  return Object.fromEntries(entries.map(([k, v]) => [k, again(v)]));
 }
 
+/** A name-value list (a container's Environment, or its overrides'). */
+const NAMED_VALUES = z.array(z.object({ Name: z.string(), Value: z.unknown().optional() }).loose());
+const CONTAINERS = z.array(z.object({ Environment: NAMED_VALUES.optional() }).loose());
+
 function envOf(resource: CfnResource | undefined): Record<string, unknown> {
-  const env = (resource?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
-    ?.Variables;
-  return env ?? {};
+  const env = resource?.Properties?.Environment;
+  return isRecord(env) && isRecord(env.Variables) ? env.Variables : {};
 }
 
 function stepOfFunction(template: CfnTemplate, logicalId: string): string {
@@ -134,27 +169,37 @@ function stepOfFunction(template: CfnTemplate, logicalId: string): string {
   return step;
 }
 
+/** PGSHIFT_STEP in the first container that sets it to a non-empty string. */
+function stepInContainers(containers: unknown): string | undefined {
+  const parsed = CONTAINERS.safeParse(containers ?? []);
+  for (const c of parsed.success ? parsed.data : []) {
+    const found = c.Environment?.find((e) => e.Name === 'PGSHIFT_STEP');
+    if (typeof found?.Value === 'string' && found.Value !== '') return found.Value;
+  }
+  return undefined;
+}
+
 /** The step a Fargate task runs: PGSHIFT_STEP in the state's container overrides or the task definition. */
 function stepOfFargateState(template: CfnTemplate, parameters: Record<string, unknown>): string {
-  const overrides = (
-    parameters.Overrides as { ContainerOverrides?: { Environment?: { Name: string; Value?: string }[] }[] }
-  )?.ContainerOverrides;
-  for (const o of overrides ?? []) {
-    const found = o.Environment?.find((e) => e.Name === 'PGSHIFT_STEP');
-    if (found?.Value) return found.Value;
-  }
-  const taskDef = String(parameters.TaskDefinition ?? '');
+  const overrides = isRecord(parameters.Overrides) ? parameters.Overrides.ContainerOverrides : undefined;
+  const overridden = stepInContainers(overrides);
+  if (overridden) return overridden;
+  const taskDef = typeof parameters.TaskDefinition === 'string' ? parameters.TaskDefinition : '';
   for (const [id, res] of Object.entries(template.Resources)) {
     if (res.Type !== 'AWS::ECS::TaskDefinition' || !taskDef.includes(id)) continue;
-    const containers = (res.Properties?.ContainerDefinitions ?? []) as {
-      Environment?: { Name: string; Value?: unknown }[];
-    }[];
-    for (const c of containers) {
-      const found = c.Environment?.find((e) => e.Name === 'PGSHIFT_STEP');
-      if (typeof found?.Value === 'string') return found.Value;
-    }
+    const step = stepInContainers(res.Properties?.ContainerDefinitions);
+    if (step) return step;
   }
   throw new Error(`cannot tell which step the Fargate task of ${taskDef} runs (no PGSHIFT_STEP)`);
+}
+
+/** The states of a definition or of a Parallel branch. */
+function statesOf(container: unknown): Record<string, Record<string, unknown>> {
+  const states = isRecord(container) ? container.States : undefined;
+  if (!isRecord(states)) throw new Error('a state machine definition or branch has no States');
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, state] of Object.entries(states)) if (isRecord(state)) out[name] = state;
+  return out;
 }
 
 /** Every Task state of a definition, with the step it runs, nested Parallel/Map branches included. */
@@ -168,27 +213,20 @@ function tasksOf(
     if (res.Type === 'AWS::Lambda::Function') functionArns.set(localFunctionArn(id), id);
   }
   for (const [name, state] of Object.entries(states)) {
-    if (state.Type === 'Parallel') {
-      for (const branch of state.Branches as { States: Record<string, Record<string, unknown>> }[]) {
-        tasksOf(template, branch.States, out);
-      }
+    if (state.Type === 'Parallel' && Array.isArray(state.Branches)) {
+      for (const branch of state.Branches) tasksOf(template, statesOf(branch), out);
     }
     if (state.Type !== 'Task') continue;
     const resource = String(state.Resource);
-    const parameters = (state.Parameters ?? {}) as Record<string, unknown>;
+    const parameters = isRecord(state.Parameters) ? state.Parameters : {};
     const timeoutSeconds = typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined;
-    const direct = functionArns.get(resource);
-    const viaIntegration =
-      resource.endsWith(':states:::lambda:invoke') && typeof parameters.FunctionName === 'string'
+    const functionId =
+      functionArns.get(resource) ??
+      (resource.endsWith(':states:::lambda:invoke') && typeof parameters.FunctionName === 'string'
         ? functionArns.get(parameters.FunctionName)
-        : undefined;
-    if (direct || viaIntegration) {
-      out.push({
-        state: name,
-        kind: 'lambda',
-        step: stepOfFunction(template, (direct ?? viaIntegration) as string),
-        timeoutSeconds,
-      });
+        : undefined);
+    if (functionId) {
+      out.push({ state: name, kind: 'lambda', step: stepOfFunction(template, functionId), timeoutSeconds });
     } else if (/:states:::ecs:runTask/.test(resource)) {
       out.push({
         state: name,
@@ -207,17 +245,16 @@ export function resolveWorkflow(template: CfnTemplate, names?: TokenNames): Reso
   const machines = Object.entries(template.Resources).filter(
     ([, r]) => r.Type === 'AWS::StepFunctions::StateMachine',
   );
-  if (machines.length !== 1)
+  const [only] = machines;
+  if (machines.length !== 1 || !only)
     throw new Error(`expected one state machine in the template, found ${machines.length}`);
-  const [logicalId, machine] = machines[0];
+  const [logicalId, machine] = only;
   const raw = machine.Properties?.DefinitionString ?? machine.Properties?.Definition;
   const resolved = resolveTokens(raw, template, names);
-  const definition = (typeof resolved === 'string' ? JSON.parse(resolved) : resolved) as Record<
-    string,
-    unknown
-  >;
+  const definition: unknown = typeof resolved === 'string' ? JSON.parse(resolved) : resolved;
+  if (!isRecord(definition)) throw new Error(`the definition of ${logicalId} is not an object`);
   const tasks: LocalTask[] = [];
-  tasksOf(template, definition.States as Record<string, Record<string, unknown>>, tasks);
+  tasksOf(template, statesOf(definition), tasks);
   return { definition, tasks, logicalId };
 }
 
@@ -315,85 +352,146 @@ export interface LocalRunOptions {
 
 /** Node 20 lacks Promise.withResolvers (Node 22 has it), which aws-local-stepfunctions calls. */
 function polyfillWithResolvers(): void {
-  const P = Promise as unknown as { withResolvers?: unknown };
-  if (typeof P.withResolvers === 'function') return;
-  P.withResolvers = function withResolvers<T>() {
-    let resolve!: (value: T | PromiseLike<T>) => void;
-    let reject!: (reason?: unknown) => void;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
+  if ('withResolvers' in Promise && typeof Promise.withResolvers === 'function') return;
+  Object.defineProperty(Promise, 'withResolvers', {
+    configurable: true,
+    writable: true,
+    value: function withResolvers<T>() {
+      let resolve: (value: T | PromiseLike<T>) => void = () => undefined;
+      let reject: (reason?: unknown) => void = () => undefined;
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      return { promise, resolve, reject };
+    },
+  });
 }
 
-/** Executes the resolved workflow once, in-process. Never throws for a failed execution: see `ok`. */
-export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalRunResult> {
-  polyfillWithResolvers();
-  const { StateMachine } = require('aws-local-stepfunctions') as typeof import('aws-local-stepfunctions');
-  const started = Date.now();
-  const name = options.executionName ?? `local-${new Date(started).toISOString().replace(/[:.]/g, '-')}`;
-  const machineArn = options.stateMachineArn;
-  const executionId = machineArn ? `${machineArn.replace(':stateMachine:', ':execution:')}:${name}` : name;
-  const untrack = options.trackExecution?.(name, options.input);
+type AslModule = typeof import('aws-local-stepfunctions');
+type Execution = ReturnType<InstanceType<AslModule['StateMachine']>['run']>;
+type EventLog = Execution['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+type Definition = import('aws-local-stepfunctions').StateMachineDefinition;
+type TaskHandlers = Record<string, (input: Json) => Promise<Json>>;
+type Measure = (state: string, what: keyof StateSizes, value: unknown) => void;
 
-  const stateSizes: Record<string, StateSizes> = {};
-  /** Records a size and refuses it over the limit, as Step Functions does. */
-  const measure = (state: string, what: keyof StateSizes, value: unknown): void => {
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isJson(value: unknown): value is Json {
+  if (value === null || ['boolean', 'number', 'string'].includes(typeof value)) return true;
+  if (Array.isArray(value)) return value.every(isJson);
+  // An undefined property is what JSON.stringify leaves out.
+  return isRecord(value) && Object.values(value).every((v) => v === undefined || isJson(v));
+}
+
+/** The value as the state machine receives it: its JSON text, parsed (Dates become strings). */
+function jsonValueOf(value: unknown): Json {
+  const parsed: unknown = JSON.parse(JSON.stringify(value ?? null));
+  if (!isJson(parsed)) throw new Error('the execution input is not JSON');
+  return parsed;
+}
+
+/** The shape aws-local-stepfunctions needs to start; it validates the states themselves. */
+function isDefinition(value: unknown): value is Definition {
+  return isRecord(value) && isRecord(value.States) && typeof value.StartAt === 'string';
+}
+
+/** Records each size a state sees and refuses one over the limit, as Step Functions does. */
+function sizeRecorder(stateSizes: Record<string, StateSizes>): Measure {
+  const which = { input: 'input', output: 'output', payload: 'input after Parameters', result: 'result' };
+  return (state, what, value) => {
     const bytes = jsonBytes(value);
     const sizes = (stateSizes[state] ??= { input: 0, output: 0 });
     sizes[what] = Math.max(sizes[what] ?? 0, bytes);
     if (bytes > STATE_LIMIT_BYTES) {
-      const which = { input: 'input', output: 'output', payload: 'input after Parameters', result: 'result' }[
-        what
-      ];
       throw new DataLimitExceededError(
-        `The state/task '${state}' ${what === 'result' ? 'returned a result' : `has an ${which}`} with a size ` +
+        `The state/task '${state}' ${what === 'result' ? 'returned a result' : `has an ${which[what]}`} with a size ` +
           `exceeding the maximum number of bytes service limit (${bytes} > ${STATE_LIMIT_BYTES}).`,
       );
     }
   };
-  refuseExplicitDataLimitCatch(options.workflow.definition);
+}
 
-  const handlers: Record<string, (input: Json) => Promise<Json>> = {};
+/** The container environment a runTask state passes (its Overrides), by name. */
+function containerEnvironment(payload: Json): Record<string, string> {
+  const out: Record<string, string> = {};
+  const overrides = isRecord(payload) && isRecord(payload.Overrides) ? payload.Overrides : {};
+  const containers = Array.isArray(overrides.ContainerOverrides) ? overrides.ContainerOverrides : [];
+  for (const container of containers) {
+    const env = isRecord(container) && Array.isArray(container.Environment) ? container.Environment : [];
+    for (const e of env) {
+      if (isRecord(e) && typeof e.Name === 'string' && typeof e.Value === 'string') out[e.Name] = e.Value;
+    }
+  }
+  return out;
+}
+
+/** The step event the task's PGSHIFT_EVENT carries. */
+function stepEventOf(value: unknown): StepEvent {
+  const execution = isRecord(value) ? value.execution : undefined;
+  if (!isRecord(value) || !isRecord(execution) || typeof execution.id !== 'string') {
+    throw new Error('PGSHIFT_EVENT is not a step event');
+  }
+  return { ...value, input: parseExecutionInput(value.input), execution: { ...execution, id: execution.id } };
+}
+
+function fargateTaskHandler(task: LocalTask, options: LocalRunOptions, measure: Measure) {
+  return async (payload: Json): Promise<Json> => {
+    measure(task.state, 'payload', payload);
+    const overrides = containerEnvironment(payload);
+    const eventJson = overrides.PGSHIFT_EVENT;
+    if (!eventJson) throw new Error(`state "${task.state}" passes no PGSHIFT_EVENT to the task`);
+    const event = stepEventOf(JSON.parse(eventJson));
+    await options.runFargateTask(task.step, event, overrides);
+    // The .sync integration returns ECS's DescribeTasks view; the workflow discards it (ResultPath null).
+    return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
+  };
+}
+
+function lambdaTaskHandler(task: LocalTask, options: LocalRunOptions, measure: Measure) {
+  const timeoutMs = (task.timeoutSeconds ?? 60) * 1000;
+  return async (payload: Json): Promise<Json> => {
+    measure(task.state, 'payload', payload);
+    const handler = options.loadHandler(task.step);
+    const deadline = Date.now() + timeoutMs;
+    const result = await handler(payload, { getRemainingTimeInMillis: () => deadline - Date.now() });
+    measure(task.state, 'result', result);
+    // What a function returns reaches the state machine as JSON (the host parsed it from JSON).
+    if (!isJson(result)) throw new Error(`state "${task.state}": the function returned no JSON value`);
+    return result;
+  };
+}
+
+/** The wiring: each Task state of the workflow to the function or Fargate task that runs it locally. */
+function taskHandlers(
+  options: LocalRunOptions,
+  measure: Measure,
+): { handlers: TaskHandlers; retryOverrides: Record<string, number> } {
+  const handlers: TaskHandlers = {};
   const retryOverrides: Record<string, number> = {};
   for (const task of options.workflow.tasks) {
     if (options.retryIntervalMs !== undefined) retryOverrides[task.state] = options.retryIntervalMs;
-    const timeoutMs = (task.timeoutSeconds ?? 60) * 1000;
-    if (task.kind === 'fargate') {
-      handlers[task.state] = async (payload) => {
-        measure(task.state, 'payload', payload);
-        const env = (
-          payload as {
-            Overrides?: { ContainerOverrides?: { Environment?: { Name: string; Value: string }[] }[] };
-          }
-        ).Overrides?.ContainerOverrides?.flatMap((o) => o.Environment ?? []);
-        const eventJson = env?.find((e) => e.Name === 'PGSHIFT_EVENT')?.Value;
-        if (!eventJson) throw new Error(`state "${task.state}" passes no PGSHIFT_EVENT to the task`);
-        const overrides = Object.fromEntries((env ?? []).map((e) => [e.Name, e.Value]));
-        await options.runFargateTask(task.step, JSON.parse(eventJson) as StepEvent, overrides);
-        // The .sync integration returns ECS's DescribeTasks view; the workflow discards it (ResultPath null).
-        return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
-      };
-      continue;
-    }
-    handlers[task.state] = async (payload) => {
-      measure(task.state, 'payload', payload);
-      const handler = options.loadHandler(task.step);
-      const deadline = Date.now() + timeoutMs;
-      const result = (await handler(payload, {
-        getRemainingTimeInMillis: () => deadline - Date.now(),
-      })) as Json;
-      measure(task.state, 'result', result);
-      return result;
-    };
+    handlers[task.state] =
+      task.kind === 'fargate'
+        ? fargateTaskHandler(task, options, measure)
+        : lambdaTaskHandler(task, options, measure);
   }
+  return { handlers, retryOverrides };
+}
 
+/** The interpreter of the definition, validated once per definition when a folder remembers it. */
+function stateMachineOf(
+  StateMachine: AslModule['StateMachine'],
+  options: LocalRunOptions,
+  measure: Measure,
+): InstanceType<AslModule['StateMachine']> {
   const definition =
     options.timeoutSeconds === undefined
       ? options.workflow.definition
       : { ...options.workflow.definition, TimeoutSeconds: options.timeoutSeconds };
+  if (!isDefinition(definition)) throw new Error('the state machine definition has no States or StartAt');
   const definitionText = JSON.stringify(definition);
   const validatedMarker = options.validatedDefinitionsDir
     ? path.join(
@@ -401,7 +499,7 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
         `.definition-validated-${createHash('sha256').update(definitionText).digest('hex').slice(0, 24)}`,
       )
     : undefined;
-  const machine = new StateMachine(definition as never, {
+  const machine = new StateMachine(definition, {
     validationOptions: {
       checkArn: false,
       noValidate: validatedMarker !== undefined && existsSync(validatedMarker),
@@ -409,135 +507,152 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
   });
   checkStateSizes(machine, measure);
   if (validatedMarker && !existsSync(validatedMarker)) writeFileSync(validatedMarker, definitionText);
+  return machine;
+}
+
+/** The execution's name and ARN, and the context object (`$$`) the states see. */
+function executionContext(options: LocalRunOptions, started: number) {
+  const name = options.executionName ?? `local-${new Date(started).toISOString().replace(/[:.]/g, '-')}`;
+  const machineArn = options.stateMachineArn;
+  const executionId = machineArn ? `${machineArn.replace(':stateMachine:', ':execution:')}:${name}` : name;
+  const input = jsonValueOf(options.input);
   const context = {
-    Execution: {
-      Id: executionId,
-      Name: name,
-      StartTime: new Date(started).toISOString(),
-      Input: options.input,
-    },
+    Execution: { Id: executionId, Name: name, StartTime: new Date(started).toISOString(), Input: input },
     StateMachine: {
       Id: machineArn ?? `local:stateMachine:${options.workflow.logicalId}`,
-      Name: machineArn ? (machineArn.split(':').pop() as string) : options.workflow.logicalId,
+      Name: machineArn?.split(':').pop() ?? options.workflow.logicalId,
     },
   };
-  const execution = machine.run(options.input as Json, {
-    overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: retryOverrides },
-    context: context as never,
-  });
+  return { name, executionId, input, context };
+}
 
-  const visited: LocalRunResult['visited'] = [];
-  const enteredAt = new Map<string, number>();
-  let lastOutput: unknown;
-  const logs = (async () => {
-    for await (const log of execution.eventLogs) {
-      const entry = log as {
-        type: string;
-        timestamp: number;
-        state?: { name: string; type?: string; output?: unknown };
-        Error?: string;
-        Cause?: unknown;
-      };
-      const stateName = entry.state?.name;
-      if (!stateName) continue;
-      const visit = (outcome: 'ok' | 'failed'): void => {
-        visited.push({
-          state: stateName,
-          ms: entry.timestamp - (enteredAt.get(stateName) ?? entry.timestamp),
-          outcome,
-        });
-      };
-      const emit = (type: StateEvent['type']) => {
-        const event: StateEvent = {
-          type,
-          state: stateName,
-          stateType: entry.state?.type,
-          at: entry.timestamp,
-          error: entry.Error,
-          cause: entry.Cause === undefined ? undefined : String(entry.Cause),
-        };
-        options.onEvent?.(event);
-        if (options.abortWhen?.(event)) execution.abort();
-      };
-      switch (entry.type) {
-        case 'StateEntered':
-          enteredAt.set(stateName, entry.timestamp);
-          emit('entered');
-          break;
-        case 'StateExited': {
-          lastOutput = entry.state?.output ?? lastOutput;
-          const last = visited[visited.length - 1];
-          // A caught error also ends with StateExited (carrying the Catch output): still one visit.
-          if (last?.state === stateName && last.outcome === 'caught') break;
-          visit('ok');
-          emit('exited');
-          break;
-        }
-        case 'StateFailed':
-          visit('failed');
-          emit('failed');
-          break;
-        case 'StateCaught': {
-          // The interpreter reports a caught error as StateFailed then StateCaught: one visit, outcome caught.
-          const last = visited[visited.length - 1];
-          if (last?.state === stateName && last.outcome === 'failed') last.outcome = 'caught';
-          else visited.push({ state: stateName, ms: 0, outcome: 'caught' });
-          emit('caught');
-          break;
-        }
-        case 'StateRetried': {
-          const last = visited[visited.length - 1];
-          if (last?.state === stateName && last.outcome === 'failed') last.outcome = 'retried';
-          emit('retried');
-          break;
-        }
-        default:
-          break;
+/** An event's Cause as text (the interpreter gives a string, or the Error it caught). */
+function causeText(cause: unknown): string | undefined {
+  if (cause === undefined) return undefined;
+  if (typeof cause === 'string') return cause;
+  if (cause instanceof Error) return cause.toString();
+  return JSON.stringify(cause);
+}
+
+/** Turns the interpreter's event log into state events and one visit per state entered. */
+class VisitLog {
+  readonly visited: LocalRunResult['visited'] = [];
+  lastOutput: unknown;
+  private readonly enteredAt = new Map<string, number>();
+
+  constructor(private readonly emit: (event: StateEvent) => void) {}
+
+  private last(stateName: string): LocalRunResult['visited'][number] | undefined {
+    const last = this.visited[this.visited.length - 1];
+    return last?.state === stateName ? last : undefined;
+  }
+
+  private visit(stateName: string, at: number, outcome: 'ok' | 'failed'): void {
+    this.visited.push({ state: stateName, ms: at - (this.enteredAt.get(stateName) ?? at), outcome });
+  }
+
+  record(entry: EventLog): void {
+    if (!('state' in entry)) return;
+    const { name: stateName, type: stateType } = entry.state;
+    const error = 'Error' in entry ? entry.Error : undefined;
+    const cause = 'Cause' in entry ? causeText(entry.Cause) : undefined;
+    const emit = (type: StateEvent['type']) =>
+      this.emit({ type, state: stateName, stateType, at: entry.timestamp, error, cause });
+    switch (entry.type) {
+      case 'StateEntered':
+        this.enteredAt.set(stateName, entry.timestamp);
+        emit('entered');
+        break;
+      case 'StateExited':
+        this.lastOutput = entry.state.output ?? this.lastOutput;
+        // A caught error also ends with StateExited (carrying the Catch output): still one visit.
+        if (this.last(stateName)?.outcome === 'caught') break;
+        this.visit(stateName, entry.timestamp, 'ok');
+        emit('exited');
+        break;
+      case 'StateFailed':
+        this.visit(stateName, entry.timestamp, 'failed');
+        emit('failed');
+        break;
+      case 'StateCaught': {
+        // The interpreter reports a caught error as StateFailed then StateCaught: one visit, outcome caught.
+        const last = this.last(stateName);
+        if (last?.outcome === 'failed') last.outcome = 'caught';
+        else this.visited.push({ state: stateName, ms: 0, outcome: 'caught' });
+        emit('caught');
+        break;
       }
+      case 'StateRetried': {
+        const last = this.last(stateName);
+        if (last?.outcome === 'failed') last.outcome = 'retried';
+        emit('retried');
+        break;
+      }
+      default:
+        break;
     }
-  })();
+  }
+}
 
+/** How an execution that threw ended, in Step Functions' words, and the error the run reports. */
+function failureOf(
+  err: unknown,
+): Pick<LocalRunResult, 'status'> & { error: { name: string; message: string } } {
+  const kind = err instanceof Error ? err.constructor.name : undefined;
+  const status =
+    kind === 'ExecutionAbortedError' ? 'ABORTED' : kind === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
+  // ExecutionError carries the state's error as its cause: that is the error's name and message.
+  const cause: unknown = err instanceof Error ? err.cause : undefined;
+  if (cause instanceof Error && cause.name)
+    return { status, error: { name: cause.name, message: cause.message } };
+  if (isRecord(cause) && typeof cause.name === 'string' && cause.name !== '') {
+    const message = typeof cause.message === 'string' ? cause.message : cause.name;
+    return { status, error: { name: cause.name, message } };
+  }
+  const name = err instanceof Error ? err.name : 'Error';
+  return { status, error: { name, message: errorMessage(err) } };
+}
+
+/** Executes the resolved workflow once, in-process. Never throws for a failed execution: see `ok`. */
+export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalRunResult> {
+  polyfillWithResolvers();
+  const { StateMachine }: AslModule = require('aws-local-stepfunctions');
+  const started = Date.now();
+  const { name, executionId, input, context } = executionContext(options, started);
+  const untrack = options.trackExecution?.(name, options.input);
+  const stateSizes: Record<string, StateSizes> = {};
+  const measure = sizeRecorder(stateSizes);
+  refuseExplicitDataLimitCatch(options.workflow.definition);
+  const { handlers, retryOverrides } = taskHandlers(options, measure);
+  const machine = stateMachineOf(StateMachine, options, measure);
+  const execution = machine.run(input, {
+    overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: retryOverrides },
+    context,
+  });
+  const log = new VisitLog((event) => {
+    options.onEvent?.(event);
+    if (options.abortWhen?.(event)) execution.abort();
+  });
+  const following = (async () => {
+    for await (const entry of execution.eventLogs) log.record(entry);
+  })();
+  const ended = (stopDate: number) => ({
+    startDate: started,
+    stopDate,
+    executionId,
+    visited: log.visited,
+    durationMs: stopDate - started,
+    stateSizes,
+  });
   try {
-    const output = parseWorkflowState(await execution.result);
-    await logs.catch(() => undefined);
-    const stopDate = Date.now();
-    return {
-      ok: true,
-      status: 'SUCCEEDED',
-      startDate: started,
-      stopDate,
-      executionId,
-      state: output,
-      visited,
-      durationMs: stopDate - started,
-      stateSizes,
-    };
+    const state = parseWorkflowState(await execution.result);
+    await following.catch(() => undefined);
+    return { ok: true, status: 'SUCCEEDED', state, ...ended(Date.now()) };
   } catch (err) {
-    await logs.catch(() => undefined);
-    const stopDate = Date.now();
-    const kind = (err as Error).constructor?.name;
-    const status =
-      kind === 'ExecutionAbortedError'
-        ? 'ABORTED'
-        : kind === 'ExecutionTimeoutError'
-          ? 'TIMED_OUT'
-          : 'FAILED';
-    const cause = (err as { cause?: { name?: string; message?: string } }).cause;
-    const error = cause?.name
-      ? { name: cause.name, message: cause.message ?? cause.name }
-      : { name: (err as Error).name ?? 'Error', message: errorMessage(err) };
-    return {
-      ok: false,
-      status,
-      startDate: started,
-      stopDate,
-      executionId,
-      state: lastWorkflowState(lastOutput),
-      error,
-      visited,
-      durationMs: stopDate - started,
-      stateSizes,
-    };
+    await following.catch(() => undefined);
+    const { status, error } = failureOf(err);
+    const state = lastWorkflowState(log.lastOutput);
+    return { ok: false, status, state, error, ...ended(Date.now()) };
   } finally {
     untrack?.();
   }
@@ -556,30 +671,42 @@ interface StateEventLogger {
  * handling, so a DataLimitExceededError there fails the execution as Step Functions does: no Catch runs.
  * Relies on execute(input, options, cleanup) taking `options.eventLogger` (aws-local-stepfunctions 3.0.0).
  */
+type ExecuteMethod = (
+  input: unknown,
+  options: { eventLogger: StateEventLogger },
+  cleanup: unknown,
+) => unknown;
+
+function hasExecute(machine: object): machine is { execute: ExecuteMethod } {
+  return 'execute' in machine && typeof machine.execute === 'function';
+}
+
 function checkStateSizes(
   machine: object,
   measure: (state: string, what: 'input' | 'output', value: unknown) => void,
 ): void {
-  const target = machine as {
-    execute: (input: unknown, options: { eventLogger: StateEventLogger }, cleanup: unknown) => unknown;
-  };
-  if (typeof target.execute !== 'function') {
+  if (!hasExecute(machine)) {
     throw new Error(
       'aws-local-stepfunctions changed: StateMachine#execute is gone (the state size check needs it)',
     );
   }
-  const execute = target.execute.bind(machine);
-  target.execute = (input, options, cleanup) => {
+  const execute = machine.execute.bind(machine);
+  machine.execute = (input, options, cleanup) => {
     const logger = options.eventLogger;
     const refuse = (name: string, type: string, input: unknown, check: () => void) => {
       try {
         check();
       } catch (err) {
-        logger.dispatchStateFailedEvent(name, type, input, err as Error);
+        logger.dispatchStateFailedEvent(
+          name,
+          type,
+          input,
+          err instanceof Error ? err : new Error(String(err)),
+        );
         throw err;
       }
     };
-    const checks: Partial<StateEventLogger> = {
+    const checks: Pick<StateEventLogger, 'dispatchStateEnteredEvent' | 'dispatchStateExitedEvent'> = {
       dispatchStateEnteredEvent: (name, type, stateInput) => {
         logger.dispatchStateEnteredEvent(name, type, stateInput);
         refuse(name, type, stateInput, () => measure(name, 'input', stateInput));
@@ -592,10 +719,11 @@ function checkStateSizes(
     // Everything else goes to the logger itself (its event queue is what `eventLogs` reads).
     const guarded = new Proxy(logger, {
       get: (t, prop, receiver) => {
-        const own = checks[prop as keyof StateEventLogger];
-        if (own) return own;
+        if (prop === 'dispatchStateEnteredEvent' || prop === 'dispatchStateExitedEvent') return checks[prop];
         const v: unknown = Reflect.get(t, prop, receiver);
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        if (typeof v !== 'function') return v;
+        const bound: unknown = v.bind(t);
+        return bound;
       },
     });
     return execute(input, { ...options, eventLogger: guarded }, cleanup);

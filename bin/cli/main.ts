@@ -13,7 +13,12 @@ import { parseWorkflowState, resultsOfState } from '../../lambdas/shared/step-pa
 import { executionInputFrom, parseCommandLine, USAGE, type ParsedCommand } from './args';
 import { dryRunHuman, dryRunSqlOf, fetchDryRun, planMarkdown, type DryRunDocument } from './dry-run';
 import { assertBucketReachable, localEnvironment, localRunFrom, type LocalRun } from './local-env';
-import { deploymentRunOptions, localStackContext, startLocalDeployment } from './local-deployment';
+import {
+  deploymentRunOptions,
+  localStackContext,
+  startLocalDeployment,
+  type LocalDeploymentOptions,
+} from './local-deployment';
 import { runLocalWorkflow, type LocalRunResult } from './local-runner';
 import { errorLine, exitCodeFor, processIo, EXIT_CODES, type Io } from './output';
 // './remote' (the AWS SDK's Step Functions and CloudFormation clients) and './offline' (the SQL parser's
@@ -23,15 +28,23 @@ import { humanSummary, progressPrinter, runDocument, withWholeResults } from './
 import { synthesizeAssembly } from './synth';
 import { formatBytes } from '../../lambdas/shared/format';
 
+type LocalDeploymentMemory = Pick<
+  LocalDeploymentOptions,
+  'oneFunctionAtATime' | 'functionNodeArgs' | 'functionIsolation'
+>;
+
 /**
- * A one-off run keeps one function process at a time and a small young generation in each (V8 otherwise
- * lets every process grow to ~50 MB of young objects and dead pipe buffers before it collects): what keeps
- * `pgshift local backup` small (docs/performance.md). The env var lets the benchmark compare.
+ * A one-off run keeps one function environment at a time, each a worker thread of this process, with a
+ * small young generation (V8 otherwise lets every isolate grow to ~50 MB of young objects and dead pipe
+ * buffers before it collects): what keeps `pgshift local backup` small (docs/performance.md). The env vars
+ * let the benchmark compare: PGSHIFT_LOCAL_WARM_FUNCTIONS=1 keeps every function warm,
+ * PGSHIFT_FUNCTION_ISOLATION=process runs each in a child process.
  */
-const LOCAL_RUN_MEMORY =
-  process.env.PGSHIFT_LOCAL_WARM_FUNCTIONS === '1'
-    ? {}
-    : { oneFunctionAtATime: true, functionNodeArgs: ['--max-semi-space-size=2'] };
+function localRunMemory(env: NodeJS.ProcessEnv): LocalDeploymentMemory {
+  const functionIsolation = env.PGSHIFT_FUNCTION_ISOLATION === 'process' ? 'process' : 'thread';
+  if (env.PGSHIFT_LOCAL_WARM_FUNCTIONS === '1') return { functionIsolation };
+  return { oneFunctionAtATime: true, functionNodeArgs: ['--max-semi-space-size=2'], functionIsolation };
+}
 
 /** Runs one execution of the synthesized state machine locally; progress on stderr unless --json. */
 async function executeLocal(
@@ -53,7 +66,7 @@ async function executeLocal(
     // Bytes dumped, migration N of M: drawn on stderr (never on stdout, which --json owns).
     onProgress: progress ? (p) => io.err(`      ${p.message}`) : undefined,
     onLog: debug ? (source, line) => io.err(`[${source}] ${line}`) : undefined,
-    ...LOCAL_RUN_MEMORY,
+    ...localRunMemory(process.env),
   });
   if (progress) io.err(`pgshift local ${input.action} on ${local.databaseName}`);
   try {
@@ -174,8 +187,7 @@ function outcomeCode(
 
 /** Checks a folder like the migrate step and uploads it to the stack's bucket as `bundles/<sha256>.json`. */
 async function bundleFolder(cmd: ParsedCommand, dir: string): Promise<BundleRef & { count: number }> {
-  const flag = (name: string): string | undefined =>
-    typeof cmd.flags[name] === 'string' ? (cmd.flags[name] as string) : undefined;
+  const flag = (name: string): string | undefined => stringFlag(cmd, name);
   const bucket = flag('bucket') ?? process.env.PGSHIFT_BUCKET;
   const kmsKeyId = flag('kms-key-id') ?? process.env.PGSHIFT_KMS_KEY_ID;
   if (!bucket || !kmsKeyId) {
@@ -184,8 +196,10 @@ async function bundleFolder(cmd: ParsedCommand, dir: string): Promise<BundleRef 
         'outputs BucketName and BucketKeyArn), or set PGSHIFT_BUCKET and PGSHIFT_KMS_KEY_ID',
     );
   }
-  const { packMigrations, uploadBundle } =
-    require('../../lambdas/migrate/bundle') as typeof import('../../lambdas/migrate/bundle');
+  const {
+    packMigrations,
+    uploadBundle,
+  }: typeof import('../../lambdas/migrate/bundle') = require('../../lambdas/migrate/bundle');
   const packed = await packMigrations(path.resolve(dir));
   const store = {
     s3: createS3Client({ endpoint: flag('s3-endpoint'), region: flag('region') }),
@@ -213,8 +227,14 @@ async function runBundle(cmd: ParsedCommand, io: Io): Promise<number> {
 }
 
 function stringFlag(cmd: ParsedCommand, name: string): string | undefined {
-  return typeof cmd.flags[name] === 'string' ? (cmd.flags[name] as string) : undefined;
+  const value = cmd.flags[name];
+  return typeof value === 'string' ? value : undefined;
 }
+
+// Modules loaded on use (a dynamic import() would bypass tsx's CommonJS hook, which resolves .ts files).
+const loadRemote = (): typeof import('./remote') => require('./remote');
+const loadOffline = (): typeof import('./offline') => require('./offline');
+const loadVerify = (): typeof import('../../lambdas/backup/verify') => require('../../lambdas/backup/verify');
 
 /** Starts the deployed state machine (uploading --migrations DIR first) and, with `wait`, follows it. */
 async function executeRemote(
@@ -231,7 +251,7 @@ async function executeRemote(
     input = parseExecutionInput({ ...input, migrations: { bundle, sha256 } });
   }
   const { findStateMachineArn, lastStateResults, remoteClients, startExecution, waitForExecution } =
-    require('./remote') as typeof import('./remote');
+    loadRemote();
   const clients = remoteClients(stringFlag(cmd, 'region'));
   const arn = await findStateMachineArn(clients, {
     stateMachineArn: stringFlag(cmd, 'state-machine-arn'),
@@ -273,6 +293,7 @@ async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
   const ok = status.status === 'SUCCEEDED';
   const output = status.output === undefined ? undefined : parseWorkflowState(status.output);
   const reportUrl = output?.results.report?.htmlUrl;
+  const database = output?.input.database;
   const dry = await dryRunOf(
     input,
     results,
@@ -283,7 +304,7 @@ async function runStart(cmd: ParsedCommand, io: Io): Promise<number> {
     cmd,
     io,
     {
-      document: { action: input.action, ok, database: output?.input?.database ?? input.database, ...status },
+      document: { action: input.action, ok, database: database ?? input.database, ...status },
       human: `${status.status}${status.error ? `: ${status.error}` : ''}${reportUrl ? `\nreport: ${reportUrl}` : ''}`,
       error: status.error ? { name: status.error, message: status.cause } : undefined,
     },
@@ -354,7 +375,7 @@ async function runStatus(cmd: ParsedCommand, io: Io): Promise<number> {
   const [executionArn, ...extra] = cmd.positionals;
   if (!executionArn || extra.length > 0)
     throw new InputValidationError(['usage: pgshift status <execution-arn>']);
-  const { describeExecution, remoteClients } = require('./remote') as typeof import('./remote');
+  const { describeExecution, remoteClients } = loadRemote();
   const status = await describeExecution(
     remoteClients(typeof cmd.flags.region === 'string' ? cmd.flags.region : undefined),
     executionArn,
@@ -377,9 +398,7 @@ async function runBackups(cmd: ParsedCommand, io: Io): Promise<number> {
   const store = { s3: createS3Client({ endpoint: vars.AWS_ENDPOINT_URL_S3 }), bucket: vars.PGSHIFT_BUCKET };
   const database = vars.PGSHIFT_DATABASE;
   const backups: BackupSoundness[] = cmd.flags.verify
-    ? await (
-        require('../../lambdas/backup/verify') as typeof import('../../lambdas/backup/verify')
-      ).verifyBackups({ store, log: silentLogger }, database, vars.PGSHIFT_BACKUP_PREFIX)
+    ? await loadVerify().verifyBackups({ store, log: silentLogger }, database, vars.PGSHIFT_BACKUP_PREFIX)
     : (await listBackupEntries(store, database, vars.PGSHIFT_BACKUP_PREFIX)).map((e) => ({
         key: e.key,
         sound: e.manifest !== undefined,
@@ -437,9 +456,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       // Loaded on use, as the other commands' modules: `pgshift local` then loads no SQL parser (WASM) and
       // no remote clients (docs/performance.md, startup).
       case 'lint':
-        return await (require('./offline') as typeof import('./offline')).runLintCommand(cmd, io);
+        return await loadOffline().runLintCommand(cmd, io);
       case 'diff':
-        return await (require('./offline') as typeof import('./offline')).runDiffCommand(cmd, io);
+        return await loadOffline().runDiffCommand(cmd, io);
       case 'bundle':
         return await runBundle(cmd, io);
       case 'plan':
@@ -447,7 +466,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
   } catch (err) {
     io.err(errorLine(err));
-    if (process.env.PGSHIFT_DEBUG) io.err(String((err as Error).stack));
+    if (process.env.PGSHIFT_DEBUG) io.err(err instanceof Error ? String(err.stack) : String(err));
     return exitCodeFor(err);
   }
 }

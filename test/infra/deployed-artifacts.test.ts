@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AwsGateway, s3Authorizations } from '../../bin/cli/aws-gateway';
-import { FunctionHost } from '../../bin/cli/function-host';
+import { FunctionHost, threadRefusal } from '../../bin/cli/function-host';
 import { assembleImage } from '../../bin/cli/local-deployment';
 import type { CfnTemplate } from '../../bin/cli/local-runner';
 import { deniedAuthorizations } from '../helpers/iam-simulation';
@@ -33,6 +33,12 @@ exports.handler = async (event, context) => ({
 });
 exports.fail = async () => { const e = new Error('the database refused'); e.name = 'LockTimeoutError'; throw e; };
 exports.hang = () => new Promise(() => {});
+exports.wholeEnv = async () => ({
+  env: { ...process.env },
+  child: require('node:child_process').execFileSync(process.execPath, ['-e', 'process.stdout.write(JSON.stringify(process.env))'], { encoding: 'utf8' }),
+  threadId: require('node:worker_threads').threadId,
+  pid: process.pid,
+});
 `;
 
 describe('FunctionHost: a function runs as Lambda runs it', () => {
@@ -104,21 +110,78 @@ describe('FunctionHost: a function runs as Lambda runs it', () => {
     }
   });
 
-  test('the timeout ends the environment with Sandbox.Timedout; the next invocation starts a fresh one', async () => {
-    const hang = new FunctionHost({
-      name: 'Hang',
+  test("in a worker thread, the function's whole process.env is the template's, and so is what it spawns", async () => {
+    process.env.PGSHIFT_PARENT_ONLY = 'parent';
+    const env = {
+      MINE: 'yes',
+      TZ: ':UTC',
+      NODE_OPTIONS: '--enable-source-maps',
+      PATH: process.env.PATH ?? '',
+    };
+    const host = new FunctionHost({
+      name: 'Echo',
       taskRoot: root,
-      handler: 'index.hang',
-      env: {},
-      timeoutSeconds: 1,
+      handler: 'index.wholeEnv',
+      env,
+      timeoutSeconds: 10,
+      nodeArgs: ['--max-semi-space-size=2'],
+      isolation: 'thread',
     });
     try {
-      await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
-      await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+      expect(host.isolation).toBe('thread');
+      const out = (await host.invoke({})) as { env: object; child: string; threadId: number; pid: number };
+      expect(out.pid).toBe(process.pid);
+      expect(out.threadId).toBeGreaterThan(0);
+      const expected = { ...env, LAMBDA_TASK_ROOT: root, _HANDLER: 'index.wholeEnv' };
+      expect(out.env).toEqual(expected);
+      expect(JSON.parse(out.child)).toEqual(expected);
     } finally {
-      await hang.stop();
+      delete process.env.PGSHIFT_PARENT_ONLY;
+      await host.stop();
     }
   });
+
+  test('a function whose environment needs a process of its own gets one, even when threads are asked for', async () => {
+    const needsProcess = new FunctionHost({
+      name: 'Echo',
+      taskRoot: root,
+      handler: 'index.handler',
+      env: { MINE: 'yes', NODE_OPTIONS: '--max-old-space-size=64' },
+      timeoutSeconds: 10,
+      isolation: 'thread',
+    });
+    try {
+      expect(threadRefusal({ TZ: 'Pacific/Auckland' })).toMatch(/TZ Pacific\/Auckland/);
+      expect(threadRefusal({ NODE_OPTIONS: '--enable-source-maps' })).toBeUndefined();
+      expect(needsProcess.isolation).toBe('process');
+      const out = (await needsProcess.invoke({})) as { pid: number; env: object };
+      expect(out.pid).not.toBe(process.pid);
+      expect(out.env).toEqual({ leaked: null, mine: 'yes', root });
+    } finally {
+      await needsProcess.stop();
+    }
+  });
+
+  test.each(['process', 'thread'] as const)(
+    'the timeout ends the environment (%s) with Sandbox.Timedout; the next invocation starts a fresh one',
+    async (isolation) => {
+      const hang = new FunctionHost({
+        name: 'Hang',
+        taskRoot: root,
+        handler: 'index.hang',
+        env: {},
+        timeoutSeconds: 1,
+        isolation,
+      });
+      try {
+        expect(hang.isolation).toBe(isolation);
+        await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+        await expect(hang.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+      } finally {
+        await hang.stop();
+      }
+    },
+  );
 });
 
 describe('assembleImage: the image tree is what the Dockerfile COPYs from the image asset', () => {
