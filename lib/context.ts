@@ -253,7 +253,7 @@ export const pgshiftContextSchema = z
     logRetentionDays: z
       .number()
       .int()
-      .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+      .refine((d) => LOG_RETENTION_DAYS.some((days) => days === d), {
         message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
       })
       .default(90),
@@ -265,7 +265,7 @@ export type MaintenanceWindowContext = PgshiftContext['maintenanceWindows'][numb
 
 /** Validates the `pgshift` context; lists every problem in one error naming the field. */
 export function parsePgshiftContext(raw: unknown): PgshiftContext {
-  const value = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
+  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
   const parsed = pgshiftContextSchema.safeParse(value ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `pgshift.${i.path.map(String).join('.')}: ${i.message}`);

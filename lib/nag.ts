@@ -8,12 +8,12 @@ import type { IConstruct } from 'constructs';
 export function nagResource(scope: IConstruct, arn: string): string {
   const render = (v: unknown): string => {
     if (typeof v === 'string') return v;
-    const o = v as Record<string, unknown>;
-    if (o.Ref !== undefined) return `<${String(o.Ref)}>`;
-    if (Array.isArray(o['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
-    if (Array.isArray(o['Fn::Join'])) {
-      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
-      return parts.map(render).join(sep);
+    if (typeof v !== 'object' || v === null) return JSON.stringify(v);
+    if ('Ref' in v && v.Ref !== undefined) return `<${String(v.Ref)}>`;
+    if ('Fn::GetAtt' in v && Array.isArray(v['Fn::GetAtt'])) return `<${v['Fn::GetAtt'].join('.')}>`;
+    if ('Fn::Join' in v && Array.isArray(v['Fn::Join'])) {
+      const [sep, parts]: unknown[] = v['Fn::Join'];
+      if (typeof sep === 'string' && Array.isArray(parts)) return parts.map(render).join(sep);
     }
     return JSON.stringify(v);
   };
