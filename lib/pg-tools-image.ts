@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { AssetHashType, AssetStaging, DockerImage } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import { Construct } from 'constructs';
+import { buildSync } from 'esbuild';
 import { RDS_CA_BUNDLE_IN_ASSET, rdsCaBundleFile, squawkBinary } from './bundled-files';
 import { BUNDLING, REPO_ROOT } from './pgshift-function';
 
@@ -73,8 +74,7 @@ function bundleImageContext(
   entries: readonly string[],
   migrationsDir: string | null,
 ): void {
-  const esbuild = require('esbuild') as typeof import('esbuild');
-  esbuild.buildSync({
+  buildSync({
     entryPoints: Object.fromEntries(entries.map((e) => [e, path.join(REPO_ROOT, 'lambdas', `${e}.ts`)])),
     outdir: outputDir,
     bundle: true,

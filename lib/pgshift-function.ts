@@ -29,7 +29,7 @@ export const BUNDLING = {
   target: 'node24',
   sourceMap: true,
   // Bundle the SDK we test with rather than the runtime's (whose version moves under us).
-  externalModules: [] as string[],
+  externalModules: [] satisfies readonly string[],
 } as const;
 
 /**

@@ -60,7 +60,9 @@ export class PgshiftVpcEndpoints extends Construct {
     });
     const services =
       props.services ??
-      (Object.keys(INTERFACE_ENDPOINTS) as InterfaceEndpointName[]).filter((s) => s !== 'monitoring');
+      Object.keys(INTERFACE_ENDPOINTS).filter(
+        (s): s is InterfaceEndpointName => s in INTERFACE_ENDPOINTS && s !== 'monitoring',
+      );
     for (const name of services) {
       this.interfaces[name] = new ec2.InterfaceVpcEndpoint(this, name.replace('.', '-'), {
         vpc: props.vpc,
