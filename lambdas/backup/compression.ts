@@ -39,7 +39,7 @@ export function resolveCompression(
       `Unknown backup compression "${setting}" (expected a gzip level 0-9, gzip:N, zstd[:N], lz4[:N], none or auto)`,
     );
   }
-  const method = (m[1] ?? 'gzip') as 'gzip' | 'zstd' | 'lz4';
+  const method = m[1] === 'zstd' || m[1] === 'lz4' ? m[1] : 'gzip';
   const levelText = m[2] ?? m[3];
   const level = levelText === undefined ? 1 : Number(levelText);
   const [min, max] = LEVELS[method];

@@ -1,4 +1,5 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { z } from 'zod';
 import {
   cachedTargetResolver,
   loadApplyTimeConfig,
@@ -106,7 +107,8 @@ async function run(event: StepEvent): Promise<SizeOutput | PreflightOutput> {
     },
   );
   // `Apply runner?` reads it: the timeouts check's choice (absent when that check was skipped).
-  const timeouts = report.checks.find((c) => c.id === 'timeouts')?.value as { runner?: string } | undefined;
+  const timeoutsValue = report.checks.find((c) => c.id === 'timeouts')?.value;
+  const timeouts = z.object({ runner: z.string().optional() }).safeParse(timeoutsValue).data;
   return {
     step: 'preflight',
     ok: report.ok,

@@ -37,7 +37,7 @@ export function parseCopyName(
 ): { kind: CopyKind; timestamp: string; createdAt: Date } | undefined {
   const m = COPY_PATTERN.exec(name);
   if (!m) return undefined;
-  const kind = m[1] as CopyKind;
+  const kind = m[1] === 'before' ? 'before' : 'restore';
   if (copyName(database, kind, m[2]) !== name) return undefined;
   const t = m[2];
   const createdAt = new Date(

@@ -9,7 +9,7 @@ export function canonicalize(value: unknown): unknown {
     const out: Record<string, unknown> = {};
     // The default sort compares UTF-16 code units, exactly like compareCodeUnits, and is faster without a callback.
     for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
+      const v: unknown = Reflect.get(value, key);
       if (v === null || v === undefined) continue;
       out[key] = canonicalize(v);
     }
