@@ -9,10 +9,11 @@ export function nagResource(scope: IConstruct, arn: string): string {
   const render = (v: unknown): string => {
     if (typeof v === 'string') return v;
     if (typeof v !== 'object' || v === null) return JSON.stringify(v);
-    if ('Ref' in v && v.Ref !== undefined) return `<${String(v.Ref)}>`;
+    if ('Ref' in v && typeof v.Ref === 'string') return `<${v.Ref}>`;
     if ('Fn::GetAtt' in v && Array.isArray(v['Fn::GetAtt'])) return `<${v['Fn::GetAtt'].join('.')}>`;
     if ('Fn::Join' in v && Array.isArray(v['Fn::Join'])) {
-      const [sep, parts]: unknown[] = v['Fn::Join'];
+      const join: unknown[] = v['Fn::Join'];
+      const [sep, parts] = join;
       if (typeof sep === 'string' && Array.isArray(parts)) return parts.map(render).join(sep);
     }
     return JSON.stringify(v);

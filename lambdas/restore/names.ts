@@ -36,10 +36,10 @@ export function parseCopyName(
   name: string,
 ): { kind: CopyKind; timestamp: string; createdAt: Date } | undefined {
   const m = COPY_PATTERN.exec(name);
-  if (!m) return undefined;
+  const t = m?.[2];
+  if (!m || t === undefined) return undefined;
   const kind = m[1] === 'before' ? 'before' : 'restore';
-  if (copyName(database, kind, m[2]) !== name) return undefined;
-  const t = m[2];
+  if (copyName(database, kind, t) !== name) return undefined;
   const createdAt = new Date(
     Date.UTC(
       +t.slice(0, 4),
