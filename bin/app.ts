@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { z } from 'zod';
 import { parsePgshiftContext } from '../lib/context';
 import { PgshiftStack } from '../lib/pgshift-stack';
 
@@ -8,7 +9,7 @@ import { PgshiftStack } from '../lib/pgshift-stack';
 // docs/deploy.md. Account and region come from the CLI's environment (CDK_DEFAULT_*), so synth needs none.
 const app = new App();
 const config = parsePgshiftContext(app.node.tryGetContext('pgshift'));
-const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? 'Pgshift';
+const stackName = z.string().nullish().parse(app.node.tryGetContext('stackName')) ?? 'Pgshift';
 new PgshiftStack(app, stackName, {
   config,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },

@@ -48,10 +48,10 @@ const KINDS: Record<string, Alert['kind']> = {
   ABORTED: 'aborted',
 };
 
-function parseInput(raw: string | null | undefined): Partial<ExecutionInput> {
+function parseInput(raw: string | null | undefined): Partial<Record<keyof ExecutionInput, unknown>> {
   try {
-    const parsed = JSON.parse(raw ?? '{}') as unknown;
-    return parsed && typeof parsed === 'object' ? (parsed as Partial<ExecutionInput>) : {};
+    const parsed: unknown = JSON.parse(raw ?? '{}');
+    return parsed && typeof parsed === 'object' ? parsed : {};
   } catch {
     return {};
   }
@@ -126,7 +126,11 @@ export async function onExecutionEnded(
   const alert = alertFromEvent(
     kind,
     {
-      input: { action: input.action ?? 'unknown', database, dryRun: input.dryRun } as ExecutionInput,
+      input: {
+        action: typeof input.action === 'string' ? input.action : 'unknown',
+        database,
+        dryRun: typeof input.dryRun === 'boolean' ? input.dryRun : undefined,
+      } as ExecutionInput,
       execution: { id: d.executionArn, name: d.name, startTime },
       results: {},
       error: kind === 'failure' ? { Error: d.error ?? 'States.Runtime', Cause: d.cause ?? '' } : undefined,

@@ -63,7 +63,8 @@ export function fitDescription(parts: DescriptionParts, max: number = CHATBOT_LI
   // The head is what the alert is about: links never crowd it out (the first, the execution, always stays).
   const linkRoom = Math.max(max / 2, max - HEAD_RESERVE);
   while (links.length > 1 && joinedLength(linkLine()) > linkRoom) {
-    const dropped = links.pop() as string;
+    const dropped = links.pop();
+    if (dropped === undefined) break;
     omittedLinks.unshift(/\|([^>]*)>$/.exec(dropped)?.[1] ?? 'a');
   }
   const tail = linkLine();

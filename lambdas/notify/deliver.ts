@@ -1,4 +1,5 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
+import { errorMessage, errorName } from '../shared/errors';
 import { alertMarkerKey } from '../shared/keys';
 import type { Log } from '../shared/logger';
 import { getJson, isNotFound, putJson, type ObjectStore } from '../shared/s3';
@@ -28,8 +29,7 @@ export interface AlertDelivery {
 }
 
 function asError(err: unknown): { name: string; message: string } {
-  const e = err as { name?: string; message?: string };
-  return { name: e?.name ?? 'Error', message: e?.message ?? String(err) };
+  return { name: errorName(err), message: errorMessage(err) };
 }
 
 /** The marker of an alert of `kind` for this execution, when one was published. */

@@ -1,5 +1,5 @@
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
-import { InputValidationError } from '../shared/errors';
+import { InputValidationError, errorMessage, errorName } from '../shared/errors';
 import type { StepEvent, StepOutput } from '../shared/step';
 import { alertFromEvent, type CaughtError } from './alert';
 import { deliverAlert, type AlertChannel } from './deliver';
@@ -34,12 +34,11 @@ function unpack(
   const state = event.state;
   if (!state) return { ...event, validated: true };
   const validated = state.input !== undefined;
-  const raw = state as { action?: unknown; database?: unknown };
   const input = validated
     ? state.input
     : ({
-        action: typeof raw.action === 'string' ? raw.action : 'unknown',
-        database: typeof raw.database === 'string' ? raw.database : defaultDatabase,
+        action: typeof state.action === 'string' ? state.action : 'unknown',
+        database: typeof state.database === 'string' ? state.database : defaultDatabase,
       } as StepEvent['input']);
   return {
     input,
@@ -51,8 +50,7 @@ function unpack(
 }
 
 function asError(err: unknown): { name: string; message: string } {
-  const e = err as { name?: string; message?: string };
-  return { name: e?.name ?? 'Error', message: e?.message ?? String(err) };
+  return { name: errorName(err), message: errorMessage(err) };
 }
 
 /**

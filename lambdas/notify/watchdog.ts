@@ -5,6 +5,7 @@ import {
   ResourceNotFoundException,
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
+import { errorName } from '../shared/errors';
 import type { Alert } from './alert';
 import { renderSnsMessage } from './render';
 
@@ -72,10 +73,7 @@ export async function stopDurationWatchdog(
     await target.scheduler.send(new DeleteScheduleCommand({ Name: name, GroupName: target.groupName }));
     return { scheduleName: name, deleted: true };
   } catch (err) {
-    if (
-      err instanceof ResourceNotFoundException ||
-      (err as { name?: string }).name === 'ResourceNotFoundException'
-    ) {
+    if (err instanceof ResourceNotFoundException || errorName(err) === 'ResourceNotFoundException') {
       return { scheduleName: name, deleted: false };
     }
     throw err;

@@ -1,6 +1,8 @@
-import { InputValidationError, PreflightFailedError } from '../shared/errors';
+import { z } from 'zod';
+import { InputValidationError, PreflightFailedError, errorCode, errorMessage } from '../shared/errors';
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
 import { readServerPgVersion } from '../shared/pg-version';
+import { preflightOutputSchema } from '../shared/step-outputs';
 import type { PreflightCheckResult, PreflightReport, TerminatedSession } from '../shared/step';
 import { blockingTransactionsCheck } from './checks/blocking-transactions';
 import { connectionsCheck } from './checks/connections';
@@ -32,7 +34,7 @@ function validateSkip(skip: PreflightOptions['skip']): Set<string> {
   const ids = skip?.ids ?? [];
   if (ids.length === 0) return new Set();
   const problems: string[] = [];
-  const unknown = ids.filter((id) => !(CHECK_IDS as readonly string[]).includes(id));
+  const unknown = ids.filter((id) => !CHECK_IDS.some((known) => known === id));
   if (unknown.length > 0) {
     problems.push(
       `skipPreflight: unknown check id${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')} ` +
@@ -105,8 +107,8 @@ export async function runPreflight(deps: PreflightDeps, options: PreflightOption
 
 function terminatedSessions(checks: PreflightCheckResult[]): TerminatedSession[] {
   const blocking = checks.find((c) => c.id === 'blocking-transactions');
-  const value = blocking?.value as { terminated?: TerminatedSession[] } | undefined;
-  return value?.terminated ?? [];
+  const value = z.object({ terminated: preflightOutputSchema.shape.terminated }).safeParse(blocking?.value);
+  return (value.success ? value.data.terminated : undefined) ?? [];
 }
 
 /** A check that cannot run (permission denied, timeout) fails with the reason rather than passing silently. */
@@ -114,18 +116,15 @@ async function runOne(check: PreflightCheck, ctx: CheckContext): Promise<Preflig
   try {
     return await check.run(ctx);
   } catch (err) {
-    const e = err as { message?: string; code?: string };
-    ctx.deps.log.error('pre-flight check could not run', {
-      check: check.id,
-      error: e.message,
-      sqlState: e.code,
-    });
+    const message = errorMessage(err);
+    const sqlState = errorCode(err);
+    ctx.deps.log.error('pre-flight check could not run', { check: check.id, error: message, sqlState });
     return {
       id: check.id,
       status: check.statusWhenUnrunnable ?? 'fail',
-      value: { error: e.message, sqlState: e.code },
+      value: { error: message, sqlState },
       message:
-        `Could not run this check: ${e.message}. Grant pgshift's role pg_monitor (and pg_signal_backend for ` +
+        `Could not run this check: ${message}. Grant pgshift's role pg_monitor (and pg_signal_backend for ` +
         `terminateIdleInTransaction), or skip the check with skipPreflight and a reason.`,
     };
   }

@@ -64,11 +64,8 @@ export const DEFAULT_THRESHOLDS: PreflightThresholds = {
 
 /** Defaults with the given overrides; overrides with an undefined value keep the default. */
 export function resolveThresholds(overrides: Partial<PreflightThresholds> = {}): PreflightThresholds {
-  const out = { ...DEFAULT_THRESHOLDS };
-  for (const [k, v] of Object.entries(overrides)) {
-    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  }
-  return out;
+  const defined = Object.entries(overrides).filter(([, v]) => v !== undefined);
+  return { ...DEFAULT_THRESHOLDS, ...Object.fromEntries(defined) };
 }
 
 /** `diskSafetyFactor` → `PGSHIFT_PREFLIGHT_DISK_SAFETY_FACTOR`: every threshold has one env var of that shape. */
@@ -95,7 +92,9 @@ export function thresholdsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial
   const out: Partial<PreflightThresholds> = {};
   const problems: string[] = [];
   const known = new Map(
-    (Object.keys(DEFAULT_THRESHOLDS) as (keyof PreflightThresholds)[]).map((k) => [thresholdEnvName(k), k]),
+    Object.keys(DEFAULT_THRESHOLDS)
+      .filter((k): k is keyof PreflightThresholds => k in DEFAULT_THRESHOLDS)
+      .map((k) => [thresholdEnvName(k), k]),
   );
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || raw === undefined || raw === '') continue;
@@ -118,7 +117,7 @@ export function thresholdsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial
       problems.push(`${name} must be greater than 0 (it divides or scales an estimate)`);
       continue;
     }
-    (out as Record<string, number>)[key] = value;
+    out[key] = value;
   }
   if (problems.length > 0) {
     throw new ConfigurationError(`Pre-flight thresholds unusable: ${problems.join('; ')}`, {

@@ -1,4 +1,4 @@
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSL_MODES, targetFromSecret, targetFromUrl, type DatabaseTarget, type SslMode } from './db';
 import { taskRootPath } from './env';
 import { envEnum, envString, type Env } from './env-parsers';
@@ -76,26 +76,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PgshiftConfig 
     if (!(err instanceof ConfigurationError)) throw err;
     problems.push(err.message);
   }
-  if (problems.length > 0)
+  const database: PgshiftConfig['database'] | undefined = secretId
+    ? {
+        kind: 'secret',
+        secretId,
+        host: read(env, 'PGSHIFT_DB_HOST'),
+        port: port === undefined ? undefined : Number(port),
+        name: read(env, 'PGSHIFT_DB_NAME'),
+        sslMode,
+        // Like every file a function opens: a relative path is read from the task root.
+        sslRootCert: sslRootCert === undefined ? undefined : taskRootPath(sslRootCert, env),
+      }
+    : url
+      ? { kind: 'url', url }
+      : undefined;
+  // A missing bucket or database is among the problems already.
+  if (problems.length > 0 || !bucket || !database)
     throw new ConfigurationError(`Configuration incomplete: ${problems.join('; ')}`, {
       details: { problems },
     });
   return {
-    bucket: bucket as string,
+    bucket,
     kmsKeyId: read(env, 'PGSHIFT_KMS_KEY_ID'),
     backupPrefix: read(env, 'PGSHIFT_BACKUP_PREFIX') ?? DEFAULT_BACKUP_PREFIX,
-    database: secretId
-      ? {
-          kind: 'secret',
-          secretId,
-          host: read(env, 'PGSHIFT_DB_HOST'),
-          port: port === undefined ? undefined : Number(port),
-          name: read(env, 'PGSHIFT_DB_NAME'),
-          sslMode,
-          // Like every file a function opens: a relative path is read from the task root.
-          sslRootCert: sslRootCert === undefined ? undefined : taskRootPath(sslRootCert, env),
-        }
-      : { kind: 'url', url: url as string },
+    database,
     databaseName: read(env, 'PGSHIFT_DATABASE'),
     migrationsDir: taskRootPath(read(env, 'PGSHIFT_MIGRATIONS_DIR') ?? 'migrations', env),
     topicArn: read(env, 'PGSHIFT_TOPIC_ARN'),
@@ -156,25 +160,25 @@ export function cachedTargetResolver(
   let secrets: SecretsManagerClient | undefined;
   let cached: { target: Promise<DatabaseTarget>; at: number } | undefined;
   const read = (): Promise<DatabaseTarget> => {
-    const target = resolveTarget(config, () => {
-      // Required lazily: local runs (DATABASE_URL) never load the Secrets Manager client.
-      const { SecretsManagerClient: Client } =
-        require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
-      return (secrets ??= new Client({}));
-    }).catch((err: unknown) => {
-      if (cached?.target === target) cached = undefined;
-      throw err;
-    });
+    // Created lazily: local runs (DATABASE_URL) never construct a Secrets Manager client.
+    const target = resolveTarget(config, () => (secrets ??= new SecretsManagerClient({}))).catch(
+      (err: unknown) => {
+        if (cached?.target === target) cached = undefined;
+        throw err;
+      },
+    );
     cached = { target, at: now() };
     return target;
   };
   const fromSecret = config.database.kind === 'secret';
-  const resolver = (() => {
+  const current = (): Promise<DatabaseTarget> => {
     if (cached && (!fromSecret || now() - cached.at < ttlMs)) return cached.target;
     return read();
-  }) as TargetResolver;
-  resolver.reread = () => (fromSecret ? read() : resolver());
-  Object.defineProperty(resolver, 'fromSecret', { value: fromSecret });
+  };
+  const resolver: TargetResolver = Object.assign(current, {
+    reread: () => (fromSecret ? read() : current()),
+    fromSecret,
+  });
   return resolver;
 }
 

@@ -35,7 +35,7 @@ export const MANIFEST_SUFFIX = '.manifest.json';
 export function manifestProblem(value: unknown, key: string): string | undefined {
   const where = manifestKeyFor(key);
   if (!value || typeof value !== 'object' || Array.isArray(value)) return `${where} is not a JSON object`;
-  const m = value as Partial<BackupManifest>;
+  const m: Partial<Record<keyof BackupManifest, unknown>> = value;
   if (m.manifestVersion !== 1) {
     return `${where} has manifestVersion ${JSON.stringify(m.manifestVersion)} (this pgshift reads 1)`;
   }
@@ -53,6 +53,11 @@ export function manifestProblem(value: unknown, key: string): string | undefined
   return undefined;
 }
 
+/** A manifest of the object `key`, by the checks manifestProblem makes. */
+function isSoundManifest(value: unknown, key: string): value is BackupManifest {
+  return manifestProblem(value, key) === undefined;
+}
+
 /** Parses a manifest's text; `problem` says why it is not a manifest of `key`. */
 export function parseManifest(text: string, key: string): { manifest?: BackupManifest; problem?: string } {
   let value: unknown;
@@ -61,8 +66,7 @@ export function parseManifest(text: string, key: string): { manifest?: BackupMan
   } catch (err) {
     return { problem: `${manifestKeyFor(key)} is not readable JSON (${errorMessage(err)})` };
   }
-  const problem = manifestProblem(value, key);
-  return problem ? { problem } : { manifest: value as BackupManifest };
+  return isSoundManifest(value, key) ? { manifest: value } : { problem: manifestProblem(value, key) };
 }
 
 /** One `<key>.manifest.json` under a database's prefix: its manifest when sound, else why not. */

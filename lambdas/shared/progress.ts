@@ -14,16 +14,19 @@ export interface ProgressEvent {
 export type ProgressListener = (event: ProgressEvent) => void;
 
 const KEY = Symbol.for('pgshift.progressListener');
-type Holder = { [KEY]?: ProgressListener };
+
+function isProgressListener(value: unknown): value is ProgressListener {
+  return typeof value === 'function';
+}
 
 /** Registers (or, with undefined, removes) the process's progress listener. */
 export function setProgressListener(listener: ProgressListener | undefined): void {
-  (globalThis as Holder)[KEY] = listener;
+  Reflect.set(globalThis, KEY, listener);
 }
 
 export function reportProgress(event: ProgressEvent): void {
-  const listener = (globalThis as Holder)[KEY];
-  if (!listener) return;
+  const listener: unknown = Reflect.get(globalThis, KEY);
+  if (!isProgressListener(listener)) return;
   try {
     listener(event);
   } catch {

@@ -6,6 +6,8 @@ import {
   S3Client,
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { errorName } from './errors';
 
 /** Where pgshift writes: one bucket, SSE-KMS with the stack's key (the bucket policy rejects anything else). */
 export interface ObjectStore {
@@ -66,7 +68,9 @@ export async function putJson(store: ObjectStore, key: string, value: unknown): 
 export async function getObjectStream(store: ObjectStore, key: string): Promise<Readable> {
   const res = await store.s3.send(new GetObjectCommand({ Bucket: store.bucket, Key: key }));
   if (!res.Body) throw new Error(`S3 object ${key} has no body`);
-  return res.Body as Readable;
+  // In Node the SDK's body is the HTTP response, a Readable.
+  if (!(res.Body instanceof Readable)) throw new Error(`S3 object ${key}'s body is not a Node stream`);
+  return res.Body;
 }
 
 export async function getText(store: ObjectStore, key: string): Promise<string> {
@@ -81,8 +85,9 @@ export async function getJson<T>(store: ObjectStore, key: string): Promise<T> {
 
 /** True when S3 says the key does not exist (NoSuchKey / NotFound / 404). */
 export function isNotFound(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+  const name = errorName(err);
+  const status = z.object({ $metadata: z.object({ httpStatusCode: z.literal(404) }) }).safeParse(err);
+  return name === 'NoSuchKey' || name === 'NotFound' || status.success;
 }
 
 /** Every key under a prefix, following continuation tokens. */

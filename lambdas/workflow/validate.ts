@@ -1,4 +1,5 @@
 import { DescribeExecutionCommand, ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
 import { InputValidationError, MigrationLockedError } from '../shared/errors';
 import { parseExecutionInput, type ExecutionInput } from '../shared/input';
 import type { StepEvent } from '../shared/step';
@@ -61,20 +62,20 @@ export async function findRunningExecutions(
   const listed = await sfn.send(
     new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', maxResults: 100 }),
   );
-  const others = (listed.executions ?? []).filter(
-    (e) => e.executionArn && e.executionArn !== currentExecutionArn,
+  const others = (listed.executions ?? []).flatMap((e) =>
+    e.executionArn && e.executionArn !== currentExecutionArn ? [e.executionArn] : [],
   );
   const same: string[] = [];
-  for (const other of others) {
-    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: other.executionArn }));
+  for (const otherArn of others) {
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: otherArn }));
     let otherDatabase: string | undefined;
     try {
-      const input = JSON.parse(described.input ?? '{}') as { database?: unknown };
-      otherDatabase = typeof input.database === 'string' ? input.database : undefined;
+      const input: unknown = JSON.parse(described.input ?? '{}');
+      otherDatabase = z.object({ database: z.string() }).safeParse(input).data?.database;
     } catch {
       otherDatabase = undefined;
     }
-    if ((otherDatabase ?? defaultDatabase) === database) same.push(other.executionArn as string);
+    if ((otherDatabase ?? defaultDatabase) === database) same.push(otherArn);
   }
   return same;
 }
