@@ -50,8 +50,8 @@ const KINDS: Record<string, Alert['kind']> = {
 
 function parseInput(raw: string | null | undefined): Partial<ExecutionInput> {
   try {
-    const parsed = JSON.parse(raw ?? '{}') as unknown;
-    return parsed && typeof parsed === 'object' ? (parsed as Partial<ExecutionInput>) : {};
+    const parsed: unknown = JSON.parse(raw ?? '{}');
+    return parsed && typeof parsed === 'object' ? parsed : {};
   } catch {
     return {};
   }

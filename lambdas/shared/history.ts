@@ -169,7 +169,22 @@ export async function recordHistoryEvent(client: ClientBase, e: HistoryEvent): P
 /** The history log, newest first. Empty when pgshift never touched this database. */
 export async function readHistory(client: ClientBase, limit = 200): Promise<HistoryRow[]> {
   if (!(await historyTablesExist(client))) return [];
-  const res = await client.query(
+  const res = await client.query<{
+    id: string;
+    event: HistoryEventKind;
+    version: string | null;
+    name: string | null;
+    checksum: string | null;
+    status: HistoryStatus;
+    started_at: Date;
+    finished_at: Date | null;
+    duration_ms: number | null;
+    execution_id: string;
+    db_user: string;
+    error: string | null;
+    details: Record<string, unknown>;
+    bundle_sha256: string | null;
+  }>(
     // bundle_sha256 read through to_jsonb: an install whose tables predate the column (no migrate since the
     // upgrade) still gets its report, and reading never alters the tables.
     `SELECT id, event, version::text, name, checksum, status, started_at, finished_at, duration_ms, execution_id,
@@ -213,7 +228,15 @@ export async function setBundleForSession(client: ClientBase, sha256: string | n
 /** The applied set, in version order. Empty when pgshift never touched this database. */
 export async function readAppliedMigrations(client: ClientBase): Promise<AppliedMigration[]> {
   if (!(await historyTablesExist(client))) return [];
-  const res = await client.query(
+  const res = await client.query<{
+    version: string;
+    name: string;
+    checksum: string;
+    applied_at: Date;
+    duration_ms: number;
+    applied_by: string;
+    direction: AppliedMigration['direction'];
+  }>(
     // Order by the bigint column, not the text output column of the same name ("10" < "9" as text).
     `SELECT m.version::text AS version, m.name, m.checksum, m.applied_at, m.duration_ms, m.applied_by, m.direction
        FROM ${MIGRATIONS_TABLE} m ORDER BY m.version`,
