@@ -1,6 +1,6 @@
 import { loadConfig } from '../shared/config';
 import { requireEnv } from '../shared/env';
-import { InputValidationError, PgshiftError, errorMessage } from '../shared/errors';
+import { InputValidationError, PgshiftError, errorMessage, errorName } from '../shared/errors';
 import { createLogger, type Log } from '../shared/logger';
 import { createS3Client, putJson, type ObjectStore } from '../shared/s3';
 import { taskResultKey } from '../shared/keys';
@@ -110,10 +110,9 @@ export async function main(
     await runFargateTask({ store, log, databaseName: config.databaseName }, { step, event });
     return 0;
   } catch (err) {
-    const e = err as Error;
     log.error('fargate task failed', {
-      errorName: e.name,
-      message: e.message,
+      errorName: errorName(err),
+      message: errorMessage(err),
       ...(err instanceof PgshiftError ? { details: err.details } : {}),
     });
     return 1;

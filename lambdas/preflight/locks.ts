@@ -34,7 +34,7 @@ export function locksConflict(requested: LockLevel, held: LockLevel): boolean {
 export function lockLevelFromPgLocksMode(mode: string): LockLevel | undefined {
   const words = mode.replace(/Lock$/, '').replace(/([a-z])([A-Z])/g, '$1 $2');
   const level = words.toUpperCase();
-  return (LOCK_LEVELS as readonly string[]).includes(level) ? (level as LockLevel) : undefined;
+  return LOCK_LEVELS.find((known) => known === level);
 }
 
 /** The stronger of two lock levels. */

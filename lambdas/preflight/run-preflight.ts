@@ -1,4 +1,4 @@
-import { InputValidationError, PreflightFailedError } from '../shared/errors';
+import { InputValidationError, PreflightFailedError, errorCode, errorMessage } from '../shared/errors';
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
 import { readServerPgVersion } from '../shared/pg-version';
 import type { PreflightCheckResult, PreflightReport, TerminatedSession } from '../shared/step';
@@ -32,7 +32,7 @@ function validateSkip(skip: PreflightOptions['skip']): Set<string> {
   const ids = skip?.ids ?? [];
   if (ids.length === 0) return new Set();
   const problems: string[] = [];
-  const unknown = ids.filter((id) => !(CHECK_IDS as readonly string[]).includes(id));
+  const unknown = ids.filter((id) => !CHECK_IDS.some((known) => known === id));
   if (unknown.length > 0) {
     problems.push(
       `skipPreflight: unknown check id${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')} ` +
@@ -114,18 +114,15 @@ async function runOne(check: PreflightCheck, ctx: CheckContext): Promise<Preflig
   try {
     return await check.run(ctx);
   } catch (err) {
-    const e = err as { message?: string; code?: string };
-    ctx.deps.log.error('pre-flight check could not run', {
-      check: check.id,
-      error: e.message,
-      sqlState: e.code,
-    });
+    const error = errorMessage(err);
+    const sqlState = errorCode(err);
+    ctx.deps.log.error('pre-flight check could not run', { check: check.id, error, sqlState });
     return {
       id: check.id,
       status: check.statusWhenUnrunnable ?? 'fail',
-      value: { error: e.message, sqlState: e.code },
+      value: { error, sqlState },
       message:
-        `Could not run this check: ${e.message}. Grant pgshift's role pg_monitor (and pg_signal_backend for ` +
+        `Could not run this check: ${error}. Grant pgshift's role pg_monitor (and pg_signal_backend for ` +
         `terminateIdleInTransaction), or skip the check with skipPreflight and a reason.`,
     };
   }

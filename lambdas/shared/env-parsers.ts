@@ -71,7 +71,8 @@ export function envBoolean(env: Env, name: string): boolean | undefined {
 export function envEnum<T extends string>(env: Env, name: string, allowed: readonly T[]): T | undefined {
   const raw = envString(env, name);
   if (raw === undefined) return undefined;
-  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  const value = allowed.find((a) => a === raw);
+  if (value !== undefined) return value;
   throw unusable(name, raw, `one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
 }
 

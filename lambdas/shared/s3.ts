@@ -6,6 +6,7 @@ import {
   S3Client,
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
+import { errorName } from './errors';
 
 /** Where pgshift writes: one bucket, SSE-KMS with the stack's key (the bucket policy rejects anything else). */
 export interface ObjectStore {
@@ -81,8 +82,16 @@ export async function getJson<T>(store: ObjectStore, key: string): Promise<T> {
 
 /** True when S3 says the key does not exist (NoSuchKey / NotFound / 404). */
 export function isNotFound(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+  const name = errorName(err);
+  return name === 'NoSuchKey' || name === 'NotFound' || httpStatusCode(err) === 404;
+}
+
+/** The HTTP status an AWS SDK error carries in `$metadata`, when it has one. */
+function httpStatusCode(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null || !('$metadata' in err)) return undefined;
+  const metadata: unknown = err.$metadata;
+  if (typeof metadata !== 'object' || metadata === null || !('httpStatusCode' in metadata)) return undefined;
+  return typeof metadata.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined;
 }
 
 /** Every key under a prefix, following continuation tokens. */

@@ -65,16 +65,19 @@ export async function findRunningExecutions(
     (e) => e.executionArn && e.executionArn !== currentExecutionArn,
   );
   const same: string[] = [];
-  for (const other of others) {
-    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: other.executionArn }));
+  for (const { executionArn } of others) {
+    if (!executionArn) continue;
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     let otherDatabase: string | undefined;
     try {
-      const input = JSON.parse(described.input ?? '{}') as { database?: unknown };
-      otherDatabase = typeof input.database === 'string' ? input.database : undefined;
+      const input: unknown = JSON.parse(described.input ?? '{}');
+      const named =
+        typeof input === 'object' && input !== null && 'database' in input ? input.database : undefined;
+      otherDatabase = typeof named === 'string' ? named : undefined;
     } catch {
       otherDatabase = undefined;
     }
-    if ((otherDatabase ?? defaultDatabase) === database) same.push(other.executionArn as string);
+    if ((otherDatabase ?? defaultDatabase) === database) same.push(executionArn);
   }
   return same;
 }
