@@ -6,7 +6,14 @@
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { libpqEnv, quoteIdent, withClient, type DatabaseTarget } from '../lambdas/shared/db';
+import {
+  databaseSizeBytes,
+  libpqEnv,
+  queryOneRow,
+  quoteIdent,
+  withClient,
+  type DatabaseTarget,
+} from '../lambdas/shared/db';
 
 /** Where the kept cluster lives; set as PGSHIFT_RIG_PG_DIR before the rig is spawned. */
 export function benchClusterDir(): string {
@@ -28,8 +35,11 @@ export async function ensureBenchDatabase(
     const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (exists.rowCount === 0) return false;
     return withClient(target, async (d) => {
-      const r = await d.query("SELECT to_regclass('public.bench_complete') IS NOT NULL AS ok");
-      return r.rows[0].ok as boolean;
+      const r = await queryOneRow<{ ok: boolean }>(
+        d,
+        "SELECT to_regclass('public.bench_complete') IS NOT NULL AS ok",
+      );
+      return r.ok;
     });
   });
   if (!complete) {
@@ -57,8 +67,6 @@ export async function ensureBenchDatabase(
       await c.query('CREATE TABLE bench_complete ()');
     });
   }
-  const dbBytes = await withClient(target, async (c) =>
-    Number((await c.query('SELECT pg_database_size(current_database()) AS b')).rows[0].b),
-  );
+  const dbBytes = await withClient(target, databaseSizeBytes);
   return { target, dbBytes, generated: !complete };
 }

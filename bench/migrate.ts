@@ -13,6 +13,7 @@ import { applyMigrations, loadMigrations } from '../lambdas/migrate';
 import { libpqEnv, quoteIdent, targetFromUrl, withClient, type DatabaseTarget } from '../lambdas/shared/db';
 import { pgToolPath } from '../lambdas/shared/pgtools';
 import { spawnRig } from '../test/rig/spawn-rig.mjs';
+import { present } from '../test/helpers/present';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -20,7 +21,7 @@ const SMALL = 200;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return present(s[Math.floor(s.length / 2)], 'a sample');
 }
 
 async function freshDb(base: DatabaseTarget, name: string): Promise<DatabaseTarget> {

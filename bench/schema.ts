@@ -6,12 +6,13 @@
 import { arch, cpus, totalmem } from 'node:os';
 import { diffSnapshots, dumpSchemaSql, serializeSnapshot, snapshotSchema } from '../lambdas/schema';
 import { quoteIdent, targetFromUrl, withClient } from '../lambdas/shared/db';
-import type { RigInfo } from '../test/rig/servers.d.mts';
+import { present } from '../test/helpers/present';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  const mid = present(s[m], 'a sample');
+  return s.length % 2 ? mid : (present(s[m - 1], 'a sample') + mid) / 2;
 }
 
 async function time<T>(fn: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   const tables = Number(process.env.BENCH_TABLES ?? 5000);
   const { spawnRig } = await import('../test/rig/spawn-rig.mjs');
   const rig = await spawnRig();
-  const info = rig.info as RigInfo;
+  const { info } = rig;
   process.env.PGSHIFT_PG_BIN ??= info.pg.bin;
   const admin = targetFromUrl(info.databaseUrl);
   const dbName = 'bench_schema';

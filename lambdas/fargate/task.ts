@@ -1,6 +1,6 @@
 import { loadConfig } from '../shared/config';
 import { requireEnv } from '../shared/env';
-import { InputValidationError, PgshiftError, errorMessage } from '../shared/errors';
+import { InputValidationError, PgshiftError, errorMessage, errorName } from '../shared/errors';
 import { createLogger, type Log } from '../shared/logger';
 import { putJson, type ObjectStore } from '../shared/s3';
 import type { StepEvent, StepOutput } from '../shared/step';
@@ -106,7 +106,7 @@ export async function main(
     return 0;
   } catch (err) {
     log.error('fargate task failed', {
-      errorName: err instanceof Error ? err.name : 'Error',
+      errorName: errorName(err),
       message: errorMessage(err),
       ...(err instanceof PgshiftError ? { details: err.details } : {}),
     });

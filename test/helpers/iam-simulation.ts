@@ -31,7 +31,8 @@ export function identityPolicies(
   const byArn = new Map<string, { name: string; policy: PolicyDocument }[]>();
   for (const [id, res] of Object.entries(resolved.Resources)) {
     if (res.Type !== 'AWS::IAM::Role') continue;
-    const name = String(res.Properties?.RoleName ?? id);
+    const roleName: unknown = res.Properties?.RoleName;
+    const name = typeof roleName === 'string' ? roleName : id;
     const arn = `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`;
     roleArnById.set(name, arn);
     const inline = asArray(

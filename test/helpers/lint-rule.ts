@@ -6,12 +6,13 @@ import { statementTouches } from '../../lambdas/migrate/lint/analyze';
 import { DEFAULT_THRESHOLDS, type MeasuredTouch, type RuleContext } from '../../lambdas/migrate/lint/rule';
 import { parseStatements } from '../../lambdas/migrate/statements';
 import type { Migration, Severity } from '../../lambdas/migrate/types';
+import { present } from './present';
 
 /** A migration loaded the way pgshift loads a folder, from a one-file folder holding `sql`. */
 export async function migrationFromSql(sql: string, name = '1_m.up.sql'): Promise<Migration> {
   const dir = await mkdtemp(join(tmpdir(), 'pgshift-lint-'));
   await writeFile(join(dir, name), sql);
-  return (await loadMigrations(dir))[0];
+  return present((await loadMigrations(dir))[0], `the migration ${name}`);
 }
 
 /** Catalog measurements of an existing table, by size class (DEFAULT_THRESHOLDS: large is ≥ 100 MiB). */
@@ -54,7 +55,7 @@ export async function ruleFindings(
   const ctx = await ruleContext(migration, size);
   return rule.check(ctx).map((hit) => ({
     file: migration.file,
-    line: ctx.statements[hit.statementIndex].line,
+    line: present(ctx.statements[hit.statementIndex], "the finding's statement").line,
     severity: hit.severity,
     message: hit.message,
   }));

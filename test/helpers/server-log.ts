@@ -45,9 +45,10 @@ export async function statementsSince(offset: number): Promise<LoggedStatement[]
   for (const line of text.split('\n')) {
     const m = ENTRY.exec(line);
     if (m) {
+      const message = m[3] ?? '';
       current =
-        m[2] === 'LOG' && m[3].startsWith('statement: ')
-          ? { pid: Number(m[1]), sql: m[3].slice(11) }
+        m[2] === 'LOG' && message.startsWith('statement: ')
+          ? { pid: Number(m[1]), sql: message.slice(11) }
           : undefined;
       if (current) out.push(current);
     } else if (current && line.startsWith('\t')) {

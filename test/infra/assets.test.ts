@@ -6,6 +6,8 @@ import { App } from 'aws-cdk-lib';
 import { imageFiles, readDockerfile, type Dockerfile } from '../../bin/cli/dockerfile';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import { PgshiftStack } from '../../lib/pgshift-stack';
+import { present } from '../helpers/present';
+import { z } from 'zod';
 
 /**
  * What ships: one synth WITH bundling (about 20-30 s), then the assets in cdk.out are read as Lambda and Docker
@@ -38,9 +40,11 @@ beforeAll(() => {
   };
   const images = Object.values(manifest.dockerImages);
   expect(images).toHaveLength(1);
-  imageDir = path.join(outdir, images[0].source.directory);
+  const [image] = images;
+  if (!image) throw new Error('the assembly has no image asset');
+  imageDir = path.join(outdir, image.source.directory);
   dockerfile = readDockerfile(
-    fs.readFileSync(path.join(imageDir, images[0].source.dockerFile ?? 'Dockerfile'), 'utf8'),
+    fs.readFileSync(path.join(imageDir, image.source.dockerFile ?? 'Dockerfile'), 'utf8'),
   );
   tree = imageFiles(dockerfile, imageDir, { LAMBDA_TASK_ROOT: TASK_ROOT });
 }, 180_000);
@@ -84,17 +88,17 @@ describe('the image', () => {
 
   test('its CMD, every image function command and the Fargate entry point name files in the tree', () => {
     const handlerFile = (cmd: string) => `${TASK_ROOT}/${cmd.replace(/\.[^.]+$/, '')}.js`;
-    expect(tree.has(handlerFile(dockerfile.cmd[0]))).toBe(true);
+    expect(tree.has(handlerFile(present(dockerfile.cmd[0], 'the image CMD')))).toBe(true);
     const imageFns = ofType('AWS::Lambda::Function').filter(([, r]) => r.Properties.PackageType === 'Image');
     expect(imageFns).toHaveLength(3);
     for (const [, fn] of imageFns) {
-      const [cmd] = fn.Properties.ImageConfig.Command as string[];
+      const cmd = present((fn.Properties.ImageConfig.Command as string[])[0], 'the function command');
       expect({ cmd, present: tree.has(handlerFile(cmd)) }).toEqual({ cmd, present: true });
     }
-    const [[, task]] = ofType('AWS::ECS::TaskDefinition');
+    const [, task] = present(ofType('AWS::ECS::TaskDefinition')[0], 'the task definition');
     const [node, script] = task.Properties.ContainerDefinitions[0].EntryPoint as string[];
     expect(node).toBe('node');
-    expect(tree.has(script)).toBe(true);
+    expect(tree.has(present(script, 'the entry point script'))).toBe(true);
   });
 
   test('carries the RDS CA bundle at certs/rds-global-bundle.pem under the task root', () => {
@@ -104,7 +108,7 @@ describe('the image', () => {
   });
 
   test("the Fargate task can apply migrations: Squawk (executable), the migrations and libpg-query's WebAssembly where its environment and bundle look", () => {
-    const [[, task]] = ofType('AWS::ECS::TaskDefinition');
+    const [, task] = present(ofType('AWS::ECS::TaskDefinition')[0], 'the task definition');
     const container = task.Properties.ContainerDefinitions[0];
     const env = Object.fromEntries(
       (container.Environment as { Name: string; Value: string }[]).map((e) => [e.Name, e.Value]),
@@ -120,16 +124,21 @@ describe('the image', () => {
       fs.readdirSync(path.join(__dirname, '..', '..', 'examples', 'migrations')).sort(),
     );
     // libpg-query loads its WebAssembly from the directory of the bundle that includes it (fargate/task.js).
-    const [, script] = container.EntryPoint as string[];
+    const script = present((container.EntryPoint as string[])[1], 'the entry point script');
     expect(tree.has(path.posix.join(path.posix.dirname(script), 'libpg-query.wasm'))).toBe(true);
   });
 
   test('is built with the PG_MAJOR of the configuration', () => {
-    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'Assets.assets.json'), 'utf8'));
-    const [image] = Object.values(manifest.dockerImages) as {
-      source: { dockerBuildArgs?: Record<string, string> };
-    }[];
-    expect(image.source.dockerBuildArgs).toEqual({ PG_MAJOR: '17' });
+    const manifest = z
+      .object({
+        dockerImages: z.record(
+          z.string(),
+          z.object({ source: z.object({ dockerBuildArgs: z.record(z.string(), z.string()).optional() }) }),
+        ),
+      })
+      .parse(JSON.parse(fs.readFileSync(path.join(outdir, 'Assets.assets.json'), 'utf8')));
+    const [image] = Object.values(manifest.dockerImages);
+    expect(image?.source.dockerBuildArgs).toEqual({ PG_MAJOR: '17' });
   });
 });
 
@@ -175,11 +184,15 @@ describe('the zip functions', () => {
 
   test('migrate ships Squawk (executable) and the configured migrations where its environment says', () => {
     const migrate = zipFunctions().find((f) => f.step === 'migrate');
-    const env = resources[migrate?.id as string].Properties.Environment.Variables as Record<string, string>;
-    const dir = migrate?.dir as string;
-    const squawk = path.join(dir, env.PGSHIFT_SQUAWK_BIN);
+    if (!migrate) throw new Error('no migrate zip function');
+    const env = present(resources[migrate.id], 'the migrate function').Properties.Environment
+      .Variables as Record<string, string>;
+    const dir = migrate.dir;
+    const squawk = path.join(dir, present(env.PGSHIFT_SQUAWK_BIN, 'PGSHIFT_SQUAWK_BIN'));
     expect(fs.statSync(squawk).mode & 0o111).not.toBe(0);
-    const shipped = fs.readdirSync(path.join(dir, env.PGSHIFT_MIGRATIONS_DIR)).sort();
+    const shipped = fs
+      .readdirSync(path.join(dir, present(env.PGSHIFT_MIGRATIONS_DIR, 'PGSHIFT_MIGRATIONS_DIR')))
+      .sort();
     expect(shipped).toEqual(
       fs.readdirSync(path.join(__dirname, '..', '..', 'examples', 'migrations')).sort(),
     );

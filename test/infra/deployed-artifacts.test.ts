@@ -253,7 +253,7 @@ describe('AwsGateway + IAM simulation (control plane simulated, S3 forwarded)', 
         gateway.calls.flatMap((c) => c.authorizations),
       );
       expect(denied.map((d) => d.authorization.action)).toEqual(['s3:DeleteObject']);
-      expect(denied[0].why).toMatch(
+      expect(denied[0]?.why).toMatch(
         /no statement of StepsNotifyRole's policies allows s3:DeleteObject on arn:aws:s3:::pgshift-test\/backups\/app\/x.dump/,
       );
     } finally {
@@ -282,7 +282,7 @@ describe('AwsGateway + IAM simulation (control plane simulated, S3 forwarded)', 
       () => undefined,
     );
     expect(write.authorizations.map((a) => a.action)).toEqual(['s3:PutObject', 'kms:GenerateDataKey']);
-    expect(write.authorizations[0].context['s3:x-amz-server-side-encryption']).toBe('aws:kms');
+    expect(write.authorizations[0]?.context['s3:x-amz-server-side-encryption']).toBe('aws:kms');
     const denied = await deniedAuthorizations(template, write.authorizations);
     expect(denied.map((d) => d.authorization.action)).toEqual(['s3:PutObject', 'kms:GenerateDataKey']);
   });
@@ -311,7 +311,7 @@ describe('AwsGateway + IAM simulation (control plane simulated, S3 forwarded)', 
       const missing = await ask('arn:aws:secretsmanager:us-east-1:000000000000:secret:other');
       expect(missing.status).toBe(400);
       expect(((await missing.json()) as { __type: string }).__type).toBe('ResourceNotFoundException');
-      expect(gateway.calls.map((c) => c.authorizations[0].action)).toEqual([
+      expect(gateway.calls.map((c) => c.authorizations[0]?.action)).toEqual([
         'secretsmanager:GetSecretValue',
         'secretsmanager:GetSecretValue',
       ]);

@@ -5,6 +5,7 @@ import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import { REPO_ROOT } from '../../lib/pgshift-function';
 import { INTERFACE_ENDPOINTS } from '../../lib/vpc-endpoints';
 import { synth } from './helpers';
+import { present } from '../helpers/present';
 
 // What a first `cdk deploy` into an existing VPC needs, and what lets a failed one be retried.
 const { template: t } = synth();
@@ -16,7 +17,7 @@ function functionByStep(template: typeof t, step: string): Record<string, any> {
   });
   const list = Object.values(fns);
   expect(list).toHaveLength(1);
-  return list[0].Properties;
+  return present(list[0], `the ${step} function`).Properties;
 }
 
 const workflowContext = parsePgshiftContext(SAMPLE_CONTEXT).workflow;
@@ -57,7 +58,7 @@ describe('log groups survive a failed first deploy', () => {
 
   test("the state machine's log group is under /aws/vendedlogs/states/ and unique per stack (its stack id), so a retained one never blocks the next create", () => {
     const sm = t.findResources('AWS::StepFunctions::StateMachine');
-    const [machine] = Object.values(sm);
+    const machine = present(Object.values(sm)[0], 'the state machine');
     const arn = machine.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn;
     const [logicalId] = arn['Fn::GetAtt'];
     const group = t.toJSON().Resources[logicalId];
@@ -156,9 +157,9 @@ describe('IAM, per action', () => {
     for (const role of ['StepsBackup', 'StepsRestore', 'FargateTaskTaskRole']) {
       const statements = deleting(role);
       expect([role, statements.length]).toEqual([role, 1]);
-      expect(asList(statements[0].Resource).map((r) => JSON.stringify(r))).toEqual([
-        expect.stringMatching(/"\/backups\/\*"/),
-      ]);
+      expect(
+        asList(present(statements[0], `${role}'s statement`).Resource).map((r) => JSON.stringify(r)),
+      ).toEqual([expect.stringMatching(/"\/backups\/\*"/)]);
     }
     const everyDelete = Object.values(t.findResources('AWS::IAM::Policy'))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
@@ -175,7 +176,7 @@ describe('lifecycle rules', () => {
     const [bucket] = Object.values(t.findResources('AWS::S3::Bucket')).filter((b) =>
       JSON.stringify(b.Properties.BucketEncryption).includes('aws:kms'),
     );
-    return bucket.Properties.LifecycleConfiguration.Rules;
+    return present(bucket, 'the backup bucket').Properties.LifecycleConfiguration.Rules;
   };
 
   test('every rule that expires or moves current objects has a prefix filter', () => {
@@ -305,7 +306,7 @@ test("docs/deploy.md's endpoint table lists exactly the endpoints PgshiftVpcEndp
   const documented = section
     .split('\n')
     .filter((l) => l.startsWith('| `'))
-    .flatMap((l) => [...l.split('|')[1].matchAll(/`([a-z0-9.]+)`/g)].map((m) => m[1]))
+    .flatMap((l) => [...(l.split('|')[1] ?? '').matchAll(/`([a-z0-9.]+)`/g)].map((m) => m[1]))
     .sort();
   expect(documented).toEqual(['s3', ...Object.keys(INTERFACE_ENDPOINTS)].sort());
 });

@@ -12,6 +12,7 @@ import { resolveTokens, type CfnTemplate } from '../../bin/cli/local-runner';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import { PgshiftStack } from '../../lib/pgshift-stack';
 import { simulate, withoutEncryptionContext } from '../helpers/iam-simulation';
+import { present } from '../helpers/present';
 
 const BUCKET = 'pgshift-ci-bucket';
 const SHA = 'a'.repeat(64);
@@ -36,18 +37,21 @@ function deployed(): Deployed & { resolved: CfnTemplate; removedContexts: unknow
   const resolved = resolveTokens(template, template, names) as CfnTemplate;
   const idOf = (type: string, pattern: RegExp) => {
     const ids = Object.keys(template.Resources).filter(
-      (id) => template.Resources[id].Type === type && pattern.test(id),
+      (id) => template.Resources[id]?.Type === type && pattern.test(id),
     );
     expect(ids).toHaveLength(1);
-    return ids[0];
+    return present(ids[0], `the ${type} ${pattern}`);
   };
   const { simulated, removed } = withoutEncryptionContext(resolved, 'GithubCiRole');
   return {
     resolved: simulated,
     removedContexts: removed,
-    role: names.att[idOf('AWS::IAM::Role', /^GithubCiRole/)].Arn,
-    stateMachine: names.ref[idOf('AWS::StepFunctions::StateMachine', /.*/)],
-    key: names.att[idOf('AWS::KMS::Key', /^BackupsKey/)].Arn,
+    role: present(names.att[idOf('AWS::IAM::Role', /^GithubCiRole/)]?.Arn, "the CI role's ARN"),
+    stateMachine: present(
+      names.ref[idOf('AWS::StepFunctions::StateMachine', /.*/)],
+      "the state machine's ARN",
+    ),
+    key: present(names.att[idOf('AWS::KMS::Key', /^BackupsKey/)]?.Arn, "the backup key's ARN"),
     secret: SAMPLE_CONTEXT.database.secretArn,
   };
 }

@@ -13,6 +13,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import { PgshiftStack } from '../../lib/pgshift-stack';
 import { synth, testApp } from './helpers';
+import { present } from '../helpers/present';
 
 const GITHUB = { owner: 'acme', repo: 'app', branch: 'main' };
 const EXISTING_PROVIDER = 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com';
@@ -26,7 +27,7 @@ function trustOf(template: ReturnType<typeof synth>['template']): Record<string,
     },
   });
   expect(Object.keys(roles)).toHaveLength(1);
-  const [role] = Object.values(roles);
+  const role = present(Object.values(roles)[0], 'the CI role');
   return role.Properties.AssumeRolePolicyDocument.Statement[0];
 }
 

@@ -5,6 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import { REPO_ROOT } from '../../lib/pgshift-function';
 import { PgshiftStack } from '../../lib/pgshift-stack';
+import { present } from '../helpers/present';
 
 /**
  * cdk.json's context without `pgshift` (the tests pass their own config): the feature flags `cdk synth` uses,
@@ -52,7 +53,7 @@ export function renderCfn(value: unknown): string {
     return `arn:aws:lambda:eu-west-1:123456789012:function:${id}`;
   }
   if (o.Ref !== undefined) {
-    const ref = String(o.Ref);
+    const ref = typeof o.Ref === 'string' ? o.Ref : JSON.stringify(o.Ref);
     if (ref === 'AWS::Partition') return 'aws';
     if (ref === 'AWS::Region') return 'eu-west-1';
     if (ref === 'AWS::AccountId') return '123456789012';
@@ -85,6 +86,6 @@ export function definitionOf(template: Template): {
   [k: string]: unknown;
 } {
   const machines = template.findResources('AWS::StepFunctions::StateMachine');
-  const [machine] = Object.values(machines);
+  const machine = present(Object.values(machines)[0], 'the state machine');
   return JSON.parse(renderCfn(machine.Properties.DefinitionString));
 }

@@ -12,6 +12,7 @@ import { resolveTokens, type CfnTemplate } from '../../bin/cli/local-runner';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import { PgshiftStack } from '../../lib/pgshift-stack';
 import { deniedAuthorizations } from '../helpers/iam-simulation';
+import { present } from '../helpers/present';
 
 function synthesized(): { template: CfnTemplate; resolved: CfnTemplate; topicArn: string; topicKey: string } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -21,12 +22,12 @@ function synthesized(): { template: CfnTemplate; resolved: CfnTemplate; topicArn
   const resolved = resolveTokens(template, template, names) as CfnTemplate;
   const topic = Object.values(resolved.Resources).find((r) => r.Type === 'AWS::SNS::Topic');
   const topicId = Object.keys(template.Resources).find(
-    (id) => template.Resources[id].Type === 'AWS::SNS::Topic',
+    (id) => template.Resources[id]?.Type === 'AWS::SNS::Topic',
   );
   return {
     template,
     resolved,
-    topicArn: names.ref[topicId as string],
+    topicArn: present(names.ref[present(topicId, 'the topic')], "the topic's ARN"),
     topicKey: String(topic?.Properties?.KmsMasterKeyId),
   };
 }

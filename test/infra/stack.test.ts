@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { SAMPLE_CONTEXT } from '../../lib/context';
 import { synth } from './helpers';
+import { present } from '../helpers/present';
 
 // One synth serves the assertions that need no special context.
 const { template: t } = synth({
@@ -25,7 +26,7 @@ function functionByStep(step: string): Record<string, any> {
   });
   const list = Object.values(fns);
   expect(list).toHaveLength(1);
-  return list[0].Properties;
+  return present(list[0], `the ${step} function`).Properties;
 }
 
 describe('backup bucket', () => {
@@ -300,12 +301,12 @@ describe('least privilege', () => {
   test('the workflow function may list executions of this state machine only', () => {
     const listing = statements().filter((s) => actions(s).includes('states:ListExecutions'));
     expect(listing).toHaveLength(1);
-    expect(JSON.stringify(listing[0].Resource)).toContain(
+    expect(JSON.stringify(listing[0]?.Resource)).toContain(
       ':states:eu-west-1:123456789012:stateMachine:Test-pgshift',
     );
     const describing = statements().filter((s) => actions(s).includes('states:DescribeExecution'));
     expect(describing).toHaveLength(1);
-    expect(JSON.stringify(describing[0].Resource)).toContain(
+    expect(JSON.stringify(describing[0]?.Resource)).toContain(
       ':states:eu-west-1:123456789012:execution:Test-pgshift:*',
     );
   });
@@ -367,15 +368,16 @@ describe('alerts', () => {
   test('the topic policy names exactly the publishing roles, and the key policy names no service', () => {
     const policies = Object.values(t.findResources('AWS::SNS::TopicPolicy'));
     expect(policies).toHaveLength(1);
-    const statements = policies[0].Properties.PolicyDocument.Statement as {
+    const statements = present(policies[0], 'the topic policy').Properties.PolicyDocument.Statement as {
       Sid?: string;
       Effect: string;
       Principal: { AWS?: unknown[]; Service?: unknown };
     }[];
     const allow = statements.filter((s) => s.Effect === 'Allow');
     expect(allow).toHaveLength(1);
-    expect(allow[0].Principal.Service).toBeUndefined();
-    const named = JSON.stringify(allow[0].Principal.AWS);
+    const [allowed] = allow;
+    expect(present(allowed, 'an Allow statement').Principal.Service).toBeUndefined();
+    const named = JSON.stringify(allowed?.Principal.AWS);
     const roleOf = (step: string) =>
       Object.values(t.findResources('AWS::Lambda::Function')).find(
         (r) => r.Properties.Environment?.Variables?.PGSHIFT_STEP === step,
@@ -384,7 +386,7 @@ describe('alerts', () => {
       id.includes('SchedulerRole'),
     );
     for (const id of [roleOf('notify'), roleOf('ended'), schedulerRole]) expect(named).toContain(`"${id}"`);
-    expect((allow[0].Principal.AWS as unknown[]).length).toBe(3);
+    expect(allowed?.Principal.AWS).toHaveLength(3);
     for (const k of Object.values(t.findResources('AWS::KMS::Key'))) {
       expect(JSON.stringify(k.Properties.KeyPolicy)).not.toMatch(
         /events\.amazonaws\.com|cloudwatch\.amazonaws\.com/,

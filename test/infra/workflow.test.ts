@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parsePgshiftContext, SAMPLE_CONTEXT } from '../../lib/context';
 import { PgshiftStack } from '../../lib/pgshift-stack';
+import { present } from '../helpers/present';
 import { definitionOf, synth, testApp } from './helpers';
 
 const aslValidator = require('asl-validator') as (d: unknown) => {
@@ -15,6 +16,7 @@ const aslValidator = require('asl-validator') as (d: unknown) => {
 const { template } = synth();
 const asl = definitionOf(template);
 const states = asl.States;
+const state = (name: string) => present(states[name], `state "${name}"`);
 
 const DOCUMENTED_STATES = [
   'Validate input',
@@ -120,7 +122,7 @@ describe('state machine definition', () => {
   });
 
   test('Validate input has no ResultPath and receives raw input, execution and state machine', () => {
-    const v = states['Validate input'];
+    const v = state('Validate input');
     expect(v.ResultPath).toBeUndefined();
     expect(v.Parameters).toMatchObject({
       'raw.$': '$',
@@ -155,7 +157,7 @@ describe('state machine definition', () => {
   test.each(Object.entries(ALERT_STATES))(
     'the alert state "%s" catches its own errors into its result and goes on: the run keeps its outcome',
     (name, expected) => {
-      const s = states[name];
+      const s = state(name);
       expect(s.Catch).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: expected.resultPath, Next: expected.next },
       ]);
@@ -164,7 +166,7 @@ describe('state machine definition', () => {
   );
 
   test('step Tasks send input, execution, results and params, and put their output under $.results', () => {
-    expect(states['Snapshot schema (before)']).toMatchObject({
+    expect(state('Snapshot schema (before)')).toMatchObject({
       Parameters: {
         'input.$': '$.input',
         'execution.$': '$.execution',
@@ -173,33 +175,33 @@ describe('state machine definition', () => {
       },
       ResultPath: '$.results.snapshotBefore',
     });
-    expect(states['Plan and lint migrations'].ResultPath).toBe('$.results.plan');
-    expect(states['Read Fargate backup result']).toMatchObject({
+    expect(state('Plan and lint migrations').ResultPath).toBe('$.results.plan');
+    expect(state('Read Fargate backup result')).toMatchObject({
       Parameters: { params: { operation: 'collect-task-result', step: 'backup' } },
       ResultPath: '$.results.backup',
     });
   });
 
   test('a failed report is a warning that still notifies success, except when the report was the action', () => {
-    expect(states['Write report']).toMatchObject({
+    expect(state('Write report')).toMatchObject({
       Next: 'Notify success',
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.reportError', Next: 'Report was the action?' }],
     });
     expect(
-      states['Write report'].Retry?.some((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException')),
+      state('Write report').Retry?.some((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException')),
     ).toBe(true);
-    expect(states['Report was the action?']).toMatchObject({
+    expect(state('Report was the action?')).toMatchObject({
       Type: 'Choice',
       Choices: [{ Variable: '$.input.action', StringEquals: 'report', Next: 'Report failed: fail' }],
       Default: 'Report failed: warn',
     });
-    expect(states['Report failed: fail']).toMatchObject({
+    expect(state('Report failed: fail')).toMatchObject({
       Type: 'Pass',
       InputPath: '$.reportError',
       ResultPath: '$.error',
       Next: 'Notify failure',
     });
-    expect(states['Report failed: warn']).toMatchObject({
+    expect(state('Report failed: warn')).toMatchObject({
       Type: 'Pass',
       Parameters: { step: 'report', ok: false, 'error.$': '$.reportError' },
       ResultPath: '$.results.report',
@@ -210,29 +212,29 @@ describe('state machine definition', () => {
   test.each(Object.entries(MIGRATE_ON_FARGATE))(
     '"%s" on Lambda continues on Fargate when it stops on its time budget; the runner choice can go there first',
     (name, fargate) => {
-      expect(states[name].Catch?.[0]).toEqual({
+      expect(state(name).Catch?.[0]).toEqual({
         ErrorEquals: ['MigrationTimeBudgetError'],
         ResultPath: '$.results.migrateStopped',
         Next: fargate.prepare,
       });
-      expect(states[fargate.prepare]).toMatchObject({
+      expect(state(fargate.prepare)).toMatchObject({
         Type: 'Pass',
         Parameters: { params: { operation: fargate.operation, runner: 'fargate' } },
         Next: fargate.run,
       });
-      expect(states[fargate.run].Resource).toMatch(/ecs:runTask\.sync$/);
-      expect(JSON.stringify(states[fargate.run].Parameters)).toContain(
+      expect(state(fargate.run).Resource).toMatch(/ecs:runTask\.sync$/);
+      expect(JSON.stringify(state(fargate.run).Parameters)).toContain(
         '"Name":"PGSHIFT_STEP","Value":"migrate"',
       );
-      expect(states[fargate.choice].Default).toBe(name);
-      expect((states[fargate.choice].Choices as { Next: string }[]).map((c) => c.Next)).toEqual([
+      expect(state(fargate.choice).Default).toBe(name);
+      expect((state(fargate.choice).Choices as { Next: string }[]).map((c) => c.Next)).toEqual([
         fargate.prepare,
       ]);
     },
   );
 
   test('Apply retries only LockTimeoutError: a partial no-transaction migration (PartialMigrationError) never is', () => {
-    const errors = (states['Apply migrations'].Retry ?? []).flatMap((r) => r.ErrorEquals);
+    const errors = (state('Apply migrations').Retry ?? []).flatMap((r) => r.ErrorEquals);
     expect(errors).toContain('LockTimeoutError');
     expect(errors).not.toContain('PartialMigrationError');
     expect(errors).not.toContain('States.ALL');
@@ -240,7 +242,7 @@ describe('state machine definition', () => {
   });
 
   test('Apply retries LockTimeoutError with backoff before anything else', () => {
-    const [first] = states['Apply migrations'].Retry ?? [];
+    const [first] = state('Apply migrations').Retry ?? [];
     expect(first).toMatchObject({
       ErrorEquals: ['LockTimeoutError'],
       MaxAttempts: 4,
@@ -250,7 +252,7 @@ describe('state machine definition', () => {
   });
 
   test('the failure path notifies, stops the watchdog and fails with the cause; a failed alert still fails', () => {
-    expect(states['Notify failure']).toMatchObject({
+    expect(state('Notify failure')).toMatchObject({
       Parameters: { 'state.$': '$', params: { operation: 'failure' } },
       Next: 'Stop duration watchdog (after failure)',
       Catch: [
@@ -261,12 +263,12 @@ describe('state machine definition', () => {
         },
       ],
     });
-    expect(states['Failed']).toMatchObject({
+    expect(state('Failed')).toMatchObject({
       Type: 'Fail',
       ErrorPath: '$.error.Error',
       CausePath: '$.error.Cause',
     });
-    expect(states['Refuse: unsafe migration']).toMatchObject({
+    expect(state('Refuse: unsafe migration')).toMatchObject({
       Type: 'Pass',
       Result: { Error: 'UnsafeMigrationError' },
       ResultPath: '$.error',
@@ -275,26 +277,26 @@ describe('state machine definition', () => {
   });
 
   test('the Fargate backup runs the task with .sync and passes the step event in container overrides', () => {
-    const run = states['Back up database (Fargate)'];
+    const run = state('Back up database (Fargate)');
     expect(run.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
     const overrides = (run.Parameters as { Overrides: { ContainerOverrides: { Environment: unknown }[] } })
-      .Overrides.ContainerOverrides[0].Environment;
+      .Overrides.ContainerOverrides[0]?.Environment;
     expect(overrides).toEqual([
       { Name: 'PGSHIFT_STEP', Value: 'backup' },
       { Name: 'PGSHIFT_EVENT', 'Value.$': 'States.JsonToString($.fargateEvent)' },
     ]);
     expect(run.Next).toBe('Read Fargate backup result');
-    expect(JSON.stringify(states['Backup runner?'].Choices)).toContain('"NumericGreaterThan":10737418240');
+    expect(JSON.stringify(state('Backup runner?').Choices)).toContain('"NumericGreaterThan":10737418240');
   });
 });
 
 describe('runner by size (issue 15)', () => {
   const choiceTo = (choice: string, next: string) =>
-    (states[choice].Choices as { Next: string }[])
+    (state(choice).Choices as { Next: string }[])
       .filter((c) => c.Next === next)
       .map((c) => JSON.stringify(c));
   const whichAction = (action: string) =>
-    (states['Which action?'].Choices as { StringEquals?: string; Next: string }[]).find(
+    (state('Which action?').Choices as { StringEquals?: string; Next: string }[]).find(
       (c) => c.StringEquals === action,
     )?.Next;
 
@@ -306,21 +308,21 @@ describe('runner by size (issue 15)', () => {
     for (const [name, next] of [
       ['Measure database size', 'Backup runner?'],
       ['Measure restore size', 'Restore runner?'],
-    ]) {
-      expect(states[name]).toMatchObject({
+    ] as const) {
+      expect(state(name)).toMatchObject({
         Type: 'Task',
         ResultPath: '$.results.size',
         Next: next,
         Parameters: { params: { operation: 'size' } },
       });
       // The preflight function: a zip function already in the database's VPC with read access to backups/.
-      expect(states[name].Resource).toMatch(/:function:StepsPreflightFunction/);
+      expect(state(name).Resource).toMatch(/:function:StepsPreflightFunction/);
     }
   });
 
   test('Backup runner? honours runner: "lambda" first, then runner: "fargate" or either measured size', () => {
-    const choices = states['Backup runner?'].Choices as { Next: string }[];
-    expect(choices[0].Next).toBe('Back up database');
+    const choices = state('Backup runner?').Choices as { Next: string }[];
+    expect(choices[0]?.Next).toBe('Back up database');
     expect(JSON.stringify(choices[0])).toContain('"StringEquals":"lambda"');
     const toFargate = choiceTo('Backup runner?', 'Prepare Fargate backup event').join();
     expect(toFargate).toContain('"StringEquals":"fargate"');
@@ -330,18 +332,18 @@ describe('runner by size (issue 15)', () => {
     expect(toFargate).toContain(
       '"Variable":"$.results.plan.databaseSizeBytes","NumericGreaterThan":10737418240',
     );
-    expect(states['Backup runner?'].Default).toBe('Back up database');
+    expect(state('Backup runner?').Default).toBe('Back up database');
   });
 
   test("Restore runner? compares the restore's bytes moved (pre-restore dump plus restored backup)", () => {
-    const choices = states['Restore runner?'].Choices as { Next: string }[];
-    expect(choices[0].Next).toBe('Restore database');
+    const choices = state('Restore runner?').Choices as { Next: string }[];
+    expect(choices[0]?.Next).toBe('Restore database');
     const toFargate = choiceTo('Restore runner?', 'Prepare Fargate restore event').join();
     expect(toFargate).toContain('"StringEquals":"fargate"');
     expect(toFargate).toContain(
       '"Variable":"$.results.size.restoreSizeBytes","NumericGreaterThan":10737418240',
     );
-    expect(states['Restore runner?'].Default).toBe('Restore database');
+    expect(state('Restore runner?').Default).toBe('Restore database');
   });
 
   test('the threshold is the workflow.fargateThresholdBytes context value', () => {
@@ -350,8 +352,10 @@ describe('runner by size (issue 15)', () => {
         .template,
     ).States;
     for (const choice of ['Backup runner?', 'Restore runner?']) {
-      expect(JSON.stringify(custom[choice].Choices)).toContain('"NumericGreaterThan":123456');
-      expect(JSON.stringify(custom[choice].Choices)).not.toContain('10737418240');
+      expect(JSON.stringify(present(custom[choice], choice).Choices)).toContain(
+        '"NumericGreaterThan":123456',
+      );
+      expect(JSON.stringify(present(custom[choice], choice).Choices)).not.toContain('10737418240');
     }
   });
 });
@@ -427,6 +431,6 @@ describe('context and image asset', () => {
       .map((d) => path.join(assembly.directory, d))
       .filter((d) => fs.existsSync(path.join(d, 'Dockerfile')));
     expect(imageDirs).toHaveLength(1);
-    expect(fs.readdirSync(imageDirs[0])).toEqual(['Dockerfile']);
+    expect(fs.readdirSync(present(imageDirs[0], 'the image asset directory'))).toEqual(['Dockerfile']);
   });
 });

@@ -41,14 +41,14 @@ describe('backup writes are encrypted with the configured KMS key (mocked S3: no
     ['a multipart dump (CreateMultipartUpload) and its manifest', 40000, 'none'],
   ])('%s carry aws:kms and the key id', async (_case, rows, compression) => {
     // Prepare
-    await seedRows(db.target, rows as number, { textBytes: 300 });
+    await seedRows(db.target, rows, { textBytes: 300 });
     // Act
     const result = await createBackup(
       { store: { s3, bucket: 'pgshift-backups', kmsKeyId: KMS_KEY }, log: silentLogger },
       {
         target: db.target,
         executionId: 'kms-test',
-        compression: compression as string,
+        compression,
         partSize: 5 * 1024 * 1024,
       },
     );

@@ -17,6 +17,7 @@ import { manifestKeyFor } from '../../lambdas/shared/keys';
 import { putJson, putText } from '../../lambdas/shared/s3';
 import { fetchObject, freshDatabase, seedRows, tableChecksum, type TestDatabase } from '../rig/helpers';
 import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
+import { flipByteNearEnd } from '../helpers/corrupt';
 
 const { store, deps } = rigDeps();
 
@@ -73,7 +74,7 @@ describe('backup manifests are trusted only for their own object', () => {
   test('restore latest refuses a newest backup whose dump is corrupt or whose manifest is unreadable', async () => {
     // Prepare: one byte of the newer dump flipped (same size, manifest untouched).
     const bytes = Buffer.from((await fetchObject(store, newer.key)).bytes);
-    bytes[bytes.length - 10] ^= 0xff;
+    flipByteNearEnd(bytes);
     await store.s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: newer.key, Body: bytes }));
     const before = await tableChecksum(db.target, 'items');
     // Act + Assess
@@ -102,7 +103,7 @@ describe('backup manifests are trusted only for their own object', () => {
     });
     await putJson(store, manifestKeyFor(third.key), older.manifest);
     const bytes = Buffer.from((await fetchObject(store, newer.key)).bytes);
-    bytes[bytes.length - 10] ^= 0xff;
+    flipByteNearEnd(bytes);
     await store.s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: newer.key, Body: bytes }));
     // Act
     const list = await verifyBackups(deps, db.name);
@@ -112,8 +113,8 @@ describe('backup manifests are trusted only for their own object', () => {
       [newer.key, false],
       [older.key, true],
     ]);
-    expect(list[0].problem).toContain(`describes ${older.key}`);
-    expect(list[1].problem).toMatch(/sha256/);
+    expect(list[0]?.problem).toContain(`describes ${older.key}`);
+    expect(list[1]?.problem).toMatch(/sha256/);
     expect(list[2]).toMatchObject({ sha256: older.manifest.sha256, sizeBytes: older.manifest.sizeBytes });
   });
 

@@ -49,9 +49,9 @@ describe('backup: multipart upload of a larger dump', () => {
     }
     const create = proxy.requests.filter((r) => r.method === 'POST' && /[?&]uploads/.test(r.url));
     expect(create).toHaveLength(1);
-    expect(create[0].headers['x-amz-server-side-encryption']).toBe('aws:kms');
-    expect(create[0].headers['x-amz-server-side-encryption-aws-kms-key-id']).toBe(rig.kmsKeyId);
-    expect(create[0].headers['x-amz-checksum-algorithm']).toBe('CRC32');
+    expect(create[0]?.headers['x-amz-server-side-encryption']).toBe('aws:kms');
+    expect(create[0]?.headers['x-amz-server-side-encryption-aws-kms-key-id']).toBe(rig.kmsKeyId);
+    expect(create[0]?.headers['x-amz-checksum-algorithm']).toBe('CRC32');
     // The manifest is written after the object is complete.
     const complete = proxy.requests.findIndex((r) => r.method === 'POST' && /[?&]uploadId=/.test(r.url));
     const manifest = proxy.requests.findIndex((r) => r.method === 'PUT' && r.url.includes('.manifest.json'));

@@ -291,7 +291,7 @@ describe('backup: names with spaces, quotes, unicode and mixed case', () => {
     const result = await createBackup(deps, { target, executionId: run(), verify: true });
     // Assess
     expect(result.key.startsWith(`backups/${name}/`)).toBe(true);
-    expect((await listBackups(store, name))[0].database).toBe(name);
+    expect((await listBackups(store, name))[0]?.database).toBe(name);
     await pgRestoreInto(rigTarget(copyName), (await fetchObject(store, result.key)).bytes);
     expect(await tableChecksum(rigTarget(copyName), table)).toEqual(before);
   });

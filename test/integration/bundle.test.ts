@@ -25,6 +25,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { main } from '../../bin/cli/main';
 import { freshDatabase, rigInfo, rigStore } from '../rig/helpers';
+import { present } from '../helpers/present';
+import { z } from 'zod';
 
 const EXAMPLES = join(__dirname, '../../examples/migrations');
 const EXEC = 'arn:aws:states:us-east-1:000000000000:execution:pgshift:bundle-test';
@@ -97,7 +99,7 @@ describe('migration bundles', () => {
     const ref = await uploadBundle(store, packed);
     // Someone rewrites the object after review: one statement added.
     const doc = JSON.parse(packed.body) as { format: string; files: { name: string; sql: string }[] };
-    doc.files[0].sql += '\nDROP TABLE IF EXISTS customers;\n';
+    present(doc.files[0], 'the first bundled file').sql += '\nDROP TABLE IF EXISTS customers;\n';
     await store.s3.send(
       new PutObjectCommand({
         Bucket: store.bucket,
@@ -193,13 +195,20 @@ describe('migration bundles', () => {
       expect(err).toEqual([]);
       expect(code).toBe(0);
       const packed = await packMigrations(EXAMPLES);
-      const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0].args[0].input.input as string);
+      const input = JSON.parse(
+        present(sfn.commandCalls(StartExecutionCommand)[0], 'a StartExecution call').args[0].input
+          .input as string,
+      );
       expect(input).toEqual({
         action: 'migrate',
         dryRun: true,
         migrations: { bundle: packed.bundle, sha256: packed.sha256 },
       });
-      const loaded = await loadBundle(rigStore(), input.migrations);
+      const loaded = await loadBundle(
+        rigStore(),
+        z.object({ migrations: z.object({ bundle: z.string(), sha256: z.string() }) }).parse(input)
+          .migrations,
+      );
       expect(loaded.migrations).toHaveLength(packed.migrations.length);
     } finally {
       sfn.restore();

@@ -9,6 +9,7 @@ import { createBackup } from '../../lambdas/backup';
 import { putJson } from '../../lambdas/shared/s3';
 import { fetchObject, freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
 import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
+import { flipByteNearEnd } from '../helpers/corrupt';
 
 const { store, deps } = rigDeps();
 
@@ -45,7 +46,7 @@ describe('pgshift backups (in-process, S3 stand-in)', () => {
       now: () => new Date(Date.now() + 3600e3),
     });
     const bytes = Buffer.from((await fetchObject(store, flipped.key)).bytes);
-    bytes[bytes.length - 10] ^= 0xff;
+    flipByteNearEnd(bytes);
     await store.s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: flipped.key, Body: bytes }));
     const copied = await createBackup(deps, {
       target: db.target,

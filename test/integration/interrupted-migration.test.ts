@@ -12,6 +12,7 @@ import { applyMigrations, loadMigrations, verifyMigrations } from '../../lambdas
 import { InterruptedMigrationError, MigrationFailedError } from '../../lambdas/shared/errors';
 import { ensureHistoryTables, readHistory, type HistoryRow } from '../../lambdas/shared/history';
 import { killMigrateWhile as killMigrate } from '../helpers/killed-migrate';
+import { present } from '../helpers/present';
 import { freshDatabase, type TestDatabase } from '../rig/helpers';
 
 const APP = 'pgshift-interrupted';
@@ -120,10 +121,10 @@ describe('interrupted no-transaction migration (real PostgreSQL, real killed pro
       ['running', 'child-run'],
       ['failed', 'child-run'],
     ]);
-    expect(events[0].finishedAt).toBeNull();
-    expect(events[1].error).toContain('the client of execution child-run died');
-    expect(events[1].error).toContain('DROP INDEX CONCURRENTLY IF EXISTS public.items_a_idx;');
-    expect(events[1].details).toMatchObject({ interrupted: true, recordedBy: EXEC });
+    expect(events[0]?.finishedAt).toBeNull();
+    expect(events[1]?.error).toContain('the client of execution child-run died');
+    expect(events[1]?.error).toContain('DROP INDEX CONCURRENTLY IF EXISTS public.items_a_idx;');
+    expect(events[1]?.details).toMatchObject({ interrupted: true, recordedBy: EXEC });
     // A refused run records the interruption once, not again
     await expect(applyMigrations(client, await loadMigrations(dir), { executionId: EXEC })).rejects.toThrow(
       MigrationFailedError,
@@ -163,8 +164,8 @@ describe('interrupted no-transaction migration (real PostgreSQL, real killed pro
     });
     const events = eventsOf(await readHistory(client), '1');
     expect(events.map((h) => h.status)).toEqual(['running', 'failed']);
-    expect(events[1].error).toContain('which of its statements ran is unknown');
-    expect(events[1].details).toMatchObject({ interrupted: true, invalidIndexes: [] });
+    expect(events[1]?.error).toContain('which of its statements ran is unknown');
+    expect(events[1]?.details).toMatchObject({ interrupted: true, invalidIndexes: [] });
     // Still refused on the next run (the file did not change)
     await expect(applyMigrations(client, await loadMigrations(dir), { executionId: EXEC })).rejects.toThrow(
       InterruptedMigrationError,
@@ -198,10 +199,10 @@ describe('interrupted no-transaction migration (real PostgreSQL, real killed pro
         WHERE conrelid = 'pgshift.history'::regclass AND contype = 'c'`,
     );
     expect(check.rows).toHaveLength(1);
-    expect(check.rows[0].def).toContain('running');
-    expect(check.rows[0].convalidated).toBe(false);
+    expect(check.rows[0]?.def).toContain('running');
+    expect(check.rows[0]?.convalidated).toBe(false);
     const after = await client.query<{ f: string }>("SELECT pg_relation_filenode('pgshift.history') AS f");
-    expect(after.rows[0].f).toBe(before.rows[0].f);
+    expect(after.rows[0]?.f).toBe(present(before.rows[0], 'the filenode before').f);
     await client.query(
       "INSERT INTO pgshift.history (event, status, execution_id) VALUES ('up', 'running', 'new')",
     );

@@ -10,6 +10,7 @@ import { MigrationFailedError, MigrationTimeBudgetError } from '../../lambdas/sh
 import { readAppliedMigrations, readHistory } from '../../lambdas/shared/history';
 import { freshDatabase, type TestDatabase } from '../rig/helpers';
 import { migrationFolder as folder } from '../helpers/migration-folder';
+import { present } from '../helpers/present';
 
 const EXEC = 'arn:aws:states:us-east-1:000000000000:execution:pgshift:budget-test';
 
@@ -20,7 +21,7 @@ function budget(remainingMs: number, marginMs: number, estimates: Record<string,
 
 async function capturedTimeout(client: Client, table: string): Promise<number> {
   const res = await client.query<{ v: string }>(`SELECT v FROM ${table}`);
-  return durationMs(res.rows[0].v);
+  return durationMs(present(res.rows[0], `a row of ${table}`).v);
 }
 
 const FILES = {
@@ -72,12 +73,12 @@ describe('apply and downgrade under a time budget (real PostgreSQL)', () => {
     expect(one).toBeLessThanOrEqual(60_000);
     expect(one).toBeGreaterThan(50_000);
     expect(two).toBeLessThanOrEqual(one);
-    const three = await client.query(`SELECT to_regclass('three') IS NULL AS absent`);
-    expect(three.rows[0].absent).toBe(true);
+    const three = await client.query<{ absent: boolean }>(`SELECT to_regclass('three') IS NULL AS absent`);
+    expect(three.rows[0]?.absent).toBe(true);
     expect((await readHistory(client)).filter((h) => h.status === 'failed')).toEqual([]);
     // The no-transaction migration's session setting was reset after it.
     const session = await client.query<{ v: string }>(`SELECT current_setting('statement_timeout') AS v`);
-    expect(session.rows[0].v).toBe('0');
+    expect(session.rows[0]?.v).toBe('0');
 
     // Act: the continuation (Fargate: no budget) applies only what is pending.
     const rest = await applyMigrations(client, migrations, { executionId: EXEC });
@@ -154,5 +155,5 @@ describe('apply and downgrade under a time budget (real PostgreSQL)', () => {
 /** A clock that moves on by the given offsets at each reading (the last one repeats). */
 function stepClock(start: number, offsets: number[]): () => number {
   let i = 0;
-  return () => start + offsets[Math.min(i++, offsets.length - 1)];
+  return () => start + present(offsets[Math.min(i++, offsets.length - 1)], 'a clock offset');
 }

@@ -23,6 +23,7 @@ import { captureLogger } from '../../lambdas/shared/logger';
 import { pgToolPath } from '../../lambdas/shared/pgtools';
 import { freshDatabase, seedRows, type TestDatabase } from '../rig/helpers';
 import { migrationFolder as folder } from '../helpers/migration-folder';
+import { present } from '../helpers/present';
 
 const run = promisify(execFile);
 const EXAMPLES = join(__dirname, '../../examples/migrations');
@@ -131,10 +132,10 @@ describe('migration runner (real PostgreSQL)', () => {
     const first = applyMigrations(client, migrations, { executionId: 'first' });
     // Wait until the first run holds the advisory lock.
     for (let i = 0; i < 100; i++) {
-      const r = await other.query(
+      const r = await other.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted",
       );
-      if (r.rows[0].n > 0) break;
+      if ((r.rows[0]?.n ?? 0) > 0) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     await expect(applyMigrations(other, migrations, { executionId: 'second' })).rejects.toMatchObject({
@@ -199,8 +200,8 @@ describe('migration runner (real PostgreSQL)', () => {
     expect(message).not.toContain('Retrying later is safe');
     expect(message).toMatch(/do not re-run it as is/i);
     // The first statement really stayed applied; the migration is recorded as failed, not applied.
-    const t = await client.query("SELECT to_regclass('public.first_done') AS t");
-    expect(t.rows[0].t).toBe('first_done');
+    const t = await client.query<{ t: string | null }>("SELECT to_regclass('public.first_done') AS t");
+    expect(t.rows[0]?.t).toBe('first_done');
     expect(await readAppliedMigrations(client)).toEqual([]);
   });
 
@@ -343,7 +344,7 @@ describe('migration runner (real PostgreSQL)', () => {
         ['2', 'require-concurrent-index-creation', 'warning', 2],
       ]),
     );
-    const touch = lint.analyses[1].touches[0];
+    const touch = present(lint.analyses[1]?.touches[0], "the second migration's touch");
     expect(touch).toMatchObject({ schema: 'public', table: 'items', lock: 'SHARE', indexBuild: true });
     expect(touch.sizeBytes).toBeGreaterThan(0);
     expect(touch.estimatedRows).toBe(2000);

@@ -6,6 +6,7 @@ import type { StepEvent, StepOutput } from '../../lambdas/shared/step';
 import { taskResultKey } from '../../lambdas/shared/keys';
 import { putJson } from '../../lambdas/shared/s3';
 import { readAlerts, rigInfo, rigStore } from '../rig/helpers';
+import { present } from '../helpers/present';
 
 type Handler = (event: unknown) => Promise<StepOutput>;
 
@@ -40,7 +41,10 @@ describe('notify handler', () => {
       execution: state.execution,
       params: { operation: 'failure' },
     });
-    const [alert] = await readAlerts((a) => a.Subject?.includes(database) ?? false, { waitSeconds: 5 });
+    const alert = present(
+      (await readAlerts((a) => a.Subject?.includes(database) ?? false, { waitSeconds: 5 }))[0],
+      'the alert',
+    );
     // Assess
     expect(out).toMatchObject({ step: 'notify', ok: true, published: true });
     expect(alert.Subject).toBe(`pgshift migrate FAILED on ${database}`);
@@ -70,7 +74,10 @@ describe('notify handler', () => {
       execution: { id: 'local-raw' },
       params: { operation: 'failure' },
     });
-    const [alert] = await readAlerts((a) => a.Subject?.includes(database) ?? false, { waitSeconds: 5 });
+    const alert = present(
+      (await readAlerts((a) => a.Subject?.includes(database) ?? false, { waitSeconds: 5 }))[0],
+      'the alert',
+    );
     // Assess
     expect(alert.Subject).toBe(`pgshift migrate FAILED on ${database}`);
     expect(alert.Message).toContain('unknown field');

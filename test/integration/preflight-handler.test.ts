@@ -6,7 +6,7 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Client } from 'pg';
 import type { LockLevel, MigrationAnalysis } from '../../lambdas/shared/analysis';
-import { connect } from '../../lambdas/shared/db';
+import { connect, queryOneRow } from '../../lambdas/shared/db';
 import { readHistory } from '../../lambdas/shared/history';
 import type { PreflightCheckResult, StepEvent, StepOutput } from '../../lambdas/shared/step';
 import { freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
@@ -85,7 +85,7 @@ async function openIdleTransaction(
   sql: string,
 ): Promise<{ c: Client; pid: number }> {
   const c = await connect(db.target, app);
-  const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+  const { pid } = await queryOneRow<{ pid: number }>(c, 'SELECT pg_backend_pid() AS pid');
   await c.query('BEGIN');
   await c.query(sql);
   return { c, pid };

@@ -10,7 +10,7 @@ import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Client } from 'pg';
 import type { MigrationAnalysis } from '../../lambdas/shared/analysis';
-import { connect } from '../../lambdas/shared/db';
+import { connect, queryOneRow } from '../../lambdas/shared/db';
 import { InputValidationError } from '../../lambdas/shared/errors';
 import { historyTablesExist, readHistory } from '../../lambdas/shared/history';
 import { captureLogger } from '../../lambdas/shared/logger';
@@ -21,6 +21,7 @@ import { runPreflight } from '../../lambdas/preflight/run-preflight';
 import type { PreflightDeps, PreflightOptions } from '../../lambdas/preflight/types';
 import { freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
 import { migrationAnalysis } from '../helpers/migration-analysis';
+import { present } from '../helpers/present';
 
 const analysis = migrationAnalysis;
 
@@ -47,7 +48,7 @@ function check(report: PreflightReport, id: string): PreflightCheckResult {
 }
 
 async function backendPid(c: Client): Promise<number> {
-  return (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+  return (await queryOneRow<{ pid: number }>(c, 'SELECT pg_backend_pid() AS pid')).pid;
 }
 
 async function sessionAlive(db: TestDatabase, pid: number): Promise<boolean> {
@@ -310,8 +311,8 @@ describe('preflight: disk-space', () => {
     expect(value.freeBytes).toBe(2 * 1024 * 1024);
     expect(value.requiredBytes).toBeGreaterThan(2 * 5 * 1024 * 1024);
     expect(c.message).toContain('RDS instance prod-db-1');
-    const sent = cw.commandCalls(GetMetricDataCommand)[0].args[0].input;
-    expect(sent.MetricDataQueries?.[0].MetricStat?.Metric).toEqual({
+    const sent = present(cw.commandCalls(GetMetricDataCommand)[0], 'a GetMetricData call').args[0].input;
+    expect(sent.MetricDataQueries?.[0]?.MetricStat?.Metric).toEqual({
       Namespace: 'AWS/RDS',
       MetricName: 'FreeStorageSpace',
       Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'prod-db-1' }],
@@ -350,9 +351,9 @@ describe('preflight: disk-space', () => {
     );
     expect(check(rewriteOnly, 'disk-space').status).toBe('pass');
     expect(check(indexBuild, 'disk-space').status).toBe('fail');
-    const sent = cw.commandCalls(GetMetricDataCommand)[0].args[0].input;
-    expect(sent.MetricDataQueries?.[0].MetricStat?.Metric?.MetricName).toBe('FreeLocalStorage');
-    expect(sent.MetricDataQueries?.[0].MetricStat?.Metric?.Dimensions).toEqual([
+    const sent = present(cw.commandCalls(GetMetricDataCommand)[0], 'a GetMetricData call').args[0].input;
+    expect(sent.MetricDataQueries?.[0]?.MetricStat?.Metric?.MetricName).toBe('FreeLocalStorage');
+    expect(sent.MetricDataQueries?.[0]?.MetricStat?.Metric?.Dimensions).toEqual([
       { Name: 'DBClusterIdentifier', Value: 'prod-cluster' },
       { Name: 'Role', Value: 'WRITER' },
     ]);
@@ -584,7 +585,7 @@ describe('preflight: timeouts', () => {
     expect(c.status).toBe('fail');
     expect(c.message).toContain('longer than its statement_timeout 30s, so PostgreSQL would cancel it');
     expect(
-      (c.value as { migrations: { statementTimeoutMs: number }[] }).migrations[0].statementTimeoutMs,
+      (c.value as { migrations: { statementTimeoutMs: number }[] }).migrations[0]?.statementTimeoutMs,
     ).toBe(30000);
     expect(over.ok).toBe(false);
   });

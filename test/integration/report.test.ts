@@ -8,7 +8,7 @@ import { parse } from 'node-html-parser';
 import { createBackup } from '../../lambdas/backup';
 import { buildReport, renderReportHtml, renderReportMarkdown, writeReport } from '../../lambdas/report';
 import { diffSnapshots, snapshotSchema } from '../../lambdas/schema';
-import { connect, redactSecrets, withClient } from '../../lambdas/shared/db';
+import { connect, queryOneRow, redactSecrets, withClient } from '../../lambdas/shared/db';
 import { ensureHistoryTables, recordHistoryEvent } from '../../lambdas/shared/history';
 import { captureLogger } from '../../lambdas/shared/logger';
 import { getText } from '../../lambdas/shared/s3';
@@ -32,8 +32,8 @@ describe('database report (real PostgreSQL, S3 stand-in)', () => {
     // Assess
     expect(report.migrations).toEqual({ tracked: false, applied: [], history: [], alembic: null });
     expect(report.backups).toEqual([]);
-    const exists = await client.query(`SELECT to_regnamespace('pgshift') AS s`);
-    expect(exists.rows[0].s).toBeNull();
+    const exists = await client.query<{ s: string | null }>(`SELECT to_regnamespace('pgshift') AS s`);
+    expect(exists.rows[0]?.s).toBeNull();
     expect(renderReportMarkdown(report)).toContain('pgshift has not migrated this database yet.');
   });
 
@@ -87,10 +87,11 @@ describe('database report (real PostgreSQL, S3 stand-in)', () => {
     );
 
     // Assess: sizes and counts are the server's
-    const truth = (
-      await client.query(`SELECT pg_total_relation_size('items') AS total, pg_relation_size('items') AS main,
-        pg_indexes_size('items') AS idx, pg_database_size(current_database()) AS db`)
-    ).rows[0];
+    const truth = await queryOneRow<{ total: string; main: string; idx: string; db: string }>(
+      client,
+      `SELECT pg_total_relation_size('items') AS total, pg_relation_size('items') AS main,
+        pg_indexes_size('items') AS idx, pg_database_size(current_database()) AS db`,
+    );
     const items = report.tables.find((t) => t.qualifiedName === 'public.items');
     expect(items).toMatchObject({
       totalBytes: Number(truth.total),
@@ -139,13 +140,13 @@ describe('database report (real PostgreSQL, S3 stand-in)', () => {
     expect(html).not.toMatch(/(src|href)=/);
     const bars = doc.querySelectorAll('#table-size-chart rect');
     expect(bars.length).toBe(Math.min(report.tables.length, 20));
-    expect(Number(bars[0].getAttribute('data-bytes'))).toBe(report.tables[0].totalBytes);
+    expect(Number(bars[0]?.getAttribute('data-bytes'))).toBe(report.tables[0]?.totalBytes);
     const rows = doc.querySelectorAll('#tables tbody tr');
     expect(rows).toHaveLength(report.tables.length);
     const itemsRow = rows.find((r) => r.querySelector('td')?.text === 'public.items');
-    expect(itemsRow?.querySelectorAll('td')[6].text).toBe('1900');
+    expect(itemsRow?.querySelectorAll('td')[6]?.text).toBe('1900');
     expect(doc.querySelector('#tables')?.text).toContain('public."<script>alert(""x"")</script>"');
-    expect(doc.querySelectorAll('#preflight-checklist li')[0].text).toContain('enough <room>');
+    expect(doc.querySelectorAll('#preflight-checklist li')[0]?.text).toContain('enough <room>');
     expect(doc.querySelectorAll('#schema-diff tbody tr')).toHaveLength(1);
     expect(doc.querySelector('#alembic')?.text).toContain('ae1027a6acf');
     expect(doc.querySelectorAll('#backups tbody tr')).toHaveLength(1);

@@ -19,6 +19,7 @@ import {
   type TestDatabase,
 } from '../rig/helpers';
 import { rigDeps, testExecutionId as run } from '../helpers/rig-deps';
+import { flipByteNearEnd } from '../helpers/corrupt';
 
 const { store, deps } = rigDeps();
 
@@ -76,7 +77,7 @@ describe('restore', () => {
       status: 'succeeded',
       executionId: 'restore-exec-1',
     });
-    expect(history[0].details).toMatchObject({
+    expect(history[0]?.details).toMatchObject({
       backupKey: backup.key,
       preRestoreBackup: result.preRestoreBackup?.key,
     });
@@ -117,7 +118,7 @@ describe('restore', () => {
     // Prepare: same size, one byte flipped near the end (past the table of contents).
     const good = await createBackup(deps, { target: db.target, executionId: run() });
     const bytes = Buffer.from((await fetchObject(store, good.key)).bytes);
-    bytes[bytes.length - 10] ^= 0xff;
+    flipByteNearEnd(bytes);
     const badKey = good.key.replace(/\.dump$/, '_flipped.dump');
     await store.s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: badKey, Body: bytes }));
     await putJson(store, manifestKeyFor(badKey), { ...good.manifest, key: badKey });
@@ -184,7 +185,7 @@ describe('restore', () => {
     expect(err).toBeInstanceOf(RestoreFailedError);
     expect((err as Error).message).toMatch(/pg_restore was killed by SIGKILL|reading the backup failed/);
     expect((err as Error).message).toContain('The original database is untouched and serving');
-    expect((await app.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(2000);
+    expect((await app.query<{ n: number }>('SELECT count(*)::int AS n FROM items')).rows[0]?.n).toBe(2000);
     expect(await checksums(db)).toEqual(tables);
     expect(await listRestoreCopies(db.target)).toEqual([]);
     const history = await withClient(db.target, (c) => readHistory(c));
@@ -253,7 +254,7 @@ describe('restore', () => {
       executionId: run(),
       hooks: {
         beforeSwap: async () => {
-          aliveBeforeSwap = (await app.query('SELECT 1 AS one')).rows[0].one === 1;
+          aliveBeforeSwap = (await app.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one === 1;
         },
       },
     });

@@ -57,7 +57,9 @@ describe('local rig: PostgreSQL', () => {
   test('the server speaks TLS that verifies against the rig CA (sslmode=verify-full)', async () => {
     const ssl = await withClient(
       rigTlsTarget(db.name),
-      async (c) => (await c.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl,
+      async (c) =>
+        (await c.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]
+          ?.ssl,
     );
     expect(ssl).toBe(true);
   });
@@ -129,6 +131,6 @@ describe('local rig: SNS stand-in', () => {
     );
     const alerts = await readAlerts((a) => a.Subject === subject);
     expect(alerts).toHaveLength(1);
-    expect(alerts[0].Message).toBe('hello from the rig');
+    expect(alerts[0]?.Message).toBe('hello from the rig');
   });
 });

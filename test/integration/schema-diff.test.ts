@@ -21,6 +21,7 @@ import {
 import { ensureHistoryTables } from '../../lambdas/shared/history';
 import { withClient } from '../../lambdas/shared/db';
 import { freshDatabase, rigTarget, seedRows, type TestDatabase } from '../rig/helpers';
+import { present } from '../helpers/present';
 
 /** `change kind name risk [attributes]`, one string per change: what a reviewer would read. */
 function summarize(diff: SchemaDiff): string[] {
@@ -132,12 +133,12 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
       `ALTER TABLE cols.t ALTER COLUMN label SET NOT NULL, ALTER COLUMN label SET DEFAULT 'x',
        ALTER COLUMN label TYPE text COLLATE "C"`,
     );
-    expect(attrs.diff.changes[0].attributes).toEqual([
+    expect(attrs.diff.changes[0]?.attributes).toEqual([
       { attribute: 'collation', before: null, after: 'pg_catalog."C"' },
       { attribute: 'default', before: null, after: `'x'::text` },
       { attribute: 'notNull', before: false, after: true },
     ]);
-    expect(attrs.diff.changes[0].risk).toBe('safe');
+    expect(attrs.diff.changes[0]?.risk).toBe('safe');
     const identity = await diffAround(
       '',
       `ALTER TABLE cols.t ADD COLUMN seq int GENERATED ALWAYS AS IDENTITY,
@@ -333,7 +334,7 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
     );
     expect(summarize(added.diff)).toEqual([`added trigger trg.t."Touch Me" safe`]);
     const disabled = await diffAround('', `ALTER TABLE trg.t DISABLE TRIGGER "Touch Me"`);
-    expect(disabled.diff.changes[0].attributes).toEqual([
+    expect(disabled.diff.changes[0]?.attributes).toEqual([
       { attribute: 'enabled', before: 'origin', after: 'disabled' },
     ]);
   });
@@ -445,8 +446,12 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
       }),
     ]);
     expect(merged.after.objects.column['inh.child.b']).toMatchObject({ declaredLocally: false });
-    expect(merged.after.objects.column['inh.child.c'].declaredLocally).toBeUndefined();
-    expect(merged.after.objects.column['inh.parent.a'].declaredLocally).toBeUndefined();
+    expect(
+      present(merged.after.objects.column['inh.child.c'], 'column inh.child.c').declaredLocally,
+    ).toBeUndefined();
+    expect(
+      present(merged.after.objects.column['inh.parent.a'], 'column inh.parent.a').declaredLocally,
+    ).toBeUndefined();
   });
 
   test('extensions: recorded with version; their member objects are not', async () => {
@@ -493,7 +498,7 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
           attributes: [expect.objectContaining({ attribute: 'acl' })],
         }),
       ]);
-      expect(withOwnership.after.objects.table['own.t'].acl).toEqual(
+      expect(withOwnership.after.objects.table['own.t']?.acl).toEqual(
         expect.arrayContaining([`${role}=ar/${rigTarget().user}`]),
       );
       await client.query(`DROP TABLE own.t`);
@@ -512,9 +517,8 @@ describe('schema snapshot and diff (real PostgreSQL)', () => {
     expect(schemas).not.toContain('pg_catalog');
     expect(Object.keys(snap.objects.table).some((t) => t.startsWith('pgshift.'))).toBe(false);
     expect(snap.stats?.tables['public.sized']).toMatchObject({ estimatedRows: 300 });
-    expect(snap.stats?.tables['public.sized'].totalBytes).toBeGreaterThan(
-      snap.stats!.tables['public.sized'].tableBytes,
-    );
+    const sized = present(snap.stats?.tables['public.sized'], 'stats of public.sized');
+    expect(sized.totalBytes).toBeGreaterThan(sized.tableBytes);
   });
 
   /**

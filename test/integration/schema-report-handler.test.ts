@@ -16,6 +16,7 @@ import {
   seedRows,
   type TestDatabase,
 } from '../rig/helpers';
+import { present } from '../helpers/present';
 
 type Handler = (event: StepEvent) => Promise<StepOutput>;
 
@@ -71,14 +72,18 @@ describe('schema and report handlers', () => {
         patch: `diffs/${db.name}/hs-run-1/diff.patch`,
       },
     });
-    const stored = await getJson<SchemaDiff>(store, diff.written!.json);
+    const stored = await getJson<SchemaDiff>(store, present(diff.written?.json, 'the diff JSON key'));
     expect(stored.changes.map((c) => `${c.change} ${c.kind} ${c.name} ${c.risk}`)).toEqual([
       'added table public."Neue Tabelle" safe',
       'added column public."Neue Tabelle".id safe',
       'removed column public.items.doc destructive',
     ]);
-    expect(await getText(store, diff.written!.patch)).toContain('-    doc jsonb NOT NULL');
-    expect(await getText(store, diff.written!.markdown)).toContain('## Schema `public`');
+    expect(await getText(store, present(diff.written?.patch, 'the patch key'))).toContain(
+      '-    doc jsonb NOT NULL',
+    );
+    expect(await getText(store, present(diff.written?.markdown, 'the Markdown key'))).toContain(
+      '## Schema `public`',
+    );
 
     // Act: the report, folding in this run's results
     const rep = await report({
@@ -105,7 +110,7 @@ describe('schema and report handlers', () => {
     expect(rep).toMatchObject({ step: 'report', ok: true, database: db.name, tableCount: 2 });
     expect(Object.keys(rep.written!)).toEqual(['json', 'markdown', 'html']);
     expect(JSON.stringify(rep).length).toBeLessThan(20 * 1024);
-    const html = parse(await getText(store, rep.written!.html));
+    const html = parse(await getText(store, present(rep.written?.html, 'the HTML key')));
     expect(html.querySelectorAll('#schema-diff tbody tr')).toHaveLength(3);
     expect(html.querySelectorAll('#table-size-chart rect')).toHaveLength(2);
     expect(html.querySelector('#preflight-checklist')?.text).toContain('no blockers');

@@ -66,7 +66,7 @@ describe('a rotated database password under a warm handler', () => {
       AWS_REGION: 'us-east-1',
     });
     const event: StepEvent = {
-      input: { action: 'report', database: db.name } as StepEvent['input'],
+      input: { action: 'report', database: db.name },
       execution: { id: 'local-rotation-test' },
       results: {},
     };

@@ -4,7 +4,7 @@
  */
 import { createBackup } from '../../lambdas/backup';
 import { probeSize, RESTORE_EXPANSION, restoredSizeEstimate } from '../../lambdas/preflight/size';
-import { connect, withDatabaseName } from '../../lambdas/shared/db';
+import { connect, queryOneRow, withDatabaseName } from '../../lambdas/shared/db';
 import { BackupNotFoundError, RestoreRefusedError } from '../../lambdas/shared/errors';
 import { silentLogger } from '../../lambdas/shared/logger';
 import { freshDatabase, rigStore, seedRows, type TestDatabase } from '../rig/helpers';
@@ -26,8 +26,11 @@ describe('size probe (real PostgreSQL, S3 stand-in)', () => {
     const probe = await probeSize({ connect: () => connect(db.target, 'pgshift-size') });
     // Assess
     const c = await db.client();
-    const { rows } = await c.query<{ bytes: string }>('SELECT pg_database_size(current_database()) AS bytes');
-    expect(probe).toEqual({ databaseSizeBytes: Number(rows[0].bytes) });
+    const { bytes } = await queryOneRow<{ bytes: string }>(
+      c,
+      'SELECT pg_database_size(current_database()) AS bytes',
+    );
+    expect(probe).toEqual({ databaseSizeBytes: Number(bytes) });
   });
 
   test("a restore's probe resolves `latest` to the newest backup and adds its estimated restored size", async () => {

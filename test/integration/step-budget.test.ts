@@ -19,7 +19,7 @@ import { fetchObject, rigStore, sha256 } from '../rig/helpers';
 import { stepEvent } from '../helpers/step-event';
 
 const event = (executionName: string, params: Record<string, unknown>, results = {}): StepEvent =>
-  stepEvent({ action: 'migrate', database: 'budget db/1' } as StepEvent['input'], {
+  stepEvent({ action: 'migrate', database: 'budget db/1' }, {
     execution: executionName,
     stateMachine: 'm',
     params,

@@ -6,7 +6,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ReceiveMessageCommand, SQSClient, DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Client } from 'pg';
-import { connect, quoteIdent, targetFromUrl, withClient, type DatabaseTarget } from '../../lambdas/shared/db';
+import {
+  connect,
+  queryOneRow,
+  quoteIdent,
+  targetFromUrl,
+  withClient,
+  type DatabaseTarget,
+} from '../../lambdas/shared/db';
 import { createS3Client, getObjectStream, type ObjectStore } from '../../lambdas/shared/s3';
 import type { RigInfo } from './servers.d.mts';
 
@@ -114,10 +121,11 @@ export async function tableChecksum(
   table: string,
 ): Promise<{ rows: number; md5: string }> {
   return withClient(target, async (c) => {
-    const res = await c.query<{ rows: string; md5: string | null }>(
+    const row = await queryOneRow<{ rows: string; md5: string | null }>(
+      c,
       `SELECT count(*) AS rows, md5(string_agg(t::text, '|' ORDER BY t::text)) AS md5 FROM ${quoteIdent(table)} t`,
     );
-    return { rows: Number(res.rows[0].rows), md5: res.rows[0].md5 ?? '' };
+    return { rows: Number(row.rows), md5: row.md5 ?? '' };
   });
 }
 

@@ -3,7 +3,7 @@
  * uncompressed dump (80,000 seeded rows of 300 bytes) in 5 MiB parts, so the multipart path is taken.
  */
 import { randomBytes } from 'node:crypto';
-import { streamDumpToS3, type BackupResult, type DumpOptions } from '../../lambdas/backup';
+import { streamDumpToS3, type DumpOptions } from '../../lambdas/backup';
 import { silentLogger } from '../../lambdas/shared/logger';
 import { createS3Client, type ObjectStore } from '../../lambdas/shared/s3';
 import { rigInfo, rigStore, seedRows, type TestDatabase } from './helpers';
@@ -19,7 +19,7 @@ export async function seededBackupThrough(
   proxy: RefusingProxy,
   db: TestDatabase,
   options: Partial<DumpOptions> = {},
-): Promise<{ outcome: BackupResult | unknown; rig: ObjectStore }> {
+): Promise<{ outcome: unknown; rig: ObjectStore }> {
   await seedRows(db.target, 80000, { textBytes: 300 });
   const rig = rigStore();
   const store = { ...rig, s3: createS3Client({ endpoint: proxy.endpoint, region: rigInfo().s3.region }) };

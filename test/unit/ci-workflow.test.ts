@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { executionInputFrom, parseCommandLine } from '../../bin/cli/args';
 import { readWorkflow, workflowProblems, type WorkflowJob } from '../helpers/github-workflow';
+import { present } from '../helpers/present';
 
 const FILE = path.resolve(__dirname, '..', '..', 'examples', 'github-actions', 'pgshift.yml');
 
@@ -19,12 +20,16 @@ function runs(job: WorkflowJob): string {
 function pgshiftCommands(job: WorkflowJob): string[][] {
   const script = runs(job).replace(/\\\n\s*/g, ' ');
   return [...script.matchAll(/^\s*pgshift (.+?)(?:\s*(?:[|>]|2>&1|$))/gm)].map((m) =>
-    [...m[1].matchAll(/"([^"]*)"|(\S+)/g)].map((w) => w[1] ?? w[2]),
+    [...present(m[1], 'a command line').matchAll(/"([^"]*)"|(\S+)/g)].map((w) =>
+      present(w[1] ?? w[2], 'a word'),
+    ),
   );
 }
 
 describe('examples/github-actions/pgshift.yml', () => {
   const workflow = readWorkflow(FILE);
+  const planJob = present(workflow.jobs.plan, 'the plan job');
+  const applyJob = present(workflow.jobs.apply, 'the apply job');
 
   test("is valid against GitHub's workflow schema (keys, values, expressions and their contexts)", async () => {
     expect(await workflowProblems(FILE)).toEqual([]);
@@ -45,13 +50,13 @@ describe('examples/github-actions/pgshift.yml', () => {
   test('runs on pull requests and on pushes to main', () => {
     expect(Object.keys(workflow.on).sort()).toEqual(['pull_request', 'push']);
     expect(workflow.on.push).toMatchObject({ branches: ['main'] });
-    expect(workflow.jobs.plan.if).toBe("github.event_name == 'pull_request'");
-    expect(workflow.jobs.apply.if).toBe("github.event_name == 'push'");
+    expect(planJob.if).toBe("github.event_name == 'pull_request'");
+    expect(applyJob.if).toBe("github.event_name == 'push'");
   });
 
   test('each job may ask for an OIDC token and assumes the CI role with configure-aws-credentials', () => {
     expect(workflow.permissions).toEqual({ contents: 'read' });
-    for (const job of [workflow.jobs.plan, workflow.jobs.apply]) {
+    for (const job of [planJob, applyJob]) {
       expect(job.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
       const assume = job.steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'));
       expect(assume?.with).toMatchObject({ 'role-to-assume': '${{ vars.PGSHIFT_CI_ROLE_ARN }}' });
@@ -63,10 +68,10 @@ describe('examples/github-actions/pgshift.yml', () => {
   });
 
   test('a pull request lints, then pgshift plan dry-runs its own folder on the deployed workflow and posts the Markdown as the job summary', () => {
-    const commands = pgshiftCommands(workflow.jobs.plan);
+    const commands = pgshiftCommands(planJob);
     expect(commands.map((c) => c[0])).toEqual(['lint', 'plan']);
-    expect(commands[0].slice(0, 2)).toEqual(['lint', '$MIGRATIONS_DIR']);
-    const plan = parseCommandLine(commands[1]);
+    expect(commands[0]?.slice(0, 2)).toEqual(['lint', '$MIGRATIONS_DIR']);
+    const plan = parseCommandLine(present(commands[1], 'the plan command'));
     expect(plan).toMatchObject({ command: 'plan', mode: 'remote', positionals: [] });
     expect(plan.flags).toEqual({
       migrations: '$MIGRATIONS_DIR',
@@ -76,13 +81,13 @@ describe('examples/github-actions/pgshift.yml', () => {
     });
     expect(executionInputFrom(plan)).toEqual({ action: 'migrate', dryRun: true });
     // The state machine is named as the apply job's `start` names it: plan takes start's targeting flags.
-    const apply = pgshiftCommands(workflow.jobs.apply)[0];
+    const apply = present(pgshiftCommands(applyJob)[0], 'the start command');
     expect(parseCommandLine(apply).flags['state-machine-arn']).toBe('$PGSHIFT_STATE_MACHINE_ARN');
     expect(workflow.env?.MIGRATIONS_DIR).toBe('migrations');
   });
 
   test("the plan step posts the Markdown whenever pgshift wrote it (also after a refusal) and exits with pgshift's code", () => {
-    const step = workflow.jobs.plan.steps.find((s) => s.run?.includes('pgshift plan'));
+    const step = planJob.steps.find((s) => s.run?.includes('pgshift plan'));
     expect(step?.if).toBeUndefined();
     const script = step?.run ?? '';
     const lines = script.split('\n').map((l) => l.trim());
@@ -99,18 +104,20 @@ describe('examples/github-actions/pgshift.yml', () => {
   });
 
   test('a push to main applies with the same folder, never as a dry run', () => {
-    const commands = pgshiftCommands(workflow.jobs.apply);
+    const commands = pgshiftCommands(applyJob);
     expect(commands).toHaveLength(1);
-    expect(commands[0].slice(0, 2)).toEqual(['start', 'migrate']);
+    expect(commands[0]?.slice(0, 2)).toEqual(['start', 'migrate']);
     expect(commands[0]).toEqual(expect.arrayContaining(['--wait', '--migrations', '$MIGRATIONS_DIR']));
     expect(commands[0]).not.toContain('--dry-run');
   });
 
   test('every lint, start and plan command line parses with the CLI parser (no unknown flag)', () => {
-    const lines = [...pgshiftCommands(workflow.jobs.plan), ...pgshiftCommands(workflow.jobs.apply)];
+    const lines = [...pgshiftCommands(planJob), ...pgshiftCommands(applyJob)];
     expect(lines.map((c) => c[0])).toEqual(['lint', 'plan', 'start']);
     for (const words of lines) expect(() => parseCommandLine(words)).not.toThrow();
     // Not vacuous: a flag plan does not take is refused by the same parser.
-    expect(() => parseCommandLine([...lines[1], '--dry-run'])).toThrow(/Unknown option '--dry-run'/);
+    expect(() => parseCommandLine([...present(lines[1], 'the plan command'), '--dry-run'])).toThrow(
+      /Unknown option '--dry-run'/,
+    );
   });
 });

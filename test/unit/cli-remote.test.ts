@@ -51,7 +51,7 @@ describe('pgshift start/status (Step Functions and CloudFormation mocked: no loc
     await expect(startExecution(clients(), 'arn:sm', { action: 'migrate', dryRun: true })).resolves.toBe(
       'arn:exec',
     );
-    expect(sfn.commandCalls(StartExecutionCommand)[0].args[0].input).toEqual({
+    expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input).toEqual({
       stateMachineArn: 'arn:sm',
       input: '{"action":"migrate","dryRun":true}',
     });

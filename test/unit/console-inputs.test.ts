@@ -6,9 +6,10 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CHECK_IDS } from '../../lambdas/preflight/types';
 import { parseExecutionInput } from '../../lambdas/shared/input';
+import { present } from '../helpers/present';
 
 const doc = readFileSync(path.resolve(__dirname, '..', '..', 'docs', 'console-inputs.md'), 'utf8');
-const examples = [...doc.matchAll(/\| `(\{ "action"[^`]*\})` \|/g)].map((m) => m[1]);
+const examples = [...doc.matchAll(/\| `(\{ "action"[^`]*\})` \|/g)].map((m) => present(m[1], 'an example'));
 
 describe('docs/console-inputs.md', () => {
   test('has an example for every action', () => {

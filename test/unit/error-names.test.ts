@@ -12,10 +12,10 @@ function documentedErrors(): { name: string; cliOnly: boolean }[] {
   for (const line of lines.slice(header + 2)) {
     if (!line.startsWith('|')) break;
     const cells = line.split('|').map((cell) => cell.trim());
-    const name = /^`(\w+)`$/.exec(cells[1])?.[1];
+    const name = /^`(\w+)`$/.exec(cells[1] ?? '')?.[1];
     if (!name)
       throw new Error(`docs/errors.md: a row of the first table does not start with a name: ${line}`);
-    rows.push({ name, cliOnly: cells[3].startsWith('CLI only') });
+    rows.push({ name, cliOnly: (cells[3] ?? '').startsWith('CLI only') });
   }
   return rows;
 }

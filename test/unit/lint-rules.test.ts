@@ -82,7 +82,7 @@ describe('lintMigrations offline (Squawk + pgshift rules, no database)', () => {
       lockTimeout: '5s',
       statementTimeout: '15min',
     });
-    expect(a.touches).toEqual([
+    expect(a?.touches).toEqual([
       {
         schema: 'app',
         table: 'orders',

@@ -14,6 +14,7 @@ import {
   type StepHandler,
 } from '../../bin/cli/local-runner';
 import { LockTimeoutError, MigrationFailedError } from '../../lambdas/shared/errors';
+import { present } from '../helpers/present';
 
 function smallWorkflowTemplate(): CfnTemplate {
   const app = new App();
@@ -89,7 +90,7 @@ describe('local runner', () => {
     const run = await runLocalWorkflow({
       workflow: resolveWorkflow(template),
       input: { action: 'migrate' },
-      loadHandler: (step) => handlers[step],
+      loadHandler: (step) => present(handlers[step], `a handler for ${step}`),
       runFargateTask: async () => undefined,
       executionName: 'local-test-1',
     });
@@ -122,7 +123,8 @@ describe('local runner', () => {
     const run = await runLocalWorkflow({
       workflow: resolveWorkflow(template),
       input: { action: 'migrate' },
-      loadHandler: (step) => handlers(new MigrationFailedError('0002_x.up.sql: boom'))[step],
+      loadHandler: (step) =>
+        present(handlers(new MigrationFailedError('0002_x.up.sql: boom'))[step], `a handler for ${step}`),
       runFargateTask: async () => undefined,
       retryIntervalMs: 1,
     });
@@ -146,7 +148,7 @@ describe('local runner', () => {
       runLocalWorkflow({
         workflow: resolveWorkflow(template),
         input: { action: 'migrate' },
-        loadHandler: (step) => handlersReturning(plan, apply)[step],
+        loadHandler: (step) => present(handlersReturning(plan, apply)[step], `a handler for ${step}`),
         runFargateTask: async () => undefined,
         retryIntervalMs: 1,
       });
@@ -167,7 +169,7 @@ describe('local runner', () => {
         ['Plan', 'ok'],
         ['Apply migrations', 'failed'],
       ]);
-      expect(result.stateSizes['Apply migrations'].result).toBeGreaterThan(262_144);
+      expect(result.stateSizes['Apply migrations']?.result).toBeGreaterThan(262_144);
     });
 
     test('a state output over the limit (results under it, the state they make over it) is refused uncaught', async () => {
@@ -180,12 +182,12 @@ describe('local runner', () => {
       expect(result.error?.name).toBe('States.DataLimitExceeded');
       expect(result.error?.message).toMatch(/'Apply migrations' has an output with a size exceeding/);
       expect(result.visited.some((v) => v.state === 'Failed' || v.outcome === 'caught')).toBe(false);
-      const sizes = result.stateSizes['Apply migrations'];
+      const sizes = present(result.stateSizes['Apply migrations'], "Apply migrations' sizes");
       expect(sizes.result).toBeLessThan(262_144);
       expect(sizes.output).toBeGreaterThan(262_144);
       // The Plan state's output was recorded too: every state's sizes are there for the tests to assert.
-      expect(result.stateSizes.Plan.output).toBeGreaterThan(100_000);
-      expect(result.stateSizes.Plan.output).toBeLessThan(262_144);
+      expect(result.stateSizes.Plan?.output).toBeGreaterThan(100_000);
+      expect(result.stateSizes.Plan?.output).toBeLessThan(262_144);
     });
 
     test('an execution input over the limit fails at the first state', async () => {
@@ -193,7 +195,8 @@ describe('local runner', () => {
       const result = await runLocalWorkflow({
         workflow: resolveWorkflow(template),
         input: { action: 'migrate', pad: 'i'.repeat(262_144) },
-        loadHandler: (step) => handlersReturning({ ok: true }, { ok: true })[step],
+        loadHandler: (step) =>
+          present(handlersReturning({ ok: true }, { ok: true })[step], `a handler for ${step}`),
         runFargateTask: async () => undefined,
       });
       // Assess

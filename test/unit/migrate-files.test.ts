@@ -2,6 +2,7 @@ import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checksumOf, loadMigrations } from '../../lambdas/migrate';
 import { migrationFolder as folder } from '../helpers/migration-folder';
+import { present } from '../helpers/present';
 
 describe('loadMigrations', () => {
   test('reads golang-migrate up/down pairs in numeric order with checksums and directives', async () => {
@@ -19,20 +20,20 @@ describe('loadMigrations', () => {
     const ms = await loadMigrations(dir);
     // Assess
     expect(ms.map((m) => m.version)).toEqual(['1', '2', '10']);
-    expect(ms[0].checksum).toBe(
+    expect(ms[0]?.checksum).toBe(
       checksumOf(
         'CREATE TABLE a (id bigint);\n-- pgshift:allow ban-drop-table the table is unused since v2\nDROP TABLE old;',
       ),
     );
-    expect(ms[0].up.allows).toEqual([
+    expect(ms[0]?.up.allows).toEqual([
       { rule: 'ban-drop-table', reason: 'the table is unused since v2', line: 2, statementIndex: 1 },
     ]);
     expect(ms[1]).toMatchObject({
       name: 'second',
       up: { noTransaction: true, lockTimeout: '2s', statementTimeout: '30min' },
     });
-    expect(ms[1].down?.sql).toContain('DROP INDEX');
-    expect(ms[2].down).toBeUndefined();
+    expect(ms[1]?.down?.sql).toContain('DROP INDEX');
+    expect(present(ms[2], 'the third migration').down).toBeUndefined();
   });
 
   test('reads dbmate single files with -- migrate:up / -- migrate:down sections', async () => {
@@ -44,10 +45,10 @@ describe('loadMigrations', () => {
     });
     const ms = await loadMigrations(dir);
     expect(ms[0]).toMatchObject({ version: '20240101120000', name: 'create_things' });
-    expect(ms[0].up.sql).toContain('CREATE TABLE things');
-    expect(ms[0].up.sql).not.toContain('DROP TABLE');
-    expect(ms[0].down).toMatchObject({ firstLine: 4 });
-    expect(ms[1].up.noTransaction).toBe(true);
+    expect(ms[0]?.up.sql).toContain('CREATE TABLE things');
+    expect(ms[0]?.up.sql).not.toContain('DROP TABLE');
+    expect(ms[0]?.down).toMatchObject({ firstLine: 4 });
+    expect(ms[1]?.up.noTransaction).toBe(true);
   });
 
   test.each([
@@ -80,7 +81,7 @@ describe('loadMigrations', () => {
     ['a bad timeout', { '1_a.up.sql': '-- pgshift:lock-timeout soon\nSELECT 1;' }, /needs a duration/],
     ['a dbmate file without -- migrate:up', { '1_a.sql': 'SELECT 1;' }, /no "-- migrate:up" section/],
   ])('rejects %s with a MigrationFileError', async (_label, files, message) => {
-    const dir = await folder(files as Record<string, string>);
+    const dir = await folder(files);
     await expect(loadMigrations(dir)).rejects.toMatchObject({
       name: 'MigrationFileError',
       message: expect.stringMatching(message),
@@ -134,15 +135,15 @@ describe('transaction mode decided from the parsed statements', () => {
     // Act
     const [idx, vacuum, system, plain] = await loadMigrations(dir);
     // Assess
-    expect(idx.up).toMatchObject({
+    expect(idx?.up).toMatchObject({
       noTransaction: true,
       noTransactionReason: 'every statement must run outside a transaction (CREATE INDEX CONCURRENTLY)',
     });
-    expect(idx.down).toMatchObject({ noTransaction: true });
-    expect(vacuum.up.noTransactionReason).toMatch(/VACUUM, REINDEX CONCURRENTLY/);
-    expect(system.up.noTransaction).toBe(true);
-    expect(plain.up).toMatchObject({ noTransaction: false });
-    expect(plain.up.noTransactionReason).toBeUndefined();
+    expect(idx?.down).toMatchObject({ noTransaction: true });
+    expect(vacuum?.up.noTransactionReason).toMatch(/VACUUM, REINDEX CONCURRENTLY/);
+    expect(system?.up.noTransaction).toBe(true);
+    expect(plain?.up).toMatchObject({ noTransaction: false });
+    expect(present(plain, '4_plain').up.noTransactionReason).toBeUndefined();
   });
 
   test('a file mixing them with other statements is refused, naming file, line and statement; a directive allows it', async () => {
@@ -172,7 +173,7 @@ describe('transaction mode decided from the parsed statements', () => {
       ['2', true, 'directive -- morph:nontransactional'],
       ['20240101120000', true, 'dbmate -- migrate:up transaction:false'],
     ]);
-    expect(ok[2].down?.noTransaction).toBe(false);
+    expect(ok[2]?.down?.noTransaction).toBe(false);
   });
 
   test('empty and comment-only files are accepted as no-ops', async () => {

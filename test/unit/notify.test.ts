@@ -18,6 +18,7 @@ import {
 } from '../../lambdas/notify';
 import type { StepEvent } from '../../lambdas/shared/step';
 import { EMAIL_LINES, parseAlertMessage } from '../helpers/alert-shape';
+import { present } from '../helpers/present';
 
 const executionArn = 'arn:aws:states:eu-west-1:123456789012:execution:pgshift:run-1';
 const started = '2026-11-25T10:00:00.000Z';
@@ -187,7 +188,8 @@ describe('duration watchdog (EventBridge Scheduler mocked: no local stand-in)', 
       alert,
     );
     // Assess
-    const sent = scheduler.commandCalls(CreateScheduleCommand)[0].args[0].input;
+    const sent = present(scheduler.commandCalls(CreateScheduleCommand)[0], 'a CreateSchedule call').args[0]
+      .input;
     expect(out.scheduleName).toBe(watchdogScheduleName(executionArn));
     expect(sent.Name).toMatch(/^[0-9a-zA-Z_.-]{1,64}$/);
     expect(sent).toMatchObject({

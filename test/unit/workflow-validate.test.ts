@@ -106,7 +106,7 @@ describe('concurrent executions (Step Functions mocked: no local stand-in)', () 
     );
     // Assess
     expect(running).toEqual([exec('same'), exec('default')]);
-    expect(sfn.commandCalls(ListExecutionsCommand)[0].args[0].input).toMatchObject({
+    expect(sfn.commandCalls(ListExecutionsCommand)[0]?.args[0].input).toMatchObject({
       statusFilter: 'RUNNING',
     });
   });

@@ -27,6 +27,7 @@ import {
   type TestDatabase,
 } from '../rig/helpers';
 import { executionStatusChange, runWorkflow, synthesizedWorkflow, type RunOptions } from './harness';
+import { present } from '../helpers/present';
 
 interface Outcome {
   run: LocalRunResult;
@@ -104,7 +105,7 @@ function expectOneAlert(
   },
 ): void {
   expect(outcome.alerts.map((a) => a.subject)).toEqual([expected.subject]);
-  const [alert] = outcome.alerts;
+  const alert = present(outcome.alerts[0], 'an alert');
   for (const line of EMAIL_LINES) expect(alert.email).toContain(line);
   expect(alert.email).toContain(`Database: ${expected.database}`);
   expect(alert.email).toContain(`What ran: pgshift ${expected.action}`);
@@ -152,19 +153,19 @@ describe('alerts for every way a run ends (deployed functions; Scheduler mocked)
       stateNow: /Changed as planned: 1 migration\(s\) applied\./,
       next: /Nothing urgent: read the report\./,
     });
-    expect(outcome.alerts[0].email).toMatch(/Links:\nExecution: https:\/\/us-east-1\.console/);
-    expect(outcome.alerts[0].email).toMatch(/Backup: https:\/\/console\.aws\.amazon\.com\/s3\/object\//);
+    expect(outcome.alerts[0]?.email).toMatch(/Links:\nExecution: https:\/\/us-east-1\.console/);
+    expect(outcome.alerts[0]?.email).toMatch(/Backup: https:\/\/console\.aws\.amazon\.com\/s3\/object\//);
   }, 180_000);
 
   test("validation failed: one failure alert, and the rule's event adds none", async () => {
     const outcome = await runOutcome(db, { action: 'migrate', dryrun: true });
     expect(outcome.run.error?.name).toBe('InputValidationError');
     expect(outcome.alerts.map((a) => a.subject)).toEqual([`pgshift migrate FAILED on ${db.name}`]);
-    expect(outcome.alerts[0].email).toMatch(/What happened: Failed in step validate: InputValidationError/);
-    expect(outcome.alerts[0].email).toContain(
+    expect(outcome.alerts[0]?.email).toMatch(/What happened: Failed in step validate: InputValidationError/);
+    expect(outcome.alerts[0]?.email).toContain(
       'State of the database now: Unchanged: nothing was applied; the input was refused before any step ran.',
     );
-    expect(outcome.alerts[0].chatbot.content.nextSteps[0]).toMatch(/Fix the execution input/);
+    expect(outcome.alerts[0]?.chatbot.content.nextSteps[0]).toMatch(/Fix the execution input/);
     expect(outcome.ended).toEqual([
       expect.objectContaining({
         alert: expect.objectContaining({ skipped: 'already alerted by the workflow' }),
@@ -357,7 +358,7 @@ describe('alerts for every way a run ends (deployed functions; Scheduler mocked)
       `pgshift migrate still running on ${db.name}`,
       `pgshift migrate succeeded on ${db.name}`,
     ]);
-    const [still] = outcome.alerts;
+    const still = present(outcome.alerts[0], 'the still-running alert');
     for (const line of EMAIL_LINES) expect(still.email).toContain(line);
     expect(still.email).toContain('State of the database now: In progress');
     expect(still.email).toContain(`Database: ${db.name}`);

@@ -31,6 +31,8 @@ import { deniedAuthorizations, withoutEncryptionContext } from '../helpers/iam-s
 import { startStepFunctionsStandIn, type StepFunctionsStandIn } from '../helpers/step-functions-stand-in';
 import { freshDatabase, rigInfo, seedRows, type TestDatabase } from '../rig/helpers';
 import { EXAMPLE_MIGRATIONS, startRigDeployment } from './harness';
+import { present } from '../helpers/present';
+import { z } from 'zod';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const WORKFLOW_FILE = path.join(ROOT, 'examples', 'github-actions', 'pgshift.yml');
@@ -96,7 +98,7 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
       assembly: ciAssembly(),
     });
     const roleId = Object.keys(deployment.resolved.Resources).find(
-      (id) => deployment.resolved.Resources[id].Type === 'AWS::IAM::Role' && id.startsWith('GithubCiRole'),
+      (id) => deployment.resolved.Resources[id]?.Type === 'AWS::IAM::Role' && id.startsWith('GithubCiRole'),
     );
     if (!roleId) throw new Error('the synthesized stack has no GithubCiRole: ci.githubOidc was not applied');
     ciRole = `arn:aws:iam::000000000000:role/${roleId}`;
@@ -122,7 +124,7 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     event: { event_name: string; ref: string },
     checkout = workspace,
   ): Promise<{ steps: StepRun[]; summary: string; runnerTemp: string }> {
-    const job = workflow.jobs[jobName];
+    const job = present(workflow.jobs[jobName], `the ${jobName} job`);
     const runnerTemp = await mkdtemp(path.join(os.tmpdir(), 'pgshift-ci-runner-'));
     const summaryFile = path.join(runnerTemp, 'step_summary.md');
     await writeFile(summaryFile, '');
@@ -240,7 +242,7 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     // The one execution ran the PR's folder as a bundle, as a dry run, to the end.
     const packed = await packMigrations(path.join(workspace, 'migrations'));
     expect(stepFunctions.executions.size).toBe(1);
-    const [execution] = [...stepFunctions.executions.values()];
+    const execution = present([...stepFunctions.executions.values()][0], 'the execution');
     expect(JSON.parse(execution.input)).toEqual({
       action: 'migrate',
       dryRun: true,
@@ -266,7 +268,7 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     const { rows } = await client.query<{ t: string | null }>(
       "SELECT to_regclass('app.customers')::text AS t",
     );
-    expect(rows[0].t).toBeNull();
+    expect(rows[0]?.t).toBeNull();
   }, 600_000);
 
   test('push to main: the same folder applied, its bundle hash in pgshift.history, the outcome in the summary', async () => {
@@ -318,8 +320,17 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     );
     expect(started).toHaveLength(1);
     const packed = await packMigrations(path.join(checkout, 'migrations'));
-    expect(JSON.parse(started[0].input)).toMatchObject({ action: 'migrate', dryRun: true });
-    expect(JSON.parse(started[0].input).migrations).toEqual({ bundle: packed.bundle, sha256: packed.sha256 });
+    expect(JSON.parse(present(started[0], 'the execution').input)).toMatchObject({
+      action: 'migrate',
+      dryRun: true,
+    });
+    expect(
+      z.object({ migrations: z.unknown() }).parse(JSON.parse(present(started[0], 'the execution').input))
+        .migrations,
+    ).toEqual({
+      bundle: packed.bundle,
+      sha256: packed.sha256,
+    });
     // The summary holds the plan although the step failed: the pending migration, its SQL and the finding.
     const markdown = summary.slice(summary.indexOf('## pgshift plan'));
     expect(summary).toContain('## pgshift plan');
@@ -334,7 +345,7 @@ describe('the example GitHub Actions workflow, its run: steps executed against t
     const { rows } = await client.query<{ n: string }>(
       "SELECT count(*)::text AS n FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'customers' AND column_name = 'region'",
     );
-    expect(rows[0].n).toBe('0');
+    expect(rows[0]?.n).toBe('0');
     await rm(checkout, { recursive: true, force: true });
   }, 600_000);
 

@@ -7,6 +7,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXAMPLES, localFlags, pgshift, rigFlags, runCommand, type Ran } from '../helpers/cli';
 import { freshDatabase, rigInfo, seedRows, tableChecksum, type TestDatabase } from '../rig/helpers';
+import { z } from 'zod';
+
+/** What `--json` prints, as far as these tests read it. */
+const writtenSchema = z.object({ written: z.record(z.string(), z.string()) });
+const listingSchema = z.object({ backups: z.array(z.object({ key: z.string() })) });
 
 function expectOneLineError(ran: Ran, pattern: RegExp): void {
   expect(ran.stderr).toMatch(pattern);
@@ -90,13 +95,13 @@ describe('pgshift CLI (spawned)', () => {
     );
     expect(doc.written['backup.manifest']).toBe(`${doc.written['backup.dump']}.manifest.json`);
     const listed = await pgshift(['backups', '--json', ...rigFlags(db)]);
-    expect(JSON.parse(listed.stdout).backups[0].key).toBe(doc.written['backup.dump']);
+    expect(listingSchema.parse(JSON.parse(listed.stdout)).backups[0]?.key).toBe(doc.written['backup.dump']);
   }, 120_000);
 
   test('migrate --dry-run, migrate, verify, downgrade, report: each end to end', async () => {
     const dry = await pgshift(['local', 'migrate', '--dry-run', '--json', ...localFlags(db)]);
     expect(dry.code).toBe(0);
-    expect(JSON.parse(dry.stdout).written['plan.sql']).toBeDefined();
+    expect(writtenSchema.parse(JSON.parse(dry.stdout)).written['plan.sql']).toBeDefined();
     const migrate = await pgshift(['local', 'migrate', ...localFlags(db)]);
     expect(migrate.stderr).not.toMatch(/\n\s+at /);
     expect(migrate.code).toBe(0);
@@ -105,12 +110,12 @@ describe('pgshift CLI (spawned)', () => {
     expect(migrate.stderr).toContain('applying migration 6 of 6: 6_validate_order_status');
     const verify = await pgshift(['local', 'verify', '--json', ...localFlags(db)]);
     expect(verify.code).toBe(0);
-    expect(JSON.parse(verify.stdout).ok).toBe(true);
+    expect(z.object({ ok: z.boolean() }).parse(JSON.parse(verify.stdout)).ok).toBe(true);
     const down = await pgshift(['local', 'downgrade', '--steps', '1', '--json', ...localFlags(db)]);
     expect(down.code).toBe(0);
     const report = await pgshift(['local', 'report', '--json', ...localFlags(db)]);
     expect(report.code).toBe(0);
-    expect(JSON.parse(report.stdout).written['report.html']).toMatch(/report\.html$/);
+    expect(writtenSchema.parse(JSON.parse(report.stdout)).written['report.html']).toMatch(/report\.html$/);
   }, 300_000);
 
   test('restore without --confirm is refused (exit 3) and changes nothing; with it, the data comes back', async () => {

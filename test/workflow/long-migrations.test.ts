@@ -6,6 +6,7 @@
  * from the test table's measured size so its estimate is known: the knobs a deployment has, made small.
  */
 import type { Client } from 'pg';
+import { queryOneRow } from '../../lambdas/shared/db';
 import type { RecordedCall } from '../../bin/cli/aws-gateway';
 import type { SynthesizedAssembly } from '../../bin/cli/synth';
 import { freshDatabase, type TestDatabase } from '../rig/helpers';
@@ -27,10 +28,11 @@ async function bigTable(db: TestDatabase): Promise<{ client: Client; bytes: numb
   await client.query('CREATE TABLE big (id int, v int)');
   await client.query('INSERT INTO big SELECT g, g FROM generate_series(1, 2000) g');
   await client.query('VACUUM ANALYZE big');
-  const { rows } = await client.query<{ bytes: string }>(
+  const { bytes } = await queryOneRow<{ bytes: string }>(
+    client,
     "SELECT (pg_table_size('big') + pg_indexes_size('big'))::text AS bytes",
   );
-  return { client, bytes: Number(rows[0].bytes) };
+  return { client, bytes: Number(bytes) };
 }
 
 /** Pre-flight's rewrite rate that makes rewriting `bytes` take `seconds`. */
@@ -100,7 +102,7 @@ describe('long migrations: the Lambda budget and the Fargate path', () => {
     const type = await client.query<{ t: string }>(
       "SELECT format_type(atttypid, NULL) AS t FROM pg_attribute WHERE attrelid = 'big'::regclass AND attname = 'v'",
     );
-    expect(type.rows[0].t).toBe('bigint');
+    expect(type.rows[0]?.t).toBe('bigint');
     // The task read the database secret and wrote its result as the task role (IAM-simulated by runWorkflow).
     expect(calls.filter((c) => c.caller === 'FargateTask').map((c) => c.operation)).toEqual(
       expect.arrayContaining(['GetSecretValue', 'PutObject']),
@@ -184,8 +186,10 @@ describe('long migrations: the Lambda budget and the Fargate path', () => {
     expect(check?.message).toContain("the Fargate task's timeout (fargateTimeout) is 12h 0m");
     expect(check?.message).toContain('longer than its statement_timeout');
     expect(run.visited.map((v) => v.state)).not.toContain('Back up database');
-    const { rows } = await client.query("SELECT to_regclass('pgshift.schema_migrations') IS NULL AS absent");
-    expect(rows[0].absent).toBe(true);
+    const { rows } = await client.query<{ absent: boolean }>(
+      "SELECT to_regclass('pgshift.schema_migrations') IS NULL AS absent",
+    );
+    expect(rows[0]?.absent).toBe(true);
     await db.drop();
   }, 240_000);
 
@@ -220,8 +224,10 @@ describe('long migrations: the Lambda budget and the Fargate path', () => {
       'caught',
     ]);
     expect(run.visited.map((v) => v.state)).toEqual(expect.arrayContaining(['Notify failure', 'Failed']));
-    const side = await client.query("SELECT to_regclass('side') IS NOT NULL AS present");
-    expect(side.rows[0].present).toBe(true);
+    const side = await client.query<{ present: boolean }>(
+      "SELECT to_regclass('side') IS NOT NULL AS present",
+    );
+    expect(side.rows[0]?.present).toBe(true);
     await db.drop();
   }, 240_000);
 });

@@ -16,20 +16,23 @@ import {
   type TestDatabase,
 } from '../rig/helpers';
 import type { RecordedCall } from '../../bin/cli/aws-gateway';
+import { queryOneRow } from '../../lambdas/shared/db';
 import { EXAMPLE_MIGRATIONS, runWorkflow, synthesizedWorkflow } from './harness';
+import { present } from '../helpers/present';
 
 async function tableExists(db: TestDatabase, qualified: string): Promise<boolean> {
   const c = await db.client();
-  const { rows } = await c.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [qualified]);
-  return rows[0].t !== null;
+  const { t } = await queryOneRow<{ t: string | null }>(c, 'SELECT to_regclass($1)::text AS t', [qualified]);
+  return t !== null;
 }
 
 async function appliedVersions(db: TestDatabase): Promise<string[]> {
   const c = await db.client();
-  const { rows } = await c.query<{ exists: boolean }>(
+  const { exists } = await queryOneRow<{ exists: boolean }>(
+    c,
     "SELECT to_regclass('pgshift.schema_migrations') IS NOT NULL AS exists",
   );
-  if (!rows[0].exists) return [];
+  if (!exists) return [];
   return (
     await c.query<{ version: string }>('SELECT version::text FROM pgshift.schema_migrations ORDER BY version')
   ).rows.map((r) => r.version);
@@ -70,10 +73,10 @@ describe('the synthesized workflow, executed locally', () => {
     const upload = calls.find(
       (c) =>
         ['PutObject', 'CreateMultipartUpload'].includes(c.operation) &&
-        c.authorizations[0].resource.endsWith('.dump'),
+        c.authorizations[0]?.resource.endsWith('.dump'),
     );
     expect(upload?.authorizations.map((a) => a.action)).toEqual(['s3:PutObject', 'kms:GenerateDataKey']);
-    expect(upload?.authorizations[0].context['s3:x-amz-server-side-encryption']).toBe('aws:kms');
+    expect(upload?.authorizations[0]?.context['s3:x-amz-server-side-encryption']).toBe('aws:kms');
     expect(made('scheduler', 'CreateSchedule')).toHaveLength(1);
     expect(made('scheduler', 'DeleteSchedule')).toHaveLength(1);
     expect(made('states', 'ListExecutions')).toEqual(['StepsWorkflowFunction14211DD9']);
@@ -98,7 +101,9 @@ describe('the synthesized workflow, executed locally', () => {
     expect(r.report!.written).toEqual(
       expect.objectContaining({ html: expect.stringMatching(/report\.html$/) }),
     );
-    const html = (await fetchObject(rigStore(), r.report!.written!.html)).bytes.toString();
+    const html = (
+      await fetchObject(rigStore(), present(r.report?.written?.html, 'the report HTML key'))
+    ).bytes.toString();
     expect(html).toContain('<svg');
     const [alert] = await readAlerts((a) => a.Subject === `pgshift migrate succeeded on ${db.name}`, {
       waitSeconds: 5,
@@ -130,7 +135,9 @@ describe('the synthesized workflow, executed locally', () => {
     expect(r.backup).toBeUndefined();
     expect(r.migrate).toBeUndefined();
     expect((r.plan as unknown as { pending: unknown[] }).pending).toHaveLength(6);
-    const sql = (await fetchObject(rigStore(), r.plan!.written!.sql)).bytes.toString();
+    const sql = (
+      await fetchObject(rigStore(), present(r.plan?.written?.sql, 'the plan SQL key'))
+    ).bytes.toString();
     expect(sql).toContain('CREATE INDEX CONCURRENTLY');
     expect(sql).toMatch(/SET lock_timeout/);
     expect(await appliedVersions(db)).toEqual([]);
@@ -168,6 +175,7 @@ describe('the synthesized workflow, executed locally', () => {
     const [alert] = await readAlerts((a) => a.Subject === `pgshift migrate FAILED on ${db.name}`, {
       waitSeconds: 5,
     });
+    if (!alert) throw new Error('no failure alert');
     expect(alert.Message).toContain('MigrationFailedError');
     expect(run.visited.map((v) => v.state)).toEqual(expect.arrayContaining(['Notify failure', 'Failed']));
     await db.drop();

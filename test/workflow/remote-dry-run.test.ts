@@ -71,7 +71,7 @@ describe('pgshift start --dry-run --wait / pgshift plan (Step Functions and Clou
     expect(sqlOnly.stdout.join('')).toBe(await getText(rigStore(), sqlKey));
     expect(human.stdout.join('\n')).toMatch(/^SUCCEEDED\nreport: .*\n\nSQL that would run \(s3:\/\//);
     expect(human.stdout.join('\n')).toContain('-- apply 6 validate_order_status');
-    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[2].args[0].input.input ?? '{}')).toEqual({
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[2]?.args[0].input.input ?? '{}')).toEqual({
       action: 'migrate',
       dryRun: true,
     });

@@ -17,8 +17,10 @@ async function migrationsDir(files: Record<string, string>): Promise<string> {
 
 async function appliedVersions(db: TestDatabase): Promise<string[]> {
   const c = await db.client();
-  const tracked = await c.query("SELECT to_regclass('pgshift.schema_migrations') IS NOT NULL AS t");
-  if (!tracked.rows[0].t) return [];
+  const tracked = await c.query<{ t: boolean }>(
+    "SELECT to_regclass('pgshift.schema_migrations') IS NOT NULL AS t",
+  );
+  if (!tracked.rows[0]?.t) return [];
   const res = await c.query<{ v: string }>(
     'SELECT m.version::text AS v FROM pgshift.schema_migrations m ORDER BY m.version',
   );
@@ -97,6 +99,7 @@ describe('the report step never fails work that succeeded', () => {
       const [alert] = await readAlerts((a) => a.Subject === `pgshift migrate succeeded on ${db.name}`, {
         waitSeconds: 5,
       });
+      if (!alert) throw new Error('no success alert');
       expect(alert.Message).toMatch(/report could not be written/i);
       expect(alert.Message).toContain('db_user');
       expect(run.visited.map((v) => v.state)).toEqual(

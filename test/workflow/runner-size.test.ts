@@ -4,7 +4,7 @@
  * the backup, then runs on Lambda below the threshold and on Fargate (the task run locally from the image's
  * file tree) above it. Every AWS request is IAM-simulated against the template (test/workflow/harness.ts).
  */
-import { withClient } from '../../lambdas/shared/db';
+import { databaseSizeBytes, withClient } from '../../lambdas/shared/db';
 import {
   dropDatabase,
   fetchObject,
@@ -22,10 +22,7 @@ const stack = { fargateThresholdBytes: THRESHOLD };
 
 async function databaseSize(db: TestDatabase): Promise<number> {
   return withClient(db.target, async (c) => {
-    const res = await c.query<{ bytes: string }>(
-      'SELECT pg_database_size(current_database())::text AS bytes',
-    );
-    return Number(res.rows[0].bytes);
+    return databaseSizeBytes(c);
   });
 }
 
@@ -188,7 +185,7 @@ describe('runner by size (synthesized workflow, local Fargate task)', () => {
     const { rows } = await c.query<{ version: string }>(
       'SELECT max(version)::text AS version FROM pgshift.schema_migrations',
     );
-    expect(rows[0].version).toBe('5');
+    expect(rows[0]?.version).toBe('5');
     await db.drop();
   }, 600_000);
 });

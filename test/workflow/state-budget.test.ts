@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LocalRunResult } from '../../bin/cli/local-runner';
 import type { StepOutput } from '../../lambdas/shared/step';
+import { queryOneRow } from '../../lambdas/shared/db';
 import {
   STATE_BUDGET_BYTES,
   STATE_LIMIT_BYTES,
@@ -18,6 +19,7 @@ import {
 } from '../../lambdas/shared/step-budget';
 import { fetchObject, freshDatabase, readAlerts, rigStore, type TestDatabase } from '../rig/helpers';
 import { executionStatusChange, runWorkflow, synthesizedWorkflow } from './harness';
+import { present } from '../helpers/present';
 
 async function migrationsDir(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pgshift-wfb-'));
@@ -65,7 +67,7 @@ function spilledOf(result: StepOutput | undefined): SpilledRef {
 
 async function count(db: TestDatabase, sql: string): Promise<number> {
   const c = await db.client();
-  return Number((await c.query<{ n: string }>(sql)).rows[0].n);
+  return Number((await queryOneRow<{ n: string }>(c, sql)).n);
 }
 
 describe('the workflow state stays within its budget (big migrations, plans and diffs)', () => {
@@ -105,7 +107,9 @@ describe('the workflow state stays within its budget (big migrations, plans and 
       expect(r.preflight).toMatchObject({ ok: true });
       expect(r.migrate).toMatchObject({ ok: true, appliedCount: 2 });
       expect(await count(db, 'SELECT count(*)::text AS n FROM items')).toBe(3000);
-      const report = await json<{ run: { plan?: { pendingCount?: number } } }>(r.report!.written!.json);
+      const report = await json<{ run: { plan?: { pendingCount?: number } } }>(
+        present(r.report?.written?.json, 'the report JSON key'),
+      );
       expect(report.run.plan?.pendingCount).toBe(2);
     } finally {
       await db.drop();
@@ -131,15 +135,19 @@ describe('the workflow state stays within its budget (big migrations, plans and 
       const plan = dry.state!.results.plan!;
       expect(plan).toMatchObject({ blocking: true, lint: { errors: 5000 } });
       const ref = spilledOf(plan);
-      expect(await json<{ findings: unknown[] }>(plan.written!.findings)).toMatchObject({
+      expect(
+        await json<{ findings: unknown[] }>(present(plan.written?.findings, 'the findings key')),
+      ).toMatchObject({
         findings: expect.arrayContaining([expect.objectContaining({ rule: 'ban-drop-column' })]),
       });
-      expect((await json<{ findings: unknown[] }>(plan.written!.findings)).findings).toHaveLength(5000);
-      expect((await json<{ analyses: { touches: unknown[] }[] }>(ref.key)).analyses[0].touches).toHaveLength(
+      expect(
+        (await json<{ findings: unknown[] }>(present(plan.written?.findings, 'the findings key'))).findings,
+      ).toHaveLength(5000);
+      expect((await json<{ analyses: { touches: unknown[] }[] }>(ref.key)).analyses[0]?.touches).toHaveLength(
         5000,
       );
       const report = await json<{ run: { plan?: { lint?: { errors?: number } } } }>(
-        dry.state!.results.report!.written!.json,
+        present(dry.state?.results.report?.written?.json, 'the report JSON key'),
       );
       expect(report.run.plan?.lint?.errors).toBe(5000);
       // Without dryRun: refused as unsafe, through the Catch-able failure path, alerted; never a data limit.
@@ -177,7 +185,7 @@ describe('the workflow state stays within its budget (big migrations, plans and 
       const counts = r.diff!.counts as { total: number };
       expect(counts.total).toBeGreaterThanOrEqual(5000);
       const report = await json<{ diff: { counts: { total: number }; changes: unknown[] } }>(
-        r.report!.written!.json,
+        present(r.report?.written?.json, 'the report JSON key'),
       );
       expect(report.diff.counts).toEqual(r.diff!.counts);
       expect(report.diff.changes).toHaveLength(counts.total);
@@ -212,7 +220,7 @@ describe('the workflow state stays within its budget (big migrations, plans and 
       expect(run.ok).toBe(false);
       expect(run.status).toBe('FAILED');
       expect(run.error?.name).toBe('States.DataLimitExceeded');
-      expect(run.stateSizes['Write report'].result).toBeGreaterThan(STATE_LIMIT_BYTES);
+      expect(run.stateSizes['Write report']?.result).toBeGreaterThan(STATE_LIMIT_BYTES);
       const states = run.visited.map((v) => v.state);
       expect(states).toContain('Write report');
       for (const never of ['Report failed: warn', 'Notify failure', 'Notify success', 'Failed']) {
