@@ -73,7 +73,7 @@ function bundleImageContext(
   entries: readonly string[],
   migrationsDir: string | null,
 ): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- esbuild is a devDependency, loaded only to bundle
+  // esbuild loaded on use: only a synth that bundles the image context needs it.
   const esbuild = require('esbuild') as typeof import('esbuild');
   esbuild.buildSync({
     entryPoints: Object.fromEntries(entries.map((e) => [e, path.join(REPO_ROOT, 'lambdas', `${e}.ts`)])),

@@ -616,6 +616,8 @@ function failureOf(
 /** Executes the resolved workflow once, in-process. Never throws for a failed execution: see `ok`. */
 export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalRunResult> {
   polyfillWithResolvers();
+  // Loaded on use: only `pgshift local` runs a state machine. require() is `any`; AslModule is its declared type.
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- lazy require(), typed by AslModule
   const { StateMachine }: AslModule = require('aws-local-stepfunctions');
   const started = Date.now();
   const { name, executionId, input, context } = executionContext(options, started);
