@@ -19,12 +19,15 @@ import { fetchObject, rigStore, sha256 } from '../rig/helpers';
 import { stepEvent } from '../helpers/step-event';
 
 const event = (executionName: string, params: Record<string, unknown>, results = {}): StepEvent =>
-  stepEvent({ action: 'migrate', database: 'budget db/1' }, {
-    execution: executionName,
-    stateMachine: 'm',
-    params,
-    results,
-  });
+  stepEvent(
+    { action: 'migrate', database: 'budget db/1' },
+    {
+      execution: executionName,
+      stateMachine: 'm',
+      params,
+      results,
+    },
+  );
 
 /** A plan output as big as a 3,000-statement migration makes it: one analysis touching a table per statement. */
 function bigPlan(statements: number): StepOutput {
