@@ -214,6 +214,14 @@ function extractBaseline(rev: string): void {
       cwd: ROOT,
       encoding: 'utf8',
     })
+      // Modules moved since the baseline (issue 19: versions in two modules): point its imports at them.
+      .replace(
+        /import \{ parsePgVersion, pgToolPath, pgToolVersion, type ToolVersion \} from '\.\.\/shared\/pgtools';/,
+        "import { pgToolPath } from '../shared/pgtools';\nimport { parsePgVersion, pgToolVersion } from '../shared/pg-version';",
+      )
+      .replace(/\bToolVersion\b/g, 'PgVersion')
+      .replace("from '../shared/version'", "from '../shared/pgshift-version'")
+      .replace("from './versions'", "from '../shared/pg-version'")
       .replace(/from '\.\.\/shared\//g, "from '../../lambdas/shared/")
       .replace(/from '\.\/(?!upload-watch')([\w-]+)'/g, "from '../../lambdas/backup/$1'");
     writeFileSync(join(BASELINE_DIR, file), text);

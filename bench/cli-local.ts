@@ -23,8 +23,8 @@ interface Variant {
 }
 
 const VARIANTS: Record<string, Variant> = {
-  /** As a user runs it today: the cached CLI bundle, functions in worker threads. */
-  threads: { env: {} },
+  /** Functions in worker threads (PGSHIFT_FUNCTION_ISOLATION=thread), the cached CLI bundle. */
+  threads: { env: { PGSHIFT_FUNCTION_ISOLATION: 'thread' } },
   /** Functions in child processes, the CLI through tsx, no malloc or size tuning: as before issue 18's CLI work. */
   processes: {
     env: { PGSHIFT_FUNCTION_ISOLATION: 'process', PGSHIFT_CLI_BUNDLE: '0' },
@@ -33,12 +33,12 @@ const VARIANTS: Record<string, Variant> = {
   /** Functions in child processes, the CLI from its bundle. */
   'processes-bundle': { env: { PGSHIFT_FUNCTION_ISOLATION: 'process' } },
   /** Functions in worker threads, the CLI through tsx. */
-  'threads-tsx': { env: { PGSHIFT_CLI_BUNDLE: '0' } },
+  'threads-tsx': { env: { PGSHIFT_FUNCTION_ISOLATION: 'thread', PGSHIFT_CLI_BUNDLE: '0' } },
   /** As `threads`, without the shebang's malloc settings and V8's size-optimized mode. */
-  'threads-untuned': { env: {}, nodeArgs: ['--max-semi-space-size=2'] },
+  'threads-untuned': { env: { PGSHIFT_FUNCTION_ISOLATION: 'thread' }, nodeArgs: ['--max-semi-space-size=2'] },
   /** As `threads`, and the malloc settings without V8's size-optimized mode. */
   'threads-malloc-only': {
-    env: { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '131072' },
+    env: { PGSHIFT_FUNCTION_ISOLATION: 'thread', MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '131072' },
     nodeArgs: ['--max-semi-space-size=2'],
   },
 };
