@@ -1,10 +1,9 @@
 import type { ClientBase } from 'pg';
-import { PgshiftError, ReportFailedError, errorMessage } from '../shared/errors';
+import { PgshiftError, ReportFailedError, errorCode, errorMessage } from '../shared/errors';
 import { DEFAULT_BACKUP_PREFIX } from '../shared/keys';
 import type { Log } from '../shared/logger';
 import { listBackups } from '../shared/manifest';
 import type { ObjectStore } from '../shared/s3';
-import { sqlState } from '../shared/sql-state';
 import type { StepResults } from '../shared/step';
 import type { DriftResult, SchemaDiff } from '../schema';
 import { readLocks, readLongRunningQueries, readServer } from './activity';
@@ -111,7 +110,7 @@ export async function buildReport(deps: BuildReportDeps, o: BuildReportOptions):
  */
 export function reportFailure(err: unknown, database: string): PgshiftError {
   if (err instanceof PgshiftError) return err;
-  const sqlCode = sqlState(err);
+  const sqlCode = errorCode(err);
   const s3Code = s3ErrorCode(err);
   const code = sqlCode ? ` (SQLSTATE ${sqlCode})` : s3Code ? ` (S3 ${s3Code})` : '';
   return new ReportFailedError(

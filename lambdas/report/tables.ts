@@ -1,7 +1,7 @@
 import type { ClientBase } from 'pg';
 import { z } from 'zod';
 import { quoteIdent } from '../shared/db';
-import { sqlState } from '../shared/sql-state';
+import { errorCode } from '../shared/errors';
 import { lockFreeTableSizesSql, setLocalCatalogSettings } from '../schema/sizes';
 import type { TableReport } from './model';
 
@@ -136,7 +136,7 @@ async function exactCount(
     return Number(res.rows[0]?.n);
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
-    const code = sqlState(err);
+    const code = errorCode(err);
     // 55P03 lock_not_available, 57014 query_canceled (statement timeout)
     if (code === '55P03' || code === '57014') return null;
     throw err;

@@ -14,7 +14,13 @@ import {
   withDatabaseName,
   type DatabaseTarget,
 } from '../shared/db';
-import { BackupCorruptError, RestoreFailedError, RestoreRefusedError, errorMessage } from '../shared/errors';
+import {
+  BackupCorruptError,
+  RestoreFailedError,
+  RestoreRefusedError,
+  errorCode,
+  errorMessage,
+} from '../shared/errors';
 import { ensureHistoryTables, recordHistoryEvent } from '../shared/history';
 import { timestampUtc } from '../shared/keys';
 import type { BackupManifest } from '../shared/manifest';
@@ -400,16 +406,12 @@ async function swapDatabases(
           return terminated;
         } catch (err) {
           await c.query('ROLLBACK').catch(() => undefined);
-          if (sqlState(err) !== OBJECT_IN_USE || attempt >= attempts) throw err;
+          if (errorCode(err) !== OBJECT_IN_USE || attempt >= attempts) throw err;
         }
       }
     },
     'pgshift-restore',
   );
-}
-
-function sqlState(err: unknown): unknown {
-  return typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
 }
 
 async function dropQuietly(maintenance: DatabaseTarget, name: string): Promise<void> {

@@ -1,7 +1,6 @@
 import type { ClientBase } from 'pg';
 import { z } from 'zod';
-import { LockTimeoutError } from '../shared/errors';
-import { sqlState } from '../shared/sql-state';
+import { LockTimeoutError, errorCode } from '../shared/errors';
 import { canonicalize, canonicalJson } from './canonical';
 import { CATALOG_READERS, type CatalogContext } from './catalog';
 import { REL_QNAME, userNamespace } from './catalog/reader';
@@ -83,7 +82,7 @@ export async function snapshotSchema(
     return canonicalize({ formatVersion: 1, options: { includeOwnership }, objects, stats });
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
-    if (sqlState(err) === '55P03') {
+    if (errorCode(err) === '55P03') {
       // Deparsing defaults and checks opens the table; a migration holding ACCESS EXCLUSIVE makes that wait.
       throw new LockTimeoutError(
         'Schema snapshot waited more than 5 s for a table lock (another session holds ACCESS EXCLUSIVE); retry later',
