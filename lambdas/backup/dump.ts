@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import type { ClientBase } from 'pg';
 import {
   libpqSessionEnvWith,
   redactSecrets,
@@ -10,10 +9,10 @@ import {
   withClient,
   type DatabaseTarget,
 } from '../shared/db';
-import { DumpFailedError, errorMessage } from '../shared/errors';
+import { DumpFailedError, errorMessage, errorName } from '../shared/errors';
 import { backupKey, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from '../shared/keys';
 import type { BackupManifest } from '../shared/manifest';
-import { assertToolNotOlder, parsePgVersion, pgToolVersion, type PgVersion } from '../shared/pg-version';
+import { assertToolNotOlder, pgToolVersion, readServerPgVersion, type PgVersion } from '../shared/pg-version';
 import { pgToolPath } from '../shared/pgtools';
 import { encryptionParams, isNotFound, putJson, type ObjectStore } from '../shared/s3';
 import { PGSHIFT_VERSION } from '../shared/pgshift-version';
@@ -60,16 +59,9 @@ export interface BackupResult {
   manifest: BackupManifest;
 }
 
-async function serverVersionOf(c: ClientBase): Promise<PgVersion> {
-  const res = await c.query<{ server_version: string }>('SHOW server_version');
-  const row = res.rows[0];
-  if (!row) throw new Error('SHOW server_version returned no row');
-  return parsePgVersion(row.server_version);
-}
-
 /** The server's version, read over a normal connection (this also proves the credentials and database). */
 export async function readServerVersion(target: DatabaseTarget): Promise<PgVersion> {
-  return withClient(target, serverVersionOf, 'pgshift-backup');
+  return withClient(target, readServerPgVersion, 'pgshift-backup');
 }
 
 /**
@@ -79,7 +71,7 @@ export async function readServerVersion(target: DatabaseTarget): Promise<PgVersi
 async function readServerForDump(target: DatabaseTarget): Promise<{ version: PgVersion; pgOptions: string }> {
   return withClient(
     target,
-    async (c) => ({ version: await serverVersionOf(c), pgOptions: await sessionSafetyOptions(c) }),
+    async (c) => ({ version: await readServerPgVersion(c), pgOptions: await sessionSafetyOptions(c) }),
     'pgshift-backup',
   );
 }
@@ -392,7 +384,7 @@ async function unusedKey(store: ObjectStore, key: string): Promise<string> {
 }
 
 function errorText(err: unknown): string {
-  return `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`;
+  return `${errorName(err)}: ${errorMessage(err)}`;
 }
 
 export interface CreateBackupOptions extends DumpOptions {

@@ -2,7 +2,7 @@ import type { ClientBase } from 'pg';
 import type { MigrationAnalysis, TableTouch } from '../../shared/analysis';
 import { quoteIdent } from '../../shared/db';
 import { compareVersions } from '../../shared/history';
-import { parsePgVersion } from '../../shared/pg-version';
+import { readServerPgVersion } from '../../shared/pg-version';
 import { records, unwrap } from '../parse-tree';
 import { ensureParser, nodeKind, parseStatements, shorten } from '../statements';
 import type { LintFinding, Migration, ParsedStatement, Severity } from '../types';
@@ -192,8 +192,7 @@ function statementAt(statements: ParsedStatement[], line: number): ParsedStateme
 
 /** The server version as Squawk's --pg-version wants it ("15.4"). */
 async function serverVersion(client: ClientBase): Promise<string> {
-  const res = await client.query<{ server_version: string }>('SHOW server_version');
-  const v = parsePgVersion(res.rows[0]?.server_version ?? '');
+  const v = await readServerPgVersion(client);
   return `${v.major}.${v.num % 10000}`;
 }
 
