@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { targetFromUrl } from '../../lambdas/shared/db';
-import { ConfigurationError, errorMessage } from '../../lambdas/shared/errors';
+import { ConfigurationError, errorMessage, errorName } from '../../lambdas/shared/errors';
 import { createS3Client } from '../../lambdas/shared/s3';
 import { existsSync, readdirSync } from 'node:fs';
 import type { SslMode } from '../../lambdas/shared/db';
@@ -145,7 +145,7 @@ export async function assertBucketReachable(
         ? 'does not exist'
         : status === 403
           ? 'is not accessible with these credentials'
-          : `cannot be reached (${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)})`;
+          : `cannot be reached (${errorName(err)}: ${errorMessage(err)})`;
     throw new ConfigurationError(`bucket "${subs.bucket}" ${why} at ${subs.storeEndpoint}`);
   } finally {
     s3.destroy();

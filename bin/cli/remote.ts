@@ -7,7 +7,7 @@ import {
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
-import { ConfigurationError, PgshiftError } from '../../lambdas/shared/errors';
+import { ConfigurationError, PgshiftError, errorName } from '../../lambdas/shared/errors';
 import type { ExecutionInput } from '../../lambdas/shared/input';
 import type { StepResults } from '../../lambdas/shared/step';
 import { resultsOfState } from '../../lambdas/shared/step-parse';
@@ -37,7 +37,7 @@ export async function findStateMachineArn(
     outputs = res.Stacks?.[0]?.Outputs ?? [];
   } catch (err) {
     throw new ConfigurationError(
-      `Cannot read stack ${stackName} (${err instanceof Error ? err.name : 'Error'}): deploy it first or pass --state-machine-arn`,
+      `Cannot read stack ${stackName} (${errorName(err)}): deploy it first or pass --state-machine-arn`,
       { cause: err },
     );
   }

@@ -3,7 +3,7 @@ import type { PreflightCheckResult } from '../../shared/step';
 import { PREFLIGHT_BYTES, estimateCosts, type TouchCost } from '../estimate';
 import type { PreflightThresholds } from '../thresholds';
 import type { CheckContext, PreflightCheck, StorageMetricsSource } from '../types';
-import { errorMessage } from '../../shared/errors';
+import { errorMessage, errorName } from '../../shared/errors';
 import { formatBytes } from '../../shared/format';
 
 interface FreeStorage {
@@ -148,7 +148,7 @@ export const diskSpaceCheck: PreflightCheck = {
         status: 'warn',
         value: { requiredBytes, tables },
         message:
-          `Could not read free storage from CloudWatch (${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}); ` +
+          `Could not read free storage from CloudWatch (${errorName(err)}: ${errorMessage(err)}); ` +
           `the pending migrations may need about ${formatBytes(requiredBytes, PREFLIGHT_BYTES)}. Grant cloudwatch:GetMetricData.`,
       };
     }
