@@ -1,5 +1,6 @@
 import * as http from 'node:http';
-import { isRecord, parseJsonRecord, stringField } from './json-shapes';
+import { isRecord } from '../../lambdas/shared/is-record';
+import { parseJsonRecord, stringField } from './json-shapes';
 
 /**
  * The AWS endpoint of a local deployment. Every function (and the Fargate task) gets its own loopback

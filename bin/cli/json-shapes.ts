@@ -2,11 +2,7 @@
  * Narrowing for JSON whose shape is known only by convention (CloudFormation templates, AWS request bodies):
  * type guards instead of casts, so a missing or mistyped field reads as `undefined`, never as a wrong type.
  */
-
-/** A JSON object (not null, not an array). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isRecord } from '../../lambdas/shared/is-record';
 
 /** `value[key]` when `value` is an object, else undefined. */
 export function field(value: unknown, key: string): unknown {

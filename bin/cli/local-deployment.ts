@@ -23,7 +23,8 @@ import {
 } from './aws-gateway';
 import { imageFiles, readDockerfile } from './dockerfile';
 import { FunctionError, FunctionHost, type FunctionIsolation } from './function-host';
-import { field, isRecord, recordField, stringField, stringsField } from './json-shapes';
+import { isRecord } from '../../lambdas/shared/is-record';
+import { field, recordField, stringField, stringsField } from './json-shapes';
 import {
   resolveTokens,
   resolveWorkflow,

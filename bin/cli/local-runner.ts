@@ -3,10 +3,11 @@ import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { StepEvent, StepOutput } from '../../lambdas/shared/step';
 import { parseExecutionInput } from '../../lambdas/shared/input';
+import { isRecord } from '../../lambdas/shared/is-record';
 import { stepOutputSchema } from '../../lambdas/shared/step-outputs';
 import { isWorkflowStateLike, parseWorkflowState, type WorkflowState } from '../../lambdas/shared/step-parse';
 import { jsonBytes, STATE_LIMIT_BYTES } from '../../lambdas/shared/step-budget';
-import { errorMessage } from '../../lambdas/shared/errors';
+import { errorMessage, errorName } from '../../lambdas/shared/errors';
 import { z } from 'zod';
 
 /**
@@ -375,10 +376,6 @@ type Definition = import('aws-local-stepfunctions').StateMachineDefinition;
 type TaskHandlers = Record<string, (input: Json) => Promise<Json>>;
 type Measure = (state: string, what: keyof StateSizes, value: unknown) => void;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function isJson(value: unknown): value is Json {
   if (value === null || ['boolean', 'number', 'string'].includes(typeof value)) return true;
   if (Array.isArray(value)) return value.every(isJson);
@@ -609,8 +606,7 @@ function failureOf(
     const message = typeof cause.message === 'string' ? cause.message : cause.name;
     return { status, error: { name: cause.name, message } };
   }
-  const name = err instanceof Error ? err.name : 'Error';
-  return { status, error: { name, message: errorMessage(err) } };
+  return { status, error: { name: errorName(err), message: errorMessage(err) } };
 }
 
 /** Executes the resolved workflow once, in-process. Never throws for a failed execution: see `ok`. */

@@ -11,7 +11,7 @@ import {
   scanComments,
   shorten,
 } from './statements';
-import { isRecord } from './parse-tree';
+import { isRecord } from '../shared/is-record';
 import type { Migration, MigrationAllow, MigrationScript, ParsedStatement } from './types';
 
 /** golang-migrate's layout: `0001_create_customers.up.sql` / `0001_create_customers.down.sql`. */

@@ -2,11 +2,7 @@
  * Reading libpg-query's parse tree (plain JSON objects whose shape depends on the node kind) without casts:
  * every accessor checks what it finds and falls back to "absent", as the tree omits default-valued fields.
  */
-
-/** A JSON object (not an array, not null). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isRecord } from '../shared/is-record';
 
 /** The value when it is an object, else an empty one (an absent node reads as a node with no fields). */
 export function record(value: unknown): Record<string, unknown> {

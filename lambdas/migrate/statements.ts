@@ -1,6 +1,7 @@
 import { loadModule, parseSync, scanSync } from 'libpg-query';
 import { MigrationFileError, errorMessage } from '../shared/errors';
-import { isRecord, record, records, text, unwrap } from './parse-tree';
+import { isRecord } from '../shared/is-record';
+import { record, records, text, unwrap } from './parse-tree';
 import type { ParsedStatement } from './types';
 
 let loaded: Promise<void> | undefined;

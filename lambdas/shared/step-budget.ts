@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { SpilledOutputUnreadableError, StepOutputTooLargeError, errorMessage } from './errors';
+import { isRecord } from './is-record';
 import { spilledOutputKey } from './keys';
 import type { Log } from './logger';
 import { getText, isNotFound, putText, type ObjectStore } from './s3';
@@ -75,10 +76,6 @@ interface StateView {
   database?: string;
   executionName: string;
   params: Record<string, unknown>;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function recordOf(value: unknown): Record<string, unknown> {

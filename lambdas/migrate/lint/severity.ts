@@ -1,4 +1,4 @@
-import { isRecord } from '../parse-tree';
+import { isRecord } from '../../shared/is-record';
 import type { Severity } from '../types';
 
 /**
