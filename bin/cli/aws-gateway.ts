@@ -441,6 +441,11 @@ export class AwsGateway {
           method: req.method,
           path: req.url,
           headers,
+          // One upstream connection per forwarded request, never a pooled keep-alive socket: with Node 20's
+          // pooled sockets, a function's first request on a new gateway listener was sometimes read off the
+          // socket but never parsed, until the idle upstream socket's 5 s keep-alive timeout closed both
+          // (seen with functions in worker threads, after a backup). On loopback a connection costs ~0.1 ms.
+          agent: false,
         },
         (up) => {
           onStatus(up.statusCode ?? 0);

@@ -146,6 +146,8 @@ export interface LocalDeploymentOptions {
   functionNodeArgs?: string[];
   /** Child processes or worker threads for the functions (FunctionHostOptions.isolation). @default 'process' */
   functionIsolation?: FunctionIsolation;
+  /** V8's code cache of the functions' bundles (FunctionHostOptions.codeCacheDir). @default no cache */
+  codeCacheDir?: string;
 }
 
 export interface LocalDeployment {
@@ -572,6 +574,7 @@ class LocalFunctionHosts {
       onLog: (line) => this.options.onLog?.(fn.logicalId, line),
       nodeArgs: this.options.functionNodeArgs,
       isolation: this.options.functionIsolation,
+      codeCacheDir: this.options.codeCacheDir,
     });
     this.hosts.set(fn.logicalId, host);
     return host;

@@ -34,15 +34,15 @@ type LocalDeploymentMemory = Pick<
 >;
 
 /**
- * A one-off run keeps one function environment at a time, each a child process, with a small young
- * generation (V8 otherwise lets every isolate grow to ~50 MB of young objects and dead pipe buffers before it
- * collects): what keeps `pgshift local backup` small (docs/performance.md). PGSHIFT_FUNCTION_ISOLATION=thread
- * runs each in a worker thread instead (about 50 MB less, but the first S3 request of the step after a large
- * backup stalls 5 s in a thread: docs/performance.md, so it is not the default). PGSHIFT_LOCAL_WARM_FUNCTIONS=1
- * keeps every function warm.
+ * A one-off run keeps one function environment at a time, each in a worker thread of this process, with a
+ * small young generation (V8 otherwise lets every isolate grow to ~50 MB of young objects and dead pipe
+ * buffers before it collects): what keeps `pgshift local backup` small (docs/performance.md). A function whose
+ * environment a thread cannot honour (function-host.ts threadRefusal) still gets a process of its own.
+ * PGSHIFT_FUNCTION_ISOLATION=process runs each in a child process instead (about 50 MB more);
+ * PGSHIFT_LOCAL_WARM_FUNCTIONS=1 keeps every function warm.
  */
 function localRunMemory(env: NodeJS.ProcessEnv): LocalDeploymentMemory {
-  const functionIsolation = env.PGSHIFT_FUNCTION_ISOLATION === 'thread' ? 'thread' : 'process';
+  const functionIsolation = env.PGSHIFT_FUNCTION_ISOLATION === 'process' ? 'process' : 'thread';
   if (env.PGSHIFT_LOCAL_WARM_FUNCTIONS === '1') return { functionIsolation };
   return { oneFunctionAtATime: true, functionNodeArgs: ['--max-semi-space-size=2'], functionIsolation };
 }
@@ -68,6 +68,8 @@ async function executeLocal(
     onProgress: progress ? (p) => io.err(`      ${p.message}`) : undefined,
     onLog: debug ? (source, line) => io.err(`[${source}] ${line}`) : undefined,
     ...localRunMemory(process.env),
+    // Beside the cached assembly whose bundles it compiles.
+    codeCacheDir: path.join(assembly.dir, 'code-cache'),
   });
   if (progress) io.err(`pgshift local ${input.action} on ${local.databaseName}`);
   try {

@@ -3,7 +3,7 @@
  * local-deployment.ts), checked on small functions of their own: a function sees only its asset and its
  * environment, times out as Lambda does, and the recorded AWS requests are IAM-simulated for real.
  */
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
@@ -182,6 +182,67 @@ describe('FunctionHost: a function runs as Lambda runs it', () => {
       }
     },
   );
+});
+
+describe("FunctionHost's code cache: a cold start reuses V8's compiled code, never other code's", () => {
+  const root = asset({ 'index.js': ECHO });
+
+  test.each(['process', 'thread'] as const)(
+    'in a %s: compiled and cached on the first cold start, loaded from the cache on the next, and a cache of other code is rejected and rewritten',
+    async (isolation) => {
+      const codeCacheDir = mkdtempSync(path.join(os.tmpdir(), 'pgshift-code-cache-test-'));
+      const coldStart = async (): Promise<{ use: string | undefined; out: Record<string, unknown> }> => {
+        const host = new FunctionHost({
+          name: 'Echo',
+          taskRoot: root,
+          handler: 'index.handler',
+          env: { MINE: 'yes' },
+          timeoutSeconds: 10,
+          isolation,
+          codeCacheDir,
+        });
+        try {
+          const out = (await host.invoke({ a: 1 })) as Record<string, unknown>;
+          return { use: host.codeCache, out };
+        } finally {
+          await host.stop();
+        }
+      };
+      const first = await coldStart();
+      expect(first.use).toBe('miss');
+      const files = readdirSync(codeCacheDir);
+      expect(files).toHaveLength(1);
+      const cacheFile = path.join(codeCacheDir, files[0] ?? '');
+      const second = await coldStart();
+      expect(second.use).toBe('hit');
+      // The same code ran: same answer, same environment, and `require` inside resolves from the asset alone.
+      expect({ ...second.out, pid: 0, remaining: 0 }).toEqual({ ...first.out, pid: 0, remaining: 0 });
+      expect(second.out.env).toEqual({ leaked: null, mine: 'yes', root });
+      expect(second.out.canResolvePg).toBe(false);
+      writeFileSync(cacheFile, 'not V8 code');
+      const third = await coldStart();
+      expect(third.use).toBe('rejected');
+      expect(third.out.event).toEqual({ a: 1 });
+      expect(readFileSync(cacheFile).length).toBeGreaterThan(100);
+      expect((await coldStart()).use).toBe('hit');
+    },
+  );
+
+  test('without a cache folder the module is required as Node does, and nothing is written', async () => {
+    const host = new FunctionHost({
+      name: 'Echo',
+      taskRoot: root,
+      handler: 'index.handler',
+      env: {},
+      timeoutSeconds: 10,
+    });
+    try {
+      await host.invoke({});
+      expect(host.codeCache).toBe('off');
+    } finally {
+      await host.stop();
+    }
+  });
 });
 
 describe('assembleImage: the image tree is what the Dockerfile COPYs from the image asset', () => {

@@ -155,8 +155,11 @@ export async function startRigDeployment(
   const rig = rigInfo();
   if (!rig.pg.caFile)
     throw new Error('the rig runs without TLS (openssl missing): the workflow tests need it');
+  const assembly = options.assembly ?? synthesizedAssembly(options.stack);
   return startLocalDeployment({
-    assembly: options.assembly ?? synthesizedAssembly(options.stack),
+    assembly,
+    // As the CLI does: each cold start after the first loads the bundle's compiled code.
+    codeCacheDir: path.join(assembly.dir, 'code-cache'),
     substitutions: {
       storeEndpoint: rig.s3.endpoint,
       snsEndpoint: rig.sns.endpoint,
