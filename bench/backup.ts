@@ -164,17 +164,32 @@ async function cliBackup(
   database: string,
   mode: 'current' | 'warm',
   env: NodeJS.ProcessEnv,
+  s3Endpoint = info.s3.endpoint,
 ): Promise<Sample> {
-  const { pg, s3 } = info;
+  const { pg } = info;
+  const s3 = { ...info.s3, endpoint: s3Endpoint };
   const url =
     `postgres://${pg.user}:${encodeURIComponent(pg.password)}@localhost:${pg.port}/${database}` +
     (pg.caFile ? `?sslmode=verify-full&sslrootcert=${encodeURIComponent(pg.caFile)}` : '');
-  const args = ['local', 'backup', '--json', '--database-url', url, '--bucket', s3.bucket, '--s3-endpoint'];
+  const args = [
+    'local',
+    'backup',
+    '--json',
+    '--database-url',
+    url,
+    '--bucket',
+    s3.bucket,
+    // SNS stays the stand-in's (the discarding endpoint answers S3 only).
+    '--sns-endpoint',
+    info.sns.endpoint,
+    '--s3-endpoint',
+    s3.endpoint,
+  ];
   // The previous process model: `node` without the shebang's heap flag, every function kept warm.
   const argv =
     mode === 'warm'
-      ? [process.execPath, join(ROOT, 'bin', 'pgshift'), ...args, s3.endpoint]
-      : [join(ROOT, 'bin', 'pgshift'), ...args, s3.endpoint];
+      ? [process.execPath, join(ROOT, 'bin', 'pgshift'), ...args]
+      : [join(ROOT, 'bin', 'pgshift'), ...args];
   // Under /usr/bin/time for the CPU of the whole tree (CLI, functions, pg_dump); its own ~2 MB of RSS is
   // counted in the peak.
   const timeFile = join(tmpdir(), `pgshift-bench-cli-time-${process.pid}`);
@@ -228,6 +243,18 @@ function extractBaseline(rev: string): void {
   }
 }
 
+/** The variants whose pg_dump connects over TLS (verify-full): the CLI's, and raw-tls, their baseline. */
+function overTls(variant: string): boolean {
+  return variant === 'raw-tls' || variant.startsWith('cli');
+}
+
+/** `target` as the CLI connects to it: TLS with the rig's CA, verified against the host name. */
+function tlsTarget(target: DatabaseTarget): DatabaseTarget {
+  const caFile = process.env.PGSHIFT_BENCH_CA_FILE;
+  if (!caFile) throw new Error('raw-tls needs the rig CA (PGSHIFT_BENCH_CA_FILE)');
+  return { ...target, host: 'localhost', sslMode: 'verify-full', sslRootCert: caFile };
+}
+
 function startDiscardSink(): Promise<{ endpoint: string; stop: () => void }> {
   const child = spawn(process.execPath, [join(__dirname, 'discard-s3.mjs')], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -262,7 +289,9 @@ async function main(): Promise<void> {
     const [size, only] = spec.split(':');
     return { sizeMb: Number(size), only: only?.split('+') };
   });
-  const allVariants = (process.env.BENCH_VARIANTS ?? 'raw,discard,store,before,cli,cli-warm').split(',');
+  const allVariants = (
+    process.env.BENCH_VARIANTS ?? 'raw,raw-tls,discard,store,before,cli,cli-discard,cli-process'
+  ).split(',');
   const baselineRev = process.env.BENCH_BASELINE_REV ?? '43bb679';
   const restoreSize = process.env.BENCH_RESTORE ? Number(process.env.BENCH_RESTORE) : undefined;
   const compressionSize = process.env.BENCH_COMPRESSION ? Number(process.env.BENCH_COMPRESSION) : undefined;
@@ -277,6 +306,7 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const cliEnv: NodeJS.ProcessEnv = { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' };
   const admin = targetFromUrl(info.databaseUrl);
+  if (info.pg.caFile) process.env.PGSHIFT_BENCH_CA_FILE = info.pg.caFile;
   const sink = await startDiscardSink();
   const lines: string[] = [];
   const log = (s: string): void => {
@@ -310,7 +340,7 @@ async function main(): Promise<void> {
         `each run, medians shown. Baseline for "before": ${baselineRev}.\n`,
     );
     log(
-      '| database | variant | wall (median) | ÷ raw | dump | process CPU (median) | CPU per GB of database | peak RSS (max) | machine CPU (median) | walls |',
+      '| database | variant | wall (median) | ÷ raw (same connection) | dump | process CPU (median) | CPU per GB of database | peak RSS (max) | machine CPU (median) | walls |',
     );
     log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const { sizeMb, only } of sizes) {
@@ -330,6 +360,8 @@ async function main(): Promise<void> {
             switch (v) {
               case 'raw':
                 return timedCommand([...rawArgv, target.database], pgDumpEnv(target));
+              case 'raw-tls':
+                return timedCommand([...rawArgv, target.database], pgDumpEnv(tlsTarget(target)));
               case 'discard':
                 return streamedInChild(job({ ...info.s3, endpoint: sink.endpoint }, 'current'));
               case 'store':
@@ -340,6 +372,13 @@ async function main(): Promise<void> {
                 return cliBackup(info, target.database, 'current', cliEnv);
               case 'cli-warm':
                 return cliBackup(info, target.database, 'warm', cliEnv);
+              case 'cli-discard':
+                return cliBackup(info, target.database, 'current', cliEnv, sink.endpoint);
+              case 'cli-process':
+                return cliBackup(info, target.database, 'current', {
+                  ...cliEnv,
+                  PGSHIFT_FUNCTION_ISOLATION: 'process',
+                });
               default:
                 throw new Error(`unknown variant ${v}`);
             }
@@ -350,10 +389,13 @@ async function main(): Promise<void> {
           `  ${target.database}: run ${i + 1}/${runs} done (load ${(loadavg()[0] ?? NaN).toFixed(2)})`,
         );
       }
-      const raw = res.raw ? median(res.raw.map((s) => s.ms)) : undefined;
+      const rawPlain = res.raw ? median(res.raw.map((s) => s.ms)) : undefined;
+      const rawTls = res['raw-tls'] ? median(res['raw-tls'].map((s) => s.ms)) : undefined;
       for (const v of variants) {
         const s = res[v] ?? [];
         const wall = median(s.map((x) => x.ms));
+        // Like for like: what connects over TLS (the CLI always does, as to RDS) against pg_dump over TLS.
+        const raw = overTls(v) ? rawTls : rawPlain;
         const cpus = s.flatMap((x) => (x.cpuMs === undefined ? [] : [x.cpuMs]));
         const cpu = cpus.length > 0 ? median(cpus) : undefined;
         const bytes = s.find((x) => x.bytes)?.bytes;

@@ -1,22 +1,41 @@
 #!/usr/bin/env node
 // A minimal S3-compatible endpoint that answers the calls of a multipart upload (and the HEAD/PUT/DELETE
-// around it) and throws the bodies away, so a benchmark can tell pgshift's own cost from the S3 stand-in's:
-// it reads every byte off the socket and stores nothing. Prints its endpoint as one JSON line on stdout;
+// around it) and throws the parts away, so a benchmark can tell pgshift's own cost from the S3 stand-in's:
+// it reads every byte off the socket and keeps only whole-object PUTs (manifests, reports), which the steps
+// after a backup read back (the CLI runs the whole workflow against it too). Prints its endpoint as one JSON line on stdout;
 // exits when stdin closes (its parent is gone). Plain ESM so it starts without a TypeScript loader.
 import { createServer } from 'node:http';
 
 let nextId = 1;
 let bytes = 0;
+/** Whole-object PUTs (manifests, reports: small) are kept, so that a later step can read them back. */
+const kept = new Map();
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
-  req.on('data', (d) => (bytes += d.length));
+  const path = decodeURIComponent(url.pathname);
+  const isBucket = path.split('/').filter(Boolean).length === 1;
+  const q = url.searchParams;
+  const keep = req.method === 'PUT' && !q.has('partNumber') && !isBucket;
+  const chunks = [];
+  req.on('data', (d) => {
+    bytes += d.length;
+    if (keep) chunks.push(d);
+  });
   req.on('end', () => {
-    const q = url.searchParams;
     const xml = (body) => {
       res.writeHead(200, { 'content-type': 'application/xml' });
       res.end(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
     };
-    if (req.method === 'HEAD' || req.method === 'GET') {
+    const object = kept.get(path);
+    if ((req.method === 'HEAD' || req.method === 'GET') && isBucket && !q.has('list-type')) {
+      res.writeHead(200);
+      res.end();
+    } else if (req.method === 'GET' && isBucket) {
+      xml('<ListBucketResult><IsTruncated>false</IsTruncated><KeyCount>0</KeyCount></ListBucketResult>');
+    } else if ((req.method === 'HEAD' || req.method === 'GET') && object) {
+      res.writeHead(200, { 'content-length': object.length, etag: '"kept"' });
+      res.end(req.method === 'GET' ? object : undefined);
+    } else if (req.method === 'HEAD' || req.method === 'GET') {
       res.writeHead(404, { 'content-type': 'application/xml' });
       res.end(
         req.method === 'GET'
@@ -28,9 +47,11 @@ const server = createServer((req, res) => {
     } else if (req.method === 'POST' && q.has('uploadId')) {
       xml(`<CompleteMultipartUploadResult><ETag>"done"</ETag></CompleteMultipartUploadResult>`);
     } else if (req.method === 'PUT') {
+      if (keep) kept.set(path, Buffer.concat(chunks));
       res.writeHead(200, { etag: `"p${q.get('partNumber') ?? 0}"` });
       res.end();
     } else if (req.method === 'DELETE') {
+      kept.delete(path);
       res.writeHead(204);
       res.end();
     } else {
