@@ -1,18 +1,19 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import {
-  renderPlanSql,
-  renderScriptSql,
-  type PlanKind,
-  type PlanLine,
-  type PlannedScript,
-} from '../../lambdas/migrate/plan-sql';
+import type { PlanKind, PlanLine, PlannedScript } from '../../lambdas/migrate/plan-sql';
 import type { LintFinding } from '../../lambdas/migrate/types';
 import type { MigrationAnalysis, TableTouch } from '../../lambdas/shared/analysis';
 import { PlanSqlMismatchError } from '../../lambdas/shared/errors';
 import { getJson, getText } from '../../lambdas/shared/s3';
 import type { StepResults } from '../../lambdas/shared/step';
 import { formatBytes } from '../../lambdas/shared/format';
+
+// Loaded when a dry run is rendered: plan-sql's imports reach libpg-query, whose WASM module (a 128 MiB
+// memory, ~10 MB resident) a backup or restore must not carry (docs/performance.md, CLI memory).
+/* eslint-disable @typescript-eslint/no-unsafe-return -- lazy require(), typed by its declared return type */
+const loadPlanSql = (): typeof import('../../lambdas/migrate/plan-sql') =>
+  require('../../lambdas/migrate/plan-sql');
+/* eslint-enable @typescript-eslint/no-unsafe-return */
 
 /** Where a step wrote a dry run's SQL, as its output says (`plan.sql` of the plan step, `sql` of a downgrade). */
 export interface SqlObjectRef {
@@ -192,7 +193,7 @@ function statementNotes(
  */
 export function annotatedSql(doc: DryRunDocument, docsUrl?: string): string {
   if (!doc.scripts) return doc.sql;
-  return renderPlanSql(doc.kind, doc.scripts, { annotate: statementNotes(doc, docsUrl) });
+  return loadPlanSql().renderPlanSql(doc.kind, doc.scripts, { annotate: statementNotes(doc, docsUrl) });
 }
 
 /** Human output of a dry run: where the SQL is, then the SQL with its findings. */
@@ -308,7 +309,10 @@ function sqlBlocks(doc: DryRunDocument, docsUrl: string | undefined): string[] {
   const out = ['### SQL', ''];
   const notes = statementNotes(doc, docsUrl);
   const blocks = doc.scripts
-    ? doc.scripts.map((s) => ({ title: `${s.file}`, sql: renderScriptSql(s, { annotate: notes }) }))
+    ? doc.scripts.map((s) => ({
+        title: `${s.file}`,
+        sql: loadPlanSql().renderScriptSql(s, { annotate: notes }),
+      }))
     : [{ title: doc.sqlObject.key, sql: doc.sql.trimEnd() }];
   for (const b of blocks) {
     const f = fence(b.sql);

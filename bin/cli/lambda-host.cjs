@@ -69,7 +69,9 @@ function requireHandlerModule(file) {
   localRequire.resolve = (request, options) => Module._resolveFilename(request, mod, false, options);
   localRequire.cache = Module._cache;
   try {
-    script.runInThisContext().call(mod.exports, mod.exports, localRequire, mod, filename, path.dirname(filename));
+    script
+      .runInThisContext()
+      .call(mod.exports, mod.exports, localRequire, mod, filename, path.dirname(filename));
   } catch (err) {
     delete Module._cache[filename];
     throw err;
