@@ -1,4 +1,6 @@
 import * as http from 'node:http';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { isRecord } from '../../lambdas/shared/is-record';
 import { parseJsonRecord, stringField } from './json-shapes';
 
@@ -73,6 +75,51 @@ export interface Schedule {
   createdBy: string;
   fired: boolean;
   timer?: NodeJS.Timeout;
+}
+
+/** Bytes relayed between two young-generation collections (one 8 MiB part). */
+const RELAY_BYTES_PER_SCAVENGE = 8 * 1024 * 1024;
+
+/**
+ * V8's minor (young-generation) collection, made callable without exposing `gc` anywhere: `--expose-gc` is
+ * set just long enough to read `gc` from a fresh context, then unset, so no context created later (a
+ * function's worker thread) has it. Undefined if this V8 refuses.
+ */
+function minorCollector(): (() => void) | undefined {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc: unknown = vm.runInNewContext('gc');
+    if (!isCollector(gc)) return undefined;
+    return () => gc({ type: 'minor' });
+  } catch {
+    return undefined;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
+  }
+}
+
+function isCollector(gc: unknown): gc is (options: { type: 'minor' | 'major' }) => void {
+  return typeof gc === 'function';
+}
+
+/**
+ * Counts the body bytes the gateway relays and collects the young generation every 8 MiB. Why: every socket
+ * read is a fresh 64 KiB buffer outside V8's heap, and their small JS wrappers barely fill the young
+ * generation, so V8 frees them only when their external memory reaches its own limit (~64 MB). For the
+ * relayed parts of a backup that was up to ~16 MB of dead buffers at a time in the CLI (docs/performance.md,
+ * "pgshift local memory"); a scavenge per part costs about a millisecond.
+ */
+class RelayGarbage {
+  private collector: (() => void) | null | undefined = null;
+  private sinceScavenge = 0;
+
+  relayed(bytes: number): void {
+    this.sinceScavenge += bytes;
+    if (this.sinceScavenge < RELAY_BYTES_PER_SCAVENGE) return;
+    this.sinceScavenge = 0;
+    if (this.collector === null) this.collector = minorCollector();
+    this.collector?.();
+  }
 }
 
 function credentialScope(req: http.IncomingMessage): { service?: string } {
@@ -281,6 +328,7 @@ export class AwsGateway {
   /** Objects' SSE-KMS keys as written through the gateway (what a later GetObject needs to decrypt). */
   private readonly objectKeys = new Map<string, string>();
   private readonly servers: http.Server[] = [];
+  private readonly garbage = new RelayGarbage();
   private readonly store: URL;
   private readonly sns: URL;
 
@@ -450,6 +498,7 @@ export class AwsGateway {
         (up) => {
           onStatus(up.statusCode ?? 0);
           res.writeHead(up.statusCode ?? 502, up.headers);
+          up.on('data', (chunk: Buffer) => this.garbage.relayed(chunk.length));
           up.pipe(res);
           // A client that goes away mid-download (a function's thread or process ended while a response was
           // streaming to it) must not leave the stand-in's response paused for ever: its socket would keep
@@ -465,7 +514,10 @@ export class AwsGateway {
       // A client that goes away mid-upload must not leave the stand-in waiting.
       req.on('aborted', () => upstream.destroy());
       if (body) upstream.end(body);
-      else req.pipe(upstream);
+      else {
+        req.on('data', (chunk: Buffer) => this.garbage.relayed(chunk.length));
+        req.pipe(upstream);
+      }
     });
   }
 
