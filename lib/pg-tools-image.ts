@@ -83,6 +83,7 @@ function bundleImageContext(
     format: 'cjs',
     target: BUNDLING.target,
     sourcemap: BUNDLING.sourceMap,
+    sourcesContent: BUNDLING.sourcesContent,
     external: [...BUNDLING.externalModules],
     logLevel: 'warning',
   });

@@ -60,10 +60,11 @@ function requireHandlerModule(file) {
   } catch {
     cachedData = undefined;
   }
-  const script = new vm.Script(Module.wrap(source), { filename, cachedData });
   const mod = new Module(filename, module);
   mod.filename = filename;
   mod.paths = Module._nodeModulePaths(path.dirname(filename));
+  registerSourceMap(mod, filename, source);
+  const script = new vm.Script(Module.wrap(source), { filename, cachedData });
   Module._cache[filename] = mod;
   const localRequire = (id) => mod.require(id);
   localRequire.resolve = (request, options) => Module._resolveFilename(request, mod, false, options);
@@ -92,6 +93,18 @@ function requireHandlerModule(file) {
     };
   }
   return mod.exports;
+}
+
+/**
+ * With --enable-source-maps (the functions' NODE_OPTIONS) Node maps stack frames through the source map it
+ * recorded when its own loader compiled the file; vm.Script records none, and traces would point into the
+ * bundle. So Node's loader first compiles a one-line module for the same file that names the same map, and
+ * Node records it (test/infra/deployed-artifacts.test.ts checks a trace names the TypeScript source).
+ */
+function registerSourceMap(mod, filename, source) {
+  if (!process.sourceMapsEnabled) return;
+  const url = /\/\/[#@] sourceMappingURL=([^\s'"]+)\s*$/.exec(source.slice(-4096));
+  if (url) mod._compile(`//# sourceMappingURL=${url[1]}\n`, filename);
 }
 
 function loadHandler() {

@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AwsGateway, s3Authorizations } from '../../bin/cli/aws-gateway';
-import { FunctionHost, threadRefusal } from '../../bin/cli/function-host';
+import { buildSync } from 'esbuild';
+import { FunctionError, FunctionHost, threadRefusal } from '../../bin/cli/function-host';
 import { assembleImage } from '../../bin/cli/local-deployment';
 import type { CfnTemplate } from '../../bin/cli/local-runner';
 import { deniedAuthorizations } from '../helpers/iam-simulation';
@@ -226,6 +227,52 @@ describe("FunctionHost's code cache: a cold start reuses V8's compiled code, nev
       expect(third.out.event).toEqual({ a: 1 });
       expect(readFileSync(cacheFile).length).toBeGreaterThan(100);
       expect((await coldStart()).use).toBe('hit');
+    },
+  );
+
+  test.each(['process', 'thread'] as const)(
+    "in a %s with --enable-source-maps, a trace from the cached bundle still names the TypeScript source's line",
+    async (isolation) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'pgshift-sourcemap-test-'));
+      const entry = path.join(dir, 'handler.ts');
+      writeFileSync(
+        entry,
+        [
+          'export const handler = async (): Promise<never> => {',
+          "  throw new Error('the database refused');",
+          '};',
+          '',
+        ].join('\n'),
+      );
+      buildSync({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        sourcemap: true,
+        outfile: path.join(dir, 'out', 'index.js'),
+        logLevel: 'silent',
+      });
+      const codeCacheDir = mkdtempSync(path.join(os.tmpdir(), 'pgshift-code-cache-test-'));
+      for (const expected of ['miss', 'hit']) {
+        const host = new FunctionHost({
+          name: 'Thrower',
+          taskRoot: path.join(dir, 'out'),
+          handler: 'index.handler',
+          env: { NODE_OPTIONS: '--enable-source-maps' },
+          timeoutSeconds: 10,
+          isolation,
+          codeCacheDir,
+        });
+        try {
+          const err: unknown = await host.invoke({}).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(FunctionError);
+          expect((err as FunctionError).trace.join('\n')).toMatch(/handler\.ts:2:9/);
+          expect(host.codeCache).toBe(expected);
+        } finally {
+          await host.stop();
+        }
+      }
     },
   );
 
