@@ -84,6 +84,8 @@ function bundleImageContext(
     target: BUNDLING.target,
     sourcemap: BUNDLING.sourceMap,
     sourcesContent: BUNDLING.sourcesContent,
+    minify: BUNDLING.minify,
+    keepNames: BUNDLING.keepNames,
     external: [...BUNDLING.externalModules],
     logLevel: 'warning',
   });

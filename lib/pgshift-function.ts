@@ -31,6 +31,8 @@ export const BUNDLING = {
   // The map locates each frame (NODE_OPTIONS=--enable-source-maps); the sources' full text, 60 % of its
   // bytes, is never read on Lambda, yet every cold start parses it and keeps it in memory.
   sourcesContent: false,
+  minify: true,
+  keepNames: true,
   // Bundle the SDK we test with rather than the runtime's (whose version moves under us).
   externalModules: new Array<string>(),
 } as const;
