@@ -148,6 +148,13 @@ export interface LocalDeploymentOptions {
   functionIsolation?: FunctionIsolation;
   /** V8's code cache of the functions' bundles (FunctionHostOptions.codeCacheDir). @default no cache */
   codeCacheDir?: string;
+  /**
+   * `direct`: the functions' and the Fargate task's S3 requests go straight to the store, as they go straight
+   * to S3 on AWS, instead of through the gateway that records them for the IAM simulation. For a run whose
+   * recorded calls nobody reads (the CLI): every dumped byte then crosses one process less. The tests keep
+   * `recorded`. @default 'recorded'
+   */
+  s3Path?: 'recorded' | 'direct';
 }
 
 export interface LocalDeployment {
@@ -359,7 +366,11 @@ export function assembleImage(
 }
 
 /** Lambda's own variables for a function, as the service sets them. */
-function lambdaRuntimeEnv(fn: DeployedFunction, endpoint: string): Record<string, string> {
+function lambdaRuntimeEnv(
+  fn: DeployedFunction,
+  endpoint: string,
+  s3Endpoint: string,
+): Record<string, string> {
   return {
     AWS_REGION: LOCAL_REGION,
     AWS_DEFAULT_REGION: LOCAL_REGION,
@@ -374,9 +385,10 @@ function lambdaRuntimeEnv(fn: DeployedFunction, endpoint: string): Record<string
     TZ: ':UTC',
     LANG: 'en_US.UTF-8',
     PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
-    // Substitution: every AWS endpoint is the gateway of this function's role.
+    // Substitution: every AWS endpoint is the gateway of this function's role (S3 the store itself when
+    // nothing reads the recorded calls: LocalDeploymentOptions.s3Path).
     AWS_ENDPOINT_URL: endpoint,
-    AWS_ENDPOINT_URL_S3: endpoint,
+    AWS_ENDPOINT_URL_S3: s3Endpoint,
   };
 }
 
@@ -522,6 +534,11 @@ class LocalFunctionHosts {
     if (this.subs.caBundleFile) replaceFile(root, CA_BUNDLE_IN_ASSET, this.subs.caBundleFile);
   }
 
+  /** The S3 endpoint for code whose role's gateway is `gatewayEndpoint` (see LocalDeploymentOptions.s3Path). */
+  s3Endpoint(gatewayEndpoint: string): string {
+    return this.options.s3Path === 'direct' ? this.subs.storeEndpoint : gatewayEndpoint;
+  }
+
   private async prepare(fn: DeployedFunction): Promise<PreparedCode> {
     const subs = this.subs;
     let taskRoot: string;
@@ -540,7 +557,12 @@ class LocalFunctionHosts {
     }
     this.prepareTaskRoot(taskRoot);
     const endpoint = await this.gateway.endpointFor(fn.roleArn, fn.logicalId);
-    const env = { ...imageEnv, ...fn.env, ...lambdaRuntimeEnv(fn, endpoint), ...substitutedEnv(subs) };
+    const env = {
+      ...imageEnv,
+      ...fn.env,
+      ...lambdaRuntimeEnv(fn, endpoint, this.s3Endpoint(endpoint)),
+      ...substitutedEnv(subs),
+    };
     if (!subs.topicArn) delete env.PGSHIFT_TOPIC_ARN;
     return { taskRoot, env };
   }
@@ -668,7 +690,7 @@ function localFargateRunner(
       AWS_SESSION_TOKEN: 'local-task-session',
       PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
       AWS_ENDPOINT_URL: endpoint,
-      AWS_ENDPOINT_URL_S3: endpoint,
+      AWS_ENDPOINT_URL_S3: hosts.s3Endpoint(endpoint),
       ...substitutedEnv(subs),
     };
     if (!subs.topicArn) delete env.PGSHIFT_TOPIC_ARN;

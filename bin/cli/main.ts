@@ -70,6 +70,8 @@ async function executeLocal(
     ...localRunMemory(process.env),
     // Beside the cached assembly whose bundles it compiles.
     codeCacheDir: path.join(assembly.dir, 'code-cache'),
+    // Nothing here reads the gateway's recorded calls (the tests do, for the IAM simulation).
+    s3Path: 'direct',
   });
   if (progress) io.err(`pgshift local ${input.action} on ${local.databaseName}`);
   try {

@@ -100,6 +100,8 @@ export interface RunOptions {
   extraEnv?: Record<string, string>;
   /** Deploys the stack synthesized with these context changes. @default cdk.json's context */
   stack?: StackOverrides;
+  /** S3 through the recording gateway, or straight to the store as the CLI runs it. @default 'recorded' */
+  s3Path?: 'recorded' | 'direct';
 }
 
 /**
@@ -174,6 +176,7 @@ export async function startRigDeployment(
     },
     onLog: options.onLog,
     scheduleDelayMs: options.scheduleDelayMs,
+    s3Path: options.s3Path,
   });
 }
 

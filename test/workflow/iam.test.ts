@@ -2,8 +2,10 @@
  * The IAM check of the workflow tests (test/workflow/harness.ts assertIamAllows) denies what the template does
  * not grant: the same simulation that passes every real run fails on a request outside a role's policies.
  */
-import { rigInfo, freshDatabase } from '../rig/helpers';
-import { assertIamAllows, startRigDeployment } from './harness';
+import { withClient } from '../../lambdas/shared/db';
+import { dropDatabase, freshDatabase, rigInfo, seedRows, tableChecksum } from '../rig/helpers';
+import type { RecordedCall } from '../../bin/cli/aws-gateway';
+import { assertIamAllows, runWorkflow, startRigDeployment } from './harness';
 
 describe('IAM simulation of a local deployment (template policies, nothing reaches AWS)', () => {
   test("a request outside the caller role's policies fails the check, naming action, caller and resource", async () => {
@@ -63,4 +65,40 @@ describe('IAM simulation of a local deployment (template policies, nothing reach
       await db.drop();
     }
   });
+
+  test("the CLI's direct S3 path: a function's and the Fargate task's S3 requests bypass the recorder, and a backup and its restore still work", async () => {
+    // Prepare
+    const db = await freshDatabase('wfdirect');
+    await seedRows(db.target, 2000, { textBytes: 100 });
+    const expected = await tableChecksum(db.target, 'items');
+    const recorded: RecordedCall[] = [];
+    const direct = {
+      databaseUrl: db.url,
+      database: db.name,
+      s3Path: 'direct' as const,
+      inspect: (deployment: { calls: RecordedCall[] }) => void recorded.push(...deployment.calls),
+    };
+    try {
+      // Act
+      const backup = await runWorkflow({ action: 'backup' }, direct);
+      await withClient(db.target, (c) => c.query('DELETE FROM items'));
+      const restore = await runWorkflow(
+        { action: 'restore', backup: 'latest', confirm: db.name, runner: 'fargate', restoreJobs: 2 },
+        direct,
+      );
+      // Assess
+      expect(backup.error).toBeUndefined();
+      expect(restore.error).toBeUndefined();
+      expect(restore.visited.map((v) => v.state)).toContain('Restore database (Fargate)');
+      expect(await tableChecksum(db.target, 'items')).toEqual(expected);
+      const previous = (restore.state?.results.restore as { previousDatabase?: string } | undefined)
+        ?.previousDatabase;
+      if (previous) await dropDatabase(previous);
+      expect(recorded.filter((c) => c.service === 's3')).toEqual([]);
+      expect(recorded.map((c) => c.caller)).toContain('FargateTask');
+      expect(recorded.some((c) => c.service === 'secretsmanager')).toBe(true);
+    } finally {
+      await db.drop();
+    }
+  }, 600_000);
 });
