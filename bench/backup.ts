@@ -2,11 +2,13 @@
  * Backup (and restore) at the speed limit: every variant side by side, alternated in each round, medians of
  * BENCH_RUNS rounds, the baseline (raw pg_dump) measured in the same run, results written to
  * bench/results/backup-<timestamp>.md. `npm run bench:backup`; `npm run bench:backup:final` is the whole
- * measurement docs/performance.md reports (250 MB and 1.2 GB with every variant, 5 GB with raw/discard/cli,
- * restore and compression on 1.2 GB: about 12 minutes on a 2-vCPU machine).
+ * measurement docs/performance.md reports (250 MB and 1.2 GB with every default variant; 5 GB with raw, raw-tls,
+ * discard, cli and cli-discard; restore and compression on 1.2 GB: about 30 minutes on a 2-vCPU machine).
  *
  * Variants per database (BENCH_SIZES, MB; generated once and kept, see bench-db.ts):
  *   raw       pg_dump -Fc -Z1 > /dev/null (the limit at pgshift's settings), CPU and RSS from /usr/bin/time
+ *   raw-tls   the same over TLS verify-full to localhost, as the CLI (and pgshift against RDS) connects: the
+ *             baseline of the cli variants' ratios
  *   discard   pgshift's streaming path (hash + multipart upload, this checkout) into an S3 endpoint that reads
  *             and discards (bench/discard-s3.mjs): pgshift's own cost without the S3 stand-in's
  *   store     the same into the S3 stand-in (fauxqs)
@@ -14,6 +16,8 @@
  *   cli       `bin/pgshift local backup` as a user runs it: whole process tree (CLI, function processes,
  *             pg_dump), wall including process start, peak RSS sampled every 20 ms, CPU of the whole tree
  *             (pg_dump's included: compare with raw's)
+ *   cli-discard  the same into the discarding endpoint (SNS still the stand-in's): the CLI without fauxqs
+ *   cli-process  the CLI with its functions in child processes (PGSHIFT_FUNCTION_ISOLATION=process)
  *   cli-warm  the same with every function kept warm and V8's default young generation (the previous
  *             process model), for the memory comparison
  * BENCH_VARIANTS picks some (comma-separated). BENCH_RESTORE=<size> adds a restore comparison on that
