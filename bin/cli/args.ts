@@ -33,6 +33,7 @@ const ACTION_FLAGS = {
   'allow-other-database': { type: 'boolean' },
   verify: { type: 'boolean' },
   runner: { type: 'string' },
+  'restore-jobs': { type: 'string' },
   'skip-preflight': { type: 'string' },
   'skip-reason': { type: 'string' },
   'terminate-idle-in-transaction': { type: 'boolean' },
@@ -232,6 +233,7 @@ export function executionInputFrom(cmd: ParsedCommand): ExecutionInput {
   if (f['allow-other-database']) raw.allowOtherDatabase = true;
   if (f.verify) raw.verifyBackup = true;
   if (typeof f.runner === 'string') raw.runner = f.runner;
+  raw.restoreJobs = intFlag(f['restore-jobs'], 'restore-jobs', problems);
   if (typeof f['skip-preflight'] === 'string')
     raw.skipPreflight = f['skip-preflight']
       .split(',')
@@ -277,6 +279,7 @@ function toFlagWording(problem: string): string {
     .replace(/^steps/, '--steps')
     .replace(/^confirm/, '--confirm')
     .replace(/^runner/, '--runner')
+    .replace(/^restoreJobs/, '--restore-jobs')
     .replace(/^skipReason/, '--skip-reason')
     .replace(/^skipPreflight/, '--skip-preflight')
     .replace(/^verifyBackup/, '--verify')
@@ -302,6 +305,7 @@ Usage:
 Actions:
   backup [--verify] [--output-prefix P]
   restore <key|latest> --confirm <database> [--allow-other-database]
+          [--runner fargate --restore-jobs N]   (pg_restore --jobs N from the task's local storage)
   report
   migrate [--dry-run [--sql-only]] [--allow-unsafe] [--skip-preflight id,... --skip-reason R]
   verify

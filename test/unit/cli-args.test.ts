@@ -27,6 +27,27 @@ describe('pgshift command line', () => {
     expect(executionInputFrom(cmd)).toEqual({ action: 'restore', backup: 'latest', confirm: 'app' });
   });
 
+  test('restore --restore-jobs N is the input restoreJobs, with --runner fargate only, a whole number', () => {
+    const restore = (...flags: string[]) =>
+      executionInputFrom(parseCommandLine(['start', 'restore', 'latest', '--confirm', 'app', ...flags]));
+    expect(restore('--runner', 'fargate', '--restore-jobs', '4')).toEqual({
+      action: 'restore',
+      backup: 'latest',
+      confirm: 'app',
+      runner: 'fargate',
+      restoreJobs: 4,
+    });
+    expect(problems(() => restore('--restore-jobs', '2'))).toEqual([
+      expect.stringMatching(/^--restore-jobs: needs runner "fargate"/),
+    ]);
+    expect(problems(() => restore('--runner', 'fargate', '--restore-jobs', 'two'))).toEqual([
+      '--restore-jobs must be a whole number',
+    ]);
+    expect(problems(() => restore('--runner', 'fargate', '--restore-jobs', '0'))).toEqual([
+      expect.stringMatching(/^--restore-jobs/),
+    ]);
+  });
+
   test('downgrade --steps and --to map to steps and toVersion, and not both', () => {
     expect(executionInputFrom(parseCommandLine(['start', 'downgrade', '--steps', '2']))).toEqual({
       action: 'downgrade',
