@@ -222,9 +222,14 @@ export const pgshiftContextSchema = z
         memoryMiB: z.number().int().min(512).max(30720).default(4096),
         /** The Fargate state's timeout. @default 720 (12 h) */
         timeoutMinutes: z.number().int().min(5).default(720),
+        /**
+         * The task's ephemeral storage (GiB, Fargate's 21–200): a parallel restore (`restoreJobs`) downloads the
+         * dump there first and needs its size plus 512 MiB free. @default 21
+         */
+        ephemeralStorageGiB: z.number().int().min(21).max(200).default(21),
       })
       .strict()
-      .default({ cpu: 1024, memoryMiB: 4096, timeoutMinutes: 720 }),
+      .default({ cpu: 1024, memoryMiB: 4096, timeoutMinutes: 720, ephemeralStorageGiB: 21 }),
     alerts: z
       .object({
         emails: z.array(z.email()).default([]),

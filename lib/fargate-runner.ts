@@ -26,7 +26,11 @@ export interface FargateRunnerProps {
   readonly cpu?: number;
   /** @default 4096 */
   readonly memoryMiB?: number;
-  /** Ephemeral storage; dumps stream, so the 21 GiB minimum is plenty. @default 21 */
+  /**
+   * Ephemeral storage. Backups and single-job restores stream, so Fargate's 21 GiB minimum is plenty for them; a
+   * parallel restore (`restoreJobs`) downloads the dump here first (context `fargate.ephemeralStorageGiB`).
+   * @default 21
+   */
   readonly ephemeralStorageGiB?: number;
   /** @default RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;

@@ -229,6 +229,7 @@ export class PgshiftStack extends Stack {
       },
       cpu: config.fargate.cpu,
       memoryMiB: config.fargate.memoryMiB,
+      ephemeralStorageGiB: config.fargate.ephemeralStorageGiB,
       logRetention: logRetentionOf(config),
     });
   }

@@ -136,7 +136,7 @@ const NEXT_BY_ERROR: Record<string, string> = {
     'Use pg tools at least as new as the server (the error names both), then run again.',
   RestoreFailedError: 'Read the error; the scratch database was dropped, so the restore can be run again.',
   RestoreSpaceError:
-    "Nothing was touched: raise the Fargate task's ephemeral storage (FargateRunner's ephemeralStorageGiB) or restore without restoreJobs (streamed), then run again.",
+    "Nothing was touched: raise the Fargate task's ephemeral storage (cdk.json context pgshift.fargate.ephemeralStorageGiB, up to 200 GiB, then deploy) or restore without restoreJobs (streamed), then run again.",
   DriftDetectedError: 'Compare results.verify and results.drift with the migrations, then reconcile.',
   ReportFailedError:
     'Fix what the report error names (PostgreSQL or S3), then run `pgshift start report` again.',

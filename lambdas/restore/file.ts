@@ -35,7 +35,7 @@ export async function assertRestoreSpace(manifest: BackupManifest, directory = t
   throw new RestoreSpaceError(
     `Parallel restore refused: ${directory} has ${formatBytes(freeBytes)} free, the dump ${manifest.key} needs ` +
       `${formatBytes(neededBytes)} (its ${formatBytes(manifest.sizeBytes)} plus ${formatBytes(RESTORE_SPACE_MARGIN_BYTES)}). ` +
-      'Raise the task’s ephemeral storage, or restore without restoreJobs (streamed).',
+      'Raise the task’s ephemeral storage (context fargate.ephemeralStorageGiB), or restore without restoreJobs (streamed).',
     { details: { directory, freeBytes, neededBytes, backupKey: manifest.key } },
   );
 }

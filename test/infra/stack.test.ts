@@ -438,6 +438,17 @@ describe('maintenance windows and Fargate', () => {
     });
   });
 
+  test("the task's ephemeral storage is the context's fargate.ephemeralStorageGiB (21-200 GiB)", () => {
+    const fargate = { cpu: 1024, memoryMiB: 4096, timeoutMinutes: 720 };
+    synth({ fargate: { ...fargate, ephemeralStorageGiB: 120 } }).template.hasResourceProperties(
+      'AWS::ECS::TaskDefinition',
+      { EphemeralStorage: { SizeInGiB: 120 } },
+    );
+    expect(() => synth({ fargate: { ...fargate, ephemeralStorageGiB: 10 } })).toThrow(
+      /fargate\.ephemeralStorageGiB/,
+    );
+  });
+
   test('outputs StateMachineArn and BucketName for the CLI', () => {
     t.hasOutput('StateMachineArn', { Value: Match.anyValue() });
     t.hasOutput('BucketName', { Value: Match.anyValue() });
