@@ -11,7 +11,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AwsGateway, s3Authorizations } from '../../bin/cli/aws-gateway';
 import { buildSync } from 'esbuild';
-import { FunctionError, FunctionHost, threadRefusal } from '../../bin/cli/function-host';
+import {
+  FunctionError,
+  FunctionHost,
+  threadRefusal,
+  type FunctionHostOptions,
+} from '../../bin/cli/function-host';
 import { assembleImage } from '../../bin/cli/local-deployment';
 import type { CfnTemplate } from '../../bin/cli/local-runner';
 import { deniedAuthorizations } from '../helpers/iam-simulation';
@@ -23,6 +28,19 @@ function asset(files: Record<string, string>): string {
     writeFileSync(path.join(dir, name), text);
   }
   return dir;
+}
+
+/** Runs `use` with a FunctionHost of these options, and ends its environment whatever happens. */
+async function withFunctionHost<T>(
+  options: FunctionHostOptions,
+  use: (host: FunctionHost) => Promise<T>,
+): Promise<T> {
+  const host = new FunctionHost(options);
+  try {
+    return await use(host);
+  } finally {
+    await host.stop();
+  }
 }
 
 const ECHO = `
@@ -193,23 +211,22 @@ describe("FunctionHost's code cache: a cold start reuses V8's compiled code, nev
     'in a %s: compiled and cached on the first cold start, loaded from the cache on the next, and a cache of other code is rejected and rewritten',
     async (isolation) => {
       const codeCacheDir = mkdtempSync(path.join(os.tmpdir(), 'pgshift-code-cache-test-'));
-      const coldStart = async (): Promise<{ use: string | undefined; out: Record<string, unknown> }> => {
-        const host = new FunctionHost({
-          name: 'Echo',
-          taskRoot: root,
-          handler: 'index.handler',
-          env: { MINE: 'yes' },
-          timeoutSeconds: 10,
-          isolation,
-          codeCacheDir,
-        });
-        try {
-          const out = (await host.invoke({ a: 1 })) as Record<string, unknown>;
-          return { use: host.codeCache, out };
-        } finally {
-          await host.stop();
-        }
-      };
+      const coldStart = (): Promise<{ use: string | undefined; out: Record<string, unknown> }> =>
+        withFunctionHost(
+          {
+            name: 'Echo',
+            taskRoot: root,
+            handler: 'index.handler',
+            env: { MINE: 'yes' },
+            timeoutSeconds: 10,
+            isolation,
+            codeCacheDir,
+          },
+          async (host) => {
+            const out = (await host.invoke({ a: 1 })) as Record<string, unknown>;
+            return { use: host.codeCache, out };
+          },
+        );
       const first = await coldStart();
       expect(first.use).toBe('miss');
       const files = readdirSync(codeCacheDir);
@@ -255,7 +272,7 @@ describe("FunctionHost's code cache: a cold start reuses V8's compiled code, nev
       });
       const codeCacheDir = mkdtempSync(path.join(os.tmpdir(), 'pgshift-code-cache-test-'));
       for (const expected of ['miss', 'hit']) {
-        const host = new FunctionHost({
+        const thrower = {
           name: 'Thrower',
           taskRoot: path.join(dir, 'out'),
           handler: 'index.handler',
@@ -263,33 +280,23 @@ describe("FunctionHost's code cache: a cold start reuses V8's compiled code, nev
           timeoutSeconds: 10,
           isolation,
           codeCacheDir,
-        });
-        try {
+        };
+        await withFunctionHost(thrower, async (host) => {
           const err: unknown = await host.invoke({}).catch((e: unknown) => e);
           expect(err).toBeInstanceOf(FunctionError);
           expect((err as FunctionError).trace.join('\n')).toMatch(/handler\.ts:2:9/);
           expect(host.codeCache).toBe(expected);
-        } finally {
-          await host.stop();
-        }
+        });
       }
     },
   );
 
   test('without a cache folder the module is required as Node does, and nothing is written', async () => {
-    const host = new FunctionHost({
-      name: 'Echo',
-      taskRoot: root,
-      handler: 'index.handler',
-      env: {},
-      timeoutSeconds: 10,
-    });
-    try {
+    const echo = { name: 'Echo', taskRoot: root, handler: 'index.handler', env: {}, timeoutSeconds: 10 };
+    await withFunctionHost(echo, async (host) => {
       await host.invoke({});
       expect(host.codeCache).toBe('off');
-    } finally {
-      await host.stop();
-    }
+    });
   });
 });
 
