@@ -253,9 +253,8 @@ function overTls(variant: string): boolean {
 }
 
 /** `target` as the CLI connects to it: TLS with the rig's CA, verified against the host name. */
-function tlsTarget(target: DatabaseTarget): DatabaseTarget {
-  const caFile = process.env.PGSHIFT_BENCH_CA_FILE;
-  if (!caFile) throw new Error('raw-tls needs the rig CA (PGSHIFT_BENCH_CA_FILE)');
+function tlsTarget(target: DatabaseTarget, caFile: string | undefined): DatabaseTarget {
+  if (!caFile) throw new Error('raw-tls needs the rig to run with TLS (its CA file)');
   return { ...target, host: 'localhost', sslMode: 'verify-full', sslRootCert: caFile };
 }
 
@@ -310,7 +309,6 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const cliEnv: NodeJS.ProcessEnv = { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' };
   const admin = targetFromUrl(info.databaseUrl);
-  if (info.pg.caFile) process.env.PGSHIFT_BENCH_CA_FILE = info.pg.caFile;
   const sink = await startDiscardSink();
   const lines: string[] = [];
   const log = (s: string): void => {
@@ -365,7 +363,10 @@ async function main(): Promise<void> {
               case 'raw':
                 return timedCommand([...rawArgv, target.database], pgDumpEnv(target));
               case 'raw-tls':
-                return timedCommand([...rawArgv, target.database], pgDumpEnv(tlsTarget(target)));
+                return timedCommand(
+                  [...rawArgv, target.database],
+                  pgDumpEnv(tlsTarget(target, info.pg.caFile)),
+                );
               case 'discard':
                 return streamedInChild(job({ ...info.s3, endpoint: sink.endpoint }, 'current'));
               case 'store':

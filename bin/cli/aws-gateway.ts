@@ -113,7 +113,12 @@ class RelayGarbage {
   private collector: (() => void) | null | undefined = null;
   private sinceScavenge = 0;
 
-  relayed(bytes: number): void {
+  /** Counts every chunk `body` relays. */
+  watch(body: NodeJS.ReadableStream): void {
+    body.on('data', (chunk: Buffer) => this.relayed(chunk.length));
+  }
+
+  private relayed(bytes: number): void {
     this.sinceScavenge += bytes;
     if (this.sinceScavenge < RELAY_BYTES_PER_SCAVENGE) return;
     this.sinceScavenge = 0;
@@ -498,7 +503,7 @@ export class AwsGateway {
         (up) => {
           onStatus(up.statusCode ?? 0);
           res.writeHead(up.statusCode ?? 502, up.headers);
-          up.on('data', (chunk: Buffer) => this.garbage.relayed(chunk.length));
+          this.garbage.watch(up);
           up.pipe(res);
           // A client that goes away mid-download (a function's thread or process ended while a response was
           // streaming to it) must not leave the stand-in's response paused for ever: its socket would keep
@@ -515,7 +520,7 @@ export class AwsGateway {
       req.on('aborted', () => upstream.destroy());
       if (body) upstream.end(body);
       else {
-        req.on('data', (chunk: Buffer) => this.garbage.relayed(chunk.length));
+        this.garbage.watch(req);
         req.pipe(upstream);
       }
     });

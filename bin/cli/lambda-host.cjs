@@ -165,21 +165,17 @@ channel.onMessage(async (msg) => {
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
   };
+  let outcome;
   try {
     const result = await handler(JSON.parse(msg.event), context);
-    // Before the result: the host may end this environment as soon as it has it.
-    if (saveCodeCache) saveCodeCache();
     // Lambda returns the JSON serialization of the result: Dates become strings, undefined becomes null.
-    send({
-      type: 'result',
-      id: msg.id,
-      ok: true,
-      json: JSON.stringify(result === undefined ? null : result),
-    });
+    outcome = { ok: true, json: JSON.stringify(result === undefined ? null : result) };
   } catch (err) {
-    if (saveCodeCache) saveCodeCache();
-    send({ type: 'result', id: msg.id, ok: false, error: errorPayload(err) });
+    outcome = { ok: false, error: errorPayload(err) };
   }
+  // Before the result: the host may end this environment as soon as it has it.
+  if (saveCodeCache) saveCodeCache();
+  send({ type: 'result', id: msg.id, ...outcome });
 });
 
 // Like the runtime, an unhandled rejection ends the environment (the parent reports Runtime.ExitError); in a

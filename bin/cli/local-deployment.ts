@@ -146,8 +146,12 @@ export interface LocalDeploymentOptions {
   functionNodeArgs?: string[];
   /** Child processes or worker threads for the functions (FunctionHostOptions.isolation). @default 'process' */
   functionIsolation?: FunctionIsolation;
-  /** V8's code cache of the functions' bundles (FunctionHostOptions.codeCacheDir). @default no cache */
-  codeCacheDir?: string;
+  /**
+   * Keep V8's compiled code of the functions' bundles beside the assembly (`<assembly>/code-cache`,
+   * FunctionHostOptions.codeCacheDir), so a cold start after the first does not compile them again.
+   * @default false
+   */
+  codeCache?: boolean;
   /**
    * `direct`: the functions' and the Fargate task's S3 requests go straight to the store, as they go straight
    * to S3 on AWS, instead of through the gateway that records them for the IAM simulation. For a run whose
@@ -596,7 +600,7 @@ class LocalFunctionHosts {
       onLog: (line) => this.options.onLog?.(fn.logicalId, line),
       nodeArgs: this.options.functionNodeArgs,
       isolation: this.options.functionIsolation,
-      codeCacheDir: this.options.codeCacheDir,
+      codeCacheDir: this.options.codeCache ? path.join(this.options.assembly.dir, 'code-cache') : undefined,
     });
     this.hosts.set(fn.logicalId, host);
     return host;

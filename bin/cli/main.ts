@@ -68,8 +68,7 @@ async function executeLocal(
     onProgress: progress ? (p) => io.err(`      ${p.message}`) : undefined,
     onLog: debug ? (source, line) => io.err(`[${source}] ${line}`) : undefined,
     ...localRunMemory(process.env),
-    // Beside the cached assembly whose bundles it compiles.
-    codeCacheDir: path.join(assembly.dir, 'code-cache'),
+    codeCache: true,
     // Nothing here reads the gateway's recorded calls (the tests do, for the IAM simulation).
     s3Path: 'direct',
   });

@@ -157,11 +157,10 @@ export async function startRigDeployment(
   const rig = rigInfo();
   if (!rig.pg.caFile)
     throw new Error('the rig runs without TLS (openssl missing): the workflow tests need it');
-  const assembly = options.assembly ?? synthesizedAssembly(options.stack);
   return startLocalDeployment({
-    assembly,
+    assembly: options.assembly ?? synthesizedAssembly(options.stack),
     // As the CLI does: each cold start after the first loads the bundle's compiled code.
-    codeCacheDir: path.join(assembly.dir, 'code-cache'),
+    codeCache: true,
     substitutions: {
       storeEndpoint: rig.s3.endpoint,
       snsEndpoint: rig.sns.endpoint,
