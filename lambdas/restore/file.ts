@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +9,13 @@ import { formatBytes } from '../shared/format';
 import { RestoreSpaceError, errorMessage } from '../shared/errors';
 import type { BackupManifest } from '../shared/manifest';
 import { getObjectStream, type ObjectStore } from '../shared/s3';
-import { pgRestoreFailure, startPgRestore, type PgRestoreOptions, type PgRestoreOutcome } from './stream';
+import {
+  hashBeside,
+  pgRestoreFailure,
+  startPgRestore,
+  type PgRestoreOptions,
+  type PgRestoreOutcome,
+} from './stream';
 
 /** Room kept free beside the dump (pg_restore's and the system's own files). */
 export const RESTORE_SPACE_MARGIN_BYTES = 512 * 1024 * 1024;
@@ -74,16 +79,11 @@ async function download(
   file: string,
 ): Promise<{ sha256: string; sizeBytes: number }> {
   const body = await getObjectStream(store, key);
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  body.on('data', (chunk: Buffer) => {
-    hash.update(chunk);
-    sizeBytes += chunk.length;
-  });
+  const digest = hashBeside(body);
   try {
     await pipeline(body, createWriteStream(file, { mode: 0o600 }));
   } catch (err) {
     throw new Error(`downloading ${key} to ${file} failed (${errorMessage(err)})`, { cause: err });
   }
-  return { sha256: hash.digest('hex'), sizeBytes };
+  return digest();
 }

@@ -67,12 +67,7 @@ export async function pgRestoreFromStream(
   options: PgRestoreOptions = {},
 ): Promise<PgRestoreOutcome> {
   const { child, exited, stderr } = await startPgRestore(target, options, 'stdin');
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  body.on('data', (chunk: Buffer) => {
-    hash.update(chunk);
-    sizeBytes += chunk.length;
-  });
+  const digest = hashBeside(body);
   let streamError: unknown;
   const stdin = child.stdin;
   if (!stdin) throw new Error('pg_restore was started without a stdin pipe');
@@ -88,5 +83,19 @@ export async function pgRestoreFromStream(
     : exitedCleanly(status)
       ? `reading the backup failed (${errorMessage(streamError)})`
       : pgRestoreFailure(status, stderr);
-  return { ok, sha256: hash.digest('hex'), sizeBytes, error };
+  return { ok, ...digest(), error };
+}
+
+/**
+ * The SHA-256 and size of every byte `body` emits, taken beside whatever consumes it (a 'data' listener, no
+ * stream stage in between); call the result once the body has ended.
+ */
+export function hashBeside(body: Readable): () => { sha256: string; sizeBytes: number } {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  body.on('data', (chunk: Buffer) => {
+    hash.update(chunk);
+    sizeBytes += chunk.length;
+  });
+  return () => ({ sha256: hash.digest('hex'), sizeBytes });
 }
