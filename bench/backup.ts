@@ -18,6 +18,7 @@
  *             (pg_dump's included: compare with raw's)
  *   cli-discard  the same into the discarding endpoint (SNS still the stand-in's): the CLI without fauxqs
  *   cli-process  the CLI with its functions in child processes (PGSHIFT_FUNCTION_ISOLATION=process)
+ *   cli-no-ahead  the CLI starting each function only when its state runs (PGSHIFT_LOCAL_WARM_AHEAD=0)
  *   cli-warm  the same with every function kept warm and V8's default young generation (the previous
  *             process model), for the memory comparison
  * BENCH_VARIANTS picks some (comma-separated). BENCH_RESTORE=<size> adds a restore comparison on that
@@ -379,6 +380,11 @@ async function main(): Promise<void> {
                 return cliBackup(info, target.database, 'warm', cliEnv);
               case 'cli-discard':
                 return cliBackup(info, target.database, 'current', cliEnv, sink.endpoint);
+              case 'cli-no-ahead':
+                return cliBackup(info, target.database, 'current', {
+                  ...cliEnv,
+                  PGSHIFT_LOCAL_WARM_AHEAD: '0',
+                });
               case 'cli-process':
                 return cliBackup(info, target.database, 'current', {
                   ...cliEnv,

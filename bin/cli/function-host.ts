@@ -47,6 +47,8 @@ export interface FunctionHostOptions {
    * @default no cache
    */
   codeCacheDir?: string;
+  /** Told when an environment starts (a cold start begins) and when one has ended. */
+  onEnvironment?: (change: 'started' | 'ended') => void;
 }
 
 /** An error as the Lambda service reports it: `errorType` is what a state's Retry/Catch matches. */
@@ -252,11 +254,13 @@ export class FunctionHost {
       onExit: (why) => {
         if (this.environment === environment) this.environment = undefined;
         this.ended(environment, why);
+        this.options.onEnvironment?.('ended');
       },
     };
     const environment =
       this.isolation === 'thread' ? startThread(this.options, events) : startProcess(this.options, events);
     this.environment = environment;
+    this.options.onEnvironment?.('started');
     return environment;
   }
 
@@ -285,6 +289,15 @@ export class FunctionHost {
         ),
       );
     }
+  }
+
+  /**
+   * Starts an environment now, before an invocation needs it (its init, the handler module loaded, then runs
+   * beside whatever else is running, as with provisioned concurrency); the next `invoke` finds it ready or
+   * starting. Nothing when one is running.
+   */
+  warm(): void {
+    if (!this.environment) this.start();
   }
 
   /** Invokes the function once; rejects with a FunctionError carrying the function's own error name. */

@@ -129,6 +129,15 @@ export interface DeployedFunction {
   env: Record<string, string>;
 }
 
+/** A function's environment started (a cold start begins) or ended. */
+export interface EnvironmentEvent {
+  function: string;
+  step: string;
+  change: 'started' | 'ended';
+  /** Started ahead of its state (LocalDeploymentOptions.warmAhead), not by an invocation. */
+  ahead: boolean;
+}
+
 export interface LocalDeploymentOptions {
   assembly: SynthesizedAssembly;
   substitutions: LocalSubstitutions;
@@ -142,6 +151,14 @@ export interface LocalDeploymentOptions {
    * reuses a deployment keeps them). @default false
    */
   oneFunctionAtATime?: boolean;
+  /**
+   * While a state runs, start the environment of the function the execution will probably invoke next
+   * (runLocalWorkflow's warmAhead), so its cold start overlaps the running state instead of following it.
+   * With oneFunctionAtATime at most one such environment waits. @default false
+   */
+  warmAhead?: boolean;
+  /** Told when a function's environment starts or ends (`ahead`: started by warmAhead, not by an invocation). */
+  onEnvironment?: (event: EnvironmentEvent) => void;
   /** Flags for each function's `node` (V8 heap sizing), see FunctionHostOptions.nodeArgs. @default none */
   functionNodeArgs?: string[];
   /** Child processes or worker threads for the functions (FunctionHostOptions.isolation). @default 'process' */
@@ -166,6 +183,11 @@ export interface LocalDeployment {
   functions: DeployedFunction[];
   stateMachineArn: string;
   loadHandler: (step: string) => StepHandler;
+  /**
+   * Starts `step`'s function environment ahead of its state while the state of step `during` runs (only with
+   * the option warmAhead).
+   */
+  warmAhead: ((step: string, during: string) => void) | undefined;
   runFargateTask: FargateRunner;
   gateway: AwsGateway;
   calls: RecordedCall[];
@@ -188,11 +210,12 @@ export function deploymentRunOptions(
   d: LocalDeployment,
 ): Pick<
   LocalRunOptions,
-  'workflow' | 'loadHandler' | 'runFargateTask' | 'stateMachineArn' | 'trackExecution'
+  'workflow' | 'loadHandler' | 'warmAhead' | 'runFargateTask' | 'stateMachineArn' | 'trackExecution'
 > {
   return {
     workflow: d.workflow,
     loadHandler: d.loadHandler,
+    warmAhead: d.warmAhead,
     runFargateTask: d.runFargateTask,
     stateMachineArn: d.stateMachineArn,
     trackExecution: d.trackExecution,
@@ -489,6 +512,9 @@ function isCfnTemplate(value: unknown): value is CfnTemplate {
  */
 class LocalFunctionHosts {
   private readonly hosts = new Map<string, FunctionHost>();
+  /** The function whose environment was started ahead (warmAhead) and not invoked since. */
+  private warmedAhead: string | undefined;
+  private readonly stopping = new Set<Promise<void>>();
   // A function's code and environment are prepared once; a stopped environment is started again from them
   // (a cold start), never copied twice.
   private readonly prepared = new Map<string, Promise<PreparedCode>>();
@@ -571,16 +597,44 @@ class LocalFunctionHosts {
     return { taskRoot, env };
   }
 
+  /** The function's host, to invoke it: with oneFunctionAtATime, other idle environments end first. */
   async hostFor(fn: DeployedFunction): Promise<FunctionHost> {
+    if (this.options.oneFunctionAtATime) {
+      // The environment started ahead for the next state stays; once invoked it is an ordinary one.
+      if (this.warmedAhead === fn.logicalId) this.warmedAhead = undefined;
+      await this.endIdle((id) => id !== fn.logicalId && id !== this.warmedAhead);
+    }
+    return this.host(fn);
+  }
+
+  /**
+   * Starts the function's environment ahead of its invocation (FunctionHost.warm) while the state of `during`
+   * runs. With oneFunctionAtATime every other idle environment ends first (an earlier state's, or one started
+   * for a wrong guess), `during`'s too unless it is the running state's: at most these two live.
+   */
+  async warmAhead(fn: DeployedFunction, during: DeployedFunction): Promise<void> {
+    if (this.options.oneFunctionAtATime) {
+      this.warmedAhead = fn.logicalId;
+      await this.endIdle((id) => id !== fn.logicalId && id !== during.logicalId);
+    }
+    (await this.host(fn)).warm();
+  }
+
+  /** Ends the idle environments `which` names; resolves once those and any others being ended are gone. */
+  private async endIdle(which: (logicalId: string) => boolean): Promise<void> {
+    for (const [id, host] of this.hosts) {
+      if (host.busy || !which(id)) continue;
+      this.hosts.delete(id);
+      const stopped = host.stop().finally(() => this.stopping.delete(stopped));
+      this.stopping.add(stopped);
+    }
+    // An invocation and a warm-ahead may end environments at once: neither starts one before all are gone.
+    await Promise.all(this.stopping);
+  }
+
+  private async host(fn: DeployedFunction): Promise<FunctionHost> {
     const existing = this.hosts.get(fn.logicalId);
     if (existing) return existing;
-    if (this.options.oneFunctionAtATime) {
-      for (const [id, idle] of this.hosts) {
-        if (idle.busy) continue;
-        this.hosts.delete(id);
-        await idle.stop();
-      }
-    }
     let ready = this.prepared.get(fn.logicalId);
     if (!ready) {
       ready = this.prepare(fn);
@@ -601,6 +655,13 @@ class LocalFunctionHosts {
       nodeArgs: this.options.functionNodeArgs,
       isolation: this.options.functionIsolation,
       codeCacheDir: this.options.codeCache ? path.join(this.options.assembly.dir, 'code-cache') : undefined,
+      onEnvironment: (change) =>
+        this.options.onEnvironment?.({
+          function: fn.logicalId,
+          step: fn.step,
+          change,
+          ahead: change === 'started' && this.warmedAhead === fn.logicalId,
+        }),
     });
     this.hosts.set(fn.logicalId, host);
     return host;
@@ -794,6 +855,17 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       if (!fn) throw new Error(`the template has no function for step "${step}"`);
       return async (event) => (await hosts.hostFor(fn)).invoke(event);
     },
+    warmAhead: options.warmAhead
+      ? (step, during) => {
+          const fn = byStep.get(step);
+          const running = byStep.get(during);
+          // An image function (pg_dump, pg_restore, the schema's tools) or a Fargate task streams data and
+          // holds the run's peak memory: nothing waits beside it (docs/performance.md, CLI memory).
+          if (!fn || running?.kind !== 'zip') return;
+          // A failure to prepare the function is remembered and is the invocation's error, where it belongs.
+          hosts.warmAhead(fn, running).catch(() => undefined);
+        }
+      : undefined,
     runFargateTask: localFargateRunner(options, resolved, functions, hosts, gateway),
     gateway,
     calls: gateway.calls,

@@ -5,6 +5,7 @@ import type { StepEvent, StepOutput } from '../../lambdas/shared/step';
 import { parseExecutionInput } from '../../lambdas/shared/input';
 import { isRecord } from '../../lambdas/shared/is-record';
 import { stepOutputSchema } from '../../lambdas/shared/step-outputs';
+import { isStateMachineDefinition, NextTaskLookahead } from './lookahead';
 import { isWorkflowStateLike, parseWorkflowState, type WorkflowState } from '../../lambdas/shared/step-parse';
 import { jsonBytes, STATE_LIMIT_BYTES } from '../../lambdas/shared/step-budget';
 import { errorMessage, errorName } from '../../lambdas/shared/errors';
@@ -329,6 +330,11 @@ export interface LocalRunOptions {
   input: unknown;
   /** Loads `lambdas/<step>/handler.ts`'s handler; tests pass one that isolates module state. */
   loadHandler: (step: string) => StepHandler;
+  /**
+   * Called when a Task state is entered, with the step of the Lambda Task the execution will probably enter
+   * next (NextTaskLookahead) and the entered state's step, to prepare the next one early. @default none
+   */
+  warmAhead?: (step: string, during: string) => void;
   runFargateTask: FargateRunner;
   /** The deployed state machine's ARN, as the context object gives it (`$$.StateMachine.Id`). */
   stateMachineArn?: string;
@@ -372,7 +378,6 @@ function polyfillWithResolvers(): void {
 type AslModule = typeof import('aws-local-stepfunctions');
 type Execution = ReturnType<InstanceType<AslModule['StateMachine']>['run']>;
 type EventLog = Execution['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
-type Definition = import('aws-local-stepfunctions').StateMachineDefinition;
 type TaskHandlers = Record<string, (input: Json) => Promise<Json>>;
 type Measure = (state: string, what: keyof StateSizes, value: unknown) => void;
 
@@ -391,10 +396,6 @@ function jsonValueOf(value: unknown): Json {
 }
 
 /** The shape aws-local-stepfunctions needs to start; it validates the states themselves. */
-function isDefinition(value: unknown): value is Definition {
-  return isRecord(value) && isRecord(value.States) && typeof value.StartAt === 'string';
-}
-
 /** Records each size a state sees and refuses one over the limit, as Step Functions does. */
 function sizeRecorder(stateSizes: Record<string, StateSizes>): Measure {
   const which = { input: 'input', output: 'output', payload: 'input after Parameters', result: 'result' };
@@ -488,7 +489,8 @@ function stateMachineOf(
     options.timeoutSeconds === undefined
       ? options.workflow.definition
       : { ...options.workflow.definition, TimeoutSeconds: options.timeoutSeconds };
-  if (!isDefinition(definition)) throw new Error('the state machine definition has no States or StartAt');
+  if (!isStateMachineDefinition(definition))
+    throw new Error('the state machine definition has no States or StartAt');
   const definitionText = JSON.stringify(definition);
   const validatedMarker = options.validatedDefinitionsDir
     ? path.join(
@@ -505,6 +507,33 @@ function stateMachineOf(
   checkStateSizes(machine, measure);
   if (validatedMarker && !existsSync(validatedMarker)) writeFileSync(validatedMarker, definitionText);
   return machine;
+}
+
+/** What calls options.warmAhead: on each Task state entered, the step of the Lambda Task after it. */
+function warmAheadOf(
+  options: LocalRunOptions,
+  StateMachine: AslModule['StateMachine'],
+  context: Record<string, unknown>,
+): ((entry: EventLog) => void) | undefined {
+  const { warmAhead } = options;
+  if (!warmAhead) return undefined;
+  const lookahead = new NextTaskLookahead(StateMachine, options.workflow.definition);
+  const lambdaSteps = new Map(
+    options.workflow.tasks.filter((t) => t.kind === 'lambda').map((t) => [t.state, t.step]),
+  );
+  return (entry) => {
+    if (entry.type !== 'StateEntered' || entry.state.type !== 'Task') return;
+    const during = lambdaSteps.get(entry.state.name);
+    // A Fargate task streams data in a process of its own: nothing is started beside it.
+    if (during === undefined) return;
+    lookahead.after(entry.state.name, entry.state.input, context).then(
+      (next) => {
+        const step = next === undefined ? undefined : lambdaSteps.get(next);
+        if (step !== undefined) warmAhead(step, during);
+      },
+      () => undefined,
+    );
+  };
 }
 
 /** The execution's name and ARN, and the context object (`$$`) the states see. */
@@ -631,8 +660,12 @@ export async function runLocalWorkflow(options: LocalRunOptions): Promise<LocalR
     options.onEvent?.(event);
     if (options.abortWhen?.(event)) execution.abort();
   });
+  const warm = warmAheadOf(options, StateMachine, context);
   const following = (async () => {
-    for await (const entry of execution.eventLogs) log.record(entry);
+    for await (const entry of execution.eventLogs) {
+      log.record(entry);
+      warm?.(entry);
+    }
   })();
   const ended = (stopDate: number) => ({
     startDate: started,

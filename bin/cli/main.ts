@@ -30,7 +30,7 @@ import { formatBytes } from '../../lambdas/shared/format';
 
 type LocalDeploymentMemory = Pick<
   LocalDeploymentOptions,
-  'oneFunctionAtATime' | 'functionNodeArgs' | 'functionIsolation'
+  'oneFunctionAtATime' | 'warmAhead' | 'functionNodeArgs' | 'functionIsolation'
 >;
 
 /**
@@ -38,13 +38,22 @@ type LocalDeploymentMemory = Pick<
  * small young generation (V8 otherwise lets every isolate grow to ~50 MB of young objects and dead pipe
  * buffers before it collects): what keeps `pgshift local backup` small (docs/performance.md). A function whose
  * environment a thread cannot honour (function-host.ts threadRefusal) still gets a process of its own.
+ * While a small (zip) function runs, the next state's function starts beside it (warmAhead), so its cold start
+ * no longer adds to the run; nothing starts beside the backup's streaming, which holds the peak.
+ * PGSHIFT_LOCAL_WARM_AHEAD=0 starts each function only when its state runs;
  * PGSHIFT_FUNCTION_ISOLATION=process runs each in a child process instead (about 50 MB more);
  * PGSHIFT_LOCAL_WARM_FUNCTIONS=1 keeps every function warm.
  */
 function localRunMemory(env: NodeJS.ProcessEnv): LocalDeploymentMemory {
   const functionIsolation = env.PGSHIFT_FUNCTION_ISOLATION === 'process' ? 'process' : 'thread';
-  if (env.PGSHIFT_LOCAL_WARM_FUNCTIONS === '1') return { functionIsolation };
-  return { oneFunctionAtATime: true, functionNodeArgs: ['--max-semi-space-size=2'], functionIsolation };
+  const warmAhead = env.PGSHIFT_LOCAL_WARM_AHEAD !== '0';
+  if (env.PGSHIFT_LOCAL_WARM_FUNCTIONS === '1') return { functionIsolation, warmAhead };
+  return {
+    oneFunctionAtATime: true,
+    warmAhead,
+    functionNodeArgs: ['--max-semi-space-size=2'],
+    functionIsolation,
+  };
 }
 
 /** Runs one execution of the synthesized state machine locally; progress on stderr unless --json. */

@@ -17,6 +17,7 @@ import {
   localStackContext,
   startLocalDeployment,
   type LocalDeployment,
+  type LocalDeploymentOptions,
 } from '../../bin/cli/local-deployment';
 import { LOCAL_SECRET_ARN } from '../../bin/cli/local-deployment';
 import {
@@ -102,6 +103,11 @@ export interface RunOptions {
   stack?: StackOverrides;
   /** S3 through the recording gateway, or straight to the store as the CLI runs it. @default 'recorded' */
   s3Path?: 'recorded' | 'direct';
+  /** How function environments live (as `pgshift local` sets them). @default every one kept warm, in processes */
+  environments?: Pick<
+    LocalDeploymentOptions,
+    'oneFunctionAtATime' | 'warmAhead' | 'functionIsolation' | 'onEnvironment'
+  >;
 }
 
 /**
@@ -176,6 +182,7 @@ export async function startRigDeployment(
     onLog: options.onLog,
     scheduleDelayMs: options.scheduleDelayMs,
     s3Path: options.s3Path,
+    ...options.environments,
   });
 }
 
