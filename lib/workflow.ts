@@ -457,9 +457,13 @@ export class Workflow extends Construct {
     const afterBackup = new sfn.Choice(this, 'After the backup?')
       .when(actionIs('backup'), writeReport)
       .otherwise(snapshotBefore);
-    const backupLambda = this.step('Back up database', 'backup', 'backup', {}, Duration.minutes(16)).next(
-      afterBackup,
-    );
+    const backupLambda = this.step('Back up database', 'backup', 'backup', {}, Duration.minutes(16), {
+      // Another backup of the same second took the name (S3 refused to overwrite it): once more, a second
+      // later, under the next free name.
+      ownHandlers: (t) => {
+        t.addRetry({ errors: ['BackupKeyTakenError'], interval: Duration.seconds(1), maxAttempts: 1 });
+      },
+    }).next(afterBackup);
     const backupFargate = this.fargateBranch('backup', 'Back up database (Fargate)', {});
     backupFargate.end.next(afterBackup);
     // migrate measured the database in its plan step; backup and downgrade measure it in `Measure database size`.

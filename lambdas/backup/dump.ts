@@ -9,12 +9,20 @@ import {
   withClient,
   type DatabaseTarget,
 } from '../shared/db';
-import { DumpFailedError, errorMessage, errorName } from '../shared/errors';
+import { BackupKeyTakenError, DumpFailedError, errorMessage, errorName } from '../shared/errors';
 import { backupKey, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from '../shared/keys';
 import type { BackupManifest } from '../shared/manifest';
 import { assertToolNotOlder, pgToolVersion, readServerPgVersion, type PgVersion } from '../shared/pg-version';
 import { pgToolPath } from '../shared/pgtools';
-import { encryptionParams, isNotFound, putJson, type ObjectStore } from '../shared/s3';
+import {
+  encryptionParams,
+  getText,
+  isNotFound,
+  isPreconditionFailed,
+  jsonText,
+  putJson,
+  type ObjectStore,
+} from '../shared/s3';
 import { PGSHIFT_VERSION } from '../shared/pgshift-version';
 import { resolveCompression, type DumpCompression } from './compression';
 import { openDumpOutput, type DumpOutput } from './dump-output';
@@ -120,6 +128,8 @@ export async function streamDumpToS3(deps: BackupDeps, options: DumpOptions): Pr
     partSize: options.partSize ?? 8 * MIB,
     queueSize: options.queueSize ?? 4,
     maxParts: options.maxParts,
+    // unusedKey checked the name was free, but another backup of the same second may take it meanwhile.
+    createOnly: true,
   });
   const output = await openDumpOutput(deps.toolEnv);
   deps.log.info('backup started', {
@@ -264,13 +274,16 @@ async function dumpFailure(
   dump: RunningDump,
   writer: MultipartWriter,
   err: unknown,
-): Promise<DumpFailedError> {
+): Promise<DumpFailedError | BackupKeyTakenError> {
   const { child } = dump;
   const killedByUs = child.exitCode === null && child.signalCode === null;
   if (killedByUs) child.kill('SIGKILL');
   await dump.output.close();
   await writer.abort(err);
   const exit = await dump.exited;
+  if (err instanceof BackupKeyTakenError) {
+    return keyTaken(deps, plan, 'the dump', err, writer.watch.aborted || !writer.watch.uploadId);
+  }
   const watch = writer.watch;
   const s3Failed = watch.firstFailure !== undefined && (killedByUs || exitedCleanly(exit));
   // pgshift stopping the upload (the part limit) kills pg_dump too; that kill is not pg_dump's failure.
@@ -347,16 +360,53 @@ async function writeManifest(
     ...(options.reason ? { reason: options.reason } : {}),
   };
   try {
-    await putJson(deps.store, plan.manifestKey, manifest);
+    await putJson(deps.store, plan.manifestKey, manifest, { createOnly: true });
   } catch (err) {
+    // A retried PUT whose first attempt went through finds its own manifest: that is success.
+    if (
+      isPreconditionFailed(err) &&
+      (await storedText(deps.store, plan.manifestKey)) === jsonText(manifest)
+    ) {
+      return manifest;
+    }
     const { store } = deps;
     await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: key })).catch(() => undefined);
+    if (isPreconditionFailed(err)) throw keyTaken(deps, plan, 'its manifest', err, true);
     throw new DumpFailedError(
       `Backup of "${database}" failed: writing the manifest failed (${errorText(err)})`,
       { cause: err, details: { database, key } },
     );
   }
   return manifest;
+}
+
+async function storedText(store: ObjectStore, key: string): Promise<string | undefined> {
+  return getText(store, key).catch(() => undefined);
+}
+
+/**
+ * S3 refused to overwrite the backup's key (another backup of the database took the same name in the same
+ * second): what the person on call reads, with what was left (nothing of this backup when `removed`).
+ */
+function keyTaken(
+  deps: BackupDeps,
+  plan: DumpPlan,
+  what: 'the dump' | 'its manifest',
+  err: unknown,
+  removed: boolean,
+): BackupKeyTakenError {
+  const message =
+    `Backup of "${plan.database}" failed: another backup of this database wrote ${plan.key} first ` +
+    `(the same second); S3 refused to overwrite ${what === 'the dump' ? 'it' : 'its manifest'} ` +
+    `(If-None-Match: *), so the other backup is intact. ` +
+    (removed
+      ? 'Nothing of this backup was left. Run the backup again: it takes the next free name.'
+      : `This backup's multipart upload could not be aborted (abort it, or let the bucket's lifecycle rule do it), then run the backup again.`);
+  deps.log.error('backup failed', { database: plan.database, key: plan.key, error: message });
+  return new BackupKeyTakenError(message, {
+    cause: err,
+    details: { database: plan.database, key: plan.key, refused: what === 'the dump' ? 'dump' : 'manifest' },
+  });
 }
 
 async function keyExists(store: ObjectStore, key: string): Promise<boolean> {

@@ -2,13 +2,16 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   UploadPartCommand,
   type CompletedPart,
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { errorMessage } from '../shared/errors';
+import { randomUUID } from 'node:crypto';
+import { BackupKeyTakenError, errorMessage } from '../shared/errors';
+import { isPreconditionFailed } from '../shared/s3';
 import { describeS3Failure, type UploadWatch } from './upload-watch';
 
 /** S3's smallest part (every part but the last) and its most parts per upload. */
@@ -28,7 +31,17 @@ export interface MultipartWriterOptions {
   queueSize: number;
   /** Most parts of one object. @default 10,000 (S3's limit; lower only to test reaching it) */
   maxParts?: number;
+  /**
+   * Create the object, never replace one: the write that creates it (PutObject for one part,
+   * CompleteMultipartUpload) carries `If-None-Match: *`, and S3 refuses it if the key exists. Such a refusal
+   * fails with BackupKeyTakenError, unless the object at the key is this writer's own (its upload token in the
+   * object's metadata): a retried request whose first attempt went through. @default false
+   */
+  createOnly?: boolean;
 }
+
+/** The object metadata that names the writer that created it (see MultipartWriterOptions.createOnly). */
+export const UPLOAD_TOKEN_METADATA = 'pgshift-upload';
 
 /**
  * Sends every UploadPart with `x-amz-content-sha256: UNSIGNED-PAYLOAD` (still a signed header): the part's
@@ -88,6 +101,8 @@ export class MultipartWriter {
   private failure: unknown;
   private rejectFailed!: (err: unknown) => void;
   private drainWaiter: (() => void) | undefined;
+  /** This writer's mark on the object it creates (createOnly), to know its own object from another's. */
+  private readonly token = randomUUID();
 
   constructor(private readonly options: MultipartWriterOptions) {
     if (options.partSize < MIN_PART_SIZE) {
@@ -205,7 +220,7 @@ export class MultipartWriter {
   private uploadId(): Promise<string> {
     this.created ??= this.call('CreateMultipartUploadCommand', undefined, async () => {
       const out = await this.options.s3.send(
-        new CreateMultipartUploadCommand({ ...this.options.params, ChecksumAlgorithm: 'CRC32' }),
+        new CreateMultipartUploadCommand({ ...this.objectParams(), ChecksumAlgorithm: 'CRC32' }),
       );
       if (!out.UploadId) throw new Error('CreateMultipartUpload returned no UploadId');
       this.watch.uploadId = out.UploadId;
@@ -278,8 +293,15 @@ export class MultipartWriter {
     if (this.created === undefined) {
       // Everything fits in one part: one PutObject, as small objects are written.
       const body = this.current ? this.current.subarray(0, this.filled) : Buffer.alloc(0);
-      await this.call('PutObjectCommand', undefined, () =>
-        s3.send(new PutObjectCommand({ ...params, Body: body, ContentLength: body.length })),
+      await this.createObject('PutObjectCommand', () =>
+        s3.send(
+          new PutObjectCommand({
+            ...this.objectParams(),
+            ...this.ifNoneMatch(),
+            Body: body,
+            ContentLength: body.length,
+          }),
+        ),
       );
       this.uploaded.bytes += body.length;
       this.uploaded.parts = 1;
@@ -293,16 +315,62 @@ export class MultipartWriter {
     this.throwIfFailed();
     const uploadId = await this.created;
     const parts = [...this.parts].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-    await this.call('CompleteMultipartUploadCommand', undefined, () =>
+    await this.createObject('CompleteMultipartUploadCommand', () =>
       s3.send(
         new CompleteMultipartUploadCommand({
           Bucket: params.Bucket,
           Key: params.Key,
           UploadId: uploadId,
           MultipartUpload: { Parts: parts },
+          ...this.ifNoneMatch(),
         }),
       ),
     );
+  }
+
+  /** What the object is created with: the caller's parameters, and with createOnly this writer's token. */
+  private objectParams(): MultipartWriterOptions['params'] & { Metadata?: Record<string, string> } {
+    const { params, createOnly } = this.options;
+    return createOnly ? { ...params, Metadata: { [UPLOAD_TOKEN_METADATA]: this.token } } : params;
+  }
+
+  private ifNoneMatch(): { IfNoneMatch?: string } {
+    return this.options.createOnly ? { IfNoneMatch: '*' } : {};
+  }
+
+  /**
+   * The write that creates the object. With createOnly, S3's 412 means the key exists: this writer's own
+   * object when a retried request's first attempt went through (its token is on it), else another writer's,
+   * which stays as it is (BackupKeyTakenError; the multipart upload is the caller's to abort).
+   */
+  private async createObject(command: string, send: () => Promise<unknown>): Promise<void> {
+    try {
+      await send();
+      return;
+    } catch (err) {
+      if (!this.options.createOnly || !isPreconditionFailed(err)) {
+        this.fail(err, command);
+        throw err;
+      }
+      if (await this.keyHoldsOwnObject()) return;
+      const key = this.options.params.Key ?? '';
+      const taken = new BackupKeyTakenError(
+        `S3 refused ${command} for ${key}: another writer created that key first (If-None-Match: *); it was not overwritten`,
+        { cause: err, details: { key } },
+      );
+      this.fail(taken, command);
+      throw taken;
+    }
+  }
+
+  private async keyHoldsOwnObject(): Promise<boolean> {
+    const { Bucket, Key } = this.options.params;
+    try {
+      const head = await this.options.s3.send(new HeadObjectCommand({ Bucket, Key }));
+      return head.Metadata?.[UPLOAD_TOKEN_METADATA] === this.token;
+    } catch {
+      return false;
+    }
   }
 
   /**

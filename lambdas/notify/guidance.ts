@@ -132,6 +132,8 @@ const NEXT_BY_ERROR: Record<string, string> = {
   BackupNotFoundError: 'Name a backup that exists (`pgshift backups`), or take one, then run again.',
   BackupCorruptError: 'Take a new backup, or restore another one: this one does not match its manifest.',
   DumpFailedError: 'Fix what the backup error names (pg_dump version, permissions, S3), then run again.',
+  BackupKeyTakenError:
+    'Nothing was overwritten: another backup of this database finished in the same second. Run the backup again (it takes the next free name), and check what else backs this database up.',
   PgVersionMismatchError:
     'Use pg tools at least as new as the server (the error names both), then run again.',
   RestoreFailedError: 'Read the error; the scratch database was dropped, so the restore can be run again.',

@@ -66,6 +66,15 @@ export class DumpFailedError extends PgshiftError {
   override readonly name = 'DumpFailedError';
 }
 
+/**
+ * Another backup wrote the key this one was completing (two backups of one database in the same second): S3
+ * refused the create-only write (If-None-Match: *), nothing was overwritten, and this backup's upload was
+ * removed. Running again takes the next free name.
+ */
+export class BackupKeyTakenError extends PgshiftError {
+  override readonly name = 'BackupKeyTakenError';
+}
+
 /** A client tool (pg_dump, pg_restore) is older than the server it must talk to. */
 export class PgVersionMismatchError extends PgshiftError {
   override readonly name = 'PgVersionMismatchError';
@@ -230,6 +239,7 @@ export const ERROR_NAMES = [
   'DatabaseConnectionError',
   'PreflightFailedError',
   'DumpFailedError',
+  'BackupKeyTakenError',
   'PgVersionMismatchError',
   'BackupNotFoundError',
   'BackupCorruptError',

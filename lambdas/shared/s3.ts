@@ -43,11 +43,17 @@ export function encryptionParams(
   };
 }
 
+/** `createOnly`: S3 refuses (412, see isPreconditionFailed) when the key exists instead of overwriting it. */
+export interface PutOptions {
+  createOnly?: boolean;
+}
+
 export async function putText(
   store: ObjectStore,
   key: string,
   body: string,
   contentType: string,
+  options: PutOptions = {},
 ): Promise<void> {
   await store.s3.send(
     new PutObjectCommand({
@@ -56,12 +62,23 @@ export async function putText(
       Body: body,
       ContentType: contentType,
       ...encryptionParams(store),
+      ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
     }),
   );
 }
 
-export async function putJson(store: ObjectStore, key: string, value: unknown): Promise<void> {
-  await putText(store, key, JSON.stringify(value, null, 2) + '\n', 'application/json');
+/** The JSON text putJson writes for `value` (compare with what is stored). */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2) + '\n';
+}
+
+export async function putJson(
+  store: ObjectStore,
+  key: string,
+  value: unknown,
+  options: PutOptions = {},
+): Promise<void> {
+  await putText(store, key, jsonText(value), 'application/json', options);
 }
 
 /** The object's body as a Node stream (for piping into pg_restore or a hash). */
@@ -88,6 +105,12 @@ export function isNotFound(err: unknown): boolean {
   const name = errorName(err);
   const status = z.object({ $metadata: z.object({ httpStatusCode: z.literal(404) }) }).safeParse(err);
   return name === 'NoSuchKey' || name === 'NotFound' || status.success;
+}
+
+/** S3 refused a conditional write (If-None-Match: * on a key that exists): 412 Precondition Failed. */
+export function isPreconditionFailed(err: unknown): boolean {
+  const status = z.object({ $metadata: z.object({ httpStatusCode: z.literal(412) }) }).safeParse(err);
+  return errorName(err) === 'PreconditionFailed' || status.success;
 }
 
 /** Every key under a prefix, following continuation tokens. */

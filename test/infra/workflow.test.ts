@@ -241,6 +241,17 @@ describe('state machine definition', () => {
     expect(errors.filter((e) => !e.startsWith('Lambda.'))).toEqual(['LockTimeoutError']);
   });
 
+  test('Back up database retries BackupKeyTakenError once (another backup took the name), and nothing else of its own', () => {
+    const retries = state('Back up database').Retry ?? [];
+    expect(retries[0]).toMatchObject({
+      ErrorEquals: ['BackupKeyTakenError'],
+      MaxAttempts: 1,
+      IntervalSeconds: 1,
+    });
+    const own = retries.flatMap((r) => r.ErrorEquals).filter((e) => !e.startsWith('Lambda.'));
+    expect(own).toEqual(['BackupKeyTakenError']);
+  });
+
   test('Apply retries LockTimeoutError with backoff before anything else', () => {
     const [first] = state('Apply migrations').Retry ?? [];
     expect(first).toMatchObject({

@@ -1,5 +1,5 @@
 /**
- * A backup streamed through a proxy in front of the S3 stand-in (test/rig/refusing-s3-proxy.ts): ~25 MB of
+ * A backup streamed through a proxy in front of the S3 stand-in (test/rig/*-s3-proxy.ts): ~25 MB of
  * uncompressed dump (80,000 seeded rows of 300 bytes) in 5 MiB parts, so the multipart path is taken.
  */
 import { randomBytes } from 'node:crypto';
@@ -7,7 +7,6 @@ import { streamDumpToS3, type DumpOptions } from '../../lambdas/backup';
 import { silentLogger } from '../../lambdas/shared/logger';
 import { createS3Client, type ObjectStore } from '../../lambdas/shared/s3';
 import { rigInfo, rigStore, seedRows, type TestDatabase } from './helpers';
-import type { RefusingProxy } from './refusing-s3-proxy';
 
 const MIB = 1024 * 1024;
 
@@ -16,7 +15,7 @@ const MIB = 1024 * 1024;
  * `outcome` is the BackupResult, or what the backup threw.
  */
 export async function seededBackupThrough(
-  proxy: RefusingProxy,
+  proxy: { endpoint: string },
   db: TestDatabase,
   options: Partial<DumpOptions> = {},
 ): Promise<{ outcome: unknown; rig: ObjectStore }> {

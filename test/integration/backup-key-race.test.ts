@@ -1,0 +1,92 @@
+/**
+ * Two backups of one database in the same second share a name: the second must never overwrite the first.
+ * pgshift checks the name is free first, then writes create-only (`If-None-Match: *`), which S3 refuses for a
+ * key that exists. The rig's S3 stand-in ignores that header on writes, so S3's conditional writes are stood in
+ * by a proxy (test/rig/conditional-s3-proxy.ts); each test's name says so.
+ */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import type { BackupResult } from '../../lambdas/backup';
+import { BackupKeyTakenError } from '../../lambdas/shared/errors';
+import { backupPrefix, manifestKeyFor } from '../../lambdas/shared/keys';
+import { getText, listKeys, type ObjectStore } from '../../lambdas/shared/s3';
+import { freshDatabase, rigInfo, rigStore, type TestDatabase } from '../rig/helpers';
+import { startConditionalS3Proxy, type ConditionalProxy } from '../rig/conditional-s3-proxy';
+import { seededBackupThrough } from '../rig/proxied-backup';
+
+const OTHER_BACKUP = `the other backup's bytes ${randomBytes(8).toString('hex')}`;
+
+/** Another backup finishing first: its object written straight to the store, under `key`. */
+async function otherBackupTakes(store: ObjectStore, key: string): Promise<void> {
+  await store.s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: OTHER_BACKUP }));
+}
+
+describe('backup: another backup takes the same name meanwhile (S3 conditional writes stood in by a proxy)', () => {
+  let db: TestDatabase;
+  let proxy: ConditionalProxy | undefined;
+  beforeEach(async () => {
+    db = await freshDatabase('bkrace');
+  });
+  afterEach(async () => {
+    await proxy?.close();
+    proxy = undefined;
+    await db.drop();
+  });
+
+  test.each([
+    { path: 'multipart (CompleteMultipartUpload)', partSize: 5 * 1024 * 1024 },
+    { path: 'one part (PutObject)', partSize: 64 * 1024 * 1024 },
+  ])(
+    'the $path write is refused: BackupKeyTakenError, the other backup intact, nothing of this one left',
+    async ({ partSize }) => {
+      // Prepare: the other backup takes the name just before this one creates its object.
+      const rig = rigStore();
+      const takenKeys: string[] = [];
+      proxy = await startConditionalS3Proxy(rigInfo().s3.endpoint, {
+        beforeCreate: async (key) => {
+          if (!key.endsWith('.dump') || takenKeys.length > 0) return;
+          takenKeys.push(key);
+          await otherBackupTakes(rig, key);
+        },
+      });
+      // Act
+      const { outcome } = await seededBackupThrough(proxy, db, { partSize, queueSize: 2 });
+      // Assert: the refusal is named for the person on call, with the key and what to do
+      expect(outcome).toBeInstanceOf(BackupKeyTakenError);
+      const err = outcome as BackupKeyTakenError;
+      const [key] = takenKeys;
+      expect(key).toBeDefined();
+      expect(err.message).toContain(
+        `Backup of "${db.name}" failed: another backup of this database wrote ${key} first`,
+      );
+      expect(err.message).toContain('so the other backup is intact');
+      expect(err.message).toContain('Nothing of this backup was left. Run the backup again');
+      expect(err.details).toMatchObject({ database: db.name, key, refused: 'dump' });
+      expect(proxy.refused).toEqual([key]);
+      // The other backup's object is untouched; no manifest, no second object, no open upload.
+      expect(await getText(rig, key ?? '')).toBe(OTHER_BACKUP);
+      expect((await listKeys(rig, backupPrefix(db.name))).map((k) => k.key)).toEqual([key]);
+      expect(proxy.aborts).toBe(partSize === 5 * 1024 * 1024 ? 1 : 0);
+    },
+    120_000,
+  );
+
+  test('a retried create whose first attempt went through is the backup’s own: it completes, once', async () => {
+    // Prepare: the first response of each create-only write (the dump's complete, the manifest) is lost.
+    proxy = await startConditionalS3Proxy(rigInfo().s3.endpoint, { loseFirstResponse: true });
+    // Act
+    const { outcome, rig } = await seededBackupThrough(proxy, db, { queueSize: 2 });
+    // Assert: the SDK's retries found the key taken by this very backup (its upload token, its manifest's
+    // text) and the backup succeeded with its manifest describing the object.
+    expect(outcome).not.toBeInstanceOf(Error);
+    const result = outcome as BackupResult;
+    expect(proxy.lost).toEqual([result.key, manifestKeyFor(result.key)]);
+    expect(proxy.refused).toEqual([result.key, manifestKeyFor(result.key)]);
+    expect(proxy.aborts).toBe(0);
+    const manifest: unknown = JSON.parse(await getText(rig, manifestKeyFor(result.key)));
+    expect(manifest).toMatchObject({ key: result.key, sha256: result.manifest.sha256 });
+    expect((await listKeys(rig, backupPrefix(db.name))).map((k) => k.key).sort()).toEqual(
+      [result.key, manifestKeyFor(result.key)].sort(),
+    );
+  }, 120_000);
+});
