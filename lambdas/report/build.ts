@@ -47,14 +47,14 @@ export interface BuildReportOptions {
   now?: () => Date;
 }
 
-/** The latest 50 backups from their manifests; none without a store. */
+/** The latest 50 backups from their manifests (an unsound one is left out); none without a store. */
 async function readBackups(
   store: ObjectStore | undefined,
   database: string,
   prefix: string,
 ): Promise<DatabaseReport['backups']> {
   if (!store) return [];
-  return (await listBackups(store, database, prefix)).slice(0, 50).map((m) => ({
+  return (await listBackups(store, database, prefix, { newest: 50 })).map((m) => ({
     key: m.key,
     finishedAt: m.finishedAt,
     sizeBytes: m.sizeBytes,

@@ -39,7 +39,7 @@ export async function resolveBackup(
   prefix = DEFAULT_BACKUP_PREFIX,
 ): Promise<BackupManifest> {
   if (backup === 'latest') {
-    const [newest] = await listBackupEntries(deps.store, database, prefix);
+    const [newest] = await listBackupEntries(deps.store, database, prefix, { newest: 1 });
     if (!newest) {
       throw new BackupNotFoundError(`No complete backup of "${database}" (no manifest under ${prefix}/)`, {
         details: { database },

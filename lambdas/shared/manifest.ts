@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { backupPrefix, DEFAULT_BACKUP_PREFIX, manifestKeyFor } from './keys';
 import { getText, listKeys, type ObjectStore } from './s3';
 import { errorMessage } from './errors';
@@ -79,28 +80,38 @@ export interface BackupEntry {
   problem?: string;
 }
 
+/** Manifests read at once: a database with a year of hourly backups must not open 8,760 requests together. */
+const MANIFEST_READS_AT_ONCE = 16;
+
 /**
- * Every manifest of one database, newest first by its key (`pg_backup_YYYYMMDD_HHMMSS`, when the backup was
+ * The manifests of one database, newest first by its key (`pg_backup_YYYYMMDD_HHMMSS`, when the backup was
  * taken, which no manifest's content can change), unsound ones included so `latest` can refuse them instead of
- * silently falling back to an older backup. Dumps without manifest are ignored: they are no backups.
+ * silently falling back to an older backup. Dumps without manifest are ignored: they are no backups. The order
+ * comes from the listing alone, so `newest: n` reads only the newest n manifests (restore's `latest` reads one,
+ * the report fifty) however many backups the database has.
  */
 export async function listBackupEntries(
   store: ObjectStore,
   database: string,
   prefix = DEFAULT_BACKUP_PREFIX,
+  options: { newest?: number } = {},
 ): Promise<BackupEntry[]> {
-  const keys = (await listKeys(store, backupPrefix(database, prefix))).filter((o) =>
-    o.key.endsWith(MANIFEST_SUFFIX),
+  const keys = (await listKeys(store, backupPrefix(database, prefix)))
+    .filter((o) => o.key.endsWith(MANIFEST_SUFFIX))
+    .map((o) => ({ key: o.key.slice(0, -MANIFEST_SUFFIX.length), manifestKey: o.key }))
+    .map((k) => ({ ...k, order: takenOrder(k.key) }))
+    .sort((a, b) => (a.order < b.order ? 1 : a.order > b.order ? -1 : 0));
+  const wanted = options.newest === undefined ? keys : keys.slice(0, options.newest);
+  const limit = pLimit(MANIFEST_READS_AT_ONCE);
+  return Promise.all(
+    wanted.map(({ key, manifestKey }) =>
+      limit(async (): Promise<BackupEntry> => ({
+        key,
+        manifestKey,
+        ...parseManifest(await getText(store, manifestKey), key),
+      })),
+    ),
   );
-  const entries = await Promise.all(
-    keys.map(async (o): Promise<BackupEntry> => {
-      const key = o.key.slice(0, -MANIFEST_SUFFIX.length);
-      return { key, manifestKey: o.key, ...parseManifest(await getText(store, o.key), key) };
-    }),
-  );
-  const order = entries.map((e) => ({ e, k: takenOrder(e.key) }));
-  order.sort((a, b) => (a.k < b.k ? 1 : a.k > b.k ? -1 : 0));
-  return order.map((o) => o.e);
 }
 
 /** A key's place in time: `..._120000_10.dump` (the tenth backup of that second) after `..._120000_9.dump`. */
@@ -109,11 +120,14 @@ function takenOrder(key: string): string {
   return m ? `${m[1]}\u0000${(m[2] ?? '1').padStart(6, '0')}` : key;
 }
 
-/** The sound backups of one database, newest first (see listBackupEntries). */
+/** The sound backups of one database, newest first (see listBackupEntries; `newest` counts unsound ones). */
 export async function listBackups(
   store: ObjectStore,
   database: string,
   prefix = DEFAULT_BACKUP_PREFIX,
+  options: { newest?: number } = {},
 ): Promise<BackupManifest[]> {
-  return (await listBackupEntries(store, database, prefix)).flatMap((e) => (e.manifest ? [e.manifest] : []));
+  return (await listBackupEntries(store, database, prefix, options)).flatMap((e) =>
+    e.manifest ? [e.manifest] : [],
+  );
 }
