@@ -185,9 +185,9 @@ export interface LocalDeployment {
   loadHandler: (step: string) => StepHandler;
   /**
    * Starts `step`'s function environment ahead of its state while the state of step `during` runs (only with
-   * the option warmAhead).
+   * the option warmAhead). Resolves once it started or was left out; never rejects.
    */
-  warmAhead: ((step: string, during: string) => void) | undefined;
+  warmAhead: ((step: string, during: string) => Promise<void>) | undefined;
   runFargateTask: FargateRunner;
   gateway: AwsGateway;
   calls: RecordedCall[];
@@ -515,6 +515,7 @@ class LocalFunctionHosts {
   /** The function whose environment was started ahead (warmAhead) and not invoked since. */
   private warmedAhead: string | undefined;
   private readonly stopping = new Set<Promise<void>>();
+  private stopped = false;
   // A function's code and environment are prepared once; a stopped environment is started again from them
   // (a cold start), never copied twice.
   private readonly prepared = new Map<string, Promise<PreparedCode>>();
@@ -617,7 +618,9 @@ class LocalFunctionHosts {
       this.warmedAhead = fn.logicalId;
       await this.endIdle((id) => id !== fn.logicalId && id !== during.logicalId);
     }
-    (await this.host(fn)).warm();
+    const host = await this.host(fn);
+    // The run may have ended meanwhile: an environment started now would outlive the deployment.
+    if (!this.stopped) host.warm();
   }
 
   /** Ends the idle environments `which` names; resolves once those and any others being ended are gone. */
@@ -668,6 +671,7 @@ class LocalFunctionHosts {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await Promise.all([...this.hosts.values()].map((h) => h.stop()));
   }
 }
@@ -861,9 +865,9 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
           const running = byStep.get(during);
           // An image function (pg_dump, pg_restore, the schema's tools) or a Fargate task streams data and
           // holds the run's peak memory: nothing waits beside it (docs/performance.md, CLI memory).
-          if (!fn || running?.kind !== 'zip') return;
+          if (!fn || running?.kind !== 'zip') return Promise.resolve();
           // A failure to prepare the function is remembered and is the invocation's error, where it belongs.
-          hosts.warmAhead(fn, running).catch(() => undefined);
+          return hosts.warmAhead(fn, running).catch(() => undefined);
         }
       : undefined,
     runFargateTask: localFargateRunner(options, resolved, functions, hosts, gateway),

@@ -334,7 +334,7 @@ export interface LocalRunOptions {
    * Called when a Task state is entered, with the step of the Lambda Task the execution will probably enter
    * next (NextTaskLookahead) and the entered state's step, to prepare the next one early. @default none
    */
-  warmAhead?: (step: string, during: string) => void;
+  warmAhead?: (step: string, during: string) => Promise<void>;
   runFargateTask: FargateRunner;
   /** The deployed state machine's ARN, as the context object gives it (`$$.StateMachine.Id`). */
   stateMachineArn?: string;
@@ -529,7 +529,8 @@ function warmAheadOf(
     lookahead.after(entry.state.name, entry.state.input, context).then(
       (next) => {
         const step = next === undefined ? undefined : lambdaSteps.get(next);
-        if (step !== undefined) warmAhead(step, during);
+        // Never rejects; nothing waits for it (the invocation finds the environment ready or starting).
+        if (step !== undefined) void warmAhead(step, during);
       },
       () => undefined,
     );

@@ -7,8 +7,8 @@
 import type { EnvironmentEvent } from '../../bin/cli/local-deployment';
 import type { StateEvent } from '../../bin/cli/local-runner';
 import { NextTaskLookahead } from '../../bin/cli/lookahead';
-import { dropDatabase, freshDatabase, seedRows } from '../rig/helpers';
-import { runWorkflow, synthesizedWorkflow } from './harness';
+import { dropDatabase, freshDatabase, rigInfo, seedRows } from '../rig/helpers';
+import { runWorkflow, startRigDeployment, synthesizedWorkflow } from './harness';
 
 type Json = Parameters<NextTaskLookahead['after']>[1];
 
@@ -58,6 +58,29 @@ describe('warm ahead: the next function starts while a state runs', () => {
     expect(await next.after('Which action?', backup, {})).toBeUndefined();
     expect(await next.after('No such state', backup, {})).toBeUndefined();
   });
+
+  test('a warm-ahead that arrives after the deployment stopped starts nothing (it would outlive the run)', async () => {
+    // Prepare
+    const started: EnvironmentEvent[] = [];
+    const deployment = await startRigDeployment({
+      databaseUrl: rigInfo().databaseUrl,
+      database: 'postgres',
+      environments: {
+        oneFunctionAtATime: true,
+        warmAhead: true,
+        functionIsolation: 'thread',
+        onEnvironment: (e) => {
+          if (e.change === 'started') started.push(e);
+        },
+      },
+    });
+    // Act: the run is over; a late guess (the report after the workflow function's state) arrives.
+    await deployment.stop();
+    await deployment.warmAhead?.('report', 'workflow');
+    // Assert
+    expect(deployment.warmAhead).toBeDefined();
+    expect(started).toEqual([]);
+  }, 120_000);
 
   test("a backup as the CLI runs it: functions start ahead of their state, at most two live, none beside the backup's", async () => {
     // Prepare
