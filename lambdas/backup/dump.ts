@@ -282,7 +282,9 @@ async function dumpFailure(
   await writer.abort(err);
   const exit = await dump.exited;
   if (err instanceof BackupKeyTakenError) {
-    return keyTaken(deps, plan, 'the dump', err, writer.watch.aborted || !writer.watch.uploadId);
+    const { aborted, uploadId } = writer.watch;
+    const left = aborted || !uploadId ? undefined : `its multipart upload ${uploadId} (abort it)`;
+    return keyTaken(deps, plan, 'the dump', err, left);
   }
   const watch = writer.watch;
   const s3Failed = watch.firstFailure !== undefined && (killedByUs || exitedCleanly(exit));
@@ -370,8 +372,13 @@ async function writeManifest(
       return manifest;
     }
     const { store } = deps;
-    await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: key })).catch(() => undefined);
-    if (isPreconditionFailed(err)) throw keyTaken(deps, plan, 'its manifest', err, true);
+    const removed = await store.s3.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: key })).then(
+      () => true,
+      () => false,
+    );
+    if (isPreconditionFailed(err)) {
+      throw keyTaken(deps, plan, 'its manifest', err, removed ? undefined : `its dump ${key} (delete it)`);
+    }
     throw new DumpFailedError(
       `Backup of "${database}" failed: writing the manifest failed (${errorText(err)})`,
       { cause: err, details: { database, key } },
@@ -386,26 +393,31 @@ async function storedText(store: ObjectStore, key: string): Promise<string | und
 
 /**
  * S3 refused to overwrite the backup's key (another backup of the database took the same name in the same
- * second): what the person on call reads, with what was left (nothing of this backup when `removed`).
+ * second): what the person on call reads, with what of this backup could not be removed (`left`), if anything.
  */
 function keyTaken(
   deps: BackupDeps,
   plan: DumpPlan,
   what: 'the dump' | 'its manifest',
   err: unknown,
-  removed: boolean,
+  left: string | undefined,
 ): BackupKeyTakenError {
   const message =
     `Backup of "${plan.database}" failed: another backup of this database wrote ${plan.key} first ` +
     `(the same second); S3 refused to overwrite ${what === 'the dump' ? 'it' : 'its manifest'} ` +
     `(If-None-Match: *), so the other backup is intact. ` +
-    (removed
+    (left === undefined
       ? 'Nothing of this backup was left. Run the backup again: it takes the next free name.'
-      : `This backup's multipart upload could not be aborted (abort it, or let the bucket's lifecycle rule do it), then run the backup again.`);
+      : `Removing this backup failed: ${left}, then run the backup again.`);
   deps.log.error('backup failed', { database: plan.database, key: plan.key, error: message });
   return new BackupKeyTakenError(message, {
     cause: err,
-    details: { database: plan.database, key: plan.key, refused: what === 'the dump' ? 'dump' : 'manifest' },
+    details: {
+      database: plan.database,
+      key: plan.key,
+      refused: what === 'the dump' ? 'dump' : 'manifest',
+      ...(left === undefined ? {} : { left }),
+    },
   });
 }
 

@@ -71,6 +71,32 @@ describe('backup: another backup takes the same name meanwhile (S3 conditional w
     120_000,
   );
 
+  test("the manifest's write is refused: BackupKeyTakenError, the dump removed, the other manifest intact", async () => {
+    // Prepare: another writer puts a manifest at this backup's manifest key just before it is written.
+    const rig = rigStore();
+    const other = `{"written by": "another backup ${randomBytes(4).toString('hex')}"}`;
+    proxy = await startConditionalS3Proxy(rigInfo().s3.endpoint, {
+      beforeCreate: async (key) => {
+        if (key.endsWith('.manifest.json')) {
+          await rig.s3.send(new PutObjectCommand({ Bucket: rig.bucket, Key: key, Body: other }));
+        }
+      },
+    });
+    // Act
+    const { outcome } = await seededBackupThrough(proxy, db, { queueSize: 2 });
+    // Assert
+    expect(outcome).toBeInstanceOf(BackupKeyTakenError);
+    const err = outcome as BackupKeyTakenError;
+    expect(err.details).toMatchObject({ database: db.name, refused: 'manifest' });
+    expect(err.details.left).toBeUndefined();
+    expect(err.message).toContain('S3 refused to overwrite its manifest');
+    expect(err.message).toContain('Nothing of this backup was left');
+    const key = String(err.details.key);
+    // The dump this backup completed is gone; the other writer's manifest is as it was.
+    expect((await listKeys(rig, backupPrefix(db.name))).map((k) => k.key)).toEqual([manifestKeyFor(key)]);
+    expect(await getText(rig, manifestKeyFor(key))).toBe(other);
+  }, 120_000);
+
   test('a retried create whose first attempt went through is the backup’s own: it completes, once', async () => {
     // Prepare: the first response of each create-only write (the dump's complete, the manifest) is lost.
     proxy = await startConditionalS3Proxy(rigInfo().s3.endpoint, { loseFirstResponse: true });
