@@ -333,6 +333,7 @@ export class AwsGateway {
   /** Objects' SSE-KMS keys as written through the gateway (what a later GetObject needs to decrypt). */
   private readonly objectKeys = new Map<string, string>();
   private readonly servers: http.Server[] = [];
+  private closed = false;
   private readonly garbage = new RelayGarbage();
   private readonly store: URL;
   private readonly sns: URL;
@@ -348,6 +349,7 @@ export class AwsGateway {
 
   /** Starts an endpoint whose requests are made as `principal` (a role ARN). */
   async endpointFor(principal: string, caller: string): Promise<string> {
+    if (this.closed) throw new Error('local gateway: closed (the deployment has stopped)');
     const server = http.createServer((req, res) => {
       this.handle(principal, caller, req, res).catch((err: Error) => {
         if (!res.headersSent) awsError(res, 500, 'InternalFailure', `local gateway: ${err.message}`);
@@ -355,6 +357,11 @@ export class AwsGateway {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    if (this.closed) {
+      // Closed while this endpoint was opening: a listener left now would keep the process alive.
+      server.close();
+      throw new Error('local gateway: closed (the deployment has stopped)');
+    }
     this.servers.push(server);
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('local gateway: no TCP address');
@@ -783,6 +790,7 @@ export class AwsGateway {
 
   /** Closes every endpoint and cancels pending schedules. */
   async close(): Promise<void> {
+    this.closed = true;
     for (const s of this.schedules.values()) clearTimeout(s.timer);
     await Promise.all(
       this.servers.map(

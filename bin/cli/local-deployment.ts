@@ -614,6 +614,7 @@ class LocalFunctionHosts {
    * for a wrong guess), `during`'s too unless it is the running state's: at most these two live.
    */
   async warmAhead(fn: DeployedFunction, during: DeployedFunction): Promise<void> {
+    if (this.stopped) return;
     if (this.options.oneFunctionAtATime) {
       this.warmedAhead = fn.logicalId;
       await this.endIdle((id) => id !== fn.logicalId && id !== during.logicalId);

@@ -61,6 +61,8 @@ describe('warm ahead: the next function starts while a state runs', () => {
 
   test('a warm-ahead that arrives after the deployment stopped starts nothing (it would outlive the run)', async () => {
     // Prepare
+    const listeners = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+    const listenersBefore = listeners();
     const started: EnvironmentEvent[] = [];
     const deployment = await startRigDeployment({
       databaseUrl: rigInfo().databaseUrl,
@@ -77,9 +79,10 @@ describe('warm ahead: the next function starts while a state runs', () => {
     // Act: the run is over; a late guess (the report after the workflow function's state) arrives.
     await deployment.stop();
     await deployment.warmAhead?.('report', 'workflow');
-    // Assert
+    // Assert: no environment, and no gateway endpoint opened for it (either would keep the process alive)
     expect(deployment.warmAhead).toBeDefined();
     expect(started).toEqual([]);
+    expect(listeners()).toBe(listenersBefore);
   }, 120_000);
 
   test("a backup as the CLI runs it: functions start ahead of their state, at most two live, none beside the backup's", async () => {
