@@ -77,6 +77,8 @@ export interface Schedule {
   timer?: NodeJS.Timeout;
 }
 
+const GATEWAY_CLOSED = 'local gateway: closed (the deployment has stopped)';
+
 /** Bytes relayed between two young-generation collections (one 8 MiB part). */
 const RELAY_BYTES_PER_SCAVENGE = 8 * 1024 * 1024;
 
@@ -349,7 +351,7 @@ export class AwsGateway {
 
   /** Starts an endpoint whose requests are made as `principal` (a role ARN). */
   async endpointFor(principal: string, caller: string): Promise<string> {
-    if (this.closed) throw new Error('local gateway: closed (the deployment has stopped)');
+    if (this.closed) throw new Error(GATEWAY_CLOSED);
     const server = http.createServer((req, res) => {
       this.handle(principal, caller, req, res).catch((err: Error) => {
         if (!res.headersSent) awsError(res, 500, 'InternalFailure', `local gateway: ${err.message}`);
@@ -360,7 +362,7 @@ export class AwsGateway {
     if (this.closed) {
       // Closed while this endpoint was opening: a listener left now would keep the process alive.
       server.close();
-      throw new Error('local gateway: closed (the deployment has stopped)');
+      throw new Error(GATEWAY_CLOSED);
     }
     this.servers.push(server);
     const address = server.address();

@@ -395,7 +395,6 @@ function jsonValueOf(value: unknown): Json {
   return parsed;
 }
 
-/** The shape aws-local-stepfunctions needs to start; it validates the states themselves. */
 /** Records each size a state sees and refuses one over the limit, as Step Functions does. */
 function sizeRecorder(stateSizes: Record<string, StateSizes>): Measure {
   const which = { input: 'input', output: 'output', payload: 'input after Parameters', result: 'result' };

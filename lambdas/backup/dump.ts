@@ -30,7 +30,7 @@ import type { BackupDeps } from './deps';
 import { collectStderr, describeExit, exitedCleanly, waitForExit, type ExitStatus } from './process';
 import { verifyBackup, type VerifyResult } from './verify';
 import { MultipartWriter } from './multipart';
-import { s3FailureText } from './upload-watch';
+import { openUploadText, s3FailureText } from './upload-watch';
 
 export interface DumpOptions {
   /** The database to dump (credentials travel to pg_dump only as PGPASSWORD). */
@@ -282,8 +282,7 @@ async function dumpFailure(
   await writer.abort(err);
   const exit = await dump.exited;
   if (err instanceof BackupKeyTakenError) {
-    const { aborted, uploadId } = writer.watch;
-    const left = aborted || !uploadId ? undefined : `its multipart upload ${uploadId} (abort it)`;
+    const left = openUploadText(writer.watch, { bucket: deps.store.bucket, key: plan.key });
     return keyTaken(deps, plan, 'the dump', err, left);
   }
   const watch = writer.watch;

@@ -43,6 +43,18 @@ export function describeS3Failure(command: string, partNumber: number | undefine
   };
 }
 
+/**
+ * The multipart upload a failed backup left open in the bucket, and how to remove it; undefined when none was
+ * started or it was aborted.
+ */
+export function openUploadText(
+  watch: UploadWatch,
+  where: { bucket: string; key: string },
+): string | undefined {
+  if (!watch.uploadId || watch.aborted) return undefined;
+  return `the multipart upload ${watch.uploadId} could NOT be aborted (${watch.abortError ? `${watch.abortError.code}: ${watch.abortError.message}` : 'no abort was sent'}): its parts still cost storage; run "aws s3api abort-multipart-upload --bucket ${where.bucket} --key ${where.key} --upload-id ${watch.uploadId}" or rely on an AbortIncompleteMultipartUpload lifecycle rule`;
+}
+
 /** One sentence on what S3 refused and what is left in the bucket, for the operator who must look at S3. */
 export function s3FailureText(
   watch: UploadWatch,
@@ -58,11 +70,11 @@ export function s3FailureText(
   const status = f.httpStatus
     ? ` (HTTP ${f.httpStatus}${f.requestId ? `, request id ${f.requestId}` : ''})`
     : '';
-  const left = !watch.uploadId
-    ? 'no multipart upload had been started: nothing was left'
-    : watch.aborted
+  const left =
+    openUploadText(watch, where) ??
+    (watch.uploadId
       ? 'the multipart upload was aborted: nothing was left'
-      : `the multipart upload ${watch.uploadId} could NOT be aborted (${watch.abortError ? `${watch.abortError.code}: ${watch.abortError.message}` : 'no abort was sent'}): its parts still cost storage; run "aws s3api abort-multipart-upload --bucket ${where.bucket} --key ${where.key} --upload-id ${watch.uploadId}" or rely on an AbortIncompleteMultipartUpload lifecycle rule`;
+      : 'no multipart upload had been started: nothing was left');
   return (
     `S3 refused ${what} of the upload to s3://${where.bucket}/${where.key}: ${f.code}: ${f.message}${status}. ` +
     `${uploaded.bytes} bytes (${uploaded.parts} parts) had been uploaded; ${left}, and no manifest was written. ` +

@@ -98,8 +98,10 @@ export async function listBackupEntries(
 ): Promise<BackupEntry[]> {
   const keys = (await listKeys(store, backupPrefix(database, prefix)))
     .filter((o) => o.key.endsWith(MANIFEST_SUFFIX))
-    .map((o) => ({ key: o.key.slice(0, -MANIFEST_SUFFIX.length), manifestKey: o.key }))
-    .map((k) => ({ ...k, order: takenOrder(k.key) }))
+    .map((o) => {
+      const key = o.key.slice(0, -MANIFEST_SUFFIX.length);
+      return { key, manifestKey: o.key, order: takenOrder(key) };
+    })
     .sort((a, b) => (a.order < b.order ? 1 : a.order > b.order ? -1 : 0));
   const wanted = options.newest === undefined ? keys : keys.slice(0, options.newest);
   const limit = pLimit(MANIFEST_READS_AT_ONCE);

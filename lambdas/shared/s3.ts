@@ -103,14 +103,17 @@ export async function getJson<T>(store: ObjectStore, key: string): Promise<T> {
 /** True when S3 says the key does not exist (NoSuchKey / NotFound / 404). */
 export function isNotFound(err: unknown): boolean {
   const name = errorName(err);
-  const status = z.object({ $metadata: z.object({ httpStatusCode: z.literal(404) }) }).safeParse(err);
-  return name === 'NoSuchKey' || name === 'NotFound' || status.success;
+  return name === 'NoSuchKey' || name === 'NotFound' || hasHttpStatus(err, 404);
+}
+
+/** An SDK error whose response had this HTTP status. */
+function hasHttpStatus(err: unknown, status: number): boolean {
+  return z.object({ $metadata: z.object({ httpStatusCode: z.literal(status) }) }).safeParse(err).success;
 }
 
 /** S3 refused a conditional write (If-None-Match: * on a key that exists): 412 Precondition Failed. */
 export function isPreconditionFailed(err: unknown): boolean {
-  const status = z.object({ $metadata: z.object({ httpStatusCode: z.literal(412) }) }).safeParse(err);
-  return errorName(err) === 'PreconditionFailed' || status.success;
+  return errorName(err) === 'PreconditionFailed' || hasHttpStatus(err, 412);
 }
 
 /** Every key under a prefix, following continuation tokens. */
