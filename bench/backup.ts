@@ -12,7 +12,9 @@
  *   discard   pgshift's streaming path (hash + multipart upload, this checkout) into an S3 endpoint that reads
  *             and discards (bench/discard-s3.mjs): pgshift's own cost without the S3 stand-in's
  *   store     the same into the S3 stand-in (fauxqs)
- *   before    the streaming path as of BENCH_BASELINE_REV (lib-storage, SDK defaults) into the S3 stand-in
+ *   before    the streaming path as of BENCH_BASELINE_REV (its dump.ts, upload-watch.ts and multipart.ts) into
+ *             the S3 stand-in
+ *   discard-before  the same into the discarding endpoint: the baseline of discard's CPU
  *   cli       `bin/pgshift local backup` as a user runs it: whole process tree (CLI, function processes,
  *             pg_dump), wall including process start, peak RSS sampled every 20 ms, CPU of the whole tree
  *             (pg_dump's included: compare with raw's)
@@ -229,7 +231,19 @@ async function cliBackup(
 function extractBaseline(rev: string): void {
   rmSync(BASELINE_DIR, { recursive: true, force: true });
   mkdirSync(BASELINE_DIR, { recursive: true });
-  for (const file of ['dump.ts', 'upload-watch.ts']) {
+  // multipart.ts only where the revision has it (lib-storage came before it).
+  const files = ['dump.ts', 'upload-watch.ts', 'multipart.ts'].filter((file) => {
+    try {
+      execFileSync('git', ['cat-file', '-e', `${rev}:lambdas/backup/${file}`], {
+        cwd: ROOT,
+        stdio: 'ignore',
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  for (const file of files) {
     const text = execFileSync('git', ['show', `${rev}:lambdas/backup/${file}`], {
       cwd: ROOT,
       encoding: 'utf8',
@@ -243,7 +257,10 @@ function extractBaseline(rev: string): void {
       .replace("from '../shared/version'", "from '../shared/pgshift-version'")
       .replace("from './versions'", "from '../shared/pg-version'")
       .replace(/from '\.\.\/shared\//g, "from '../../lambdas/shared/")
-      .replace(/from '\.\/(?!upload-watch')([\w-]+)'/g, "from '../../lambdas/backup/$1'");
+      .replace(
+        new RegExp(`from '\\./(?!(?:${files.map((f) => f.replace('.ts', '')).join('|')})')([\\w-]+)'`, 'g'),
+        "from '../../lambdas/backup/$1'",
+      );
     writeFileSync(join(BASELINE_DIR, file), text);
   }
 }
@@ -328,7 +345,7 @@ async function main(): Promise<void> {
         'CREATE TABLE IF NOT EXISTS t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1000) g',
       ),
     );
-    if (allVariants.includes('before')) extractBaseline(baselineRev);
+    if (allVariants.some((v) => v === 'before' || v === 'discard-before')) extractBaseline(baselineRev);
     const pgDumpEnv = (target: DatabaseTarget) => ({ ...process.env, ...libpqEnv(target) });
     const rawArgv = [pgToolPath('pg_dump'), '--format=custom', '--compress=1', '--no-password'];
     if ([...allVariants, ...sizes.flatMap((x) => x.only ?? [])].some((v) => v.startsWith('cli'))) {
@@ -372,6 +389,8 @@ async function main(): Promise<void> {
                 return streamedInChild(job({ ...info.s3, endpoint: sink.endpoint }, 'current'));
               case 'store':
                 return streamedInChild(job(info.s3, 'current'));
+              case 'discard-before':
+                return streamedInChild(job({ ...info.s3, endpoint: sink.endpoint }, 'baseline'));
               case 'before':
                 return streamedInChild(job(info.s3, 'baseline'));
               case 'cli':
