@@ -7,7 +7,9 @@
  *
  * Variants per database (BENCH_SIZES, MB; generated once and kept, see bench-db.ts):
  *   raw       pg_dump -Fc -Z1 > /dev/null (the limit at pgshift's settings), CPU and RSS from /usr/bin/time
- *   raw-tls   the same over TLS verify-full to localhost, as the CLI (and pgshift against RDS) connects: the
+ *   raw-pipe  pg_dump -Fc -Z1 | cat > /dev/null: what merely reading pg_dump's output through a pipe costs on
+ *             this machine (the floor of any streaming reader, pgshift's included)
+ *   raw-tls   the same as raw over TLS verify-full to localhost, as the CLI (and pgshift against RDS) connects: the
  *             baseline of the cli variants' ratios
  *   discard   pgshift's streaming path (hash + multipart upload, this checkout) into an S3 endpoint that reads
  *             and discards (bench/discard-s3.mjs): pgshift's own cost without the S3 stand-in's
@@ -288,6 +290,7 @@ function startDiscardSink(): Promise<{ endpoint: string; stop: () => void }> {
   });
 }
 
+const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 /** The largest peak RSS of the samples that measured one. */
 function rssColumn(samples: Sample[]): string {
@@ -380,6 +383,11 @@ async function main(): Promise<void> {
             switch (v) {
               case 'raw':
                 return timedCommand([...rawArgv, target.database], pgDumpEnv(target));
+              case 'raw-pipe':
+                return timedCommand(
+                  ['sh', '-c', `${rawArgv.map(shellQuote).join(' ')} ${shellQuote(target.database)} | cat`],
+                  pgDumpEnv(target),
+                );
               case 'raw-tls':
                 return timedCommand(
                   [...rawArgv, target.database],
