@@ -45,12 +45,6 @@ export interface MultipartWriterOptions {
 export const UPLOAD_TOKEN_METADATA = 'pgshift-upload';
 
 /**
- * Sends every UploadPart with `x-amz-content-sha256: UNSIGNED-PAYLOAD` (still a signed header): the part's
- * integrity is checked by S3 against the CRC32 sent with it (ChecksumAlgorithm CRC32), at half the
- * CPU of the SHA-256 a signed payload costs. This is what the SDK itself does for streamed bodies
- * (STREAMING-UNSIGNED-PAYLOAD-TRAILER); see docs/performance.md "Backup: where the CPU goes".
- */
-/**
  * Node's native CRC32 (zlib.crc32, Node 20.15+; Lambda's runtimes have it). Each part's CRC32 is computed as its
  * bytes are copied in, while they are still in the CPU's cache, and sent as the part's ChecksumCRC32: the SDK
  * would otherwise read the whole 8 MiB part again when it builds the request (~2× the CPU, measured in
@@ -77,6 +71,12 @@ function hasHeaders(request: unknown): request is { headers: Record<string, stri
   );
 }
 
+/**
+ * Sends every UploadPart with `x-amz-content-sha256: UNSIGNED-PAYLOAD` (still a signed header): the part's
+ * integrity is checked by S3 against the CRC32 sent with it (ChecksumAlgorithm CRC32), at half the
+ * CPU of the SHA-256 a signed payload costs. This is what the SDK itself does for streamed bodies
+ * (STREAMING-UNSIGNED-PAYLOAD-TRAILER); see docs/performance.md "Backup: where the CPU goes".
+ */
 function unsignedPayload(command: UploadPartCommand): UploadPartCommand {
   command.middlewareStack.add(
     (next) => (args) => {
