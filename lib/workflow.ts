@@ -556,6 +556,14 @@ export class Workflow extends Construct {
       'restore',
       { operation: 'restore' },
       Duration.minutes(16),
+      {
+        // The pre-restore backup lost its name to another backup of the same second: the restore stopped
+        // before touching anything (its first write is that backup), so it runs again a second later and the
+        // backup takes the next free name.
+        ownHandlers: (t) => {
+          t.addRetry({ errors: ['BackupKeyTakenError'], interval: Duration.seconds(1), maxAttempts: 1 });
+        },
+      },
     ).next(writeReport);
     const restoreFargate = this.fargateBranch('restore', 'Restore database (Fargate)', {
       operation: 'restore',

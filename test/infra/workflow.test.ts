@@ -241,8 +241,11 @@ describe('state machine definition', () => {
     expect(errors.filter((e) => !e.startsWith('Lambda.'))).toEqual(['LockTimeoutError']);
   });
 
-  test('Back up database retries BackupKeyTakenError once (another backup took the name), and nothing else of its own', () => {
-    const retries = state('Back up database').Retry ?? [];
+  test.each([
+    ['Back up database', 'another backup took the name'],
+    ['Restore database', 'its pre-restore backup lost the name; nothing was touched yet'],
+  ])('%s retries BackupKeyTakenError once (%s), and nothing else of its own', (name) => {
+    const retries = state(name).Retry ?? [];
     expect(retries[0]).toMatchObject({
       ErrorEquals: ['BackupKeyTakenError'],
       MaxAttempts: 1,

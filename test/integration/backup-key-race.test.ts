@@ -6,11 +6,13 @@
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import type { BackupResult } from '../../lambdas/backup';
+import { createBackup, type BackupResult } from '../../lambdas/backup';
+import { cleanupRestoreCopies, listRestoreCopies, restoreDatabase } from '../../lambdas/restore';
 import { BackupKeyTakenError } from '../../lambdas/shared/errors';
 import { backupPrefix, manifestKeyFor } from '../../lambdas/shared/keys';
 import { getText, listKeys, type ObjectStore } from '../../lambdas/shared/s3';
-import { freshDatabase, rigInfo, rigStore, type TestDatabase } from '../rig/helpers';
+import { rigDeps, testExecutionId } from '../helpers/rig-deps';
+import { freshDatabase, rigInfo, rigStore, seedRows, tableChecksum, type TestDatabase } from '../rig/helpers';
 import { startConditionalS3Proxy, type ConditionalProxy } from '../rig/conditional-s3-proxy';
 import { seededBackupThrough } from '../rig/proxied-backup';
 
@@ -95,6 +97,57 @@ describe('backup: another backup takes the same name meanwhile (S3 conditional w
     // The dump this backup completed is gone; the other writer's manifest is as it was.
     expect((await listKeys(rig, backupPrefix(db.name))).map((k) => k.key)).toEqual([manifestKeyFor(key)]);
     expect(await getText(rig, manifestKeyFor(key))).toBe(other);
+  }, 120_000);
+
+  test("a restore whose pre-restore backup loses its name fails with BackupKeyTakenError before touching anything; run again (the state machine's Retry), it restores", async () => {
+    // Prepare: a backup to restore, then a change to the data; the other backup takes the name of the first
+    // pre-restore backup just before it is created.
+    await seedRows(db.target, 500, { textBytes: 100 });
+    const direct = rigDeps().deps;
+    const backup = await createBackup(direct, { target: db.target, executionId: testExecutionId() });
+    const backedUp = await tableChecksum(db.target, 'items');
+    await seedRows(db.target, 50, { textBytes: 100 });
+    const changed = await tableChecksum(db.target, 'items');
+    const rig = rigStore();
+    const takenKeys: string[] = [];
+    proxy = await startConditionalS3Proxy(rigInfo().s3.endpoint, {
+      beforeCreate: async (key) => {
+        if (!key.endsWith('.dump') || takenKeys.length > 0) return;
+        takenKeys.push(key);
+        await otherBackupTakes(rig, key);
+      },
+    });
+    const { deps } = rigDeps(proxy.endpoint);
+    const restore = () =>
+      restoreDatabase(deps, {
+        target: db.target,
+        backup: backup.key,
+        confirm: db.name,
+        executionId: testExecutionId(),
+      });
+    try {
+      // Act
+      const first = await restore().catch((err: unknown) => err);
+      // Assert: the error the state machine's Retry matches by name, and the database as it was
+      expect(first).toBeInstanceOf(BackupKeyTakenError);
+      expect((first as Error).name).toBe('BackupKeyTakenError');
+      expect(await tableChecksum(db.target, 'items')).toEqual(changed);
+      expect(await listRestoreCopies(db.target)).toEqual([]);
+      // Act: the retry
+      const second = await restore();
+      // Assert: restored, its pre-restore backup under another name, the other backup intact
+      expect(await tableChecksum(db.target, 'items')).toEqual(backedUp);
+      const [taken] = takenKeys;
+      expect(second.preRestoreBackup?.key).toBeDefined();
+      expect(second.preRestoreBackup?.key).not.toBe(taken);
+      expect(await getText(rig, taken ?? '')).toBe(OTHER_BACKUP);
+    } finally {
+      await cleanupRestoreCopies(direct, {
+        target: db.target,
+        executionId: 'test-cleanup',
+        skipConfirm: true,
+      });
+    }
   }, 120_000);
 
   test('a retried create whose first attempt went through is the backup’s own: it completes, once', async () => {
