@@ -23,6 +23,20 @@ async function otherBackupTakes(store: ObjectStore, key: string): Promise<void> 
   await store.s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: OTHER_BACKUP }));
 }
 
+/** The conditional proxy, where another backup takes the first dump key created through it (pushed to `taken`). */
+function proxyWhereAnotherBackupTakesFirstDump(
+  store: ObjectStore,
+  taken: string[],
+): Promise<ConditionalProxy> {
+  return startConditionalS3Proxy(rigInfo().s3.endpoint, {
+    beforeCreate: async (key) => {
+      if (!key.endsWith('.dump') || taken.length > 0) return;
+      taken.push(key);
+      await otherBackupTakes(store, key);
+    },
+  });
+}
+
 describe('backup: another backup takes the same name meanwhile (S3 conditional writes stood in by a proxy)', () => {
   let db: TestDatabase;
   let proxy: ConditionalProxy | undefined;
@@ -44,13 +58,7 @@ describe('backup: another backup takes the same name meanwhile (S3 conditional w
       // Prepare: the other backup takes the name just before this one creates its object.
       const rig = rigStore();
       const takenKeys: string[] = [];
-      proxy = await startConditionalS3Proxy(rigInfo().s3.endpoint, {
-        beforeCreate: async (key) => {
-          if (!key.endsWith('.dump') || takenKeys.length > 0) return;
-          takenKeys.push(key);
-          await otherBackupTakes(rig, key);
-        },
-      });
+      proxy = await proxyWhereAnotherBackupTakesFirstDump(rig, takenKeys);
       // Act
       const { outcome } = await seededBackupThrough(proxy, db, { partSize, queueSize: 2 });
       // Assert: the refusal is named for the person on call, with the key and what to do
@@ -110,13 +118,7 @@ describe('backup: another backup takes the same name meanwhile (S3 conditional w
     const changed = await tableChecksum(db.target, 'items');
     const rig = rigStore();
     const takenKeys: string[] = [];
-    proxy = await startConditionalS3Proxy(rigInfo().s3.endpoint, {
-      beforeCreate: async (key) => {
-        if (!key.endsWith('.dump') || takenKeys.length > 0) return;
-        takenKeys.push(key);
-        await otherBackupTakes(rig, key);
-      },
-    });
+    proxy = await proxyWhereAnotherBackupTakesFirstDump(rig, takenKeys);
     const { deps } = rigDeps(proxy.endpoint);
     const restore = () =>
       restoreDatabase(deps, {
