@@ -69,6 +69,14 @@ interface StepOptions {
   readonly onError?: OnError;
 }
 
+/**
+ * Another backup of the same second took the backup's name (S3 refused to overwrite it): once more, a second
+ * later, under the next free name. The backup step's and the restore's (whose pre-restore backup it was).
+ */
+function retryWhenBackupKeyTaken(task: tasks.LambdaInvoke): void {
+  task.addRetry({ errors: ['BackupKeyTakenError'], interval: Duration.seconds(1), maxAttempts: 1 });
+}
+
 /** A Fargate run as states: `start` prepares the event and runs the task, `end` reads its result. */
 interface FargateBranch {
   readonly start: sfn.Chain;
@@ -458,11 +466,7 @@ export class Workflow extends Construct {
       .when(actionIs('backup'), writeReport)
       .otherwise(snapshotBefore);
     const backupLambda = this.step('Back up database', 'backup', 'backup', {}, Duration.minutes(16), {
-      // Another backup of the same second took the name (S3 refused to overwrite it): once more, a second
-      // later, under the next free name.
-      ownHandlers: (t) => {
-        t.addRetry({ errors: ['BackupKeyTakenError'], interval: Duration.seconds(1), maxAttempts: 1 });
-      },
+      ownHandlers: retryWhenBackupKeyTaken,
     }).next(afterBackup);
     const backupFargate = this.fargateBranch('backup', 'Back up database (Fargate)', {});
     backupFargate.end.next(afterBackup);
@@ -556,14 +560,8 @@ export class Workflow extends Construct {
       'restore',
       { operation: 'restore' },
       Duration.minutes(16),
-      {
-        // The pre-restore backup lost its name to another backup of the same second: the restore stopped
-        // before touching anything (its first write is that backup), so it runs again a second later and the
-        // backup takes the next free name.
-        ownHandlers: (t) => {
-          t.addRetry({ errors: ['BackupKeyTakenError'], interval: Duration.seconds(1), maxAttempts: 1 });
-        },
-      },
+      // Its pre-restore backup is the restore's first write: when that lost its name, nothing was touched yet.
+      { ownHandlers: retryWhenBackupKeyTaken },
     ).next(writeReport);
     const restoreFargate = this.fargateBranch('restore', 'Restore database (Fargate)', {
       operation: 'restore',
